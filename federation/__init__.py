@@ -1,0 +1,1 @@
+"""The ActivityPub protocol, pure: HTTP and JSON in, values out. Never touches the database."""
