@@ -64,10 +64,10 @@ def public_key_to_pem(key: PublicKey | PrivateKey) -> str:
 
 @lru_cache(maxsize=1024)
 def load_private_key(pem: str) -> PrivateKey:
-    """Parse one of our own private keys; raises ValueError on a broken PEM."""
+    """Parse one of our own private keys; a broken PEM raises ValueError."""
     key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-        raise ValueError(f"unsupported private key type {type(key).__name__}")
+        raise TypeError(f"unsupported private key type {type(key).__name__}")
     return key
 
 

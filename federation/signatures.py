@@ -244,9 +244,9 @@ async def _verify_cavage(
         raise SignatureError("(created) and (expires) need algorithm hs2019, not rsa-sha256")
     if "(created)" in covered or "created" in params:
         _check_time(_timestamp(params.get("created"), "created"), moment, "created")
-    if "(expires)" in covered or "expires" in params:
-        if _timestamp(params.get("expires"), "expires") < moment:
-            raise SignatureError("the signature has expired")
+    expiring = "(expires)" in covered or "expires" in params
+    if expiring and _timestamp(params.get("expires"), "expires") < moment:
+        raise SignatureError("the signature has expired")
     if "digest" in covered:
         _check_digest(fields.get("digest"), body)
     signature = _b64decode(encoded)
