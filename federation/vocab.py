@@ -82,7 +82,7 @@ def types_of(obj: object) -> list[str]:
     """The object's types as plain AS2 names (`as:Note` and full IRIs are shortened)."""
     if not isinstance(obj, dict):
         return []
-    names = []
+    names: list[str] = []
     for name in as_list(obj.get("type")):
         if not isinstance(name, str):
             continue
@@ -107,7 +107,7 @@ def audience_of(obj: object) -> set[str]:
     """Every uri addressed by to/cc/bto/bcc/audience; any spelling of Public becomes PUBLIC."""
     if not isinstance(obj, dict):
         return set()
-    uris = set()
+    uris: set[str] = set()
     for field in _ADDRESSING:
         for uri in ids_of(obj.get(field)):
             uris.add(PUBLIC if is_public(uri) else uri)
@@ -213,7 +213,7 @@ def accepts_activity_json(accept: object) -> bool:
 
 def _media_range(text: str) -> tuple[str, dict[str, str]]:
     media_type, *raw_params = text.split(";")
-    params = {}
+    params: dict[str, str] = {}
     for raw in raw_params:
         name, _, value = raw.partition("=")
         params[name.strip().lower()] = value.strip().strip('"')

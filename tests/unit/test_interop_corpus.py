@@ -22,15 +22,15 @@ from federation.vocab import (
 )
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "interop-corpus"
-FILES = sorted(CORPUS.rglob("*.json")) if CORPUS.is_dir() else []
+FILES: list[Path | None] = [*sorted(CORPUS.rglob("*.json"))] if CORPUS.is_dir() else []
 HTML_FIELDS = ("content", "summary", "name")
 
 
-def _ids(path: Path) -> str:
-    return str(path.relative_to(CORPUS))
+def _label(path: Path | None) -> str:
+    return "no-corpus" if path is None else str(path.relative_to(CORPUS))
 
 
-@pytest.fixture(params=FILES or [None], ids=[_ids(f) for f in FILES] or ["no-corpus"])
+@pytest.fixture(params=FILES or [None], ids=_label)
 def document(request: pytest.FixtureRequest) -> dict[str, Any]:
     path: Path | None = request.param
     if path is None:
