@@ -65,8 +65,11 @@ class KeyResolver:
         Raises SignatureError when the key cannot be had, or when a refresh is asked for an
         actor refetched less than `refetch_interval` ago.
         """
-        now = self._clock()
         cached = self._keys.get(key_id)
+        if cached is not None and not refresh:
+            self._keys.move_to_end(key_id)
+            return cached
+        now = self._clock()
         if refresh:
             owner = cached.owner_uri if cached else urldefrag(key_id).url
             last = self._fetched_at.get(owner)
@@ -75,9 +78,6 @@ class KeyResolver:
                     f"the signature does not match the key {key_id}, refetched moments ago"
                 )
         else:
-            if cached is not None:
-                self._keys.move_to_end(key_id)
-                return cached
             failure = self._failures.get(key_id)
             if failure is not None and now - failure[0] < self._failure_ttl:
                 raise SignatureError(f"the key {key_id} could not be had: {failure[1]}")

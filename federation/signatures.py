@@ -34,7 +34,6 @@ import base64
 import binascii
 import email.utils
 import hashlib
-import hmac
 import re
 from collections.abc import Callable, Generator, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -61,9 +60,14 @@ MAX_AHEAD = timedelta(minutes=60)
 MAX_LABELS = 4  # each label may cost a key fetch; more than this is abuse, not interop
 MAX_HEADER = 8192
 
+_PKCS1, _SHA256, _SHA512 = padding.PKCS1v15(), hashes.SHA256(), hashes.SHA512()
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64)  # RFC 9421 3.3.1
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DIGESTS: dict[str, Callable[[bytes], Any]] = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
-_CAVAGE_PARAM = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"\\]*)"|(\d{1,15}))\s*(?:,|$)')
+_CAVAGE_PARAM = r'\s*([A-Za-z]+)\s*=\s*(?:"([^"\\]*)"|(\d{1,15}))\s*(?:,|\Z)'
+# Checked whole first (linear time, even on hostile input), then read in a single pass.
+_CAVAGE_HEADER = re.compile(f"(?:{_CAVAGE_PARAM})+")
+_CAVAGE_PARAMS = re.compile(_CAVAGE_PARAM)
 _COMPONENT = re.compile(r"@?[a-z0-9!#$%&'*+.^_`|~-]+")
 _RFC9421_ALGS = frozenset({"rsa-v1_5-sha256", "rsa-pss-sha512", "ed25519"})
 _DERIVED = frozenset(
@@ -257,9 +261,10 @@ async def _verify_cavage(
     bases = [_cavage_base(covered, method, target, fields, params) for target in targets]
 
     def matches(public_key: PublicKey) -> bool:
-        if algorithm == "rsa-sha256" and not isinstance(public_key, rsa.RSAPublicKey):
+        is_rsa = isinstance(public_key, rsa.RSAPublicKey)
+        if algorithm == "rsa-sha256" and not is_rsa:
             return False
-        alg = "rsa-v1_5-sha256" if isinstance(public_key, rsa.RSAPublicKey) else "ed25519"
+        alg = "rsa-v1_5-sha256" if is_rsa else "ed25519"
         return any(_check(public_key, alg, signature, base) for base in bases)
 
     return await _verified_by(keys, key_id, matches)
@@ -424,17 +429,12 @@ async def _lookup(keys: KeyLookup, key_id: str, *, refresh: bool) -> Verificatio
 def _parse_cavage(value: str) -> dict[str, str]:
     if len(value) > MAX_HEADER:
         raise SignatureError("the Signature header is too long")
-    params: dict[str, str] = {}
-    position = 0
-    while position < len(value):
-        match = _CAVAGE_PARAM.match(value, position)
-        if match is None or match.end() == position:
-            raise SignatureError('the Signature header is not a list of name="value"')
-        name, quoted, number = match.groups()
-        if name in params:
-            raise SignatureError(f"the Signature header repeats {name}")
-        params[name] = quoted if quoted is not None else number
-        position = match.end()
+    if not _CAVAGE_HEADER.fullmatch(value):
+        raise SignatureError('the Signature header is not a list of name="value"')
+    found = _CAVAGE_PARAMS.findall(value)
+    params = {name: quoted or number for name, quoted, number in found}
+    if len(params) != len(found):
+        raise SignatureError("the Signature header repeats a parameter")
     return params
 
 
@@ -498,7 +498,8 @@ def _check_digest(value: str | None, body: bytes) -> None:
         hasher = _DIGESTS.get(name.lower())
         if not equals or hasher is None:
             continue
-        if not hmac.compare_digest(_b64decode(encoded), hasher(body).digest()):
+        # Digests of a body anyone can read are no secret: a plain comparison is fine.
+        if _b64decode(encoded) != hasher(body).digest():
             raise SignatureError("the Digest does not match the body")
         known = True
     if not known:
@@ -511,7 +512,7 @@ def _check_content_digest(value: str, body: bytes) -> None:
         hasher = _DIGESTS.get(name)
         if hasher is None:
             continue
-        if not isinstance(digest, bytes) or not hmac.compare_digest(digest, hasher(body).digest()):
+        if not isinstance(digest, bytes) or digest != hasher(body).digest():
             raise SignatureError("the Content-Digest does not match the body")
         known = True
     if not known:
@@ -520,7 +521,7 @@ def _check_content_digest(value: str, body: bytes) -> None:
 
 def _sign(private_key: PrivateKey, data: bytes) -> bytes:
     if isinstance(private_key, rsa.RSAPrivateKey):
-        return private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        return private_key.sign(data, _PKCS1, _SHA256)
     return private_key.sign(data)
 
 
@@ -528,11 +529,10 @@ def _check(public_key: PublicKey, alg: str, signature: bytes, data: bytes) -> bo
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
             if alg == "rsa-v1_5-sha256":
-                public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+                public_key.verify(signature, data, _PKCS1, _SHA256)
                 return True
             if alg == "rsa-pss-sha512":
-                pss = padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64)
-                public_key.verify(signature, data, pss, hashes.SHA512())
+                public_key.verify(signature, data, _PSS, _SHA512)
                 return True
         elif isinstance(public_key, ed25519.Ed25519PublicKey) and alg == "ed25519":
             public_key.verify(signature, data)
@@ -570,7 +570,7 @@ def _b64(data: bytes) -> str:
 
 def _b64decode(text: str) -> bytes:
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as error:
         raise SignatureError("a signature or digest is not valid base64") from error
 

@@ -1,5 +1,6 @@
 """Property-based: whatever arrives in the headers, verify answers with SignatureError only."""
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,3 +95,20 @@ async def test_any_one_character_changed_in_a_signature_header_fails(
         # The only edits that may pass leave the signed meaning intact (whitespace between
         # parameters, the unsigned label, the case of a name); the signer stays the same.
         assert key_id == KEY_ID
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    unit=st.sampled_from(["a", " ", 'k=",', 'k="', ',k="', 'a="\\', "a=1", 'k="v" ', "a\t=", ","]),
+    end=st.sampled_from(["", "!", '"']),
+)
+async def test_hostile_signature_header_is_rejected_in_linear_time(unit: str, end: str) -> None:
+    # A regex that backtracks quadratically would let one request burn a CPU second.
+    value = (unit * (8000 // len(unit)))[:8000] + end
+    headers = mutate(SIGNED_CAVAGE, {"Signature": value})
+    started = time.perf_counter()
+    try:
+        await verify("POST", INBOX, headers, BODY, OnlyTheKey(), now=NOW)
+    except SignatureError:
+        pass
+    assert time.perf_counter() - started < 0.05
