@@ -1,11 +1,14 @@
 """Signing and verifying HTTP requests: round trips, bad input, and the double-knock."""
 
+import base64
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from federation import keys
 from federation.errors import NotFound, SignatureError
@@ -379,3 +382,45 @@ async def test_request_signed_by_auth_verifies_on_the_receiving_side(rsa_key: An
         await client.post("https://ayni.example:8443/inbox?x=1", content=BODY)
         await client.get("https://ayni.example/users/bob")
     assert outcomes == [KEY_ID, KEY_ID]
+
+
+def hs2019_with_created(
+    private_key: Any, created: datetime, expires: datetime | None = None, algorithm: str = "hs2019"
+) -> dict[str, str]:
+    """A cavage signature over (created)/(expires) instead of Date, as newer signers send."""
+    digest = "SHA-256=" + base64.b64encode(hashlib.sha256(BODY).digest()).decode()
+    covered = ["(request-target)", "(created)"] + (["(expires)"] if expires else []) + ["digest"]
+    values = {
+        "(request-target)": "post /inbox",
+        "(created)": str(int(created.timestamp())),
+        "(expires)": str(int(expires.timestamp())) if expires else "",
+        "digest": digest,
+    }
+    signed = "\n".join(f"{name}: {values[name]}" for name in covered).encode()
+    signature = base64.b64encode(private_key.sign(signed, padding.PKCS1v15(), hashes.SHA256()))
+    params = f'keyId="{KEY_ID}",algorithm="{algorithm}",created={values["(created)"]},'
+    if expires:
+        params += f"expires={values['(expires)']},"
+    params += f'headers="{" ".join(covered)}",signature="{signature.decode()}"'
+    return {"Digest": digest, "Signature": params}
+
+
+async def test_hs2019_covering_created_instead_of_date_verifies(rsa_key: Any) -> None:
+    headers = hs2019_with_created(rsa_key, NOW - timedelta(minutes=5), NOW + timedelta(minutes=5))
+    resolver = resolver_for(actor_document(rsa_key))
+    assert await verify("POST", INBOX, headers, BODY, resolver, now=NOW) == KEY_ID
+
+
+async def test_created_two_hours_old_is_rejected(rsa_key: Any) -> None:
+    headers = hs2019_with_created(rsa_key, NOW - timedelta(hours=2))
+    assert "created is too old" in await rejected(headers, rsa_key)
+
+
+async def test_expired_signature_is_rejected(rsa_key: Any) -> None:
+    headers = hs2019_with_created(rsa_key, NOW - timedelta(minutes=10), NOW - timedelta(minutes=1))
+    assert "expired" in await rejected(headers, rsa_key)
+
+
+async def test_created_pseudo_header_with_rsa_sha256_is_rejected(rsa_key: Any) -> None:
+    headers = hs2019_with_created(rsa_key, NOW, algorithm="rsa-sha256")
+    assert "hs2019" in await rejected(headers, rsa_key)
