@@ -134,10 +134,7 @@ class Client:
             )
             return guarded
 
-        routes: dict[str, httpx.AsyncBaseTransport] = {
-            "http://": network(plain_http=True),
-            "https://": network(plain_http=False),
-        }
+        routes: dict[str, httpx.AsyncBaseTransport] = {"https://": network(plain_http=False)}
         routes.update(
             {key: GuardedTransport(guard, mount) for key, mount in (mounts or {}).items()}
         )
@@ -148,6 +145,8 @@ class Client:
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip"},
             # Per operation; the deadline around each whole exchange is what really bounds it.
             timeout=httpx.Timeout(deadline, connect=connect_timeout),
+            # Whatever no mount claims (plain http, say) takes the strictest road.
+            transport=network(plain_http=True),
             mounts=routes,
             follow_redirects=False,
             trust_env=False,  # an HTTP_PROXY in the environment would bypass the guard

@@ -13,8 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from federation.addresses import IPAddress
+from federation.addresses import IPAddress, parse_networks
 from federation.client import AS2_ACCEPT, Client
 from federation.errors import FetchError, Gone, NotFound, Refused, TooLarge, Unavailable
 
@@ -496,3 +500,40 @@ async def test_gzip_bodies_are_decoded_by_mocks_and_the_cap_still_applies(
 
     with pytest.raises(TooLarge):
         await client.fetch(url)
+
+
+# --- in-process peers mounted by host (how integration tests federate) ----------------------------
+
+
+def peer_app() -> Starlette:
+    async def actor(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {"id": str(request.url), "type": "Group"}, media_type="application/activity+json"
+        )
+
+    return Starlette(routes=[Route("/groups/{name}", actor)])
+
+
+async def test_a_mounted_in_process_peer_is_reached_only_through_allow_private() -> None:
+    mounts = {"http://127.0.0.1:8001": httpx.ASGITransport(app=peer_app())}
+    url = "http://127.0.0.1:8001/groups/kitchen"
+
+    async with Client(USER_AGENT, mounts=mounts) as strict:
+        with pytest.raises(Refused, match="loopback"):
+            await strict.fetch(url)
+    async with Client(USER_AGENT, mounts=mounts, allow_private=parse_networks("127.0.0.1")) as lax:
+        assert (await lax.fetch(url))["type"] == "Group"
+
+
+async def test_a_mounted_peer_under_a_name_goes_through_the_resolver() -> None:
+    mounts = {"https://peer.test": httpx.ASGITransport(app=peer_app())}
+    allowed = parse_networks("10.9.0.0/16")
+
+    async def lan(host: str, port: int) -> list[IPAddress]:
+        return [ip_address("10.9.0.7" if host == "peer.test" else "10.1.0.1")]
+
+    async with Client(USER_AGENT, mounts=mounts, resolve=lan, allow_private=allowed) as client:
+        got = await client.fetch("https://peer.test/groups/kitchen")
+        with pytest.raises(Refused, match="private"):
+            await client.fetch("https://elsewhere.test/groups/kitchen")
+    assert got["id"] == "https://peer.test/groups/kitchen"

@@ -12,6 +12,7 @@ import gzip
 import json
 import ssl
 import time
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -537,8 +538,15 @@ async def test_a_gzip_bomb_is_stopped_at_the_cap_while_inflating(backend: Counti
     async with online(
         answer(bomb, content_type=AS2, content_encoding="gzip"), network_backend=backend
     ) as (server, client):
-        with pytest.raises(TooLarge):
-            await client.fetch(server.url("/bomb"))
+        tracemalloc.start()
+        try:
+            with pytest.raises(TooLarge):
+                await client.fetch(server.url("/bomb"))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    # Inflating a whole 64 kB read at once would hold about 64 MB; the cap keeps it near 1 MB.
+    assert peak < 8 * MB
 
 
 @pytest.mark.parametrize(
@@ -552,6 +560,24 @@ async def test_bad_or_unknown_encodings_are_refused(encoding: str, body: bytes) 
     ):
         with pytest.raises(Refused, match="gzip|Content-Encoding"):
             await client.fetch(server.url("/x"))
+
+
+async def test_proxies_from_the_environment_are_never_used(
+    monkeypatch: pytest.MonkeyPatch, backend: CountingBackend
+) -> None:
+    async with Server(answer(b"", 502)) as proxy:
+        for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+            monkeypatch.setenv(variable, proxy.url())
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        resolve, _ = resolver(["127.0.0.1"])
+        async with online(document_at("/a"), resolve=resolve, network_backend=backend) as (
+            server,
+            client,
+        ):
+            got = await client.fetch(server.url("/a", host="remote.test"))
+    assert got["id"] == server.url("/a", host="remote.test")
+    assert (proxy.connections, server.connections) == (0, 1)
 
 
 # --- the wire: User-Agent, warm connections, statuses -----------------------------------------
