@@ -4,14 +4,13 @@
     actor = await client.fetch("https://remote.example/users/alice", auth=instance_signer)
     await client.aclose()
 
-Every request goes through the SSRF guard at the moment of connecting: the host is resolved
-once, every address is checked (federation.addresses), and the socket goes to an address that
-was checked, never to a second lookup of the name, so DNS rebinding cannot slip past. TLS still
-verifies the certificate for the host name (httpcore passes the origin's host as SNI to
-start_tls, whatever address we gave connect_tcp). Redirects are followed here, one hop at a
-time, so each hop is checked again. Bodies are read as a stream under a byte cap, and the
-whole exchange, redirects included, runs under one deadline so a server trickling a byte a
-second cannot hold a worker.
+Every connection goes through the SSRF guard (federation.addresses): the host is resolved
+once and the socket goes to an address that was checked, so DNS rebinding cannot slip past;
+TLS still verifies the certificate for the host name (httpcore gives start_tls the origin's
+host as SNI, whatever address connect_tcp was given). Redirects are followed here, hop by hop,
+each checked again. Bodies are read as a stream under a byte cap, and each exchange, redirects
+included, runs under one deadline, so a server trickling a byte a second cannot hold a worker
+(fetch() may make two exchanges: see there).
 
 Errors, all FetchError subclasses carrying `url` (and `status` when the server answered):
     Refused       scheme, private address, plain http to a public host, more than 3
@@ -119,14 +118,15 @@ class Client:
         hosts to in-process apps); the guard still checks every URL they are given."""
         guard = Guard(allow_private, resolve)
         inner = network_backend or httpcore.AnyIOBackend()
+        tls = httpx.create_ssl_context(verify=verify, trust_env=False)
 
         def network(plain_http: bool) -> httpx.AsyncBaseTransport:
             if transport is not None:
                 return GuardedTransport(guard, transport)
             # httpx has no public way to give its transport a network backend, so swap the pool.
-            guarded = httpx.AsyncHTTPTransport(trust_env=False)
+            guarded = httpx.AsyncHTTPTransport(verify=tls, trust_env=False)
             guarded._pool = httpcore.AsyncConnectionPool(
-                ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+                ssl_context=tls,
                 max_connections=max_connections,
                 max_keepalive_connections=max_keepalive_connections,
                 keepalive_expiry=keepalive_expiry,
@@ -156,7 +156,8 @@ class Client:
 
     async def fetch(self, url: str, auth: httpx.Auth | None = None) -> dict[str, Any]:
         """An ActivityStreams document whose `id` is where it lives (authorized fetch: pass
-        the instance actor's signer as `auth`)."""
+        the instance actor's signer as `auth`). A document served away from its id, on the
+        same origin, is fetched again at its id: two exchanges, each under the deadline."""
         document, final = await self._fetch_once(url, auth)
         id_url = _id_url(document, final)
         if _origin(id_url) != _origin(final):
@@ -248,7 +249,7 @@ class Client:
         for hop in range(self._max_redirects + 1):
             with _mapped_errors(target):
                 request = self._http.build_request(method, target, headers=headers, content=content)
-                response = await self._http.send(request, auth=auth, stream=True)
+                response = await self._send(request, auth)
                 try:
                     location = response.headers.get("location")
                     if response.status_code not in redirects or location is None:
@@ -268,6 +269,28 @@ class Client:
                 raise Refused(f"redirect loop back to {target}", url=url, status=status)
             seen.add(target)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(self, request: httpx.Request, auth: httpx.Auth | None) -> httpx.Response:
+        """One hop, signed by `auth`, whose flow may knock twice (cavage, then RFC 9421).
+
+        httpx would read the first answer whole, with no cap, before knocking again; driving
+        the flow here keeps every body under the cap. Flows see status and headers only.
+        """
+        if auth is None:
+            return await self._http.send(request, stream=True)
+        flow = auth.async_auth_flow(request)
+        request = await flow.__anext__()
+        while True:
+            response = await self._http.send(request, stream=True)
+            try:
+                request = await flow.asend(response)
+            except StopAsyncIteration:
+                return response
+            except BaseException:
+                await response.aclose()
+                raise
+            await self._drain(response)
+            await response.aclose()
 
     async def _read(self, response: httpx.Response) -> bytes:
         """The decoded body, aborting (TooLarge) as soon as either side passes the cap."""

@@ -14,12 +14,13 @@ import ssl
 import time
 import tracemalloc
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager
 from ipaddress import ip_address
 from typing import Any, Self
 
 import httpcore
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -560,6 +561,35 @@ async def test_bad_or_unknown_encodings_are_refused(encoding: str, body: bytes) 
     ):
         with pytest.raises(Refused, match="gzip|Content-Encoding"):
             await client.fetch(server.url("/x"))
+
+
+class Knock(httpx.Auth):
+    """Signs one way, and on a 401 knocks again the other way, as the real signer does."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Signature"] = "cavage"
+        response = yield request
+        if response.status_code == 401:
+            request.headers["Signature"] = "rfc9421"
+            yield request
+
+
+async def test_a_second_knock_does_not_read_a_huge_first_answer(backend: CountingBackend) -> None:
+    async def picky(r: asyncio.StreamReader, w: asyncio.StreamWriter, request: bytes) -> None:
+        if b"signature: rfc9421" in request.lower():
+            await document_at("/actor")(r, w, request)
+            return
+        w.write(head(401, connection="close"))
+        for _piece in range(80):  # 5 MB of "unauthorized"
+            w.write(b"u" * (64 * 1024))
+            await w.drain()
+        w.close()
+
+    async with online(picky, network_backend=backend, max_body=64 * 1024) as (server, client):
+        got = await client.fetch(server.url("/actor"), auth=Knock())
+    assert got["id"] == server.url("/actor")
+    assert len(server.requests) == 2
+    assert backend.received < 512 * 1024
 
 
 async def test_proxies_from_the_environment_are_never_used(
