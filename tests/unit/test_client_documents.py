@@ -4,6 +4,7 @@ The transport is respx, but the SSRF guard still checks every URL handed to it, 
 resolve through an injected resolver to (public) addresses chosen here.
 """
 
+import asyncio
 import gzip
 import json
 from collections.abc import AsyncIterator, Generator
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -537,3 +540,60 @@ async def test_a_mounted_peer_under_a_name_goes_through_the_resolver() -> None:
         with pytest.raises(Refused, match="private"):
             await client.fetch("https://elsewhere.test/groups/kitchen")
     assert got["id"] == "https://peer.test/groups/kitchen"
+
+
+# --- garbage in, typed errors out --------------------------------------------------------------
+
+printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | printable,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(printable, inner, max_size=4),
+    max_leaves=12,
+)
+ids = st.one_of(
+    printable,
+    st.sampled_from(["https://remote.example/x", "https://remote.example/y", "//remote.example/x"]),
+)
+documents = st.builds(
+    lambda d, i: json.dumps({**d, "id": i}).encode(),
+    st.dictionaries(printable, json_values, max_size=4),
+    ids,
+)
+
+
+def test_any_answer_gives_a_dict_or_a_typed_error() -> None:
+    answers: list[httpx.Response] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answers[0] if len(answers) == 1 else answers.pop(0)
+
+    with asyncio.Runner() as runner:
+        client = Client(USER_AGENT, resolve=resolve, transport=httpx.MockTransport(handler))
+
+        @settings(max_examples=150, deadline=None)
+        @given(
+            status=st.sampled_from([200, 200, 200, 204, 301, 302, 308, 404, 410, 418, 500]),
+            content_type=st.one_of(st.sampled_from([AS2, LD_AS2, "application/json"]), printable),
+            location=st.one_of(printable, st.sampled_from(["/y", "https://remote.example/x"])),
+            body=st.one_of(documents, st.binary(max_size=200)),
+        )
+        def check(status: int, content_type: str, location: str, body: bytes) -> None:
+            headers = {"Content-Type": content_type, "Location": location}
+            answers[:] = [httpx.Response(status, headers=headers, content=body)]
+
+            async def attempt() -> None:
+                for call in (
+                    client.fetch("https://remote.example/x"),
+                    client.get_json("https://remote.example/x"),
+                ):
+                    try:
+                        assert isinstance(await call, dict)
+                    except FetchError:
+                        pass
+                receipt = await client.post("https://remote.example/inbox", body, AS2)
+                assert receipt.status == status
+
+            runner.run(attempt())
+
+        check()
+        runner.run(client.aclose())

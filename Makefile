@@ -1,0 +1,25 @@
+# The two commands of the README. Only Python 3.11+ and make are needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test bench clean
+
+$(BIN)/ayni: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(BIN)/ayni
+	$(BIN)/ayni demo --port $(PORT)
+
+test: $(BIN)/ayni
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(BIN)/ayni
+	$(BIN)/python bench/signatures.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from ayni.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The application factory: `create_app(settings)` builds one instance; nothing exists before it."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ayni import wellknown
+from ayni.runtime import Runtime
+from ayni.settings import Settings
+from outbox import routes as outbox_routes
+
+log = logging.getLogger("ayni")
+
+
+async def healthz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        async with runtime.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as e:  # any database failure means "not healthy", with the reason
+        log.warning("health check failed: %s", e)
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def create_app(settings: Settings) -> Starlette:
+    runtime = Runtime.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.engine.dispose()
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz), *wellknown.routes, *outbox_routes.routes],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app

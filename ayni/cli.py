@@ -1,0 +1,249 @@
+"""The `ayni` command. Errors are one line on stderr and a non-zero exit."""
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ayni import __version__, settings as settings_module
+from ayni.runtime import Runtime
+from ayni.settings import Settings, SettingsError
+from models import actors, db
+from models.actors import ActorType, Role
+
+Command = Callable[[argparse.Namespace], Awaitable[None]]
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    # Admin commands print their own results; long-running ones (serve, worker, demo) log.
+    level = logging.INFO if args.run in (cmd_serve, cmd_worker, cmd_demo) else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        asyncio.run(args.run(args))
+    except (CommandError, SettingsError, actors.InvalidName, actors.NameTaken, ValueError, LookupError) as e:
+        print(f"ayni: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ayni", description="Ayni: federated mutual aid for local groups.")
+    parser.add_argument("--version", action="version", version=f"ayni {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create the database, the instance actor and the first admin")
+    init.add_argument("--base-url", required=True, help="the public origin, e.g. https://aid.example.org")
+    init.add_argument("--database-url", help=f"default {settings_module.DEFAULT_DATABASE_URL}")
+    init.add_argument("--admin", required=True, metavar="USERNAME", help="the first admin's username")
+    init.add_argument("--password-stdin", action="store_true", help="read the admin's password from stdin")
+    init.set_defaults(run=cmd_init)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=cmd_migrate)
+
+    serve = commands.add_parser("serve", help="serve HTTP and run the queue workers in this process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run only the queue workers (for PostgreSQL deployments)")
+    worker.set_defaults(run=cmd_worker)
+
+    demo = commands.add_parser("demo", help="serve a throw-away SQLite instance with a demo group")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=cmd_demo)
+
+    group = commands.add_parser("group", help="manage groups").add_subparsers(title="group commands", metavar="COMMAND")
+    create = group.add_parser("create", help="create a group")
+    create.add_argument("name", help="lowercase [a-z0-9_], 1-30 characters; the handle is @NAME@host")
+    create.add_argument("--title", required=True)
+    create.add_argument("--summary", default="")
+    create.add_argument("--manual-approval", action="store_true", help="hold follow requests for moderators")
+    create.set_defaults(run=cmd_group_create)
+
+    member = commands.add_parser("member", help="manage members").add_subparsers(title="member commands", metavar="COMMAND")
+    add = member.add_parser("add", help="add a member, or add an existing member to a group")
+    add.add_argument("username", help="lowercase [a-z0-9_], 1-30 characters")
+    add.add_argument("--group", help="the group to join")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
+    add.add_argument("--display-name", default="")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(run=cmd_member_add)
+    return parser
+
+
+def read_password(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise CommandError("--password-stdin: no password on standard input")
+    return password
+
+
+def load_settings() -> Settings:
+    return settings_module.load()
+
+
+async def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[Any]]) -> Any:
+    runtime = Runtime.build(settings)
+    try:
+        return await work(runtime)
+    finally:
+        await runtime.engine.dispose()
+
+
+async def require_schema(runtime: Runtime) -> None:
+    if await db.current_revision(runtime.engine) is None:
+        raise CommandError("the database is not initialised: run `ayni init` (or `ayni migrate`) first")
+
+
+async def cmd_init(args: argparse.Namespace) -> None:
+    path = settings_module.config_path(os.environ)
+    existing = settings_module.read_config_file(path)
+    values = {
+        "base_url": settings_module.check_base_url(args.base_url),
+        "database_url": settings_module.check_database_url(
+            args.database_url or existing.get("AYNI_DATABASE_URL") or settings_module.DEFAULT_DATABASE_URL
+        ),
+        "secret_key": existing.get("AYNI_SECRET_KEY") or os.environ.get("AYNI_SECRET_KEY") or secrets.token_urlsafe(32),
+    }
+    actors.validate_name(args.admin)
+    password = read_password(args)
+    settings = Settings(
+        base_url=values["base_url"], database_url=values["database_url"], secret_key=values["secret_key"]
+    )
+
+    async def work(runtime: Runtime) -> None:
+        await db.upgrade(runtime.engine)
+        async with runtime.sessions() as session, session.begin():
+            try:
+                await actors.instance_actor(session)
+            except LookupError:
+                pass
+            else:
+                raise CommandError("this database is already initialised")
+            await actors.create_instance(session, settings.base_url, settings.host)
+            await actors.create_member(session, args.admin, password, is_admin=True)
+
+    await with_runtime(settings, work)
+    settings_module.write_config_file(path, {**{k[5:].lower(): v for k, v in existing.items()}, **values})
+    print(f"Initialised {settings.base_url}; settings written to {path}.")
+    print(f"Admin: {args.admin}. Next: ayni group create NAME --title TITLE")
+
+
+async def cmd_migrate(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        await db.upgrade(runtime.engine)
+        print(f"Database at revision {await db.current_revision(runtime.engine)}.")
+
+    await with_runtime(load_settings(), work)
+
+
+async def cmd_group_create(args: argparse.Namespace) -> None:
+    settings = load_settings()
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        async with runtime.sessions() as session, session.begin():
+            await actors.create_group(session, args.name, args.title, args.summary, args.manual_approval)
+        print(f"Created group @{args.name}@{settings.host} ({runtime.uris.actor(args.name)})")
+
+    await with_runtime(settings, work)
+
+
+async def cmd_member_add(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    password = read_password(args)
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        async with runtime.sessions() as session, session.begin():
+            member = await actors.find_actor(session, args.username)
+            if member is None:
+                member = await actors.create_member(session, args.username, password, args.display_name)
+                print(f"Created member @{member.username}@{settings.host}")
+            elif member.type != ActorType.PERSON or not args.group:
+                raise actors.NameTaken(f"the name {args.username!r} is already taken by a group or member")
+            if args.group:
+                group = await actors.find_actor(session, args.group)
+                if group is None or group.type != ActorType.GROUP:
+                    raise CommandError(f"--group: there is no group named {args.group!r}")
+                await actors.join_group(session, group, member, Role(args.role))
+                print(f"@{member.username} is a {args.role} of @{group.username}")
+
+    await with_runtime(settings, work)
+
+
+async def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from ayni.app import create_app
+
+    async def check(runtime: Runtime) -> None:
+        await require_schema(runtime)
+
+    await with_runtime(settings, check)
+    config = uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+    await uvicorn.Server(config).serve()
+
+
+async def cmd_serve(args: argparse.Namespace) -> None:
+    await serve(load_settings(), args.host, args.port)
+
+
+async def cmd_worker(args: argparse.Namespace) -> None:
+    settings = load_settings()
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        # The inbox and delivery workers land with their issues; until then there is no queue.
+        print("No queues to work on yet.")
+
+    await with_runtime(settings, work)
+
+
+async def cmd_demo(args: argparse.Namespace) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="ayni-demo-"))
+    settings = Settings(
+        base_url=f"http://127.0.0.1:{args.port}",
+        database_url=f"sqlite+aiosqlite:///{directory / 'demo.db'}",
+        secret_key=secrets.token_urlsafe(32),
+    )
+
+    async def seed(runtime: Runtime) -> None:
+        await db.upgrade(runtime.engine)
+        async with runtime.sessions() as session, session.begin():
+            await actors.create_instance(session, settings.base_url, settings.host)
+            group = await actors.create_group(
+                session, "mutualaid", "Riverside Mutual Aid",
+                "Neighbours helping neighbours: food, rides, childcare and rapid response.",
+            )
+            ana = await actors.create_member(session, "ana", "demo-password", "Ana", is_admin=True)
+            ben = await actors.create_member(session, "ben", "demo-password", "Ben")
+            await actors.join_group(session, group, ana, Role.ADMIN)
+            await actors.join_group(session, group, ben, Role.MEMBER)
+
+    await with_runtime(settings, seed)
+    print(f"Demo instance in {directory} (deleted by nobody: it is yours to remove).")
+    print(f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid")
+    print("Members: ana (admin), ben; password: demo-password")
+    await serve(settings, "127.0.0.1", args.port)

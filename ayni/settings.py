@@ -1,0 +1,129 @@
+"""Settings, read once from the environment (and an optional `ayni.toml`) into a frozen object.
+
+The environment wins over the file. Every problem names the setting at fault.
+"""
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ayni.db"
+DEFAULT_CONFIG = "ayni.toml"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = ""
+    allow_private_addresses: tuple[Network, ...] = field(default=())
+
+    @property
+    def host(self) -> str:
+        """The host part of handles, `name@host`: includes a non-default port."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"AYNI_ALLOW_PRIVATE_ADDRESSES: {entry!r} is not an IP address or CIDR"
+            ) from None
+    return tuple(networks)
+
+
+def check_base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"AYNI_BASE_URL: {value!r} is not an http(s) origin such as https://aid.example.org")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise SettingsError(f"AYNI_BASE_URL: {value!r} must be an origin, without path, query or user")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise SettingsError(
+            f"AYNI_BASE_URL: {value!r} uses http; only loopback development origins may (use https)"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def check_database_url(value: str) -> str:
+    try:
+        backend = make_url(value).drivername
+    except ArgumentError:
+        raise SettingsError(f"AYNI_DATABASE_URL: {value!r} is not a database URL") from None
+    if backend not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise SettingsError(
+            f"AYNI_DATABASE_URL: {backend!r} is not supported; use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    return value
+
+
+def config_path(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("AYNI_CONFIG", DEFAULT_CONFIG))
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """The file uses the same names as the environment, lowercase and without the prefix."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"AYNI_CONFIG: {path} is not valid TOML: {e}") from None
+    return {f"AYNI_{key.upper()}": str(value) for key, value in data.items()}
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    values = {**read_config_file(config_path(environ)), **environ}
+    base_url = values.get("AYNI_BASE_URL")
+    if not base_url:
+        raise SettingsError("AYNI_BASE_URL is not set: run `ayni init --base-url URL` or set it")
+    return Settings(
+        base_url=check_base_url(base_url),
+        database_url=check_database_url(values.get("AYNI_DATABASE_URL", DEFAULT_DATABASE_URL)),
+        secret_key=values.get("AYNI_SECRET_KEY", ""),
+        allow_private_addresses=parse_networks(values.get("AYNI_ALLOW_PRIVATE_ADDRESSES", "")),
+    )
+
+
+def write_config_file(path: Path, values: Mapping[str, str]) -> None:
+    """Written with 0600 permissions: it holds the secret key."""
+    lines = [f"{key} = {_toml_string(value)}" for key, value in values.items()]
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,101 @@
+"""Actor documents and collections as AS2 JSON, built from plain values."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from federation.vocab import AS_CONTEXT, SECURITY_CONTEXT
+
+# Mastodon reads these terms by their compacted names; it does not fetch contexts.
+ACTOR_CONTEXT: list[Any] = [
+    AS_CONTEXT,
+    SECURITY_CONTEXT,
+    {
+        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        "toot": "http://joinmastodon.org/ns#",
+        "discoverable": "toot:discoverable",
+        "featured": {"@id": "toot:featured", "@type": "@id"},
+    },
+]
+
+
+@dataclass(frozen=True)
+class ActorValues:
+    uri: str
+    type: str  # Group, Person or Application
+    username: str
+    name: str
+    summary_html: str
+    profile_url: str
+    inbox_uri: str
+    outbox_uri: str
+    followers_uri: str
+    following_uri: str
+    featured_uri: str
+    shared_inbox_uri: str
+    public_key_pem: str
+    manually_approves_followers: bool
+    published: datetime
+    icon_url: str | None = None
+
+
+def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": ACTOR_CONTEXT,
+        "id": actor.uri,
+        "type": actor.type,
+        "preferredUsername": actor.username,
+        "name": actor.name,
+        "summary": actor.summary_html,
+        "url": actor.profile_url,
+        "inbox": actor.inbox_uri,
+        "outbox": actor.outbox_uri,
+        "followers": actor.followers_uri,
+        "following": actor.following_uri,
+        "featured": actor.featured_uri,
+        "endpoints": {"sharedInbox": actor.shared_inbox_uri},
+        "publicKey": {
+            "id": f"{actor.uri}#main-key",
+            "owner": actor.uri,
+            "publicKeyPem": actor.public_key_pem,
+        },
+        "manuallyApprovesFollowers": actor.manually_approves_followers,
+        "discoverable": actor.type != "Application",
+        "published": iso(actor.published),
+    }
+    if actor.icon_url:
+        document["icon"] = {"type": "Image", "url": actor.icon_url}
+    return document
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def collection(uri: str, total: int, first_page_uri: str | None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": uri,
+        "type": "OrderedCollection",
+        "totalItems": total,
+    }
+    if first_page_uri:
+        document["first"] = first_page_uri
+    return document
+
+
+def collection_page(
+    uri: str, part_of: str, items: list[Any], next_uri: str | None, prev_uri: str | None
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT,
+        "id": uri,
+        "type": "OrderedCollectionPage",
+        "partOf": part_of,
+        "orderedItems": items,
+    }
+    if next_uri:
+        document["next"] = next_uri
+    if prev_uri:
+        document["prev"] = prev_uri
+    return document

@@ -1,0 +1,1 @@
+"""Receiving: verify, store, 202; then workers act on what was stored."""

@@ -1,0 +1,38 @@
+"""Every URI we mint, in one place, derived from the instance's base URL."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Uris:
+    base_url: str
+
+    def actor(self, username: str) -> str:
+        return f"{self.base_url}/actors/{username}"
+
+    def instance_actor(self) -> str:
+        return f"{self.base_url}/actor"
+
+    def key(self, actor_uri: str) -> str:
+        return f"{actor_uri}#main-key"
+
+    def profile(self, username: str) -> str:
+        return f"{self.base_url}/@{username}"
+
+    def shared_inbox(self) -> str:
+        return f"{self.base_url}/inbox"
+
+    def inbox(self, actor_uri: str) -> str:
+        return f"{actor_uri}/inbox"
+
+    def outbox(self, actor_uri: str) -> str:
+        return f"{actor_uri}/outbox"
+
+    def followers(self, actor_uri: str) -> str:
+        return f"{actor_uri}/followers"
+
+    def following(self, actor_uri: str) -> str:
+        return f"{actor_uri}/following"
+
+    def featured(self, actor_uri: str) -> str:
+        return f"{actor_uri}/collections/featured"

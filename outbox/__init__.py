@@ -1,0 +1,1 @@
+"""Sending: publishing activities, fan-out, delivery, and serving actors and collections."""

@@ -1,0 +1,183 @@
+"""Actor documents and their collections, with content negotiation (AS2 JSON or an HTML page)."""
+
+from typing import Any
+
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import render
+from federation import actors as ap
+from federation import sanitize, vocab
+from models import actors
+from models.actors import ActorType, LocalActor
+from models.follows import Direction, Follow, FollowState
+from models.remote import RemoteActor
+
+PAGE_SIZE = 40
+
+
+class ActivityResponse(JSONResponse):
+    media_type = "application/activity+json"
+
+
+def actor_values(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
+    uris = runtime.uris
+    is_instance = actor.type == ActorType.APPLICATION
+    uri = uris.instance_actor() if is_instance else uris.actor(actor.username)
+    return ap.ActorValues(
+        uri=uri,
+        type=actor.type,
+        username=actor.username,
+        name=actor.name,
+        summary_html=sanitize.sanitize_html(f"<p>{_escape(actor.summary)}</p>") if actor.summary else "",
+        profile_url=runtime.settings.base_url if is_instance else uris.profile(actor.username),
+        inbox_uri=uris.inbox(uri),
+        outbox_uri=uris.outbox(uri),
+        followers_uri=uris.followers(uri),
+        following_uri=uris.following(uri),
+        featured_uri=uris.featured(uri),
+        shared_inbox_uri=uris.shared_inbox(),
+        public_key_pem=actor.key.public_key_pem,
+        manually_approves_followers=actor.manually_approves_followers,
+        published=actor.created_at,
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def wants_activity_json(request: Request) -> bool:
+    return vocab.accepts_activity_json(request.headers.get("accept", ""))
+
+
+async def _local_actor(request: Request) -> LocalActor | None:
+    runtime: Runtime = request.app.state.runtime
+    name = request.path_params.get("name")
+    async with runtime.sessions() as session:
+        if name is None:
+            return await actors.instance_actor(session)
+        actor = await actors.find_actor(session, name)
+    if actor is None or actor.type == ActorType.APPLICATION or actor.username != name:
+        return None
+    return actor
+
+
+async def actor_document(request: Request) -> Response:
+    actor = await _local_actor(request)
+    if actor is None:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    values = actor_values(runtime, actor)
+    if wants_activity_json(request):
+        return ActivityResponse(ap.actor_to_ap(values), headers={"Vary": "Accept"})
+    response = render(request, "actor.html", {"actor": actor, "values": values, "host": runtime.settings.host})
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def profile_page(request: Request) -> Response:
+    actor = await _local_actor(request)
+    if actor is None:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    if wants_activity_json(request):
+        return RedirectResponse(runtime.uris.actor(actor.username), status_code=302)
+    values = actor_values(runtime, actor)
+    return render(request, "actor.html", {"actor": actor, "values": values, "host": runtime.settings.host})
+
+
+def _page_number(request: Request) -> int | None:
+    raw = request.query_params.get("page")
+    if raw is None:
+        return None
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+async def _collection(
+    request: Request, uri: str, total: int, items: list[Any] | None
+) -> Response:
+    """`items` None means the contents are hidden: only the count is public."""
+    page = _page_number(request)
+    if items is None or page is None:
+        first = f"{uri}?page=1" if items is not None else None
+        return ActivityResponse(ap.collection(uri, total, first))
+    start = (page - 1) * PAGE_SIZE
+    chunk = items[start : start + PAGE_SIZE]
+    next_uri = f"{uri}?page={page + 1}" if start + PAGE_SIZE < total else None
+    prev_uri = f"{uri}?page={page - 1}" if page > 1 else None
+    return ActivityResponse(ap.collection_page(f"{uri}?page={page}", uri, chunk, next_uri, prev_uri))
+
+
+async def outbox(request: Request) -> Response:
+    actor = await _local_actor(request)
+    if actor is None:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    uri = runtime.uris.outbox(actor_values(runtime, actor).uri)
+    return await _collection(request, uri, 0, [])
+
+
+async def followers(request: Request) -> Response:
+    # Who follows a mutual-aid group can be sensitive: only the count is public.
+    actor = await _local_actor(request)
+    if actor is None:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        total = await session.scalar(
+            select(func.count()).select_from(Follow).where(
+                Follow.local_actor_id == actor.id,
+                Follow.direction == Direction.INBOUND,
+                Follow.state == FollowState.ACCEPTED,
+            )
+        )
+    uri = runtime.uris.followers(actor_values(runtime, actor).uri)
+    return await _collection(request, uri, total or 0, None)
+
+
+async def following(request: Request) -> Response:
+    actor = await _local_actor(request)
+    if actor is None:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(RemoteActor.uri)
+            .join(Follow, Follow.remote_actor_id == RemoteActor.id)
+            .where(
+                Follow.local_actor_id == actor.id,
+                Follow.direction == Direction.OUTBOUND,
+                Follow.state == FollowState.ACCEPTED,
+            )
+            .order_by(Follow.id.desc())
+        )
+        items: list[Any] = list(rows)
+    uri = runtime.uris.following(actor_values(runtime, actor).uri)
+    return await _collection(request, uri, len(items), items)
+
+
+async def featured(request: Request) -> Response:
+    actor = await _local_actor(request)
+    if actor is None:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    uri = runtime.uris.featured(actor_values(runtime, actor).uri)
+    return ActivityResponse({**ap.collection(uri, 0, None), "orderedItems": []})
+
+
+routes = [
+    Route("/actor", actor_document),
+    Route("/actor/outbox", outbox),
+    Route("/actor/followers", followers),
+    Route("/actor/following", following),
+    Route("/actors/{name}", actor_document),
+    Route("/actors/{name}/outbox", outbox),
+    Route("/actors/{name}/followers", followers),
+    Route("/actors/{name}/following", following),
+    Route("/actors/{name}/collections/featured", featured),
+    Route("/@{name}", profile_page),
+]

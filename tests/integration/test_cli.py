@@ -1,0 +1,95 @@
+"""The `ayni` command, run as an organiser would run it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+AYNI = [sys.executable, "-m", "ayni"]
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AYNI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cli_env(clean_environ: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
+    env["AYNI_CONFIG"] = str(clean_environ / "ayni.toml")
+    return env
+
+
+async def test_init_group_and_member_make_a_handle_that_resolves(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    init = run(["init", "--base-url", base, "--database-url", database_url, "--admin", "root",
+                "--password-stdin"], cli_env, "a long enough password\n")
+    group = run(["group", "create", "tenants", "--title", "Tenants' Union", "--manual-approval"], cli_env)
+    member = run(["member", "add", "rosa", "--group", "tenants", "--role", "moderator"], cli_env)
+
+    assert (init.returncode, group.returncode, member.returncode) == (0, 0, 0), init.stderr + group.stderr + member.stderr
+    server = subprocess.Popen([*AYNI, "serve", "--port", str(port)], env=cli_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        finger = None
+        async with httpx.AsyncClient(base_url=base) as http:
+            for _ in range(100):
+                try:
+                    finger = await http.get("/.well-known/webfinger", params={"resource": f"acct:tenants@127.0.0.1:{port}"})
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert finger is not None and finger.status_code == 200
+            href = next(link["href"] for link in finger.json()["links"] if link["rel"] == "self")
+            actor = (await http.get(href, headers={"Accept": "application/activity+json"})).json()
+            member_finger = await http.get("/.well-known/webfinger", params={"resource": f"acct:rosa@127.0.0.1:{port}"})
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert actor["type"] == "Group"
+    assert actor["manuallyApprovesFollowers"] is True
+    assert member_finger.status_code == 200
+
+
+async def test_taken_and_invalid_names_fail_cleanly(cli_env: dict[str, str], database_url: str) -> None:
+    assert run(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
+                "--admin", "root"], cli_env).returncode == 0
+    assert run(["group", "create", "food", "--title", "Food"], cli_env).returncode == 0
+
+    taken_group = run(["group", "create", "food", "--title", "Again"], cli_env)
+    taken_by_group = run(["member", "add", "food"], cli_env)
+    invalid = run(["group", "create", "Bad-Name", "--title", "X"], cli_env)
+    no_group = run(["member", "add", "rosa", "--group", "nowhere"], cli_env)
+    again = run(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
+                 "--admin", "other"], cli_env)
+
+    for result in (taken_group, taken_by_group, invalid, no_group, again):
+        assert result.returncode == 1
+        assert result.stderr.startswith("ayni: error: ")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "already taken" in taken_group.stderr
+    assert "invalid name" in invalid.stderr
+    # Nothing half-written: the member of the failed --group call was rolled back with it.
+    assert run(["member", "add", "rosa"], cli_env).returncode == 0
+
+
+def test_every_command_has_help() -> None:
+    for args in (["--help"], ["init", "--help"], ["group", "create", "--help"], ["member", "add", "--help"],
+                 ["serve", "--help"], ["worker", "--help"], ["demo", "--help"], ["migrate", "--help"]):
+        result = subprocess.run([*AYNI, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, args
+        assert "usage: ayni" in result.stdout

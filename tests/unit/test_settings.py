@@ -1,0 +1,72 @@
+"""Settings are validated at start, with errors that name the setting at fault."""
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from ayni import settings
+from ayni.settings import SettingsError
+
+
+def test_defaults_to_embedded_sqlite(clean_environ: Path) -> None:
+    loaded = settings.load({"AYNI_BASE_URL": "https://aid.example.org"})
+
+    assert loaded.database_url == "sqlite+aiosqlite:///./ayni.db"
+    assert loaded.host == "aid.example.org"
+    assert loaded.allow_private_addresses == ()
+
+
+def test_missing_base_url_names_the_setting(clean_environ: Path) -> None:
+    with pytest.raises(SettingsError, match="AYNI_BASE_URL"):
+        settings.load({})
+
+
+@pytest.mark.parametrize("url", ["http://aid.example.org", "ftp://x.org", "https://x.org/path", "not a url",
+                                 "https://user@x.org"])
+def test_bad_base_urls_are_refused(clean_environ: Path, url: str) -> None:
+    with pytest.raises(SettingsError, match="AYNI_BASE_URL"):
+        settings.load({"AYNI_BASE_URL": url})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"])
+def test_http_is_allowed_for_loopback_development(clean_environ: Path, url: str) -> None:
+    assert settings.load({"AYNI_BASE_URL": url}).base_url == url
+
+
+def test_unsupported_database_is_refused(clean_environ: Path) -> None:
+    with pytest.raises(SettingsError, match="AYNI_DATABASE_URL"):
+        settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_DATABASE_URL": "mysql://x/y"})
+
+
+def test_private_addresses_parse_ips_and_cidrs(clean_environ: Path) -> None:
+    loaded = settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1, 10.0.0.0/8"})
+
+    assert loaded.allow_private_addresses == (
+        ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"),
+    )
+
+
+def test_bad_private_address_names_the_setting(clean_environ: Path) -> None:
+    with pytest.raises(SettingsError, match="AYNI_ALLOW_PRIVATE_ADDRESSES.*'nope'"):
+        settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1,nope"})
+
+
+def test_config_file_is_read_and_environment_wins(clean_environ: Path) -> None:
+    path = clean_environ / "custom.toml"
+    settings.write_config_file(path, {"base_url": "https://file.example", "secret_key": "s3cret"})
+
+    from_file = settings.load({"AYNI_CONFIG": str(path)})
+    overridden = settings.load({"AYNI_CONFIG": str(path), "AYNI_BASE_URL": "https://env.example"})
+
+    assert from_file.base_url == "https://file.example"
+    assert from_file.secret_key == "s3cret"
+    assert overridden.base_url == "https://env.example"
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_settings_are_frozen(clean_environ: Path) -> None:
+    loaded = settings.load({"AYNI_BASE_URL": "https://a.org"})
+
+    with pytest.raises(AttributeError):
+        loaded.base_url = "https://b.org"  # type: ignore[misc]
