@@ -570,7 +570,7 @@ def test_any_answer_gives_a_dict_or_a_typed_error() -> None:
     with asyncio.Runner() as runner:
         client = Client(USER_AGENT, resolve=resolve, transport=httpx.MockTransport(handler))
 
-        @settings(max_examples=150, deadline=None)
+        @settings(max_examples=100, deadline=None)
         @given(
             status=st.sampled_from([200, 200, 200, 204, 301, 302, 308, 404, 410, 418, 500]),
             content_type=st.one_of(st.sampled_from([AS2, LD_AS2, "application/json"]), printable),
@@ -590,8 +590,12 @@ def test_any_answer_gives_a_dict_or_a_typed_error() -> None:
                         assert isinstance(await call, dict)
                     except FetchError:
                         pass
-                receipt = await client.post("https://remote.example/inbox", body, AS2)
-                assert receipt.status == status
+                try:
+                    receipt = await client.post("https://remote.example/inbox", body, AS2)
+                except (Refused, Unavailable):  # a redirect to nowhere, say
+                    assert status in (301, 302, 308)
+                else:
+                    assert receipt.status == status
 
             runner.run(attempt())
 
