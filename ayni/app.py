@@ -2,8 +2,9 @@
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
+import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,15 +30,18 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-def create_app(settings: Settings) -> Starlette:
-    runtime = Runtime.build(settings)
+def create_app(
+    settings: Settings, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> Starlette:
+    """`mounts` routes other hosts to in-process apps: tests federate several instances."""
+    runtime = Runtime.build(settings, mounts)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await runtime.engine.dispose()
+            await runtime.close()
 
     app = Starlette(
         routes=[Route("/healthz", healthz), *wellknown.routes, *outbox_routes.routes],

@@ -108,7 +108,7 @@ async def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[A
     try:
         return await work(runtime)
     finally:
-        await runtime.engine.dispose()
+        await runtime.close()
 
 
 async def require_schema(runtime: Runtime) -> None:

@@ -1,25 +1,81 @@
-"""What one running instance holds: its settings, database and URI scheme.
+"""What one running instance holds: settings, database, the outgoing client, keys.
 
 Built by `create_app(settings)`, never at import time, so two instances can share a process.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ayni import __version__
 from ayni.settings import Settings
-from models import db
+from federation import keys
+from federation.client import Client
+from federation.keyresolver import KeyResolver
+from federation.signatures import Scheme, SigningAuth
+from models import actors, db, remote
+from models.actors import LocalActor
 from models.uris import Uris
 
 
-@dataclass(frozen=True)
+@dataclass
 class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     uris: Uris
+    client: Client
+    key_resolver: KeyResolver = field(init=False)
+    # Which signature scheme each origin accepted, shared by every signer of this instance.
+    schemes: dict[str, Scheme] = field(default_factory=dict)
+    _signers: dict[str, SigningAuth] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.key_resolver = KeyResolver(self.fetch, store=remote.KeyStore(self.sessions))
 
     @classmethod
-    def build(cls, settings: Settings) -> "Runtime":
+    def build(
+        cls, settings: Settings, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    ) -> "Runtime":
+        """`mounts` routes hosts to in-process apps (tests federating several instances)."""
         engine = db.create_engine(settings.database_url)
-        return cls(settings, engine, db.sessionmaker(engine), Uris(settings.base_url))
+        client = Client(
+            f"Ayni/{__version__} (+{settings.base_url})",
+            allow_private=settings.allow_private_addresses,
+            mounts=mounts,
+        )
+        return cls(settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.engine.dispose()
+
+    def actor_uri(self, actor: LocalActor) -> str:
+        if actor.type == actors.ActorType.APPLICATION:
+            return self.uris.instance_actor()
+        return self.uris.actor(actor.username)
+
+    def signer(self, actor: LocalActor) -> SigningAuth:
+        """The actor's request signer; the private key is parsed once and kept."""
+        key_id = self.uris.key(self.actor_uri(actor))
+        auth = self._signers.get(key_id)
+        if auth is None:
+            private_key = keys.load_private_key(actor.key.private_key_pem)
+            auth = SigningAuth(keys.SigningKey(key_id, private_key), schemes=self.schemes)
+            self._signers[key_id] = auth
+        return auth
+
+    async def instance_signer(self) -> SigningAuth:
+        key_id = self.uris.key(self.uris.instance_actor())
+        auth = self._signers.get(key_id)
+        if auth is None:
+            async with self.sessions() as session:
+                auth = self.signer(await actors.instance_actor(session))
+        return auth
+
+    async def fetch(self, url: str) -> dict[str, Any]:
+        """An AS2 document, fetched with a signature by the instance actor (authorized fetch)."""
+        return await self.client.fetch(url, auth=await self.instance_signer())

@@ -3,7 +3,6 @@
 The environment wins over the file. Every problem names the setting at fault.
 """
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -12,11 +11,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
+
+from federation import addresses
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ayni.db"
 DEFAULT_CONFIG = "ayni.toml"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Network = addresses.IPNetwork
 
 
 class SettingsError(ValueError):
@@ -41,17 +42,10 @@ class Settings:
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
-    networks = []
-    for entry in (part.strip() for part in text.split(",")):
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise SettingsError(
-                f"AYNI_ALLOW_PRIVATE_ADDRESSES: {entry!r} is not an IP address or CIDR"
-            ) from None
-    return tuple(networks)
+    try:
+        return addresses.parse_networks(text)
+    except ValueError as e:
+        raise SettingsError(f"AYNI_ALLOW_PRIVATE_ADDRESSES: {e}") from None
 
 
 def check_base_url(value: str) -> str:
@@ -68,12 +62,8 @@ def check_base_url(value: str) -> str:
 
 
 def _is_loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
+    address = addresses.parse_address(hostname)
+    return hostname == "localhost" or (address is not None and address.is_loopback)
 
 
 def check_database_url(value: str) -> str:

@@ -1,10 +1,14 @@
 """The cache of remote actors and their public keys, fetched through the safe client."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
+
+from federation import keys, vocab
+from federation.keys import VerificationKey
 
 from models.base import Base, UTCDateTime, utcnow
 
@@ -34,3 +38,40 @@ class RemoteKey(Base):
     actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
     public_key_pem: Mapped[str] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KeyStore:
+    """The database under the key resolver's memory: keys survive restarts."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def load(self, key_id: str) -> VerificationKey | None:
+        async with self._sessions() as session:
+            row = await session.execute(
+                select(RemoteKey.public_key_pem, RemoteActor.uri)
+                .join(RemoteActor, RemoteActor.id == RemoteKey.actor_id)
+                .where(RemoteKey.key_uri == key_id, RemoteActor.gone.is_(False))
+            )
+            found = row.first()
+        if found is None:
+            return None
+        return VerificationKey(key_id, found.uri, keys.load_public_key(found.public_key_pem))
+
+    async def save(self, key: VerificationKey) -> None:
+        pem = keys.public_key_to_pem(key.public_key)
+        async with self._sessions() as session, session.begin():
+            actor = await session.scalar(select(RemoteActor).where(RemoteActor.uri == key.owner_uri))
+            if actor is None:
+                # Known only by its key so far; the inbox fills in the rest when it fetches it.
+                actor = RemoteActor(
+                    uri=key.owner_uri, host=vocab.host_of(key.owner_uri) or "", inbox_uri="", document={},
+                    fetched_at=datetime.fromtimestamp(0, UTC),
+                )
+                session.add(actor)
+                await session.flush()
+            stored = await session.scalar(select(RemoteKey).where(RemoteKey.key_uri == key.key_id))
+            if stored is None:
+                session.add(RemoteKey(key_uri=key.key_id, actor_id=actor.id, public_key_pem=pem))
+            else:
+                stored.actor_id, stored.public_key_pem, stored.fetched_at = actor.id, pem, utcnow()

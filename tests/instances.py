@@ -1,6 +1,12 @@
-"""Running Ayni instances inside the test process, reachable through httpx's ASGI transport."""
+"""Running Ayni instances inside the test process.
+
+Each instance is a real app with its own database; their outgoing clients reach each other
+through `Loopback`, an httpx transport that routes by host to the in-process apps (real signed
+HTTP, no sockets). The SSRF guard still checks every URL, so the instances allow 127.0.0.1.
+"""
 
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -12,6 +18,24 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from models import actors, db
 from models.actors import Role
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
+class Loopback(httpx.AsyncBaseTransport):
+    """Routes each request to the app serving its host; unknown hosts get a connection error."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, httpx.ASGITransport] = {}
+
+    def add(self, host: str, app: Starlette) -> None:
+        self.apps[host] = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        transport = self.apps.get(request.url.netloc.decode())
+        if transport is None:
+            raise httpx.ConnectError(f"nothing serves {request.url.netloc.decode()}", request=request)
+        return await transport.handle_async_request(request)
 
 
 @dataclass
@@ -36,11 +60,17 @@ async def seed(runtime: Runtime) -> None:
 
 
 @contextlib.asynccontextmanager
-async def start_instance(base_url: str, database_url: str) -> AsyncIterator[Instance]:
-    settings = Settings(base_url=base_url, database_url=database_url, secret_key="test-secret")
-    app = create_app(settings)
+async def start_instance(
+    base_url: str, database_url: str, network: Loopback | None = None
+) -> AsyncIterator[Instance]:
+    network = network or Loopback()
+    settings = Settings(
+        base_url=base_url, database_url=database_url, secret_key="test-secret",
+        allow_private_addresses=LOOPBACK,
+    )
+    app = create_app(settings, mounts={"all://127.0.0.1": network})
+    network.add(settings.host, app)
     await seed(app.state.runtime)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
             yield Instance(settings, app, http)
