@@ -5,6 +5,7 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -242,8 +243,10 @@ async def cmd_demo(args: argparse.Namespace) -> None:
             await actors.join_group(session, group, ana, Role.ADMIN)
             await actors.join_group(session, group, ben, Role.MEMBER)
 
-    await with_runtime(settings, seed)
-    print(f"Demo instance in {directory} (deleted by nobody: it is yours to remove).")
-    print(f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid")
-    print("Members: ana (admin), ben; password: demo-password")
-    await serve(settings, "127.0.0.1", args.port)
+    try:
+        await with_runtime(settings, seed)
+        print(f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid", flush=True)
+        print("Members: ana (admin), ben; password: demo-password. The data is deleted on exit.", flush=True)
+        await serve(settings, "127.0.0.1", args.port)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -17,6 +18,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.instances import Instance, start_instance
 
 POSTGRES_URL = os.environ.get("AYNI_TEST_POSTGRES_URL")
+
+# Under CI, property-based tests replay the same examples each run: a red CI must be reproducible.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -80,3 +80,19 @@ async def test_collection_pages_link_back_to_their_collection(instance: Instance
     assert page["partOf"] == uri
     assert page["orderedItems"] == []
     assert "next" not in page
+
+
+async def test_two_instances_live_side_by_side_in_one_process(database_urls) -> None:  # type: ignore[no-untyped-def]
+    from tests.instances import Loopback, start_instance
+
+    network = Loopback()
+    async with start_instance("http://127.0.0.1:8201", await database_urls.new(), network) as a, \
+            start_instance("http://127.0.0.1:8202", await database_urls.new(), network) as b:
+        # A's own outgoing client reaches B through the network, signed as A's instance actor.
+        fetched = await a.runtime.fetch("http://127.0.0.1:8202/actors/food")
+        own = (await a.http.get("/actors/food", headers={"Accept": AS2})).json()
+
+    assert fetched["id"] == "http://127.0.0.1:8202/actors/food"
+    assert own["id"] == "http://127.0.0.1:8201/actors/food"
+    assert fetched["publicKey"]["publicKeyPem"] != own["publicKey"]["publicKeyPem"]
+    assert b.settings.base_url != a.settings.base_url

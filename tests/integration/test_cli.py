@@ -93,3 +93,25 @@ def test_every_command_has_help() -> None:
         result = subprocess.run([*AYNI, *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, args
         assert "usage: ayni" in result.stdout
+
+
+async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
+    server = subprocess.Popen([*AYNI, "demo", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        actor = None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(150):
+                try:
+                    actor = await http.get("/actors/mutualaid", headers={"Accept": "application/activity+json"})
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert actor is not None and actor.status_code == 200, output
+    assert actor.json()["type"] == "Group"
+    assert f"@mutualaid@127.0.0.1:{port}" in output
