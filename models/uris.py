@@ -36,3 +36,9 @@ class Uris:
 
     def featured(self, actor_uri: str) -> str:
         return f"{actor_uri}/collections/featured"
+
+    def activity(self, id: str) -> str:
+        return f"{self.base_url}/activities/{id}"
+
+    def object(self, id: str) -> str:
+        return f"{self.base_url}/objects/{id}"

@@ -1,0 +1,56 @@
+"""Remote hosts' health as the delivery worker sees it; the inbox reports a host alive too."""
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.base import utcnow
+from models.queue import Delivery, DeliveryState, DomainBlock, Host
+
+
+async def mark_host_alive(session: AsyncSession, host: str, now: datetime | None = None) -> None:
+    """The host answered us or sent us something: forget its failures, and if it had been
+    given up on, make its waiting deliveries due now. Cheap when the host was healthy."""
+    now = now or utcnow()
+    revived = await session.scalar(
+        update(Host)
+        .where(Host.host == host, Host.consecutive_failures > 0)
+        .values(consecutive_failures=0, first_failure_at=None, unavailable_since=None, last_success_at=now)
+        .returning(Host.id)
+    )
+    if revived is not None:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.host == host, Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        )
+
+
+async def record_failures(session: AsyncSession, failures: dict[str, datetime], now: datetime) -> None:
+    """`failures`: host -> when it failed. Marks hosts unavailable per retry.host_unavailable."""
+    from outbox.retry import host_unavailable
+
+    if not failures:
+        return
+    rows = {
+        row.host: row
+        for row in await session.scalars(select(Host).where(Host.host.in_(list(failures))))
+    }
+    for host, moment in failures.items():
+        row = rows.get(host)
+        if row is None:
+            row = Host(host=host, consecutive_failures=0)
+            session.add(row)
+        row.consecutive_failures = (row.consecutive_failures or 0) + 1
+        row.first_failure_at = row.first_failure_at or moment
+        if row.unavailable_since is None and host_unavailable(row.consecutive_failures, row.first_failure_at, now):
+            row.unavailable_since = now
+
+
+async def unavailable_hosts(session: AsyncSession) -> set[str]:
+    return set(await session.scalars(select(Host.host).where(Host.unavailable_since.is_not(None))))
+
+
+async def blocked_domains(session: AsyncSession) -> set[str]:
+    return set(await session.scalars(select(DomainBlock.domain)))

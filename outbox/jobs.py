@@ -1,0 +1,133 @@
+"""The fan-out job: one activity row -> one delivery row per inbox, inserted in batches.
+
+Everything but fetching unknown recipients happens in one transaction, so a crash leaves the
+job pending and no half-expanded set of rows behind (deliveries are unique per inbox anyway).
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from federation import vocab
+from federation.errors import FederationError
+from models.follows import Direction, Follow, FollowState
+from models.queue import Activity, Delivery, FanoutState
+from models.remote import RemoteActor
+from outbox import fanout, hosts, retry
+from outbox.fanout import Recipient
+
+log = logging.getLogger("ayni.outbox")
+
+INSERT_BATCH = 1000
+Fetch = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+async def follower_recipients(session: AsyncSession, actor_id: int) -> list[Recipient]:
+    rows = await session.execute(
+        select(RemoteActor.uri, RemoteActor.inbox_uri, RemoteActor.shared_inbox_uri)
+        .join(Follow, Follow.remote_actor_id == RemoteActor.id)
+        .where(
+            Follow.local_actor_id == actor_id,
+            Follow.direction == Direction.INBOUND,
+            Follow.state == FollowState.ACCEPTED,
+            RemoteActor.gone.is_(False),
+        )
+    )
+    return [Recipient(uri, inbox, shared) for uri, inbox, shared in rows]
+
+
+async def named_recipients(session: AsyncSession, uris: list[str], fetch: Fetch) -> list[Recipient]:
+    """Known actors from the cache; the rest fetched (outside any transaction: see caller)."""
+    known = {
+        row.uri: Recipient(row.uri, row.inbox_uri, row.shared_inbox_uri)
+        for row in await session.execute(
+            select(RemoteActor.uri, RemoteActor.inbox_uri, RemoteActor.shared_inbox_uri).where(
+                RemoteActor.uri.in_(uris), RemoteActor.inbox_uri != ""
+            )
+        )
+    }
+    found = [known[uri] for uri in uris if uri in known]
+    for uri in uris:
+        if uri not in known:
+            document = await fetch(uri)
+            inbox = vocab.id_of(document.get("inbox"))
+            endpoints = document.get("endpoints")
+            shared = vocab.id_of(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+            if inbox:
+                found.append(Recipient(uri, inbox, shared))
+    return found
+
+
+async def expand(
+    sessions: async_sessionmaker[AsyncSession],
+    activity_id: int,
+    *,
+    own_host: str,
+    fetch: Fetch,
+    is_postgres: bool,
+    now: datetime,
+) -> int:
+    """Expand one pending activity; returns how many delivery rows it made."""
+    async with sessions() as session:
+        row = await session.get(Activity, activity_id)
+        if row is None or row.fanout_state != FanoutState.PENDING:
+            return 0
+        audience = row.audience or {}
+        try:
+            named = await named_recipients(session, list(audience.get("actors") or []), fetch)
+        except FederationError as e:
+            async with session.begin():
+                row.attempts += 1
+                decision = retry.decide(None, row.attempts, now)
+                row.last_error = f"resolving recipients: {e}"
+                if decision.retry_at is None:
+                    row.fanout_state = FanoutState.FAILED
+                else:
+                    row.next_attempt_at = decision.retry_at
+            return 0
+    async with sessions() as session, session.begin():
+        query = select(Activity).where(Activity.id == activity_id, Activity.fanout_state == FanoutState.PENDING)
+        if is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        row = await session.scalar(query)
+        if row is None:
+            return 0  # another worker has it
+        recipients = named
+        if audience.get("followers"):
+            recipients = [*named, *await follower_recipients(session, row.actor_id)]
+        targets = fanout.fan_out(
+            row.type,
+            recipients,
+            own_host=own_host,
+            blocked_domains=await hosts.blocked_domains(session),
+            unavailable_hosts=await hosts.unavailable_hosts(session),
+        )
+        values = [
+            {"activity_id": row.id, "inbox_uri": t.inbox_uri, "host": t.host, "state": "pending",
+             "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for t in targets
+        ]
+        for start in range(0, len(values), INSERT_BATCH):
+            await session.execute(insert(Delivery), values[start : start + INSERT_BATCH])
+        row.fanout_state = FanoutState.DONE
+        row.attempts += 1
+    log.info("activity %s fanned out to %d inboxes", activity_id, len(values))
+    return len(values)
+
+
+async def due_activities(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, limit: int = 20
+) -> list[int]:
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(Activity.id)
+                .where(Activity.fanout_state == FanoutState.PENDING, Activity.next_attempt_at <= now)
+                .order_by(Activity.id)
+                .limit(limit)
+            )
+        )

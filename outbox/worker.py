@@ -1,0 +1,276 @@
+"""The delivery worker: fan-out jobs, then deliveries claimed under a lease and sent.
+
+    worker = DeliveryWorker(runtime)          # now=, limits= injectable for tests
+    await worker.run_once()                   # one pass: expand jobs, send what is due, record
+    await run(runtime, stop)                  # the loop `ayni serve` / `ayni worker` run
+
+Claims: due pending rows get `locked_until = now + lease` in one UPDATE (`FOR UPDATE SKIP
+LOCKED` on PostgreSQL, so several workers never take the same row); a worker that dies leaves
+its rows to come due again when the lease runs out. Results are written in batches. Sending
+is bounded in total and per host, and a host already at its limit is left out of the next
+claim, so a server that never answers ties up a few slots, never the queue. On shutdown,
+what is still in flight after a grace period is cancelled and its lease released.
+"""
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ayni.runtime import Runtime
+from federation.keys import SigningKey
+from models.actors import LocalActor
+from models.base import utcnow
+from models.follows import Direction, Follow
+from models.queue import Activity, Delivery, DeliveryState, Host
+from models.remote import RemoteActor
+from outbox import hosts, jobs, retry
+from outbox.deliver import Outcome, Payload, deliver
+from outbox.retry import Verdict
+
+log = logging.getLogger("ayni.outbox")
+
+
+@dataclass(frozen=True)
+class Limits:
+    total: int = 64  # below the client's pool size: httpcore degrades when requests queue in it
+    per_host: int = 4
+    lease: timedelta = timedelta(minutes=2)  # > the client's 30 s deadline, with room
+    idle_poll: float = 1.0
+    grace: float = 10.0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    activity_id: int
+    inbox_uri: str
+    host: str
+    attempts: int
+
+
+@dataclass
+class DeliveryWorker:
+    runtime: Runtime
+    now: Callable[[], datetime] = utcnow
+    limits: Limits = field(default_factory=Limits)
+    random_unit: Callable[[], float] = random.random
+    _payloads: dict[int, tuple[Payload, SigningKey]] = field(default_factory=dict)
+    _busy: Counter[str] = field(default_factory=Counter)
+    _tasks: dict[asyncio.Task[None], Claimed] = field(default_factory=dict)
+    _results: list[tuple[Claimed, Outcome]] = field(default_factory=list)
+
+    @property
+    def is_postgres(self) -> bool:
+        return not self.runtime.settings.is_sqlite
+
+    async def fan_out_due(self) -> int:
+        made = 0
+        for activity_id in await jobs.due_activities(self.runtime.sessions, self.now()):
+            try:
+                made += await jobs.expand(
+                    self.runtime.sessions, activity_id, own_host=self.runtime.settings.host,
+                    fetch=self.runtime.fetch, is_postgres=self.is_postgres, now=self.now(),
+                )
+            except Exception as e:  # one broad except per job: recorded on the row
+                log.exception("fan-out of activity %s failed", activity_id)
+                async with self.runtime.sessions() as session, session.begin():
+                    await session.execute(
+                        update(Activity).where(Activity.id == activity_id).values(
+                            last_error=f"{type(e).__name__}: {e}",
+                            next_attempt_at=self.now() + retry.backoff(3),
+                        )
+                    )
+        return made
+
+    async def claim(self, limit: int) -> list[Claimed]:
+        now = self.now()
+        saturated = [host for host, n in self._busy.items() if n >= self.limits.per_host]
+        due = (
+            select(Delivery.id)
+            .where(
+                Delivery.state == DeliveryState.PENDING,
+                Delivery.next_attempt_at <= now,
+                (Delivery.locked_until.is_(None)) | (Delivery.locked_until <= now),
+            )
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+        )
+        if saturated:
+            due = due.where(Delivery.host.not_in(saturated))
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        async with self.runtime.sessions() as session, session.begin():
+            rows = await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(due.scalar_subquery()))
+                .values(locked_until=now + self.limits.lease)
+                .returning(Delivery.id, Delivery.activity_id, Delivery.inbox_uri, Delivery.host, Delivery.attempts)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = [Claimed(*row) for row in rows]
+        claimed.sort(key=lambda c: c.id)
+        return claimed
+
+    async def _prepare(self, activity_ids: set[int]) -> None:
+        """Serialise, digest and find the signing key once per activity."""
+        missing = activity_ids - self._payloads.keys()
+        if not missing:
+            return
+        if len(self._payloads) > 1000:
+            self._payloads.clear()
+        async with self.runtime.sessions() as session:
+            rows = await session.execute(
+                select(Activity.id, Activity.document, LocalActor)
+                .join(LocalActor, LocalActor.id == Activity.actor_id)
+                .where(Activity.id.in_(missing))
+            )
+            for activity_id, document, actor in rows:
+                self._payloads[activity_id] = (Payload.of(document), self.runtime.signer(actor).key)
+
+    async def _send(self, item: Claimed, host_slots: asyncio.Semaphore, total: asyncio.Semaphore) -> None:
+        async with total, host_slots:
+            payload, key = self._payloads[item.activity_id]
+            try:
+                outcome = await deliver(self.runtime.client, item.inbox_uri, payload, key, self.runtime.schemes)
+            except Exception as e:  # one broad except per job: a bug must not lose the row
+                log.exception("delivery %s to %s failed", item.id, item.inbox_uri)
+                outcome = Outcome(None, error=f"{type(e).__name__}: {e}")
+        self._results.append((item, outcome))
+
+    def start(self, claimed: list[Claimed], total: asyncio.Semaphore) -> None:
+        slots: dict[str, asyncio.Semaphore] = {}
+        for item in claimed:
+            if item.activity_id not in self._payloads:  # its activity was deleted meanwhile
+                self._results.append((item, Outcome(None, error="activity deleted", refused=True)))
+                continue
+            self._busy[item.host] += 1
+            host_slots = slots.setdefault(item.host, asyncio.Semaphore(self.limits.per_host))
+            task = asyncio.create_task(self._send(item, host_slots, total))
+            self._tasks[task] = item
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        item = self._tasks.pop(task)
+        self._busy[item.host] -= 1
+        if self._busy[item.host] <= 0:
+            del self._busy[item.host]
+
+    async def record(self) -> int:
+        """Write the results gathered so far, in one transaction."""
+        results, self._results = self._results, []
+        if not results:
+            return 0
+        now = self.now()
+        changes, failures, alive, gone_inboxes = [], {}, set(), []
+        for item, outcome in results:
+            attempts = item.attempts + 1
+            decision = retry.decide(
+                outcome.status, attempts, now, retry_after=outcome.retry_after,
+                refused=outcome.refused, random_unit=self.random_unit,
+            )
+            state = {
+                Verdict.SENT: DeliveryState.SENT, Verdict.GONE: DeliveryState.GONE,
+                Verdict.REJECTED: DeliveryState.REJECTED, Verdict.FAILED: DeliveryState.FAILED,
+                Verdict.RETRY: DeliveryState.PENDING,
+            }[decision.verdict]
+            changes.append({
+                "id": item.id, "state": state, "attempts": attempts, "locked_until": None,
+                "next_attempt_at": decision.retry_at or now, "last_status": outcome.status,
+                "last_error": outcome.error,
+            })
+            if outcome.status is not None and outcome.status < 500:
+                alive.add(item.host)
+            elif not outcome.refused:
+                failures[item.host] = now
+            if outcome.status == 410:
+                gone_inboxes.append(item.inbox_uri)
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(update(Delivery), changes)
+            if alive:
+                await session.execute(
+                    update(Host)
+                    .where(Host.host.in_(alive), Host.consecutive_failures > 0)
+                    .values(consecutive_failures=0, first_failure_at=None, unavailable_since=None, last_success_at=now)
+                )
+            await hosts.record_failures(session, failures, now)
+            if gone_inboxes:
+                await remove_gone_followers(session, gone_inboxes)
+        return len(results)
+
+    async def release(self, items: list[Claimed]) -> None:
+        if not items:
+            return
+        async with self.runtime.sessions() as session, session.begin():
+            await session.execute(
+                update(Delivery).where(Delivery.id.in_([i.id for i in items])).values(locked_until=None)
+            )
+
+    async def deliver_due(self, limit: int = 500) -> int:
+        """Claim up to `limit` due rows, send them all, record the results."""
+        claimed = await self.claim(limit)
+        if not claimed:
+            return 0
+        await self._prepare({c.activity_id for c in claimed})
+        self.start(claimed, asyncio.Semaphore(self.limits.total))
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+        return await self.record()
+
+    async def run_once(self) -> int:
+        """One pass, for tests and the CLI: returns how many rows were made or attempted."""
+        made = await self.fan_out_due()
+        return made + await self.deliver_due()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        total = asyncio.Semaphore(self.limits.total)
+        try:
+            while not stop.is_set():
+                worked = await self.fan_out_due()
+                room = self.limits.total * 2 - len(self._tasks)
+                if room > 0:
+                    claimed = await self.claim(room)
+                    if claimed:
+                        await self._prepare({c.activity_id for c in claimed})
+                        self.start(claimed, total)
+                        worked += len(claimed)
+                worked += await self.record()
+                wait = 0.05 if self._tasks else (0 if worked else self.limits.idle_poll)
+                if wait:
+                    try:
+                        await asyncio.wait_for(stop.wait(), wait)
+                    except TimeoutError:
+                        pass
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Let in-flight sends finish for a grace period; release the leases of the rest."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.limits.grace)
+        unfinished = list(self._tasks.values())
+        for task in list(self._tasks):
+            task.cancel()
+        if unfinished:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        done = {item.id for item, _ in self._results}
+        await self.record()
+        await self.release([i for i in unfinished if i.id not in done])
+
+
+async def remove_gone_followers(session: AsyncSession, inbox_uris: list[str]) -> None:
+    """A 410 from an actor's own inbox: that actor is gone, and so are its follows of us."""
+    gone = select(RemoteActor.id).where(RemoteActor.inbox_uri.in_(inbox_uris))
+    await session.execute(
+        delete(Follow).where(Follow.direction == Direction.INBOUND, Follow.remote_actor_id.in_(gone))
+    )
+
+
+async def run(runtime: Runtime, stop: asyncio.Event, **options: object) -> None:
+    await DeliveryWorker(runtime, **options).run(stop)  # type: ignore[arg-type]
