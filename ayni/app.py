@@ -1,5 +1,6 @@
 """The application factory: `create_app(settings)` builds one instance; nothing exists before it."""
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
@@ -14,6 +15,8 @@ from starlette.routing import Route
 from ayni import wellknown
 from ayni.runtime import Runtime
 from ayni.settings import Settings
+from inbox import routes as inbox_routes
+from inbox import worker as inbox_worker
 from outbox import routes as outbox_routes
 
 log = logging.getLogger("ayni")
@@ -31,20 +34,25 @@ async def healthz(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+    settings: Settings, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None, workers: bool = False
 ) -> Starlette:
-    """`mounts` routes other hosts to in-process apps: tests federate several instances."""
+    """`mounts` routes other hosts to in-process apps: tests federate several instances.
+    `workers` runs the queue workers inside the app (`ayni serve`); tests drive `run_once()`."""
     runtime = Runtime.build(settings, mounts)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(inbox_worker.run(runtime, stop))] if workers else []
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.close()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *wellknown.routes, *outbox_routes.routes],
+        routes=[Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

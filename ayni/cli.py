@@ -203,7 +203,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         await require_schema(runtime)
 
     await with_runtime(settings, check)
-    config = uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+    config = uvicorn.Config(create_app(settings, workers=True), host=host, port=port, proxy_headers=True, log_level="info")
     await uvicorn.Server(config).serve()
 
 
@@ -216,8 +216,10 @@ async def cmd_worker(args: argparse.Namespace) -> None:
 
     async def work(runtime: Runtime) -> None:
         await require_schema(runtime)
-        # The inbox and delivery workers land with their issues; until then there is no queue.
-        print("No queues to work on yet.")
+        from inbox import worker as inbox_worker
+
+        stop = asyncio.Event()
+        await inbox_worker.run(runtime, stop)
 
     await with_runtime(settings, work)
 

@@ -1,0 +1,103 @@
+"""What a handler gets: the network (fetches, before any transaction) and the database.
+
+`Context.fetch` and `Context.actor` refuse to run while a transaction of the same context is
+open: "no network inside a database transaction" is checked, not just hoped for.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ayni.runtime import Runtime
+from federation import vocab
+from inbox import actors as remote_actors
+from inbox.store import blocked
+from models import actors
+from models.actors import ActorType, LocalActor
+from models.queue import DomainBlock
+from models.remote import RemoteActor
+
+
+class Ignored(Exception):
+    """The activity is understood and deliberately not acted on; the reason is kept."""
+
+
+class NetworkInTransaction(RuntimeError):
+    pass
+
+
+@dataclass
+class Context:
+    runtime: Runtime
+    recipient_id: int | None = None
+    _open: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return self.runtime.settings.base_url
+
+    async def fetch(self, uri: str) -> dict[str, Any]:
+        self._outside_transaction()
+        await self._not_blocked(uri)
+        return await self.runtime.fetch(uri)
+
+    async def actor(self, uri: str, *, refresh: bool = False) -> RemoteActor:
+        self._outside_transaction()
+        await self._not_blocked(uri)
+        return await remote_actors.remote_actor(self.runtime, uri, refresh=refresh)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.runtime.sessions() as session, session.begin():
+            self._open = True
+            try:
+                yield session
+            finally:
+                self._open = False
+
+    def is_local(self, uri: object) -> bool:
+        return vocab.same_origin(uri, self.base_url + "/")
+
+    def local_name(self, uri: object) -> str | None:
+        """The username of a local actor URI (`<base>/actors/<name>`); "" for the instance actor."""
+        if not isinstance(uri, str) or not self.is_local(uri):
+            return None
+        if uri == self.runtime.uris.instance_actor():
+            return ""
+        prefix = self.runtime.uris.actor("")
+        name = uri[len(prefix):] if uri.startswith(prefix) else ""
+        return name if name and "/" not in name and "#" not in name and "?" not in name else None
+
+    async def local_actor(self, session: AsyncSession, uri: object) -> LocalActor | None:
+        name = self.local_name(uri)
+        if name is None:
+            return None
+        if name == "":
+            return await actors.instance_actor(session)
+        found = await actors.find_actor(session, name)
+        if found is None or found.username != name or found.type == ActorType.APPLICATION:
+            return None
+        return found
+
+    def local_uri(self, actor: LocalActor) -> str:
+        return self.runtime.actor_uri(actor)
+
+    def new_activity_uri(self) -> str:
+        return f"{self.base_url}/activities/{uuid4().hex}"
+
+    def _outside_transaction(self) -> None:
+        if self._open:
+            raise NetworkInTransaction("a handler tried to use the network inside a transaction")
+
+    async def _not_blocked(self, uri: str) -> None:
+        host = urlsplit(uri).hostname if isinstance(uri, str) else None
+        async with self.runtime.sessions() as session:
+            domains = frozenset(d.lower() for d in await session.scalars(select(DomainBlock.domain)))
+        if host and domains and blocked(host, domains):
+            raise Ignored(f"{host} is a blocked domain")

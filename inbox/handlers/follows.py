@@ -1,0 +1,134 @@
+"""Follow, Undo, Accept, Reject, Block, Move: who follows whom."""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation import vocab
+from federation.vocab import AS_CONTEXT
+from inbox.handlers.context import Context, Ignored
+from models import inbound
+from models.actors import LocalActor
+from models.queue import Visibility
+from models.remote import RemoteActor
+from outbox.publish import publish
+
+
+def actor_of(activity: dict[str, Any]) -> str:
+    uri = vocab.id_of(activity.get("actor"))
+    if uri is None:
+        raise Ignored("the activity names no actor")
+    return uri
+
+
+async def on_follow(ctx: Context, activity: dict[str, Any]) -> None:
+    actor_uri = actor_of(activity)
+    target = vocab.id_of(activity.get("object"))
+    follow_uri = vocab.id_of(activity)
+    if follow_uri is None or ctx.local_name(target) in (None, ""):
+        raise Ignored(f"Follow of {target!r}, which is not a group or member here")
+    remote = await ctx.actor(actor_uri)
+    async with ctx.transaction() as session:
+        local = await ctx.local_actor(session, target)
+        if local is None:
+            raise Ignored(f"Follow of {target!r}, which is not a group or member here")
+        follow = await inbound.request_follow(session, local, remote, follow_uri)
+        if follow.state == "accepted":
+            await answer_follow(ctx, session, local, remote, follow_uri, "Accept")
+
+
+async def answer_follow(
+    ctx: Context, session: AsyncSession, local: LocalActor, remote: RemoteActor, follow_uri: str, answer: str
+) -> None:
+    """Accept or Reject from the followed actor, embedding the Follow with its id (Mastodon
+    matches the Follow by id), addressed to the follower only."""
+    local_uri = ctx.local_uri(local)
+    document = {
+        "@context": AS_CONTEXT,
+        "id": ctx.new_activity_uri(),
+        "type": answer,
+        "actor": local_uri,
+        "object": {"id": follow_uri, "type": "Follow", "actor": remote.uri, "object": local_uri},
+        "to": [remote.uri],
+    }
+    await publish(session, local, document, Visibility.DIRECT, to_actors=[remote.uri])
+
+
+async def on_undo(ctx: Context, activity: dict[str, Any]) -> None:
+    actor_uri = actor_of(activity)
+    obj = activity.get("object")
+    object_uri = vocab.id_of(obj)
+    if isinstance(obj, dict):
+        if vocab.id_of(obj.get("actor")) not in (None, actor_uri):
+            raise Ignored("Undo of an activity by someone else")
+        kinds = vocab.types_of(obj)
+    else:
+        kinds = []
+    if kinds and not vocab.has_type(obj, "Follow", "Block"):
+        raise Ignored(f"Undo of {kinds[0]} is not acted on")
+    if vocab.has_type(obj, "Block"):
+        return  # a lifted block changes nothing here: follows removed by the Block stay removed
+    target = vocab.id_of(obj.get("object")) if isinstance(obj, dict) else None
+    remote = await ctx.actor(actor_uri)
+    async with ctx.transaction() as session:
+        local = await ctx.local_actor(session, target) if target else None
+        if not await inbound.undo_inbound_follow(session, remote, object_uri, local):
+            raise Ignored(f"Undo of {object_uri!r}: no such follow by {actor_uri}")
+
+
+async def on_accept(ctx: Context, activity: dict[str, Any]) -> None:
+    await _answer(ctx, activity, accepted=True)
+
+
+async def on_reject(ctx: Context, activity: dict[str, Any]) -> None:
+    await _answer(ctx, activity, accepted=False)
+
+
+async def _answer(ctx: Context, activity: dict[str, Any], accepted: bool) -> None:
+    actor_uri = actor_of(activity)
+    obj = activity.get("object")
+    name = "Accept" if accepted else "Reject"
+    local_uri = None
+    if isinstance(obj, dict):
+        if vocab.types_of(obj) and not vocab.has_type(obj, "Follow"):
+            raise Ignored(f"{name} of {vocab.types_of(obj)[0]} is not acted on")
+        followed = vocab.id_of(obj.get("object"))
+        if followed is not None and followed != actor_uri:
+            raise Ignored(f"{name} by {actor_uri} of a follow of someone else")
+        local_uri = vocab.id_of(obj.get("actor"))
+    follow_uri = vocab.id_of(obj)
+    remote = await ctx.actor(actor_uri)
+    async with ctx.transaction() as session:
+        local = await ctx.local_actor(session, local_uri) if local_uri else None
+        # Matching is on the remote actor too: only the followed actor can answer our follow.
+        if not await inbound.answer_outbound_follow(session, remote, follow_uri, local, accepted):
+            raise Ignored(f"{name} from {actor_uri} matches no follow we sent to it")
+
+
+async def on_block(ctx: Context, activity: dict[str, Any]) -> None:
+    actor_uri = actor_of(activity)
+    target = vocab.id_of(activity.get("object"))
+    remote = await ctx.actor(actor_uri)
+    async with ctx.transaction() as session:
+        local = await ctx.local_actor(session, target)
+        if local is None:
+            raise Ignored(f"Block of {target!r}, which is not ours")
+        # Stop delivering to them: they no longer follow the blocked actor.
+        await inbound.remove_inbound_follow(session, local, remote)
+
+
+async def on_move(ctx: Context, activity: dict[str, Any]) -> None:
+    actor_uri = actor_of(activity)
+    if vocab.id_of(activity.get("object")) != actor_uri:
+        raise Ignored("Move of an account other than the sender's")
+    target_uri = vocab.id_of(activity.get("target"))
+    if target_uri is None or target_uri == actor_uri:
+        raise Ignored("Move without a target")
+    old = await ctx.actor(actor_uri)
+    new = await ctx.actor(target_uri, refresh=True)
+    if actor_uri not in vocab.ids_of(new.document.get("alsoKnownAs")):
+        raise Ignored(f"Move to {target_uri}, whose alsoKnownAs does not name {actor_uri}")
+    async with ctx.transaction() as session:
+        old = await session.merge(old)
+        new = await session.merge(new)
+        await inbound.move_followers(session, old, new)

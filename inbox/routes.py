@@ -1,0 +1,175 @@
+"""The inbox routes: read (1 MB), parse, refuse blocked domains, verify, store, 202.
+
+Nothing here acts on an activity; the worker does, later. The only network I/O a request can
+cause is the signer's key fetch, and never for a blocked domain.
+"""
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from federation import signatures, vocab
+from federation.errors import InvalidDocument, SignatureError
+from inbox.store import Batcher, Blocklist
+from models import actors
+from models.actors import ActorType
+from models.remote import RemoteActor
+
+log = logging.getLogger("ayni.inbox")
+
+MAX_BODY = 1024 * 1024
+MAX_URI = 2048
+_KEY_ID = re.compile(r'keyid\s*=\s*"([^"]{1,2048})"', re.IGNORECASE)
+
+
+@dataclass
+class InboxState:
+    """Per-instance state of the route, built on first use from the app's runtime."""
+
+    runtime: Runtime
+    batcher: Batcher
+    blocklist: Blocklist
+    recipients: dict[str, int] = field(default_factory=dict)
+
+
+def inbox_state(request: Request) -> InboxState:
+    state: InboxState | None = getattr(request.app.state, "inbox", None)
+    if state is None:
+        runtime: Runtime = request.app.state.runtime
+        state = InboxState(
+            runtime,
+            Batcher(runtime.sessions, postgres=not runtime.settings.is_sqlite),
+            Blocklist(runtime.sessions),
+        )
+        request.app.state.inbox = state
+    return state
+
+
+async def shared_inbox(request: Request) -> Response:
+    return await receive(request, None)
+
+
+async def actor_inbox(request: Request) -> Response:
+    state = inbox_state(request)
+    name = str(request.path_params.get("name", ""))
+    recipient = state.recipients.get(name)
+    if recipient is None:
+        async with state.runtime.sessions() as session:
+            if name:
+                actor = await actors.find_actor(session, name)
+                found = actor if actor is not None and actor.type != ActorType.APPLICATION else None
+            else:
+                found = await actors.instance_actor(session)
+        if found is None or (name and found.username != name):
+            return PlainTextResponse("no such actor", status_code=404)
+        recipient = state.recipients[name] = found.id
+    return await receive(request, recipient)
+
+
+async def receive(request: Request, recipient_id: int | None) -> Response:
+    state = inbox_state(request)
+    runtime = state.runtime
+    body = await _read_capped(request)
+    if body is None:
+        return PlainTextResponse("body larger than 1 MB", status_code=413)
+    try:
+        document = vocab.parse_activity(body)
+    except InvalidDocument as error:
+        return PlainTextResponse(f"bad activity: {error}", status_code=400)
+    actor_uri = vocab.id_of(document.get("actor"))
+    types = vocab.types_of(document)
+    if actor_uri is None or len(actor_uri) > MAX_URI or not types:
+        return PlainTextResponse("bad activity: it needs an actor and a type", status_code=400)
+    activity_uri = vocab.id_of(document.get("id"))
+    if activity_uri is not None and len(activity_uri) > MAX_URI:
+        return PlainTextResponse("bad activity: id too long", status_code=400)
+
+    key_id = _claimed_key_id(request)
+    if await state.blocklist.blocks(vocab.host_of(actor_uri), vocab.host_of(key_id)):
+        return PlainTextResponse("domain blocked", status_code=403)
+    if _deletes_itself(document, actor_uri) and not await _knows(runtime, actor_uri):
+        # Mastodon sends these to every server it ever saw; fetching the key would only 410.
+        return Response(status_code=202)
+
+    try:
+        signed_by = await signatures.verify("POST", _url_as_received(runtime, request), request.headers,
+                                            body, runtime.key_resolver)
+        owner = runtime.key_resolver.owner_of(signed_by)
+    except SignatureError as error:
+        log.info("inbox: refused %s from %s: %s", types[0], actor_uri, error)
+        return PlainTextResponse(f"signature not accepted: {error}", status_code=401)
+    if owner != actor_uri:
+        log.info("inbox: refused %s: signed by %s for actor %s", types[0], owner, actor_uri)
+        return PlainTextResponse("signer and actor do not match", status_code=401)
+
+    row: dict[str, Any] = {
+        # No id (some transient activities): the body's hash still dedupes a replay.
+        "activity_uri": activity_uri or "urn:sha256:" + hashlib.sha256(body).hexdigest(),
+        "activity_type": types[0][:64],
+        "actor_uri": actor_uri,
+        "document": document,
+        "recipient_id": recipient_id,
+    }
+    try:
+        await state.batcher.add(row)
+    except Exception as error:  # noqa: BLE001  the database is down or full: the sender will retry
+        log.warning("inbox: could not store %s: %s", row["activity_uri"], error)
+        return PlainTextResponse("try again later", status_code=503)
+    return Response(status_code=202)
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b""
+    return b"".join(chunks)
+
+
+def _url_as_received(runtime: Runtime, request: Request) -> str:
+    """Our public origin (we may sit behind a proxy) + the path and query exactly as sent."""
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    query = request.scope.get("query_string") or b""
+    url = runtime.settings.base_url + raw_path.decode("latin-1")
+    return f"{url}?{query.decode('latin-1')}" if query else url
+
+
+def _claimed_key_id(request: Request) -> str | None:
+    for name in ("signature-input", "signature"):
+        found = _KEY_ID.search(request.headers.get(name, "")[:8192])
+        if found:
+            return found.group(1)
+    return None
+
+
+def _deletes_itself(document: dict[str, Any], actor_uri: str) -> bool:
+    return vocab.has_type(document, "Delete") and vocab.id_of(document.get("object")) == actor_uri
+
+
+async def _knows(runtime: Runtime, actor_uri: str) -> bool:
+    async with runtime.sessions() as session:
+        return await session.scalar(select(RemoteActor.id).where(RemoteActor.uri == actor_uri)) is not None
+
+
+routes = [
+    Route("/inbox", shared_inbox, methods=["POST"]),
+    Route("/actor/inbox", actor_inbox, methods=["POST"]),
+    Route("/actors/{name}/inbox", actor_inbox, methods=["POST"]),
+]
