@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from federation import vocab
 from models.actors import LocalActor
 from models.queue import Activity, Visibility
-from federation import vocab
 
 
 async def publish(
@@ -27,6 +27,7 @@ async def publish(
     activities are stored and never delivered."""
     if visibility == Visibility.MEMBERS:
         followers, to_actors = False, []
+    activity = addressed(activity, visibility, list(to_actors or []))
     row = Activity(
         uri=activity["id"],
         type=vocab.types_of(activity)[0],
@@ -39,3 +40,24 @@ async def publish(
     session.add(row)
     await session.flush()
     return row
+
+
+def addressed(activity: dict[str, Any], visibility: Visibility, to_actors: list[str]) -> dict[str, Any]:
+    """Fill in `to`/`cc` from the visibility when the caller left them out (its own win):
+    public: to Public, cc followers; followers: to followers; direct: to the named actors;
+    members: to nobody outside. The embedded object gets the same addressing."""
+    if "to" in activity or "cc" in activity:
+        return activity
+    followers = f"{vocab.id_of(activity.get('actor'))}/followers"  # models.uris.Uris.followers
+    to, cc = {
+        Visibility.PUBLIC: ([vocab.PUBLIC, *to_actors], [followers]),
+        Visibility.FOLLOWERS: ([followers, *to_actors], []),
+        Visibility.DIRECT: (to_actors, []),
+        Visibility.MEMBERS: ([], []),
+    }[visibility]
+    addressing = {"to": to, "cc": cc} if cc else {"to": to}
+    result = {**activity, **addressing}
+    embedded = activity.get("object")
+    if isinstance(embedded, dict) and "to" not in embedded and "cc" not in embedded:
+        result["object"] = {**embedded, **addressing}
+    return result

@@ -14,7 +14,9 @@ from federation import sanitize, vocab
 from models import actors
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
+from models.queue import Activity, Visibility
 from models.remote import RemoteActor
+from outbox import objects
 
 PAGE_SIZE = 40
 
@@ -113,12 +115,26 @@ async def _collection(
 
 
 async def outbox(request: Request) -> Response:
+    """Public activities only, newest first; followers-only, direct and members-only never."""
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)
     runtime: Runtime = request.app.state.runtime
     uri = runtime.uris.outbox(actor_values(runtime, actor).uri)
-    return await _collection(request, uri, 0, [])
+    public = (Activity.actor_id == actor.id, Activity.visibility == Visibility.PUBLIC)
+    page = _page_number(request)
+    async with runtime.sessions() as session:
+        total = await session.scalar(select(func.count()).select_from(Activity).where(*public)) or 0
+        if page is None:
+            return ActivityResponse(ap.collection(uri, total, f"{uri}?page=1"))
+        documents = await session.scalars(
+            select(Activity.document).where(*public).order_by(Activity.id.desc())
+            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        )
+        items: list[Any] = list(documents)
+    next_uri = f"{uri}?page={page + 1}" if page * PAGE_SIZE < total else None
+    prev_uri = f"{uri}?page={page - 1}" if page > 1 else None
+    return ActivityResponse(ap.collection_page(f"{uri}?page={page}", uri, items, next_uri, prev_uri))
 
 
 async def followers(request: Request) -> Response:
@@ -180,4 +196,5 @@ routes = [
     Route("/actors/{name}/following", following),
     Route("/actors/{name}/collections/featured", featured),
     Route("/@{name}", profile_page),
+    *objects.routes,
 ]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from ayni.app import create_app
 from ayni.runtime import Runtime
@@ -42,6 +43,7 @@ class Clock:
 
 @dataclass
 class Sender:
+    app: Starlette
     runtime: Runtime
     receiver: Receiver
     worker: DeliveryWorker
@@ -123,6 +125,6 @@ async def start_sender(database_url: str, *, deadline: float | None = None) -> A
     clock = Clock()
     worker = DeliveryWorker(runtime, now=clock.now, random_unit=lambda: 0.5, limits=Limits(per_host=4))
     try:
-        yield Sender(runtime, receiver, worker, clock)
+        yield Sender(app, runtime, receiver, worker, clock)
     finally:
         await runtime.close()
