@@ -1,0 +1,232 @@
+"""What the worker does with each kind of activity: origin rules, followers, content, moderation."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from federation import vocab
+from inbox import worker
+from inbox.handlers import HANDLERS, Context
+from inbox.handlers.context import NetworkInTransaction
+from models import actors
+from models.base import utcnow
+from models.content import RemoteObject, RemoteObjectKind
+from models.follows import Direction, Follow, FollowState
+from models.queue import Incoming
+from models.remote import RemoteActor
+from tests.instances import Instance, Loopback, start_instance
+from tests.peers import MastodonPeer
+
+BASE = "http://127.0.0.1:8101"
+GROUP = f"{BASE}/actors/food"
+INBOX = f"{BASE}/inbox"
+
+
+@dataclass
+class World:
+    instance: Instance
+    alice: MastodonPeer
+    mallory: MastodonPeer
+
+    async def run(self, sender: MastodonPeer, activity: dict[str, Any]) -> tuple[str, str | None]:
+        """Deliver one activity, run the worker, and say how it ended."""
+        assert (await sender.send(INBOX, activity)).status_code == 202
+        assert await worker.run_once(self.instance.runtime) == 1
+        async with self.instance.runtime.sessions() as session:
+            row = (await session.execute(
+                select(Incoming.state, Incoming.last_error).order_by(Incoming.id.desc()).limit(1))).one()
+        return row.state, row.last_error
+
+    async def objects(self) -> dict[str, RemoteObject]:
+        async with self.instance.runtime.sessions() as session:
+            return {o.uri: o for o in await session.scalars(select(RemoteObject))}
+
+    async def follows(self) -> list[tuple[str, str, str]]:
+        async with self.instance.runtime.sessions() as session:
+            rows = await session.execute(
+                select(Follow.direction, Follow.state, RemoteActor.uri).join(RemoteActor).order_by(Follow.id))
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    async def group_follows(self, peer: MastodonPeer) -> None:
+        """The group follows `peer`, accepted."""
+        runtime = self.instance.runtime
+        remote = await Context(runtime).actor(peer.actor_uri)
+        async with runtime.sessions() as session, session.begin():
+            group = await actors.find_actor(session, "food")
+            assert group is not None
+            session.add(Follow(activity_uri=f"{BASE}/activities/f-{peer.username}", direction=Direction.OUTBOUND,
+                               local_actor_id=group.id, remote_actor_id=remote.id, state=FollowState.ACCEPTED))
+
+
+@pytest.fixture
+async def world(database_url: str) -> AsyncIterator[World]:
+    network = Loopback()
+    alice = MastodonPeer("http://127.0.0.1:8201", network)
+    mallory = MastodonPeer("http://127.0.0.1:8202", network, username="mallory")
+    network.add(alice.host, alice.app)
+    network.add(mallory.host, mallory.app)
+    async with start_instance(BASE, database_url, network) as instance:
+        yield World(instance, alice, mallory)
+    await alice.aclose()
+    await mallory.aclose()
+
+
+async def test_create_of_an_object_on_another_host_is_ignored(world: World) -> None:
+    create = world.alice.note("<p>hi</p>", to=[GROUP], mention=GROUP)
+    create["object"]["id"] = f"{world.mallory.actor_uri}/statuses/1"
+    state, reason = await world.run(world.alice, create)
+    assert state == "ignored" and "another host" in (reason or "")
+    assert await world.objects() == {}
+
+
+async def test_an_embedded_object_attributed_to_someone_else_is_refetched_from_its_origin(world: World) -> None:
+    create = world.alice.note("<p>the real words</p>", to=[GROUP], mention=GROUP)
+    create["object"] = {**create["object"], "attributedTo": world.mallory.actor_uri, "content": "<p>forged</p>"}
+    state, _ = await world.run(world.alice, create)
+    assert state == "done"
+    stored = (await world.objects())[create["object"]["id"]]
+    assert "the real words" in stored.content_html
+    assert ("GET", create["object"]["id"].split("8201")[1]) in world.alice.requests
+
+
+async def test_update_and_delete_by_someone_on_another_host_change_nothing(world: World) -> None:
+    create = world.alice.note("<p>original</p>", to=[GROUP], mention=GROUP)
+    assert (await world.run(world.alice, create))[0] == "done"
+    note_uri = create["object"]["id"]
+    update_ = {"id": world.mallory.new_id(), "type": "Update", "actor": world.mallory.actor_uri,
+               "object": {**create["object"], "content": "<p>vandalised</p>"}}
+    assert (await world.run(world.mallory, update_))[0] == "ignored"
+    delete = {"id": world.mallory.new_id(), "type": "Delete", "actor": world.mallory.actor_uri, "object": note_uri}
+    assert (await world.run(world.mallory, delete))[0] == "ignored"
+    assert "original" in (await world.objects())[note_uri].content_html
+
+
+async def test_update_by_the_author_edits_the_object(world: World) -> None:
+    create = world.alice.note("<p>original</p>", to=[GROUP], mention=GROUP)
+    await world.run(world.alice, create)
+    edited = {**create["object"], "content": "<p>edited</p>"}
+    world.alice.objects[edited["id"]] = edited
+    update_ = {"id": world.alice.new_id(), "type": "Update", "actor": world.alice.actor_uri, "object": edited}
+    assert (await world.run(world.alice, update_))[0] == "done"
+    assert "edited" in (await world.objects())[edited["id"]].content_html
+
+
+async def test_a_public_post_mentioning_the_group_is_a_submission(world: World) -> None:
+    create = world.alice.note("<p>@food who needs soup?</p>", to=[vocab.PUBLIC], cc=[GROUP], mention=GROUP)
+    assert (await world.run(world.alice, create))[0] == "done"
+    assert (await world.objects())[create["object"]["id"]].kind == RemoteObjectKind.SUBMISSION
+
+
+async def test_posts_from_followed_actors_are_content_and_from_strangers_ignored(world: World) -> None:
+    stranger = world.alice.note("<p>hello world</p>", to=[vocab.PUBLIC])
+    state, reason = await world.run(world.alice, stranger)
+    assert state == "ignored" and "no one we follow" in (reason or "")
+    await world.group_follows(world.alice)
+    post = world.alice.note("<p>hello followers</p>", to=[vocab.PUBLIC])
+    assert (await world.run(world.alice, post))[0] == "done"
+    assert (await world.objects())[post["object"]["id"]].kind == RemoteObjectKind.CONTENT
+
+
+async def test_announce_from_a_followed_actor_fetches_the_foreign_object_by_id(world: World) -> None:
+    await world.group_follows(world.alice)
+    original = world.mallory.note("<p>mallory's real post</p>", to=[vocab.PUBLIC])["object"]
+    announce = {"id": world.alice.new_id(), "type": "Announce", "actor": world.alice.actor_uri,
+                "to": [vocab.PUBLIC], "object": {**original, "content": "<p>tampered copy</p>"}}
+    assert (await world.run(world.alice, announce))[0] == "done"
+    stored = (await world.objects())[original["id"]]
+    assert "real post" in stored.content_html
+    async with world.instance.runtime.sessions() as session:
+        author = await session.get(RemoteActor, stored.remote_actor_id)
+    assert author is not None and author.uri == world.mallory.actor_uri
+
+
+async def test_announce_from_someone_nobody_follows_is_ignored_without_fetching(world: World) -> None:
+    original = world.mallory.note("<p>post</p>", to=[vocab.PUBLIC])["object"]
+    announce = {"id": world.alice.new_id(), "type": "Announce", "actor": world.alice.actor_uri,
+                "object": original["id"]}
+    assert (await world.run(world.alice, announce))[0] == "ignored"
+    assert world.mallory.requests == []
+
+
+async def test_flag_is_a_report_for_the_group(world: World) -> None:
+    flag = {"id": world.alice.new_id(), "type": "Flag", "actor": world.alice.actor_uri,
+            "object": [GROUP], "content": "<b>spam</b> <script>x</script>"}
+    assert (await world.run(world.alice, flag))[0] == "done"
+    report = (await world.objects())[flag["id"]]
+    assert report.kind == RemoteObjectKind.REPORT and "script" not in report.content_html
+
+
+async def test_block_removes_the_blockers_follow(world: World) -> None:
+    await world.run(world.alice, world.alice.follow(GROUP))
+    block = {"id": world.alice.new_id(), "type": "Block", "actor": world.alice.actor_uri, "object": GROUP}
+    assert (await world.run(world.alice, block))[0] == "done"
+    assert await world.follows() == []
+
+
+async def test_move_moves_the_follower_only_when_the_target_confirms(world: World) -> None:
+    await world.run(world.alice, world.alice.follow(GROUP))
+    move = {"id": world.alice.new_id(), "type": "Move", "actor": world.alice.actor_uri,
+            "object": world.alice.actor_uri, "target": world.mallory.actor_uri}
+    assert (await world.run(world.alice, move))[0] == "ignored"
+    assert [uri for _, _, uri in await world.follows()] == [world.alice.actor_uri]
+    world.mallory.also_known_as.append(world.alice.actor_uri)
+    assert (await world.run(world.alice, {**move, "id": world.alice.new_id()}))[0] == "done"
+    assert [uri for _, _, uri in await world.follows()] == [world.mallory.actor_uri]
+
+
+async def test_update_of_the_actor_refreshes_its_profile(world: World) -> None:
+    await world.run(world.alice, world.alice.follow(GROUP))
+    profile = {**world.alice.actor_document(), "name": "Alice Renamed"}
+    update_ = {"id": world.alice.new_id(), "type": "Update", "actor": world.alice.actor_uri, "object": profile}
+    assert (await world.run(world.alice, update_))[0] == "done"
+    async with world.instance.runtime.sessions() as session:
+        name = await session.scalar(select(RemoteActor.name).where(RemoteActor.uri == world.alice.actor_uri))
+    assert name == "Alice Renamed"
+
+
+async def test_delete_of_a_known_actor_drops_its_follows_and_content(world: World) -> None:
+    await world.run(world.alice, world.alice.follow(GROUP))
+    await world.run(world.alice, world.alice.note("<p>dm</p>", to=[GROUP], mention=GROUP))
+    delete = {"id": f"{world.alice.actor_uri}#delete", "type": "Delete", "actor": world.alice.actor_uri,
+              "object": world.alice.actor_uri}
+    assert (await world.run(world.alice, delete))[0] == "done"
+    assert await world.follows() == [] and await world.objects() == {}
+
+
+async def test_an_unknown_type_is_ignored_with_the_type(world: World) -> None:
+    state, reason = await world.run(world.alice, {"id": world.alice.new_id(), "type": "Lock",
+                                                  "actor": world.alice.actor_uri, "object": GROUP})
+    assert state == "ignored" and "Lock" in (reason or "")
+
+
+async def test_a_failing_handler_is_retried_with_backoff_then_failed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(ctx: Context, activity: dict[str, Any]) -> None:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setitem(HANDLERS, "Like", broken)
+    like = {"id": world.alice.new_id(), "type": "Like", "actor": world.alice.actor_uri, "object": GROUP}
+    state, reason = await world.run(world.alice, like)
+    assert state == "pending" and "database hiccup" in (reason or "")
+    runtime = world.instance.runtime
+    assert await worker.run_once(runtime) == 0  # not due yet
+    for _ in range(worker.MAX_ATTEMPTS - 1):
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(update(Incoming).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        assert await worker.run_once(runtime) == 1
+    async with runtime.sessions() as session:
+        row = (await session.execute(select(Incoming.state, Incoming.attempts))).one()
+    assert (row.state, row.attempts) == ("failed", worker.MAX_ATTEMPTS)
+
+
+async def test_handlers_cannot_touch_the_network_inside_a_transaction(world: World) -> None:
+    ctx = Context(world.instance.runtime)
+    with pytest.raises(NetworkInTransaction):
+        async with ctx.transaction():
+            await ctx.fetch(world.alice.actor_uri)
+    assert world.alice.requests == []
