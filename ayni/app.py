@@ -18,6 +18,7 @@ from ayni.settings import Settings
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
 from outbox import routes as outbox_routes
+from outbox import worker as outbox_worker
 
 log = logging.getLogger("ayni")
 
@@ -43,7 +44,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(inbox_worker.run(runtime, stop))] if workers else []
+        tasks = (
+            [asyncio.create_task(inbox_worker.run(runtime, stop)), asyncio.create_task(outbox_worker.run(runtime, stop))]
+            if workers
+            else []
+        )
         try:
             yield
         finally:

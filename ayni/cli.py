@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--manual-approval", action="store_true", help="hold follow requests for moderators")
     create.set_defaults(run=cmd_group_create)
 
+    queue = commands.add_parser("queue", help="inspect the delivery queue").add_subparsers(title="queue commands", metavar="COMMAND")
+    queue.add_parser("status", help="counts by state and the oldest due delivery per host").set_defaults(run=cmd_queue_status)
+    retry = queue.add_parser("retry", help="make a host's pending deliveries due now")
+    retry.add_argument("host", help="host[:port], as `queue status` shows it")
+    retry.set_defaults(run=cmd_queue_retry)
+
     member = commands.add_parser("member", help="manage members").add_subparsers(title="member commands", metavar="COMMAND")
     add = member.add_parser("add", help="add a member, or add an existing member to a group")
     add.add_argument("username", help="lowercase [a-z0-9_], 1-30 characters")
@@ -194,6 +200,29 @@ async def cmd_member_add(args: argparse.Namespace) -> None:
     await with_runtime(settings, work)
 
 
+async def cmd_queue_status(args: argparse.Namespace) -> None:
+    from outbox import status
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        async with runtime.sessions() as session:
+            print("\n".join((await status.queue_status(session)).lines()))
+
+    await with_runtime(load_settings(), work)
+
+
+async def cmd_queue_retry(args: argparse.Namespace) -> None:
+    from outbox import status
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        async with runtime.sessions() as session, session.begin():
+            count = await status.retry_host(session, args.host.lower())
+        print(f"{count} deliveries to {args.host} are due now.")
+
+    await with_runtime(load_settings(), work)
+
+
 async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -216,10 +245,15 @@ async def cmd_worker(args: argparse.Namespace) -> None:
 
     async def work(runtime: Runtime) -> None:
         await require_schema(runtime)
+        import signal
+
         from inbox import worker as inbox_worker
+        from outbox import worker as outbox_worker
 
         stop = asyncio.Event()
-        await inbox_worker.run(runtime, stop)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await asyncio.gather(inbox_worker.run(runtime, stop), outbox_worker.run(runtime, stop))
 
     await with_runtime(settings, work)
 

@@ -1,0 +1,63 @@
+"""What `ayni queue status` shows and what `ayni queue retry HOST` does."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.base import utcnow
+from models.queue import Activity, Delivery, DeliveryState, Host
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    fanout: dict[str, int]
+    deliveries: dict[str, int]
+    oldest_due: list[tuple[str, datetime, int]]  # host, oldest pending row's due time, pending rows
+    unavailable: list[str]
+
+    def lines(self) -> list[str]:
+        out = ["fan-out jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(self.fanout.items())) or "none")]
+        out.append("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(self.deliveries.items())) or "none"))
+        if self.oldest_due:
+            out.append("pending by host (oldest due first):")
+            out += [f"  {host}  due {due.isoformat(timespec='seconds')}  {n} pending" for host, due, n in self.oldest_due]
+        if self.unavailable:
+            out.append("unavailable hosts: " + ", ".join(self.unavailable))
+        return out
+
+
+async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
+    fanout = {k: n for k, n in await session.execute(select(Activity.fanout_state, func.count()).group_by(Activity.fanout_state))}
+    deliveries = {k: n for k, n in await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
+    oldest = func.min(Delivery.next_attempt_at)
+    rows = await session.execute(
+        select(Delivery.host, oldest, func.count())
+        .where(Delivery.state == DeliveryState.PENDING)
+        .group_by(Delivery.host)
+        .order_by(oldest)
+        .limit(limit)
+    )
+    unavailable = await session.scalars(select(Host.host).where(Host.unavailable_since.is_not(None)).order_by(Host.host))
+    return QueueStatus(
+        {str(k): v for k, v in fanout.items()}, {str(k): v for k, v in deliveries.items()},
+        [(host, due, n) for host, due, n in rows], list(unavailable),
+    )
+
+
+async def retry_host(session: AsyncSession, host: str, now: datetime | None = None) -> int:
+    """Make the host's pending deliveries due now and forget that it was failing."""
+    now = now or utcnow()
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.host == host, Delivery.state == DeliveryState.PENDING)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Host).where(Host.host == host).values(consecutive_failures=0, first_failure_at=None, unavailable_since=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
