@@ -20,14 +20,15 @@ from models.remote import RemoteActor
 OBJECT_TYPES = ("Note", "Article", "Page", "Question", "Event", "ChatMessage")
 ACTIVITY_TYPES = ("Create", "Update", "Announce")
 _HTML_FIELDS = ("content", "summary", "name")
+MAX_URI = 2048  # the width of the uri columns
 
 
 async def own_object(ctx: Context, ref: object, actor_uri: str, verb: str) -> dict[str, Any]:
     """The object of a Create/Update, which must live on the actor's host and be the actor's;
     an embedded copy attributed to someone else is not trusted: it is refetched by id."""
     uri = vocab.id_of(ref)
-    if uri is None:
-        raise Ignored(f"{verb} without an object id")
+    if uri is None or len(uri) > MAX_URI:
+        raise Ignored(f"{verb} without a usable object id")
     if not vocab.same_origin(uri, actor_uri):
         raise Ignored(f"{verb} by {actor_uri} of {uri}, which is on another host")
     if isinstance(ref, dict) and vocab.id_of(ref) == uri and actor_uri in vocab.attributed_to(ref):
@@ -36,6 +37,10 @@ async def own_object(ctx: Context, ref: object, actor_uri: str, verb: str) -> di
     if actor_uri not in vocab.attributed_to(document):
         raise Ignored(f"{verb} by {actor_uri} of {uri}, which is attributed to someone else")
     return document
+
+
+def short(uri: str | None) -> str | None:
+    return uri if uri is not None and len(uri) <= MAX_URI else None
 
 
 def clean(document: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +111,7 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
     assert uri is not None
     audience = vocab.audience_of(obj) | vocab.audience_of(activity)
     public = vocab.PUBLIC in audience
-    in_reply_to = vocab.id_of(obj.get("inReplyTo"))
+    in_reply_to = short(vocab.id_of(obj.get("inReplyTo")))
     async with ctx.transaction() as session:
         kind, local = await _classify(ctx, session, remote, audience, public, in_reply_to, obj)
         stored = await inbound.store_object(
@@ -162,8 +167,8 @@ async def on_update(ctx: Context, activity: dict[str, Any]) -> None:
 async def on_delete(ctx: Context, activity: dict[str, Any]) -> None:
     actor_uri = actor_of(activity)
     uri = vocab.id_of(activity.get("object"))
-    if uri is None:
-        raise Ignored("Delete without an object id")
+    if uri is None or len(uri) > MAX_URI:
+        raise Ignored("Delete without a usable object id")
     if uri == actor_uri:
         async with ctx.transaction() as session:
             remote = await remote_actors.cached(session, actor_uri)
@@ -193,8 +198,8 @@ async def on_announce(ctx: Context, activity: dict[str, Any]) -> None:
     if isinstance(ref, dict) and vocab.has_type(ref, *ACTIVITY_TYPES):
         ref = ref.get("object")  # Lemmy announces the Create; the object inside is what counts
     uri = vocab.id_of(ref)
-    if uri is None:
-        raise Ignored("Announce without an object id")
+    if uri is None or len(uri) > MAX_URI:
+        raise Ignored("Announce without a usable object id")
     own = isinstance(ref, dict) and vocab.same_origin(uri, actor_uri) and actor_uri in vocab.attributed_to(ref)
     obj: dict[str, Any] = ref if own and isinstance(ref, dict) else await ctx.fetch(uri)
     if not vocab.has_type(obj, *OBJECT_TYPES):
@@ -206,7 +211,7 @@ async def on_announce(ctx: Context, activity: dict[str, Any]) -> None:
     async with ctx.transaction() as session:
         stored = await inbound.store_object(
             session, uri=uri, type=vocab.types_of(obj)[0], kind=RemoteObjectKind.CONTENT, remote=author,
-            local_actor_id=followers[0], in_reply_to_uri=vocab.id_of(obj.get("inReplyTo")),
+            local_actor_id=followers[0], in_reply_to_uri=short(vocab.id_of(obj.get("inReplyTo"))),
             content_html=content_of(obj), public=vocab.addresses_public(obj), document=clean(obj),
             published_at=published(obj),
         )
@@ -224,7 +229,7 @@ async def on_flag(ctx: Context, activity: dict[str, Any]) -> None:
     if not targets:
         raise Ignored("Flag of nothing on this server")
     reporter = await ctx.actor(actor_uri)
-    report_uri = vocab.id_of(activity) or f"{actor_uri}#flag-" + hashlib.sha256(" ".join(targets).encode()).hexdigest()
+    report_uri = short(vocab.id_of(activity)) or f"{actor_uri}#flag-" + hashlib.sha256(" ".join(targets).encode()).hexdigest()
     async with ctx.transaction() as session:
         local = None
         for uri in targets:
