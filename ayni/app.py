@@ -45,7 +45,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = (
-            [asyncio.create_task(inbox_worker.run(runtime, stop)), asyncio.create_task(outbox_worker.run(runtime, stop))]
+            [asyncio.create_task(inbox_worker.run(runtime, stop)), asyncio.create_task(outbox_worker.run(runtime, stop, mounts))]
             if workers
             else []
         )

@@ -8,6 +8,7 @@ refusal comes back as an Outcome for the retry policy.
 import base64
 import hashlib
 import json
+import zlib
 from collections.abc import Callable, Generator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,6 +99,26 @@ class DeliveryAuth(httpx.Auth):
             f'headers="(request-target) host date digest",'
             f'signature="{base64.b64encode(raw).decode()}"'
         )
+
+
+class Shards:
+    """Several small connection pools, hosts spread over them by hash.
+
+    One httpx pool serving many hosts at high concurrency spends its time scanning its own
+    connections (every request assignment walks all of them: encode/httpx#3215). Small pools
+    keep that scan short, and a host always lands on the same pool, so its connections stay
+    warm. Each shard is a full `Client`: the same SSRF guard, caps and deadlines.
+    """
+
+    def __init__(self, make: Callable[[int], Client], count: int) -> None:
+        self.clients = [make(i) for i in range(count)]
+
+    def __call__(self, host: str) -> Client:
+        return self.clients[zlib.crc32(host.encode()) % len(self.clients)]
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
 
 
 def _utcnow() -> datetime:

@@ -16,14 +16,17 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import httpx
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ayni import __version__
 from ayni.runtime import Runtime
+from federation.client import Client
 from federation.keys import SigningKey
 from models.actors import LocalActor
 from models.base import utcnow
@@ -31,10 +34,13 @@ from models.follows import Direction, Follow
 from models.queue import Activity, Delivery, DeliveryState, Host
 from models.remote import RemoteActor
 from outbox import hosts, jobs, retry
-from outbox.deliver import Outcome, Payload, deliver
+from outbox.deliver import Outcome, Payload, Shards, deliver
 from outbox.retry import Verdict
 
 log = logging.getLogger("ayni.outbox")
+
+SHARDS = 16  # connection pools; see deliver.Shards
+SHARD_CONNECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class DeliveryWorker:
     now: Callable[[], datetime] = utcnow
     limits: Limits = field(default_factory=Limits)
     random_unit: Callable[[], float] = random.random
+    # Which client sends to a host: the runtime's by default, `Shards` in production (run()).
+    client_for: Callable[[str], Client] | None = None
     _payloads: dict[int, tuple[Payload, SigningKey]] = field(default_factory=dict)
     _busy: Counter[str] = field(default_factory=Counter)
     _tasks: dict[asyncio.Task[None], Claimed] = field(default_factory=dict)
@@ -138,7 +146,8 @@ class DeliveryWorker:
         async with total, host_slots:
             payload, key = self._payloads[item.activity_id]
             try:
-                outcome = await deliver(self.runtime.client, item.inbox_uri, payload, key, self.runtime.schemes)
+                client = self.client_for(item.host) if self.client_for else self.runtime.client
+                outcome = await deliver(client, item.inbox_uri, payload, key, self.runtime.schemes)
             except Exception as e:  # one broad except per job: a bug must not lose the row
                 log.exception("delivery %s to %s failed", item.id, item.inbox_uri)
                 outcome = Outcome(None, error=f"{type(e).__name__}: {e}")
@@ -272,5 +281,26 @@ async def remove_gone_followers(session: AsyncSession, inbox_uris: list[str]) ->
     )
 
 
-async def run(runtime: Runtime, stop: asyncio.Event, **options: object) -> None:
-    await DeliveryWorker(runtime, **options).run(stop)  # type: ignore[arg-type]
+def sharded_clients(
+    runtime: Runtime, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None, count: int = SHARDS
+) -> Shards:
+    settings = runtime.settings
+
+    def make(_: int) -> Client:
+        return Client(
+            f"Ayni/{__version__} (+{settings.base_url})", allow_private=settings.allow_private_addresses,
+            mounts=mounts, max_connections=SHARD_CONNECTIONS, max_keepalive_connections=SHARD_CONNECTIONS,
+        )
+
+    return Shards(make, count)
+
+
+async def run(
+    runtime: Runtime, stop: asyncio.Event, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> None:
+    """The worker loop of `ayni serve` and `ayni worker`, until `stop` is set."""
+    shards = sharded_clients(runtime, mounts)
+    try:
+        await DeliveryWorker(runtime, client_for=shards).run(stop)
+    finally:
+        await shards.aclose()

@@ -174,3 +174,22 @@ async def test_a_host_failing_for_a_day_is_skipped_until_it_sends_us_something(s
     await sender.drain()
     async with sender.runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 2
+
+
+async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(database_url: str) -> None:
+    import asyncio
+
+    from ayni.app import create_app
+
+    async with start_sender(database_url) as sender:
+        await sender.add_follower("127.0.0.2:9000", "ann")
+        app = create_app(sender.runtime.settings, mounts={"all://": sender.receiver}, workers=True)
+        await app.state.runtime.engine.dispose()
+        async with app.router.lifespan_context(app):
+            await sender.publish_note()
+            for _ in range(100):
+                if sender.receiver.count():
+                    break
+                await asyncio.sleep(0.05)
+        assert sender.receiver.count() == 1
+        assert await states(sender) == {"sent": 1}

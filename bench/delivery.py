@@ -1,0 +1,208 @@
+"""Delivery benchmark: one activity to 1,000 inboxes on 1,000 loopback ports, every signature
+checked by the receiver (another process), and publish latency with 10,000 followers.
+
+    .venv/bin/python bench/delivery.py [--inboxes 1000] [--followers 10000] [--database-url URL]
+
+Prints the raw RSA-2048 sign rate, deliveries/s, their ratio (target >= 0.5) and the publish
+transaction's p50/p99 (target p99 <= 100 ms). SQLite in a temporary directory by default.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from sqlalchemy import func, insert, select
+
+from ayni.runtime import Runtime
+from ayni.settings import Settings
+from federation import keys
+from federation.keys import VerificationKey
+from models import actors, db
+from models.follows import Follow
+from models.queue import Delivery, Visibility
+from models.remote import RemoteActor
+from outbox.publish import publish
+from outbox.worker import DeliveryWorker, sharded_clients
+
+BASE_URL = "http://127.0.0.1:8101"
+
+
+def sign_rate(seconds: float = 2.0) -> float:
+    key = keys.generate_private_key()
+    base = b"(request-target): post /inbox\nhost: 127.0.0.1:40000\ndate: Mon, 23 Nov 2026 16:00:00 GMT\ndigest: SHA-256=x"
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        key.sign(base, padding.PKCS1v15(), hashes.SHA256())
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def receiver_process(sockets: list[socket.socket], key_id: str, owner: str, pem: str, ready: Any) -> None:
+    """aiohttp's C parser on every port: uvicorn with h11 would be the bottleneck, not us."""
+    from aiohttp import web
+
+    from tests.receiver import Receiver, StaticKeys
+
+    receiver = Receiver(StaticKeys({key_id: VerificationKey(key_id, owner, keys.load_public_key(pem))}))
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"received": receiver.count(), "refused": len(receiver.refused)})
+
+    async def inbox(request: web.Request) -> web.Response:
+        body = await request.read()
+        url = f"http://{request.headers['Host']}{request.path_qs}"
+        status, headers = await receiver.answer(url, dict(request.headers), body)
+        return web.Response(status=status, headers=headers)
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_get("/stats", stats)
+        app.router.add_post("/{path:.*}", inbox)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        for s in sockets:
+            await web.SockSite(runner, s).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def listening(count: int) -> list[socket.socket]:
+    out = []
+    for _ in range(count):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        s.listen(128)
+        out.append(s)
+    return out
+
+
+async def add_followers(runtime: Runtime, group_id: int, hosts: list[str], count: int, tag: str) -> None:
+    remotes = [
+        {"uri": f"http://{hosts[n % len(hosts)]}/users/{tag}{n}", "host": hosts[n % len(hosts)],
+         "username": f"{tag}{n}", "inbox_uri": f"http://{hosts[n % len(hosts)]}/users/{tag}{n}/inbox",
+         "shared_inbox_uri": f"http://{hosts[n % len(hosts)]}/inbox", "document": {}}
+        for n in range(count)
+    ]
+    async with runtime.sessions() as session, session.begin():
+        for start in range(0, count, 1000):
+            await session.execute(insert(RemoteActor), remotes[start : start + 1000])
+        ids = list(await session.scalars(select(RemoteActor.id).where(RemoteActor.username.like(f"{tag}%"))))
+        follows = [
+            {"activity_uri": f"urn:follow:{tag}{i}", "direction": "inbound", "local_actor_id": group_id,
+             "remote_actor_id": i, "state": "accepted"}
+            for i in ids
+        ]
+        for start in range(0, len(follows), 1000):
+            await session.execute(insert(Follow), follows[start : start + 1000])
+
+
+def note(runtime: Runtime) -> dict[str, Any]:
+    actor = runtime.uris.actor("food")
+    return {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": runtime.uris.activity(str(uuid.uuid4())), "type": "Create", "actor": actor,
+        "object": {"id": runtime.uris.object(str(uuid.uuid4())), "type": "Note", "attributedTo": actor,
+                   "content": "Soup kitchen tonight at 6, bring containers. #MutualAid"},
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    raw = sign_rate()
+    print(f"raw RSA-2048 sign rate:      {raw:8.0f} signatures/s (one thread)")
+    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='ayni-bench-')}/bench.db"
+    settings = Settings(base_url=BASE_URL, database_url=database_url, secret_key="bench",
+                        allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),))
+    runtime = Runtime.build(settings)
+    await db.upgrade(runtime.engine)
+    async with runtime.sessions() as session, session.begin():
+        await actors.create_instance(session, BASE_URL, settings.host)
+        group = await actors.create_group(session, "food", "Food Share")
+    key_id = runtime.uris.key(runtime.uris.actor("food"))
+
+    sockets = listening(args.inboxes)
+    hosts = [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]
+    ready = multiprocessing.get_context("fork").Event()
+    receiver = multiprocessing.get_context("fork").Process(
+        target=receiver_process,
+        args=(sockets, key_id, runtime.uris.actor("food"), group.key.public_key_pem, ready), daemon=True,
+    )
+    receiver.start()
+    ready.wait(10)
+    for s in sockets:
+        s.close()
+    await asyncio.sleep(0.5)
+
+    await add_followers(runtime, group.id, hosts, args.inboxes, "d")
+    async with runtime.sessions() as session, session.begin():
+        await publish(session, group, note(runtime), Visibility.PUBLIC, followers=True)
+    shards = sharded_clients(runtime, count=args.shards) if args.shards else None
+    worker = DeliveryWorker(runtime, client_for=shards)
+    started = time.perf_counter()
+    await worker.fan_out_due()
+    fanned = time.perf_counter()
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    while True:
+        async with runtime.sessions() as session:
+            done = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.state != "pending"))
+        if done >= args.inboxes:
+            break
+        await asyncio.sleep(0.02)
+    finished = time.perf_counter()
+    stop.set()
+    await task
+    async with runtime.sessions() as session:
+        sent = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "sent"))
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        stats = (await http.get(f"http://{hosts[0]}/stats")).json()
+    rate = args.inboxes / (finished - fanned)
+    print(f"fan-out to {args.inboxes} inboxes:     {1000 * (fanned - started):8.1f} ms")
+    print(f"deliveries:                  {rate:8.0f} /s  ({sent} sent; receiver verified {stats['received']}, refused {stats['refused']})")
+    print(f"ratio to raw sign rate:      {rate / raw:8.2f}  (target >= 0.5)")
+
+    await add_followers(runtime, group.id, hosts, args.followers - args.inboxes, "p")
+    async with runtime.sessions() as session:
+        followers = await session.scalar(select(func.count()).select_from(Follow))
+    timings = []
+    for _ in range(args.publishes):
+        t0 = time.perf_counter()
+        async with runtime.sessions() as session, session.begin():
+            group_row = await actors.find_actor(session, "food")
+            assert group_row is not None
+            await publish(session, group_row, note(runtime), Visibility.PUBLIC, followers=True)
+        timings.append(1000 * (time.perf_counter() - t0))
+    timings.sort()
+    p99 = timings[int(0.99 * (len(timings) - 1))]
+    print(f"publish with {followers} followers: p50 {statistics.median(timings):.1f} ms, p99 {p99:.1f} ms "
+          f"over {len(timings)} (target p99 <= 100 ms)")
+    receiver.terminate()
+    await runtime.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inboxes", type=int, default=1000)
+    parser.add_argument("--followers", type=int, default=10_000)
+    parser.add_argument("--shards", type=int, default=16, help="connection pools; 0: the one shared pool")
+    parser.add_argument("--publishes", type=int, default=200)
+    parser.add_argument("--database-url", default=os.environ.get("AYNI_BENCH_DATABASE_URL"))
+    asyncio.run(main(parser.parse_args()))
