@@ -123,8 +123,21 @@ class DeliveryWorker:
                 .execution_options(synchronize_session=False)
             )
             claimed = [Claimed(*row) for row in rows]
-        claimed.sort(key=lambda c: c.id)
-        return claimed
+            # Never hold more of a host's rows than it has free slots: rows queued behind a slow
+            # host could outlive their lease and be sent twice by another worker.
+            kept, excess, taken = [], [], Counter(self._busy)
+            for item in sorted(claimed, key=lambda c: c.id):
+                if taken[item.host] < self.limits.per_host:
+                    taken[item.host] += 1
+                    kept.append(item)
+                else:
+                    excess.append(item.id)
+            if excess:
+                await session.execute(
+                    update(Delivery).where(Delivery.id.in_(excess)).values(locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+        return kept
 
     async def _prepare(self, activity_ids: set[int]) -> None:
         """Serialise, digest and find the signing key once per activity."""

@@ -193,3 +193,18 @@ async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(data
                 await asyncio.sleep(0.05)
         assert sender.receiver.count() == 1
         assert await states(sender) == {"sent": 1}
+
+
+async def test_a_worker_holds_no_more_of_a_hosts_rows_than_it_can_send_at_once(sender: Sender) -> None:
+    for n in range(10):
+        await sender.add_follower("127.0.0.2:9000", f"user{n}", shared=False)
+    await sender.publish_note()
+    await sender.worker.fan_out_due()
+    claimed = await sender.worker.claim(100)
+    assert len(claimed) == 4  # per_host; the other six stay claimable by other workers
+    async with sender.runtime.sessions() as session:
+        locked = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.locked_until.is_not(None)))
+    assert locked == 4
+    await sender.worker.release(claimed)
+    await sender.drain()
+    assert sender.receiver.count() == 10
