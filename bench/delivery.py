@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from ayni.runtime import Runtime
 from ayni.settings import Settings
@@ -127,6 +129,8 @@ async def main(args: argparse.Namespace) -> None:
     raw = sign_rate()
     print(f"raw RSA-2048 sign rate:      {raw:8.0f} signatures/s (one thread)")
     database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='ayni-bench-')}/bench.db"
+    if database_url.startswith("postgresql"):  # a throw-away database beside the one named
+        database_url = await scratch_database(database_url, f"ayni_bench_{uuid.uuid4().hex[:8]}")
     settings = Settings(base_url=BASE_URL, database_url=database_url, secret_key="bench",
                         allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),))
     runtime = Runtime.build(settings)
@@ -196,6 +200,17 @@ async def main(args: argparse.Namespace) -> None:
           f"over {len(timings)} (target p99 <= 100 ms)")
     receiver.terminate()
     await runtime.close()
+    if database_url.startswith("postgresql"):
+        await scratch_database(args.database_url, make_url(database_url).database or "", drop=True)
+
+
+async def scratch_database(admin_url: str, name: str, drop: bool = False) -> str:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        verb = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if drop else f'CREATE DATABASE "{name}"'
+        await connection.execute(text(verb))
+    await engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 if __name__ == "__main__":
