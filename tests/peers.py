@@ -40,6 +40,7 @@ class MastodonPeer:
     requests: list[tuple[str, str]] = field(default_factory=list)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     also_known_as: list[str] = field(default_factory=list)
+    gone: bool = False  # the account was deleted: its actor answers 410
 
     def __post_init__(self) -> None:
         self.private_key = keys.generate_private_key()
@@ -82,6 +83,8 @@ class MastodonPeer:
         self.requests.append(("GET", request.url.path))
         if request.path_params["name"] != self.username:
             return Response(status_code=404)
+        if self.gone:
+            return Response(status_code=410)
         return ActivityJSON(self.actor_document())
 
     async def _status(self, request: Request) -> Response:

@@ -230,3 +230,28 @@ async def test_handlers_cannot_touch_the_network_inside_a_transaction(world: Wor
         async with ctx.transaction():
             await ctx.fetch(world.alice.actor_uri)
     assert world.alice.requests == []
+
+
+async def test_an_actor_answering_410_is_marked_gone_and_its_activities_ignored(world: World) -> None:
+    # Given the key was checked, and then the account was deleted before the worker looked it up
+    assert (await world.alice.send(INBOX, world.alice.follow(GROUP))).status_code == 202
+    world.alice.gone = True
+    await worker.run_once(world.instance.runtime)
+    async with world.instance.runtime.sessions() as session:
+        state, reason = (await session.execute(select(Incoming.state, Incoming.last_error))).one()
+    assert state == "ignored" and "Gone" in (reason or "")
+    async with world.instance.runtime.sessions() as session:
+        gone = await session.scalar(select(RemoteActor.gone).where(RemoteActor.uri == world.alice.actor_uri))
+    assert gone is True
+    assert await world.follows() == []
+
+
+async def test_a_stale_actor_is_refetched_and_a_fresh_one_is_not(world: World) -> None:
+    await world.run(world.alice, world.alice.follow(GROUP))
+    fetches = world.alice.requests.count(("GET", "/users/alice"))
+    await world.run(world.alice, world.alice.follow(GROUP))
+    assert world.alice.requests.count(("GET", "/users/alice")) == fetches
+    async with world.instance.runtime.sessions() as session, session.begin():
+        await session.execute(update(RemoteActor).values(fetched_at=utcnow() - timedelta(days=2)))
+    await world.run(world.alice, world.alice.follow(GROUP))
+    assert world.alice.requests.count(("GET", "/users/alice")) == fetches + 1
