@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from federation import vocab
-from inbox import worker
+from inbox import follow_requests, worker
 from models import actors
 from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow, FollowState
@@ -100,16 +100,36 @@ async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one
     assert await count(instance, select(Activity).where(Activity.type == "Accept")) == 2
 
 
-async def test_group_that_approves_by_hand_holds_the_follow_as_pending(world: World) -> None:
+@pytest.mark.parametrize("approve", [True, False])
+async def test_group_that_approves_by_hand_holds_the_follow_until_a_moderator_decides(
+    world: World, approve: bool
+) -> None:
     instance, peer = world.instance, world.peer
-    async with instance.runtime.sessions() as session, session.begin():
+    runtime = instance.runtime
+    async with runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
         assert group is not None
         group.manually_approves_followers = True
-    await peer.send(f"{GROUP}/inbox", peer.follow(GROUP))
-    await worker.run_once(instance.runtime)
+    follow = peer.follow(GROUP)
+    await peer.send(f"{GROUP}/inbox", follow)
+    await worker.run_once(runtime)
     assert await count(instance, select(Follow).where(Follow.state == FollowState.PENDING)) == 1
     assert await count(instance, select(Activity)) == 0
+
+    # When a moderator decides
+    async with runtime.sessions() as session, session.begin():
+        group = await actors.find_actor(session, "food")
+        assert group is not None
+        [(request, remote)] = await follow_requests.pending_requests(session, group)
+        assert remote.uri == peer.actor_uri
+        await follow_requests.decide(runtime, session, request, accept=approve)
+
+    # Then the follower gets the answer, signed by the group, embedding its Follow
+    await DeliveryWorker(runtime).run_once()
+    answer = "Accept" if approve else "Reject"
+    assert [(a["type"], a["object"]["id"]) for a in peer.received] == [(answer, follow["id"])]
+    state = FollowState.ACCEPTED if approve else FollowState.REJECTED
+    assert await count(instance, select(Follow).where(Follow.state == state)) == 1
 
 
 async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(world: World) -> None:

@@ -1,0 +1,37 @@
+"""A moderator's answer to a follow request held for approval: Accept or Reject, from the
+followed actor, embedding the original Follow with its id (Mastodon matches on it)."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ayni.runtime import Runtime
+from inbox.handlers.context import Context
+from inbox.handlers.follows import answer_follow
+from models.actors import LocalActor
+from models.base import utcnow
+from models.follows import Direction, Follow, FollowState
+from models.remote import RemoteActor
+
+
+async def pending_requests(session: AsyncSession, local: LocalActor) -> list[tuple[Follow, RemoteActor]]:
+    rows = await session.execute(
+        select(Follow, RemoteActor).join(RemoteActor, RemoteActor.id == Follow.remote_actor_id).where(
+            Follow.local_actor_id == local.id, Follow.direction == Direction.INBOUND,
+            Follow.state == FollowState.PENDING,
+        ).order_by(Follow.id)
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def decide(runtime: Runtime, session: AsyncSession, follow: Follow, accept: bool) -> None:
+    """Inside the caller's transaction: the state changes and the answer is published together."""
+    if follow.direction != Direction.INBOUND or follow.state != FollowState.PENDING:
+        raise ValueError("only a pending follow request can be approved or refused")
+    local = await session.get(LocalActor, follow.local_actor_id)
+    remote = await session.get(RemoteActor, follow.remote_actor_id)
+    if local is None or remote is None:
+        raise LookupError("the follow request names an actor that no longer exists")
+    follow.state = FollowState.ACCEPTED if accept else FollowState.REJECTED
+    follow.updated_at = utcnow()
+    await answer_follow(Context(runtime), session, local, remote, follow.activity_uri,
+                        "Accept" if accept else "Reject")
