@@ -255,3 +255,17 @@ async def test_a_stale_actor_is_refetched_and_a_fresh_one_is_not(world: World) -
         await session.execute(update(RemoteActor).values(fetched_at=utcnow() - timedelta(days=2)))
     await world.run(world.alice, world.alice.follow(GROUP))
     assert world.alice.requests.count(("GET", "/users/alice")) == fetches + 1
+
+
+async def test_only_the_followers_own_undo_removes_a_follow(world: World) -> None:
+    follow = world.alice.follow(GROUP)
+    await world.run(world.alice, follow)
+    by_reference = {"id": world.mallory.new_id(), "type": "Undo", "actor": world.mallory.actor_uri,
+                    "object": follow["id"]}
+    assert (await world.run(world.mallory, by_reference))[0] == "ignored"
+    embedded = {**world.mallory.undo(follow), "id": world.mallory.new_id()}
+    assert (await world.run(world.mallory, embedded))[0] == "ignored"
+    assert [uri for _, _, uri in await world.follows()] == [world.alice.actor_uri]
+    own = {"id": world.alice.new_id(), "type": "Undo", "actor": world.alice.actor_uri, "object": follow["id"]}
+    assert (await world.run(world.alice, own))[0] == "done"
+    assert await world.follows() == []
