@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from ayni.runtime import Runtime
+from federation import vocab
 from federation.errors import Gone, InvalidDocument, NotFound, Refused
 from inbox.handlers import Context, Ignored, dispatch
 from models.base import utcnow
+from outbox.hosts import mark_host_alive
 from models.queue import Incoming, IncomingState
 
 log = logging.getLogger("ayni.inbox")
@@ -68,6 +70,9 @@ async def claim(runtime: Runtime, limit: int = BATCH) -> list[Job]:
             await session.execute(
                 update(Incoming).where(Incoming.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
             )
+            # A server that sends us something is up again: deliveries to it resume now.
+            for host in {vocab.host_of(vocab.id_of(r.document.get("actor"))) for r in rows} - {None}:
+                await mark_host_alive(session, str(host), now)
     return [Job(r.id, r.document, r.recipient_id, r.attempts) for r in rows]
 
 

@@ -269,3 +269,19 @@ async def test_only_the_followers_own_undo_removes_a_follow(world: World) -> Non
     own = {"id": world.alice.new_id(), "type": "Undo", "actor": world.alice.actor_uri, "object": follow["id"]}
     assert (await world.run(world.alice, own))[0] == "done"
     assert await world.follows() == []
+
+
+async def test_a_host_given_up_on_is_revived_when_it_sends_us_an_activity(world: World) -> None:
+    from models.queue import Host
+
+    async with world.instance.runtime.sessions() as session, session.begin():
+        session.add(Host(host=world.alice.host, consecutive_failures=9, first_failure_at=utcnow() - timedelta(days=2),
+                         unavailable_since=utcnow() - timedelta(days=1)))
+
+    await world.run(world.alice, world.alice.note("<p>hello again</p>", to=[GROUP], mention=GROUP))
+
+    async with world.instance.runtime.sessions() as session:
+        host = await session.scalar(select(Host).where(Host.host == world.alice.host))
+    assert host is not None
+    assert host.unavailable_since is None
+    assert host.consecutive_failures == 0
