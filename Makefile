@@ -20,6 +20,8 @@ test: $(BIN)/ayni
 
 bench: $(BIN)/ayni
 	$(BIN)/python bench/signatures.py
+	$(BIN)/python bench/inbox.py
+	$(BIN)/python bench/delivery.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
