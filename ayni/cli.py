@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ayni import __version__, settings as settings_module
+from ayni import __version__
+from ayni import settings as settings_module
+from ayni import cli_federation
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
 from models import actors, db
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     retry = queue.add_parser("retry", help="make a host's pending deliveries due now")
     retry.add_argument("host", help="host[:port], as `queue status` shows it")
     retry.set_defaults(run=cmd_queue_retry)
+
+    cli_federation.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(title="member commands", metavar="COMMAND")
     add = member.add_parser("add", help="add a member, or add an existing member to a group")

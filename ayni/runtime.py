@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ayni import __version__
 from ayni.settings import Settings
-from federation import keys
+from federation import keys, vocab
 from federation.client import Client
+from federation.errors import Refused
 from federation.keyresolver import KeyResolver
 from federation.signatures import Scheme, SigningAuth
-from models import actors, db, remote
+from models import actors, db, policy, remote
 from models.actors import LocalActor
 from models.uris import Uris
 
@@ -29,12 +30,14 @@ class Runtime:
     uris: Uris
     client: Client
     key_resolver: KeyResolver = field(init=False)
+    blocklist: policy.Blocklist = field(init=False)
     # Which signature scheme each origin accepted, shared by every signer of this instance.
     schemes: dict[str, Scheme] = field(default_factory=dict)
     _signers: dict[str, SigningAuth] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.key_resolver = KeyResolver(self.fetch, store=remote.KeyStore(self.sessions))
+        self.blocklist = policy.Blocklist(self.sessions)
 
     @classmethod
     def build(
@@ -77,5 +80,8 @@ class Runtime:
         return auth
 
     async def fetch(self, url: str) -> dict[str, Any]:
-        """An AS2 document, fetched with a signature by the instance actor (authorized fetch)."""
+        """An AS2 document, fetched with a signature by the instance actor (authorized fetch).
+        Nothing is ever fetched from a blocked domain."""
+        if await self.blocklist.blocks(vocab.host_of(url)):
+            raise Refused(f"{vocab.host_of(url)} is a blocked domain", url=url)
         return await self.client.fetch(url, auth=await self.instance_signer())

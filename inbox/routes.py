@@ -18,7 +18,7 @@ from starlette.routing import Route
 from ayni.runtime import Runtime
 from federation import signatures, vocab
 from federation.errors import InvalidDocument, SignatureError
-from inbox.store import Batcher, Blocklist
+from inbox.store import Batcher
 from models import actors
 from models.actors import ActorType
 from models.remote import RemoteActor
@@ -36,7 +36,6 @@ class InboxState:
 
     runtime: Runtime
     batcher: Batcher
-    blocklist: Blocklist
     recipients: dict[str, int] = field(default_factory=dict)
 
 
@@ -47,7 +46,6 @@ def inbox_state(request: Request) -> InboxState:
         state = InboxState(
             runtime,
             Batcher(runtime.sessions, postgres=not runtime.settings.is_sqlite),
-            Blocklist(runtime.sessions),
         )
         request.app.state.inbox = state
     return state
@@ -93,7 +91,7 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         return PlainTextResponse("bad activity: id too long", status_code=400)
 
     key_id = _claimed_key_id(request)
-    if await state.blocklist.blocks(vocab.host_of(actor_uri), vocab.host_of(key_id)):
+    if await runtime.blocklist.blocks(vocab.host_of(actor_uri), vocab.host_of(key_id)):
         return PlainTextResponse("domain blocked", status_code=403)
     if _deletes_itself(document, actor_uri) and not await _knows(runtime, actor_uri):
         # Mastodon sends these to every server it ever saw; fetching the key would only 410.

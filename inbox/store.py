@@ -3,19 +3,16 @@
 `Batcher` is a group commit: each request awaits its row's durable insert, and every row that
 arrived while the previous transaction was committing goes into the next one. Duplicates (the
 same activity id) are dropped by the database, so a replayed POST stores nothing new.
-`Blocklist` keeps the domain blocks in memory for a few seconds.
 """
 
 import asyncio
-import time
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.queue import DomainBlock, Incoming
+from models.queue import Incoming
 
 MAX_BATCH = 500
 
@@ -54,36 +51,3 @@ class Batcher:
         statement = self._insert(Incoming).on_conflict_do_nothing(index_elements=["activity_uri"])
         async with self._sessions() as session, session.begin():
             await session.execute(statement, unique)
-
-
-class Blocklist:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl: float = 2.0) -> None:
-        self._sessions = sessions
-        self._ttl = ttl
-        self._domains: frozenset[str] = frozenset()
-        self._loaded_at = -ttl
-
-    async def blocks(self, *hosts: str | None) -> bool:
-        """Whether any host is a blocked domain or under one (a port is ignored)."""
-        if time.monotonic() - self._loaded_at >= self._ttl:
-            async with self._sessions() as session:
-                domains = await session.scalars(select(DomainBlock.domain))
-                self._domains = frozenset(d.lower().strip(".") for d in domains)
-            self._loaded_at = time.monotonic()
-        if not self._domains:
-            return False
-        return any(blocked(host, self._domains) for host in hosts if host)
-
-    def forget(self) -> None:
-        self._loaded_at = -self._ttl
-
-
-def blocked(host: str, domains: frozenset[str]) -> bool:
-    name = host.lower()
-    if name.startswith("["):
-        name = name.partition("]")[0][1:]
-    else:
-        name = name.rpartition(":")[0] if name.count(":") == 1 else name
-    name = name.strip(".")
-    labels = name.split(".")
-    return any(".".join(labels[i:]) in domains for i in range(len(labels)))

@@ -22,8 +22,8 @@ from federation import vocab
 from federation.errors import Gone, InvalidDocument, NotFound, Refused
 from inbox.handlers import Context, Ignored, dispatch
 from models.base import utcnow
-from outbox.hosts import mark_host_alive
 from models.queue import Incoming, IncomingState
+from outbox.hosts import mark_host_alive
 
 log = logging.getLogger("ayni.inbox")
 

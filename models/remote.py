@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from federation import keys, vocab
 from federation.keys import VerificationKey
-
 from models.base import Base, UTCDateTime, utcnow
 
 

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from federation import vocab
+from models.policy import is_blocked
 
 HANDSHAKE_TYPES = frozenset({"Follow", "Accept", "Reject", "Undo"})
 
@@ -25,18 +26,6 @@ class Recipient:
 class Target:
     inbox_uri: str
     host: str
-
-
-def hostname(host: str) -> str:
-    """`host[:port]` -> host, for comparisons with domain blocks."""
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def is_blocked(host: str, blocked_domains: Collection[str]) -> bool:
-    name = hostname(host).lower().rstrip(".")
-    return any(name == domain or name.endswith("." + domain) for domain in blocked_domains)
 
 
 def fan_out(

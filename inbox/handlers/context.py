@@ -8,19 +8,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import uuid4
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.runtime import Runtime
 from federation import vocab
 from inbox import actors as remote_actors
-from inbox.store import blocked
 from models import actors
 from models.actors import ActorType, LocalActor
-from models.queue import DomainBlock
 from models.remote import RemoteActor
 
 
@@ -96,8 +92,6 @@ class Context:
             raise NetworkInTransaction("a handler tried to use the network inside a transaction")
 
     async def _not_blocked(self, uri: str) -> None:
-        host = urlsplit(uri).hostname if isinstance(uri, str) else None
-        async with self.runtime.sessions() as session:
-            domains = frozenset(d.lower() for d in await session.scalars(select(DomainBlock.domain)))
-        if host and domains and blocked(host, domains):
+        host = vocab.host_of(uri)
+        if await self.runtime.blocklist.blocks(host):
             raise Ignored(f"{host} is a blocked domain")

@@ -1,4 +1,5 @@
-from outbox.fanout import Recipient, Target, fan_out, is_blocked
+from models.policy import is_blocked
+from outbox.fanout import Recipient, Target, fan_out
 
 
 def follower(host: str, name: str, shared: bool = True) -> Recipient:

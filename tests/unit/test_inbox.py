@@ -6,7 +6,7 @@ import pytest
 
 from federation.errors import InvalidDocument
 from federation.remote_actor import actor_from_ap
-from inbox.store import blocked
+from models.policy import is_blocked as blocked
 from inbox.worker import LAST_RETRY, MAX_ATTEMPTS, retry_delay
 
 DOMAINS = frozenset({"evil.example", "spam.test"})
