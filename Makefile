@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test bench clean
+.PHONY: run test bench lint clean
 
 $(BIN)/ayni: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ bench: $(BIN)/ayni
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/delivery.py
+
+lint: $(BIN)/ayni
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/ruff check ayni federation inbox outbox models
+	$(BIN)/mypy ayni federation inbox outbox models
 
 clean:
 	rm -rf $(VENV) .pytest_cache
