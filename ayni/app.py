@@ -17,6 +17,7 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
+from outbox import expiry
 from outbox import routes as outbox_routes
 from outbox import worker as outbox_worker
 
@@ -45,7 +46,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = (
-            [asyncio.create_task(inbox_worker.run(runtime, stop)), asyncio.create_task(outbox_worker.run(runtime, stop, mounts))]
+            [
+                asyncio.create_task(inbox_worker.run(runtime, stop)),
+                asyncio.create_task(outbox_worker.run(runtime, stop, mounts)),
+                asyncio.create_task(expiry.run(runtime, stop)),
+            ]
             if workers
             else []
         )

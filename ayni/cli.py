@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ayni import __version__
+from ayni import __version__, cli_federation, cli_items
 from ayni import settings as settings_module
-from ayni import cli_federation
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
 from models import actors, db
 from models.actors import ActorType, Role
+from models.items import ItemVisibility
 
 Command = Callable[[argparse.Namespace], Awaitable[None]]
 
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     retry.set_defaults(run=cmd_queue_retry)
 
     cli_federation.register(commands)
+    cli_items.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(title="member commands", metavar="COMMAND")
     add = member.add_parser("add", help="add a member, or add an existing member to a group")
@@ -252,14 +253,42 @@ async def cmd_worker(args: argparse.Namespace) -> None:
         import signal
 
         from inbox import worker as inbox_worker
+        from outbox import expiry
         from outbox import worker as outbox_worker
 
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-        await asyncio.gather(inbox_worker.run(runtime, stop), outbox_worker.run(runtime, stop))
+        await asyncio.gather(
+            inbox_worker.run(runtime, stop), outbox_worker.run(runtime, stop), expiry.run(runtime, stop)
+        )
 
     await with_runtime(settings, work)
+
+
+async def seed_items(
+    runtime: Runtime, session: Any, group: actors.LocalActor, ana: actors.LocalActor, ben: actors.LocalActor
+) -> None:
+    """A few sample asks, offers and calls for the demo group."""
+    from datetime import UTC, datetime, timedelta
+
+    from federation.itemterms import Kind
+    from federation.places import Place
+    from outbox.items import Draft, create_item
+
+    soon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    for author, draft in (
+        (ben, Draft(Kind.ASK, "Nappies, size 4", "Two packs would get us to payday.", "goods",
+                    quantity=2, place=Place("Riverside"), needed_by=soon)),
+        (ana, Draft(Kind.OFFER, "Bread every evening", "The bakery gives us what is left at closing.",
+                    "food", as_group=True, quantity=10, place=Place("Riverside market"))),
+        (ben, Draft(Kind.ASK, "A lift to the clinic on Thursday", "", "transport",
+                    visibility=ItemVisibility.FOLLOWERS)),
+        (ana, Draft(Kind.CALL, "Help us move Maria's family", "Boxes and a van; bring gloves.", "housing",
+                    as_group=True, starts_at=soon, ends_at=soon + timedelta(hours=3), people_wanted=6,
+                    place=Place("Riverside"), meeting_point="the community centre")),
+    ):
+        await create_item(session, runtime.uris, group, author, draft)
 
 
 async def cmd_demo(args: argparse.Namespace) -> None:
@@ -282,6 +311,7 @@ async def cmd_demo(args: argparse.Namespace) -> None:
             ben = await actors.create_member(session, "ben", "demo-password", "Ben")
             await actors.join_group(session, group, ana, Role.ADMIN)
             await actors.join_group(session, group, ben, Role.MEMBER)
+            await seed_items(runtime, session, group, ana, ben)
 
     try:
         await with_runtime(settings, seed)

@@ -10,6 +10,7 @@ from models.actors import LocalActor
 from models.base import utcnow
 from models.content import RemoteObject, Tombstone
 from models.follows import Direction, Follow, FollowState
+from models.items import RemoteItem
 from models.remote import RemoteActor
 
 
@@ -97,6 +98,7 @@ async def forget_actor(session: AsyncSession, remote: RemoteActor) -> None:
     keys are refused from now on."""
     await session.execute(delete(Follow).where(Follow.remote_actor_id == remote.id))
     await session.execute(delete(RemoteObject).where(RemoteObject.remote_actor_id == remote.id))
+    await session.execute(delete(RemoteItem).where(RemoteItem.remote_actor_id == remote.id))
     remote.gone = True
 
 

@@ -1,6 +1,7 @@
 """Every URI we mint, in one place, derived from the instance's base URL."""
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,14 @@ class Uris:
 
     def object(self, id: str) -> str:
         return f"{self.base_url}/objects/{id}"
+
+    def item(self, uuid: str) -> str:
+        # Never under the member: an item posted as the group must not name its author.
+        return f"{self.base_url}/items/{uuid}"
+
+    def category(self, group_uri: str, slug: str) -> str:
+        return f"{group_uri}/categories/{slug}"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc

@@ -99,6 +99,8 @@ async def expand(
         recipients = named
         if audience.get("followers"):
             recipients = [*named, *await follower_recipients(session, row.actor_id)]
+        for actor_id in audience.get("followers_of") or []:
+            recipients = [*recipients, *await follower_recipients(session, int(actor_id))]
         targets = fanout.fan_out(
             row.type,
             recipients,

@@ -21,12 +21,14 @@ async def publish(
     *,
     followers: bool = False,
     to_actors: list[str] | None = None,
+    followers_of: list[LocalActor] | None = None,
 ) -> Activity:
     """`followers`: deliver to the actor's followers' servers; `to_actors`: to these remote
-    actors (a Follow's target, an Accept's follower, a DM's recipients). Members-only
-    activities are stored and never delivered."""
+    actors (a Follow's target, an Accept's follower, a DM's recipients); `followers_of`: also to
+    the followers of these local actors (a member's Update of an item its group shared).
+    Members-only activities are stored and never delivered."""
     if visibility == Visibility.MEMBERS:
-        followers, to_actors = False, []
+        followers, to_actors, followers_of = False, [], []
     activity = addressed(activity, visibility, list(to_actors or []))
     row = Activity(
         uri=activity["id"],
@@ -35,7 +37,10 @@ async def publish(
         object_uri=vocab.id_of(activity.get("object")),
         document=activity,
         visibility=visibility,
-        audience={"followers": followers, "actors": list(to_actors or [])},
+        audience={
+            "followers": followers, "actors": list(to_actors or []),
+            **({"followers_of": [a.id for a in followers_of]} if followers_of else {}),
+        },
     )
     session.add(row)
     await session.flush()

@@ -16,7 +16,7 @@ from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity, Visibility
 from models.remote import RemoteActor
-from outbox import objects
+from outbox import item_documents, objects
 
 PAGE_SIZE = 40
 
@@ -197,4 +197,5 @@ routes = [
     Route("/actors/{name}/collections/featured", featured),
     Route("/@{name}", profile_page),
     *objects.routes,
+    *item_documents.routes,
 ]

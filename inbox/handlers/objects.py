@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import sanitize, vocab
 from inbox import actors as remote_actors
+from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored
 from inbox.handlers.follows import actor_of
-from models import inbound
+from models import inbound, items
 from models.actors import ActorType, LocalActor
 from models.content import RemoteObjectKind
 from models.queue import Activity
@@ -121,6 +122,7 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         )
         if stored is None:
             raise Ignored(f"{uri} is stored already or was deleted before it arrived")
+        await item_inbox.on_stored(ctx, session, stored, obj)
 
 
 async def _classify(
@@ -162,6 +164,7 @@ async def on_update(ctx: Context, activity: dict[str, Any]) -> None:
             raise Ignored(f"Update of {uri} by someone other than its author")
         existing.content_html, existing.document = content_of(obj), clean(obj)
         existing.updated_at = published(obj) or existing.published_at
+        await item_inbox.on_updated(session, existing, obj)
 
 
 async def on_delete(ctx: Context, activity: dict[str, Any]) -> None:
@@ -185,6 +188,9 @@ async def on_delete(ctx: Context, activity: dict[str, Any]) -> None:
             if remote is None or existing.remote_actor_id != remote.id:
                 raise Ignored(f"Delete of {uri} by someone other than its author")
         await inbound.delete_object(session, uri, actor_uri)
+        author = await remote_actors.cached(session, actor_uri)
+        if author is not None:
+            await items.forget_remote_item(session, uri, author.id)
 
 
 async def on_announce(ctx: Context, activity: dict[str, Any]) -> None:
@@ -217,6 +223,7 @@ async def on_announce(ctx: Context, activity: dict[str, Any]) -> None:
         )
         if stored is None:
             raise Ignored(f"{uri} is stored already or was deleted")
+        await item_inbox.on_stored(ctx, session, stored, obj)
 
 
 async def on_like(ctx: Context, activity: dict[str, Any]) -> None:

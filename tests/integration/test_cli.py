@@ -115,3 +115,46 @@ async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
     assert actor is not None and actor.status_code == 200, output
     assert actor.json()["type"] == "Group"
     assert f"@mutualaid@127.0.0.1:{port}" in output
+
+
+async def test_ask_offer_call_items_and_close_from_the_command_line(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    import json
+
+    assert run(["init", "--base-url", "http://127.0.0.1:8999", "--database-url", database_url,
+                "--admin", "root"], cli_env).returncode == 0
+    assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
+    assert run(["member", "add", "rosa", "--group", "food"], cli_env).returncode == 0
+    ask = ["ask", "food", "--title", "Nappies", "--member", "rosa", "--category", "goods", "--place", "Riverside",
+           "--point", "40.4168,-3.7038", "--needed-by", "2030-01-01", "--body", "Ring me on 0612 345 678"]
+
+    # An ask with a phone number in it is refused until the member confirms
+    refused = run(ask, cli_env)
+    assert refused.returncode == 1 and "0612 345 678" in refused.stderr
+    posted = [
+        run([*ask, "--confirm-personal-data"], cli_env),
+        run(["offer", "food", "--title", "Bread", "--as-group", "--quantity", "3", "--category", "food"], cli_env),
+        run(["call", "food", "--title", "Stop the eviction", "--as-group", "--starts", "2030-12-05T09:00",
+             "--ends", "2030-12-05T12:00", "--place", "Lavapiés", "--people", "20",
+             "--timezone", "Europe/Madrid", "--meeting-point", "the square", "--point", "40.4086,-3.7008"], cli_env),
+    ]
+    assert [p.returncode for p in posted] == [0, 0, 0], "".join(p.stderr for p in posted)
+
+    listed = json.loads(run(["items", "--json"], cli_env).stdout)
+    assert [(i["kind"], i["status"], i["category"]) for i in listed] == [
+        ("ask", "open", "goods"), ("offer", "open", "food"), ("call", "scheduled", "other")]
+    assert listed[0]["latitude"] != 40.4168  # coarsened before it was stored
+    ask_id = str(listed[0]["id"])
+
+    wrong = run(["item", "close", ask_id, "--status", "cancelled"], cli_env)
+    assert wrong.returncode == 1 and "fulfilled" in wrong.stderr
+    closed = run(["item", "close", ask_id, "--status", "fulfilled"], cli_env)
+    assert closed.returncode == 0, closed.stderr
+
+    asks = json.loads(run(["items", "--kind", "ask", "--json"], cli_env).stdout)
+    assert [(i["title"], i["status"]) for i in asks] == [("Nappies", "fulfilled")]
+    near = json.loads(run(["items", "--near", "40.41,-3.70", "--within", "5", "--json"], cli_env).stdout)
+    assert sorted(i["title"] for i in near) == ["Nappies", "Stop the eviction"]
+    far = json.loads(run(["items", "--near", "41.39,2.17", "--within", "5", "--json"], cli_env).stdout)
+    assert far == []

@@ -1,0 +1,227 @@
+"""`ayni ask|offer|call|item close|items`: asks, offers and calls from the command line."""
+
+import argparse
+import json
+import math
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ayni.runtime import Runtime
+from federation.itemterms import Kind, Status
+from federation.places import Place
+from models import actors, items
+from models.actors import ActorType, LocalActor, Membership, Role
+from models.items import Category, Item, ItemVisibility, RemoteItem
+from outbox import items as posting
+from outbox.items import Draft, NotAllowed
+
+CLOSING = ["fulfilled", "withdrawn", "expired", "cancelled", "done"]
+
+
+def register(commands: Any) -> None:
+    for kind in (Kind.ASK, Kind.OFFER, Kind.CALL):
+        helps = {Kind.ASK: "post an ask", Kind.OFFER: "post an offer", Kind.CALL: "post a solidarity call"}
+        parser = commands.add_parser(kind.value, help=helps[kind])
+        parser.add_argument("group")
+        parser.add_argument("--title", required=True)
+        parser.add_argument("--body", default="", help="Markdown")
+        parser.add_argument("--category", default="other", help="a category slug of the group (default other)")
+        parser.add_argument("--as-group", action="store_true", help="post as the group: your name never goes out")
+        parser.add_argument("--visibility", choices=[v.value for v in ItemVisibility], default="public")
+        parser.add_argument("--member", metavar="USERNAME", help="the author (required unless --as-group)")
+        parser.add_argument("--point", metavar="LAT,LON", help="blurred to --radius before it is stored")
+        parser.add_argument("--radius", type=int, default=500, help="metres, at least 500")
+        parser.add_argument("--confirm-personal-data", action="store_true",
+                            help="publish even though the text looks like a phone, e-mail or address")
+        parser.add_argument("--timezone", default="UTC")
+        if kind == Kind.CALL:
+            parser.add_argument("--starts", required=True, help="ISO date and time")
+            parser.add_argument("--ends", help="ISO date and time")
+            parser.add_argument("--place", required=True, help="the public place name")
+            parser.add_argument("--meeting-point", help="where exactly to meet (public)")
+            parser.add_argument("--people", type=int, required=True, help="how many people are needed")
+        else:
+            parser.add_argument("--place", help="a place name people recognise, never a street address")
+            parser.add_argument("--needed-by", help="ISO date (and time): when it expires")
+            parser.add_argument("--quantity", type=int)
+        parser.set_defaults(run=cmd_post, kind=kind)
+
+    item = commands.add_parser("item", help="change an item").add_subparsers(title="item commands", metavar="COMMAND")
+    close = item.add_parser("close", help="close an item: fulfilled, withdrawn (asks, offers), done, cancelled (calls)")
+    close.add_argument("id", help="the item's number or uuid")
+    close.add_argument("--status", required=True, choices=CLOSING)
+    close.set_defaults(run=cmd_close)
+
+    listing = commands.add_parser("items", help="list local items and followed groups' items (the network board)")
+    listing.add_argument("--group", help="only this local group's items (and none from elsewhere)")
+    listing.add_argument("--kind", choices=[k.value for k in Kind])
+    listing.add_argument("--category", help="a category slug")
+    listing.add_argument("--status", choices=[s.value for s in Status])
+    listing.add_argument("--near", metavar="LAT,LON")
+    listing.add_argument("--within", type=float, default=10.0, metavar="KM", help="with --near (default 10)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=cmd_items)
+
+
+def _error(message: str) -> Exception:
+    from ayni.cli import CommandError
+
+    return CommandError(message)
+
+
+async def _run(work: Any) -> Any:
+    from ayni.cli import load_settings, require_schema, with_runtime
+
+    async def run(runtime: Runtime) -> Any:
+        await require_schema(runtime)
+        async with runtime.sessions() as session, session.begin():
+            try:
+                return await work(runtime, session)
+            except NotAllowed as e:
+                raise _error(str(e)) from None
+
+    return await with_runtime(load_settings(), run)
+
+
+def _point(text: str, option: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(part) for part in text.split(","))
+    except ValueError:
+        raise _error(f"{option}: expected LAT,LON, e.g. 40.41,-3.70") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _error(f"{option}: latitude or longitude out of range")
+    return lat, lon
+
+
+def _moment(text: str | None, timezone: str, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        zone = ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise _error(f"{option}: expected an ISO date like 2026-12-05T10:00 (and a known --timezone)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+async def _author(session: AsyncSession, group: LocalActor, args: argparse.Namespace) -> LocalActor:
+    if args.member:
+        member = await actors.find_actor(session, args.member)
+        if member is None or member.type != ActorType.PERSON:
+            raise _error(f"--member: there is no member named {args.member!r}")
+        return member
+    if not args.as_group:
+        raise _error("say who posts it: --member USERNAME, or --as-group")
+    # Posted as the group from an admin tool: the group's first admin (else the instance's) is
+    # kept as its author, for the moderators.
+    member = await session.scalar(
+        select(LocalActor).join(Membership, Membership.member_id == LocalActor.id)
+        .where(Membership.group_id == group.id, Membership.role.in_([Role.ADMIN, Role.MODERATOR]))
+        .order_by(Membership.role, Membership.id).limit(1)
+    ) or await session.scalar(select(LocalActor).where(LocalActor.is_admin.is_(True)).order_by(LocalActor.id))
+    if member is None:
+        raise _error(f"@{group.username} has no admin or moderator to stand behind it: use --member")
+    return member
+
+
+async def cmd_post(args: argparse.Namespace) -> None:
+    kind: Kind = args.kind
+    place = None
+    if args.place:
+        lat, lon = _point(args.point, "--point") if args.point else (None, None)
+        place = Place(args.place, lat, lon, args.radius)
+    draft = Draft(
+        kind=kind, title=args.title, body_markdown=args.body, category=args.category,
+        visibility=ItemVisibility(args.visibility), as_group=args.as_group, place=place,
+        timezone=args.timezone,
+        quantity=getattr(args, "quantity", None),
+        needed_by=_moment(getattr(args, "needed_by", None), args.timezone, "--needed-by"),
+        starts_at=_moment(getattr(args, "starts", None), args.timezone, "--starts"),
+        ends_at=_moment(getattr(args, "ends", None), args.timezone, "--ends"),
+        meeting_point=getattr(args, "meeting_point", None), people_wanted=getattr(args, "people", None),
+    )
+
+    async def work(runtime: Runtime, session: AsyncSession) -> Item:
+        group = await actors.find_actor(session, args.group)
+        if group is None or group.type != ActorType.GROUP:
+            raise _error(f"there is no group named {args.group!r}")
+        author = await _author(session, group, args)
+        return await posting.create_item(
+            session, runtime.uris, group, author, draft, confirm=args.confirm_personal_data
+        )
+
+    item = await _run(work)
+    print(f"Posted {kind.value} {item.id} ({item.visibility}): {item.uri}")
+
+
+async def cmd_close(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime, session: AsyncSession) -> Item:
+        item = await items.find_item(session, args.id)
+        if item is None or item.deleted_at is not None:
+            raise _error(f"there is no item {args.id}")
+        return await posting.close_item(session, runtime.uris, item, args.status)
+
+    item = await _run(work)
+    print(f"The {item.kind} {item.id} is {item.status}.")
+
+
+def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(h)))
+
+
+async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> list[dict[str, Any]]:
+    """Local items (not deleted) and, unless --group, remote ones: plain rows, filtered."""
+    query = select(Item, LocalActor.username, Category.slug).join(
+        LocalActor, LocalActor.id == Item.group_id).join(Category, Category.id == Item.category_id)
+    query = query.where(Item.deleted_at.is_(None)).order_by(Item.id)
+    if args.group:
+        query = query.where(LocalActor.username == args.group)
+    rows: list[dict[str, Any]] = [
+        {"id": item.id, "uri": item.uri, "origin": "local", "group": f"@{group}@{host}", "kind": item.kind,
+         "title": item.title, "category": slug, "status": item.status, "visibility": item.visibility,
+         "place": item.place_name, "latitude": item.latitude, "longitude": item.longitude,
+         "end": item.end.isoformat() if item.end else None}
+        for item, group, slug in await session.execute(query)
+    ]
+    if not args.group:
+        rows += [
+            {"id": None, "uri": r.uri, "origin": "remote", "group": r.group_uri, "kind": r.kind,
+             "title": r.title, "category": (r.category_uri or "").rstrip("/").rsplit("/", 1)[-1] or None,
+             "status": r.status, "visibility": r.visibility, "place": r.place_name, "latitude": r.latitude,
+             "longitude": r.longitude,
+             "end": (e.isoformat() if (e := r.ends_at or r.needed_by) else None)}
+            for r in await session.scalars(select(RemoteItem).order_by(RemoteItem.id))
+        ]
+    near = _point(args.near, "--near") if args.near else None
+
+    def keep(row: dict[str, Any]) -> bool:
+        if any(getattr(args, f) and row[f] != getattr(args, f) for f in ("kind", "category", "status")):
+            return False
+        if near is None:
+            return True
+        if row["latitude"] is None:
+            return False
+        row["distance_km"] = round(_distance_km(near, (row["latitude"], row["longitude"])), 1)
+        return bool(row["distance_km"] <= args.within)
+
+    return [row for row in rows if keep(row)]
+
+
+async def cmd_items(args: argparse.Namespace) -> None:
+    from ayni.cli import load_settings
+
+    host = load_settings().host
+    rows = await _run(lambda runtime, session: board(session, args, host))
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        label = row["id"] if row["id"] is not None else "remote"
+        where = f" @ {row['place']}" if row["place"] else ""
+        print(f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}\t{row['title']}{where}\t{row['group']}")

@@ -1,0 +1,58 @@
+"""What the inbox does with items: replies and DMs about ours become their responses; items of
+groups we follow become remote items on the network board."""
+
+import re
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation import items as wire
+from federation import vocab
+from federation.errors import InvalidDocument
+from inbox.handlers.context import Context
+from models import items
+from models.content import RemoteObject, RemoteObjectKind
+from models.items import ResponseKind
+
+_MAX_LINKS = 20
+
+
+def as_item(obj: dict[str, Any]) -> wire.RemoteItem | None:
+    try:
+        return wire.from_ap(obj)
+    except InvalidDocument:
+        return None
+
+
+def items_named(ctx: Context, obj: dict[str, Any]) -> list[str]:
+    """Our item uris an object replies to, tags or links (a DM pasting the item's link)."""
+    prefix = ctx.runtime.uris.item("")
+    pattern = re.compile(re.escape(prefix) + r"[0-9a-f]{32}")
+    found = [vocab.id_of(obj.get("inReplyTo"))]
+    found += [vocab.id_of(tag) or tag.get("href") for tag in vocab.as_list(obj.get("tag"))[:_MAX_LINKS]
+              if isinstance(tag, dict)]
+    content = obj.get("content")
+    if isinstance(content, str):
+        found += pattern.findall(content[:100_000])[:_MAX_LINKS]
+    return [uri for uri in dict.fromkeys(found) if isinstance(uri, str) and pattern.fullmatch(uri)]
+
+
+async def on_stored(
+    ctx: Context, session: AsyncSession, stored: RemoteObject, obj: dict[str, Any]
+) -> None:
+    """After a Create or Announce stored an object: link it to our item, or board it."""
+    if stored.kind in (RemoteObjectKind.RESPONSE, RemoteObjectKind.PRIVATE):
+        kind = ResponseKind.REPLY if stored.kind == RemoteObjectKind.RESPONSE else ResponseKind.MESSAGE
+        await items.link_response(session, items_named(ctx, obj), stored.id, kind)
+    elif stored.kind == RemoteObjectKind.CONTENT:
+        value = as_item(obj)
+        if value is not None:
+            await items.store_remote_item(session, stored.remote_actor_id, value, stored.document)
+
+
+async def on_updated(session: AsyncSession, stored: RemoteObject, obj: dict[str, Any]) -> None:
+    if stored.kind != RemoteObjectKind.CONTENT:
+        return
+    value = as_item(obj)
+    if value is not None:
+        await items.store_remote_item(session, stored.remote_actor_id, value, stored.document)

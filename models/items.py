@@ -1,0 +1,283 @@
+"""Asks, offers and solidarity calls: the tables, the group taxonomy, and the wire values.
+
+An item's uri is `{base}/items/{uuid}` whoever wrote it, so an item posted "as the group" names
+no member anywhere outside; its author is still stored, for the group's moderators. Places are
+stored already coarsened: an exact point never reaches the database.
+"""
+
+import enum
+import uuid as uuid_module
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from federation import items as wire
+from federation.itemterms import Kind, Status
+from federation.places import Place
+from models.actors import LocalActor
+from models.base import Base, UTCDateTime, utcnow
+from models.uris import Uris
+
+DEFAULT_CATEGORIES = (
+    ("food", "Food"), ("housing", "Housing"), ("transport", "Transport"), ("childcare", "Childcare"),
+    ("health", "Health"), ("money", "Money"), ("goods", "Goods"), ("skills", "Skills"),
+    ("care", "Care"), ("legal", "Legal"), ("other", "Other"),
+)
+
+
+class ItemVisibility(enum.StrEnum):
+    PUBLIC = "public"
+    FOLLOWERS = "followers"
+    MEMBERS = "members"  # never leaves the instance
+
+
+class ResponseKind(enum.StrEnum):
+    HELP = "help"  # a member: "I can help"
+    COMING = "coming"  # a member: "I'm coming" (calls; counted)
+    REPLY = "reply"  # a public reply from another server
+    MESSAGE = "message"  # a direct message from another server
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    __table_args__ = (UniqueConstraint("group_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    action: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: uuid_module.uuid4().hex)
+    uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    as_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    quantity: Mapped[int | None] = mapped_column(Integer, default=None)
+    place_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)  # coarse only
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    radius_m: Mapped[int] = mapped_column(Integer, default=500)
+    needed_by: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    meeting_point: Mapped[str | None] = mapped_column(String(200), default=None)
+    people_wanted: Mapped[int | None] = mapped_column(Integer, default=None)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    visibility: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    @property
+    def end(self) -> datetime | None:
+        return self.ends_at if self.kind == Kind.CALL else self.needed_by
+
+    @property
+    def place(self) -> Place | None:
+        name = ", ".join(p for p in (self.meeting_point, self.place_name) if p)
+        if not name:
+            return None
+        return Place(name, self.latitude, self.longitude, self.radius_m)
+
+
+class ItemResponse(Base):
+    """A local member's "I can help"/"I'm coming", or a remote reply or DM about an item."""
+
+    __tablename__ = "item_responses"
+    __table_args__ = (UniqueConstraint("item_id", "member_id"), UniqueConstraint("remote_object_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
+    remote_object_id: Mapped[int | None] = mapped_column(ForeignKey("remote_objects.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RemoteItem(Base):
+    """An item of a group we follow on another server, for the network board."""
+
+    __tablename__ = "remote_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    group_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    category_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int | None] = mapped_column(Integer, default=None)
+    place_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    radius_m: Mapped[int | None] = mapped_column(Integer, default=None)
+    needed_by: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    people_wanted: Mapped[int | None] = mapped_column(Integer, default=None)
+    people_coming: Mapped[int | None] = mapped_column(Integer, default=None)
+    url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- the taxonomy ---
+
+async def categories(session: AsyncSession, uris: Uris, group: LocalActor) -> list[Category]:
+    """The group's categories; the default taxonomy is created on first use, so groups made
+    before items existed get it too."""
+    rows = list(await session.scalars(select(Category).where(Category.group_id == group.id).order_by(Category.id)))
+    if rows:
+        return rows
+    group_uri = uris.actor(group.username)
+    rows = [
+        Category(group_id=group.id, slug=slug, name=name, uri=uris.category(group_uri, slug))
+        for slug, name in DEFAULT_CATEGORIES
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def add_category(
+    session: AsyncSession, uris: Uris, group: LocalActor, slug: str, name: str, action: str | None = None
+) -> Category:
+    existing = {c.slug for c in await categories(session, uris, group)}
+    if slug in existing:
+        raise ValueError(f"the group already has a category {slug!r}")
+    category = Category(
+        group_id=group.id, slug=slug, name=name, action=action,
+        uri=uris.category(uris.actor(group.username), slug),
+    )
+    session.add(category)
+    await session.flush()
+    return category
+
+
+async def category(session: AsyncSession, uris: Uris, group: LocalActor, slug: str) -> Category:
+    for found in await categories(session, uris, group):
+        if found.slug == slug:
+            return found
+    raise LookupError(f"@{group.username} has no category {slug!r}")
+
+
+# --- reading ---
+
+async def find_item(session: AsyncSession, key: str | int) -> Item | None:
+    """By uuid, uri or numeric id."""
+    if isinstance(key, int) or key.isdigit():
+        return await session.get(Item, int(key))
+    return await session.scalar(select(Item).where((Item.uuid == key) | (Item.uri == key)))
+
+
+async def people_coming(session: AsyncSession, item: Item) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(ItemResponse).where(
+            ItemResponse.item_id == item.id, ItemResponse.kind == ResponseKind.COMING
+        )
+    ) or 0
+
+
+async def to_wire(session: AsyncSession, uris: Uris, item: Item) -> wire.Item:
+    """The federation value of an item: authored by the group when posted as the group."""
+    group = await session.get(LocalActor, item.group_id)
+    row = await session.get(Category, item.category_id)
+    assert group is not None and row is not None
+    group_uri = uris.actor(group.username)
+    if item.as_group:
+        author_uri = group_uri
+    else:
+        author = await session.get(LocalActor, item.author_id)
+        assert author is not None
+        author_uri = uris.actor(author.username)
+    # Members-only items are never federated; locally they read like followers-only ones.
+    visibility = "public" if item.visibility == ItemVisibility.PUBLIC else "followers"
+    return wire.Item(
+        uri=item.uri, url=item.uri, kind=Kind(item.kind), title=item.title,
+        body_markdown=item.body_markdown,
+        category=wire.Category(row.slug, row.name, row.uri, row.action),
+        status=Status(item.status), visibility=wire.Visibility(visibility),
+        author_uri=author_uri, group_uri=group_uri, group_handle=f"@{group.username}@{uris.host}",
+        group_followers_uri=uris.followers(group_uri), published=item.created_at,
+        updated=item.updated_at, quantity=item.quantity, place=item.place, needed_by=item.needed_by,
+        starts_at=item.starts_at, ends_at=item.ends_at, timezone=item.timezone,
+        people_wanted=item.people_wanted,
+        people_coming=await people_coming(session, item) if item.kind == Kind.CALL else 0,
+    )
+
+
+# --- the network board: other groups' items ---
+
+async def store_remote_item(
+    session: AsyncSession, remote_actor_id: int, value: wire.RemoteItem, document: dict[str, Any]
+) -> RemoteItem:
+    """Insert or refresh the structured copy of a remote item (Create, Update, Announce)."""
+    row = await session.scalar(select(RemoteItem).where(RemoteItem.uri == value.uri))
+    if row is None:
+        row = RemoteItem(uri=value.uri, remote_actor_id=remote_actor_id)
+        session.add(row)
+    point = value.place.point if value.place else None
+    row.group_uri, row.kind, row.title = value.group_uri, value.kind, value.title[:200]
+    row.category_uri, row.status, row.visibility = value.category_uri, value.status, value.visibility
+    row.quantity = value.quantity
+    row.place_name = value.place.name[:200] if value.place and value.place.name else None
+    row.latitude, row.longitude = point if point else (None, None)
+    row.radius_m = value.place.radius_m if value.place else None
+    row.needed_by, row.starts_at, row.ends_at = value.needed_by, value.starts_at, value.ends_at
+    row.people_wanted, row.people_coming = value.people_wanted, value.people_coming
+    row.url, row.document = value.url, document
+    row.published_at, row.updated_at = value.published, value.updated
+    await session.flush()
+    return row
+
+
+async def forget_remote_item(session: AsyncSession, uri: str, remote_actor_id: int) -> bool:
+    row = await session.scalar(select(RemoteItem).where(RemoteItem.uri == uri))
+    if row is None or row.remote_actor_id != remote_actor_id:
+        return False
+    await session.delete(row)
+    return True
+
+
+async def link_response(
+    session: AsyncSession, item_uris: list[str], remote_object_id: int, kind: ResponseKind
+) -> Item | None:
+    """A remote reply or message about one of our items becomes one of its responses."""
+    for uri in item_uris:
+        item = await session.scalar(select(Item).where(Item.uri == uri, Item.deleted_at.is_(None)))
+        if item is not None:
+            session.add(ItemResponse(item_id=item.id, kind=kind, remote_object_id=remote_object_id))
+            await session.flush()
+            return item
+    return None

@@ -1,0 +1,63 @@
+"""An item at its uri, in its current state: AS2 JSON for those allowed to see it, else a page.
+
+Who may see it is decided as for the group's own activities about it (`outbox.objects.may_see`
+on the group's Create or Announce): public to anyone, followers-only to signed fetches from the
+group's followers' servers, members-only to no one from outside. Otherwise 404.
+"""
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import render
+from federation import items as wire
+from federation import vocab
+from models import items
+from models.items import Item, ItemVisibility
+from models.queue import Activity
+from outbox.objects import ActivityResponse, may_see, not_found
+
+
+async def _gate(runtime: Runtime, item: Item) -> Activity | None:
+    """The group's latest activity about the item: its visibility and audience are the item's."""
+    async with runtime.sessions() as session:
+        return await session.scalar(
+            select(Activity)
+            .where(Activity.object_uri == item.uri, Activity.actor_id == item.group_id)
+            .order_by(Activity.id.desc())
+            .limit(1)
+        )
+
+
+async def item_document(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
+        if item is None or item.visibility == ItemVisibility.MEMBERS:
+            return not_found()
+        value = None if item.deleted_at else await items.to_wire(session, runtime.uris, item)
+    if item.visibility != ItemVisibility.PUBLIC:
+        gate = await _gate(runtime, item)
+        if gate is None or not await may_see(request, gate):
+            return not_found()
+    headers = {"Vary": "Accept, Signature"}
+    wants_json = vocab.accepts_activity_json(request.headers.get("accept", ""))
+    if value is None:
+        assert item.deleted_at is not None
+        if wants_json:
+            return ActivityResponse(wire.item_tombstone(item.uri, item.deleted_at), status_code=410, headers=headers)
+        return Response("Deleted", status_code=410, headers=headers)
+    document = wire.to_ap(value)
+    if wants_json:
+        return ActivityResponse(document, headers=headers)
+    response = render(request, "item.html", {
+        "title": value.title, "uri": value.uri, "summary": document.get("summary"),
+        "content": document["content"],  # rendered from Markdown and sanitised by federation.itemtext
+    })
+    response.headers["Vary"] = "Accept, Signature"
+    return response
+
+
+routes = [Route("/items/{uuid}", item_document)]

@@ -1,0 +1,310 @@
+"""Posting, editing, closing, deleting and answering items, and publishing what changed.
+
+A group-authored item goes out as the group's `Create`; a member's as the member's `Create` plus
+the group's `Announce` of the object (FEP-1b12), so the group's followers see it. Updates and
+Deletes come from the author (Mastodon accepts them from no one else) and also reach the group's
+followers. Members-only items are stored and never published.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation import items as wire
+from federation import vocab
+from federation.itemterms import CLOSED, STATUSES, Kind, Status
+from federation.places import Place
+from federation.privacy import findings
+from models import items
+from models.actors import ActorType, LocalActor, Membership, Role
+from models.base import utcnow
+from models.items import Item, ItemResponse, ItemVisibility, ResponseKind
+from models.queue import Visibility
+from models.uris import Uris
+from outbox.publish import publish
+
+MAX_TITLE = 200
+
+
+class PersonalData(ValueError):
+    """Text that looks like a phone number, an e-mail or a street address, about to go out."""
+
+    def __init__(self, found: list[str]) -> None:
+        self.found = found
+        super().__init__(
+            "this looks like personal data, which would be federated: " + "; ".join(found)
+            + " (remove it, or confirm that it may be published)"
+        )
+
+
+class NotAllowed(PermissionError):
+    pass
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a member fills in. `place` may hold an exact point: it is coarsened before storage."""
+
+    kind: Kind
+    title: str
+    body_markdown: str = ""
+    category: str = "other"
+    visibility: ItemVisibility = ItemVisibility.PUBLIC
+    as_group: bool = False
+    quantity: int | None = None
+    place: Place | None = None
+    needed_by: datetime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str = "UTC"
+    meeting_point: str | None = None
+    people_wanted: int | None = None
+
+
+async def role_in(session: AsyncSession, group: LocalActor, member: LocalActor) -> Role | None:
+    role = await session.scalar(
+        select(Membership.role).where(Membership.group_id == group.id, Membership.member_id == member.id)
+    )
+    return Role(role) if role else None
+
+
+def check_personal_data(draft: Draft) -> None:
+    texts = [draft.title, draft.body_markdown, draft.meeting_point or "", draft.place.name if draft.place else ""]
+    found = [f"{f.kind.value} {f.text!r}" for text in texts for f in findings(text)]
+    if found:
+        raise PersonalData(found)
+
+
+def _apply(item: Item, draft: Draft, category_id: int) -> None:
+    point = draft.place.point if draft.place else None
+    item.kind, item.title, item.body_markdown = draft.kind, draft.title.strip(), draft.body_markdown
+    item.category_id, item.visibility, item.as_group = category_id, draft.visibility, draft.as_group
+    item.quantity, item.needed_by = draft.quantity, draft.needed_by
+    item.place_name = draft.place.name.strip() if draft.place else None
+    item.latitude, item.longitude = point if point else (None, None)
+    item.radius_m = draft.place.radius_m if draft.place else 500
+    item.starts_at, item.ends_at, item.timezone = draft.starts_at, draft.ends_at, draft.timezone
+    item.meeting_point = (draft.meeting_point or "").strip() or None
+    item.people_wanted = draft.people_wanted
+
+
+async def create_item(
+    session: AsyncSession, uris: Uris, group: LocalActor, author: LocalActor, draft: Draft,
+    *, confirm: bool = False,
+) -> Item:
+    if group.type != ActorType.GROUP:
+        raise ValueError(f"{group.username!r} is not a group")
+    if not author.is_admin and await role_in(session, group, author) is None:
+        raise NotAllowed(f"@{author.username} is not a member of @{group.username}")
+    if len(draft.title) > MAX_TITLE:
+        raise ValueError(f"a title has at most {MAX_TITLE} characters")
+    if draft.visibility != ItemVisibility.MEMBERS and not confirm:
+        check_personal_data(draft)
+    category = await items.category(session, uris, group, draft.category)
+    uuid = uuid4().hex
+    item = Item(uuid=uuid, uri=uris.item(uuid), group_id=group.id, author_id=author.id, created_at=utcnow())
+    item.status = Status.SCHEDULED if draft.kind == Kind.CALL else Status.OPEN
+    _apply(item, draft, category.id)
+    document = wire.to_ap(await items.to_wire(session, uris, item))  # validates, too
+    session.add(item)
+    await session.flush()
+    if item.visibility != ItemVisibility.MEMBERS:
+        await _publish_create(session, uris, item, group, author, document)
+    return item
+
+
+async def _publish_create(
+    session: AsyncSession, uris: Uris, item: Item, group: LocalActor, author: LocalActor, document: dict[str, Any]
+) -> None:
+    visibility = _queue_visibility(item)
+    creator = group if item.as_group else author
+    await publish(session, creator, _activity(uris, "Create", creator, document), visibility, followers=True)
+    if not item.as_group:
+        announce = {
+            "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Announce",
+            "actor": uris.actor(group.username), "object": item.uri,
+            "to": document["to"], "cc": [c for c in document["cc"] if c != uris.actor(group.username)],
+            "published": document["published"],
+        }
+        await publish(session, group, announce, visibility, followers=True)
+
+
+def _activity(uris: Uris, type: str, actor: LocalActor, document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": document.pop("@context", wire.ITEM_CONTEXT), "id": uris.activity(uuid4().hex),
+        "type": type, "actor": uris.actor(actor.username), "to": document.get("to", []),
+        "cc": document.get("cc", []), "object": document,
+    }
+
+
+def _queue_visibility(item: Item) -> Visibility:
+    return Visibility.PUBLIC if item.visibility == ItemVisibility.PUBLIC else Visibility.FOLLOWERS
+
+
+async def _author_actor(session: AsyncSession, item: Item) -> tuple[LocalActor, LocalActor]:
+    """(the actor that speaks for the item, its group)."""
+    group = await session.get(LocalActor, item.group_id)
+    author = await session.get(LocalActor, item.author_id)
+    assert group is not None and author is not None
+    return (group if item.as_group else author), group
+
+
+async def publish_update(session: AsyncSession, uris: Uris, item: Item) -> None:
+    if item.visibility == ItemVisibility.MEMBERS:
+        return
+    speaker, group = await _author_actor(session, item)
+    document = wire.to_ap(await items.to_wire(session, uris, item))
+    others = [] if speaker is group else [group]
+    await publish(
+        session, speaker, _activity(uris, "Update", speaker, document), _queue_visibility(item),
+        followers=True, followers_of=others,
+    )
+
+
+async def may_change(session: AsyncSession, item: Item, member: LocalActor | None) -> None:
+    """The author, or a moderator or admin of the group; None means an admin tool (the CLI)."""
+    if member is None or member.id == item.author_id:
+        return
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    if await role_in(session, group, member) not in (Role.MODERATOR, Role.ADMIN):
+        raise NotAllowed(f"@{member.username} may not change this item")
+
+
+async def edit_item(
+    session: AsyncSession, uris: Uris, item: Item, draft: Draft, *, by: LocalActor | None = None,
+    confirm: bool = False,
+) -> Item:
+    await may_change(session, item, by)
+    if item.deleted_at is not None or item.status in CLOSED:
+        raise ValueError("a closed or deleted item cannot be edited")
+    if draft.kind != item.kind:
+        raise ValueError("an item's kind cannot change")
+    if draft.as_group != item.as_group or (
+        draft.visibility != item.visibility and ItemVisibility.MEMBERS in (draft.visibility, item.visibility)
+    ):
+        raise ValueError("who posts an item and whether it leaves the instance are fixed once posted")
+    if draft.visibility != ItemVisibility.MEMBERS and not confirm:
+        check_personal_data(draft)
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    category = await items.category(session, uris, group, draft.category)
+    _apply(item, draft, category.id)
+    item.updated_at = utcnow()
+    await session.flush()
+    await publish_update(session, uris, item)
+    return item
+
+
+def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
+    """The item as a Draft (for editing a few fields); `place` keeps the coarse point."""
+    draft = Draft(
+        kind=Kind(item.kind), title=item.title, body_markdown=item.body_markdown, category=category_slug,
+        visibility=ItemVisibility(item.visibility), as_group=item.as_group, quantity=item.quantity,
+        place=Place(item.place_name, item.latitude, item.longitude, item.radius_m) if item.place_name else None,
+        needed_by=item.needed_by, starts_at=item.starts_at, ends_at=item.ends_at, timezone=item.timezone,
+        meeting_point=item.meeting_point, people_wanted=item.people_wanted,
+    )
+    return replace(draft, **changes)
+
+
+async def close_item(
+    session: AsyncSession, uris: Uris, item: Item, status: Status | str, *, by: LocalActor | None = None,
+    now: datetime | None = None,
+) -> Item:
+    status = Status(status)
+    await may_change(session, item, by)
+    if status not in CLOSED or status not in STATUSES[Kind(item.kind)]:
+        allowed = ", ".join(sorted(s for s in STATUSES[Kind(item.kind)] if s in CLOSED))
+        raise ValueError(f"a {item.kind} closes as one of: {allowed}")
+    if item.deleted_at is not None or item.status in CLOSED:
+        raise ValueError(f"this {item.kind} is already {item.status}")
+    item.status, item.updated_at = status, now or utcnow()
+    await session.flush()
+    await publish_update(session, uris, item)
+    return item
+
+
+async def delete_item(
+    session: AsyncSession, uris: Uris, item: Item, *, by: LocalActor | None = None, now: datetime | None = None
+) -> None:
+    await may_change(session, item, by)
+    if item.deleted_at is not None:
+        return
+    item.deleted_at = now or utcnow()
+    if item.visibility == ItemVisibility.MEMBERS:
+        return
+    speaker, group = await _author_actor(session, item)
+    speaker_uri = uris.actor(speaker.username)
+    tombstone = wire.item_tombstone(item.uri, item.deleted_at)
+    tombstone.pop("@context")
+    group_uri = uris.actor(group.username)
+    followers = uris.followers(group_uri)
+    to = [vocab.PUBLIC] if item.visibility == ItemVisibility.PUBLIC else [followers]
+    cc = ([followers] if item.visibility == ItemVisibility.PUBLIC else []) + ([] if item.as_group else [group_uri])
+    delete = {
+        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Delete",
+        "actor": speaker_uri, "to": to, "cc": cc, "object": tombstone,
+    }
+    await publish(
+        session, speaker, delete, _queue_visibility(item), followers=True,
+        followers_of=[] if speaker is group else [group],
+    )
+
+
+async def respond(
+    session: AsyncSession, uris: Uris, item: Item, member: LocalActor, kind: ResponseKind | str | None = None
+) -> ItemResponse:
+    """A member's "I can help" (asks, offers) or "I'm coming" (calls: the count goes out in an Update)."""
+    kind = ResponseKind(kind or (ResponseKind.COMING if item.kind == Kind.CALL else ResponseKind.HELP))
+    if kind not in (ResponseKind.HELP, ResponseKind.COMING):
+        raise ValueError("members answer with help or coming")
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    if await role_in(session, group, member) is None:
+        raise NotAllowed(f"@{member.username} is not a member of @{group.username}")
+    if item.deleted_at is not None or item.status in CLOSED:
+        raise ValueError(f"this {item.kind} is closed")
+    existing = await session.scalar(
+        select(ItemResponse).where(ItemResponse.item_id == item.id, ItemResponse.member_id == member.id)
+    )
+    if existing is not None:
+        return existing
+    response = ItemResponse(item_id=item.id, kind=kind, member_id=member.id)
+    session.add(response)
+    await session.flush()
+    if kind == ResponseKind.COMING and item.kind == Kind.CALL:
+        item.updated_at = utcnow()
+        await publish_update(session, uris, item)
+    return response
+
+
+async def responses(session: AsyncSession, item: Item, viewer: LocalActor) -> list[ItemResponse]:
+    """Every response, for the item's author and the group's moderators; nobody else."""
+    await may_change(session, item, viewer)
+    return list(await session.scalars(
+        select(ItemResponse).where(ItemResponse.item_id == item.id).order_by(ItemResponse.id)
+    ))
+
+
+async def expire_due(session: AsyncSession, uris: Uris, now: datetime | None = None) -> int:
+    """Open asks and offers past `needed_by` become expired; scheduled calls past their end are
+    done. Each publishes its Update."""
+    now = now or utcnow()
+    due = list(await session.scalars(
+        select(Item).where(
+            Item.deleted_at.is_(None),
+            ((Item.status == Status.OPEN) & (Item.needed_by < now))
+            | ((Item.status == Status.SCHEDULED) & (Item.ends_at < now)),
+        ).order_by(Item.id).limit(200)
+    ))
+    for item in due:
+        item.status = Status.DONE if item.kind == Kind.CALL else Status.EXPIRED
+        item.updated_at = now
+        await session.flush()
+        await publish_update(session, uris, item)
+    return len(due)
