@@ -8,10 +8,10 @@ refusal comes back as an Outcome for the retry policy.
 import base64
 import hashlib
 import json
-import zlib
 from collections.abc import Callable, Generator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from federation.client import Client
 from federation.errors import FetchError, Refused
 from federation.keys import SigningKey
+from federation.sender import Answer, Sender, Target
 from federation.signatures import Scheme, http_date, sign_rfc9421
 
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
@@ -47,7 +48,8 @@ class Outcome:
 
 class DeliveryAuth(httpx.Auth):
     """draft-cavage with the activity's precomputed digest; RFC 9421 when an origin asks for it
-    (a 400 or 401 to the first knock), remembered per origin in `schemes` as SigningAuth does."""
+    (a 400 or 401 to the first knock), remembered per origin in `schemes` as SigningAuth does.
+    The httpx road, for hosts mounted in-process; `deliver` knocks the same way on a Sender."""
 
     requires_request_body = True
 
@@ -66,7 +68,7 @@ class DeliveryAuth(httpx.Auth):
         self._sign(request, scheme)
         response = yield request
         if response.status_code in (400, 401):
-            scheme = "rfc9421" if scheme == "cavage" else "cavage"
+            scheme = _other(scheme)
             self._sign(request, scheme)
             response = yield request
         if response.status_code < 400 and self.schemes.get(origin, "cavage") != scheme:
@@ -75,50 +77,48 @@ class DeliveryAuth(httpx.Auth):
     def _sign(self, request: httpx.Request, scheme: Scheme) -> None:
         for name in ("signature", "signature-input", "digest", "content-digest"):
             request.headers.pop(name, None)
-        if scheme == "rfc9421":
-            request.headers.update(
-                sign_rfc9421("POST", str(request.url), self.key, self.payload.body, now=self.now())
+        request.headers.update(
+            sign(
+                self.key, self.payload, scheme, str(request.url), request.headers["host"],
+                request.url.raw_path.decode(), self.now(),
             )
-            return
-        host, date = request.headers["host"], http_date(self.now())
-        target = request.url.raw_path.decode()
-        base = (
-            f"(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {self.payload.digest}"
-        ).encode()
-        private_key = self.key.private_key
-        if isinstance(private_key, rsa.RSAPrivateKey):
-            algorithm, raw = "rsa-sha256", private_key.sign(base, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(private_key, ed25519.Ed25519PrivateKey):
-            algorithm, raw = "hs2019", private_key.sign(base)
-        else:  # pragma: no cover - keys.py makes only these two
-            raise TypeError(f"cannot sign with {type(private_key).__name__}")
-        request.headers["Date"] = date
-        request.headers["Digest"] = self.payload.digest
-        request.headers["Signature"] = (
-            f'keyId="{self.key.key_id}",algorithm="{algorithm}",'
-            f'headers="(request-target) host date digest",'
-            f'signature="{base64.b64encode(raw).decode()}"'
         )
 
 
-class Shards:
-    """Several small connection pools, hosts spread over them by hash.
+def sign(
+    key: SigningKey, payload: Payload, scheme: Scheme, url: str, host: str, target: str, now: datetime
+) -> list[tuple[str, str]]:
+    """The signature headers of a POST of `payload` to `url` (Host `host`, path `target`)."""
+    if scheme == "rfc9421":
+        return list(sign_rfc9421("POST", url, key, payload.body, now=now).items())
+    date = _http_date(now)
+    base = f"(request-target): post {target}\nhost: {host}\ndate: {date}\ndigest: {payload.digest}".encode()
+    private_key = key.private_key
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        algorithm, raw = "rsa-sha256", private_key.sign(base, padding.PKCS1v15(), hashes.SHA256())
+    elif isinstance(private_key, ed25519.Ed25519PrivateKey):
+        algorithm, raw = "hs2019", private_key.sign(base)
+    else:  # pragma: no cover - keys.py makes only these two
+        raise TypeError(f"cannot sign with {type(private_key).__name__}")
+    signature = (
+        f'keyId="{key.key_id}",algorithm="{algorithm}",headers="(request-target) host date digest",'
+        f'signature="{base64.b64encode(raw).decode()}"'
+    )
+    return [("Date", date), ("Digest", payload.digest), ("Signature", signature)]
 
-    One httpx pool serving many hosts at high concurrency spends its time scanning its own
-    connections (every request assignment walks all of them: encode/httpx#3215). Small pools
-    keep that scan short, and a host always lands on the same pool, so its connections stay
-    warm. Each shard is a full `Client`: the same SSRF guard, caps and deadlines.
-    """
 
-    def __init__(self, make: Callable[[int], Client], count: int) -> None:
-        self.clients = [make(i) for i in range(count)]
+def _http_date(moment: datetime) -> str:
+    return _http_date_of_second(int(moment.timestamp()))
 
-    def __call__(self, host: str) -> Client:
-        return self.clients[zlib.crc32(host.encode()) % len(self.clients)]
 
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+@lru_cache(maxsize=4)
+def _http_date_of_second(second: int) -> str:
+    # A worker signs thousands of requests a second; the Date changes once a second.
+    return http_date(datetime.fromtimestamp(second, UTC))
+
+
+def _other(scheme: Scheme) -> Scheme:
+    return "rfc9421" if scheme == "cavage" else "cavage"
 
 
 def _utcnow() -> datetime:
@@ -126,20 +126,56 @@ def _utcnow() -> datetime:
 
 
 async def deliver(
-    client: Client,
+    via: Client | Sender,
     inbox_uri: str,
     payload: Payload,
     key: SigningKey,
     schemes: MutableMapping[str, Scheme],
     now: Callable[[], datetime] = _utcnow,
 ) -> Outcome:
+    """POST through the Sender, or through a Client (hosts mounted in-process, in tests)."""
     try:
-        receipt = await client.post(
-            inbox_uri, payload.body, CONTENT_TYPE, auth=DeliveryAuth(key, payload, schemes, now)
-        )
+        if isinstance(via, Sender):
+            answer = await _knock(via, inbox_uri, payload, key, schemes, now)
+            status, retry_after = answer.status, answer.retry_after
+        else:
+            receipt = await via.post(
+                inbox_uri, payload.body, CONTENT_TYPE, auth=DeliveryAuth(key, payload, schemes, now)
+            )
+            status, retry_after = receipt.status, receipt.retry_after
     except Refused as e:
         return Outcome(None, error=f"refused: {e}", refused=True)
     except FetchError as e:
         return Outcome(e.status, error=f"{type(e).__name__}: {e}")
-    error = None if 200 <= receipt.status < 300 else f"HTTP {receipt.status}"
-    return Outcome(receipt.status, receipt.retry_after, error)
+    error = None if 200 <= status < 300 else f"HTTP {status}"
+    return Outcome(status, retry_after, error)
+
+
+async def _knock(
+    sender: Sender,
+    inbox_uri: str,
+    payload: Payload,
+    key: SigningKey,
+    schemes: MutableMapping[str, Scheme],
+    now: Callable[[], datetime],
+) -> Answer:
+    """Sign with the origin's scheme (cavage until it asked otherwise); on 400/401 knock once
+    more with the other, and remember whichever was answered with a success."""
+    target = Target.of(inbox_uri)
+    origin = target.origin
+    scheme: Scheme = schemes.get(origin, "cavage")
+    answer = await sender.post(target, payload.body, _signed(target, payload, key, scheme, now()))
+    if answer.status in (400, 401):
+        scheme = _other(scheme)
+        answer = await sender.post(target, payload.body, _signed(target, payload, key, scheme, now()))
+    if answer.status < 400 and schemes.get(origin, "cavage") != scheme:
+        schemes[origin] = scheme
+    return answer
+
+
+def _signed(
+    target: Target, payload: Payload, key: SigningKey, scheme: Scheme, now: datetime
+) -> list[tuple[str, str]]:
+    headers = [("Content-Type", CONTENT_TYPE)]
+    headers += sign(key, payload, scheme, target.url, target.authority, target.path, now)
+    return headers

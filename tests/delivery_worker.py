@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from ayni.runtime import Runtime
 from ayni.settings import Settings
-from outbox.worker import DeliveryWorker, Limits
+from outbox.worker import DeliveryWorker, Limits, sender
 
 
 class Announcing(DeliveryWorker):
@@ -36,8 +36,9 @@ async def main(base_url: str, database_url: str, lease: float) -> None:
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     print("ready", flush=True)
     try:
-        worker = Announcing(runtime, limits=Limits(lease=timedelta(seconds=lease), idle_poll=0.1, grace=1.0))
-        await worker.run(stop)
+        limits = Limits(lease=timedelta(seconds=lease), idle_poll=0.1, grace=1.0)
+        async with sender(runtime) as posts:  # real sockets: the production sender
+            await Announcing(runtime, limits=limits, sender=posts).run(stop)
     finally:
         await runtime.close()
 

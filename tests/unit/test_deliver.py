@@ -9,7 +9,7 @@ from federation import keys
 from federation.errors import SignatureError
 from federation.keys import SigningKey, VerificationKey
 from federation.signatures import verify
-from outbox.deliver import CONTENT_TYPE, DeliveryAuth, Payload, Shards
+from outbox.deliver import CONTENT_TYPE, DeliveryAuth, Payload
 from tests.receiver import StaticKeys
 
 KEY_ID = "https://us.example/actors/food#main-key"
@@ -55,9 +55,3 @@ async def test_a_tampered_body_does_not_verify(key: SigningKey) -> None:
     signed = next(DeliveryAuth(key, payload, {}, lambda: datetime.now(UTC)).auth_flow(request(payload)))
     with pytest.raises(SignatureError, match="[Dd]igest"):
         await verify("POST", str(signed.url), signed.headers, payload.body + b" ", lookup(key))
-
-
-def test_a_host_always_lands_on_the_same_shard() -> None:
-    shards = Shards(lambda i: i, 16)  # type: ignore[arg-type, return-value]
-    assert len({shards(f"host{n}.example") for n in range(200)}) == 16
-    assert shards("a.example") == shards("a.example")

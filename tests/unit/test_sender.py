@@ -1,0 +1,423 @@
+"""The delivery sender against real loopback servers: the client's guard, caps and typed errors,
+and connections kept per host."""
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address, ip_network
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from federation.addresses import IPAddress
+from federation.errors import Refused, Unavailable
+from federation.sender import Sender, Target
+
+LOOPBACK = (ip_network("127.0.0.1/32"),)
+ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
+
+
+@dataclass
+class Server:
+    port: int = 0
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+    def url(self, path: str = "/inbox") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+async def read_request(reader: asyncio.StreamReader, server: Server) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    body = await reader.readexactly(length)
+    server.requests.append(head + body)
+    return head
+
+
+def answering(*answers: bytes, close: bool = False) -> Handler:
+    """Answers each request on a connection with the next answer (the last one repeats)."""
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        n = 0
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await read_request(reader, server)
+                writer.write(answers[min(n, len(answers) - 1)])
+                await writer.drain()
+                n += 1
+                if close:
+                    break
+        writer.close()
+
+    return handle
+
+
+@contextlib.asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[Server]:
+    server = Server()
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        try:
+            await handler(reader, writer, server)
+        finally:
+            handlers.discard(task)
+
+    listener = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+    server.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listener.close()
+        for task in list(handlers):
+            task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def sender(**options: object) -> AsyncIterator[Sender]:
+    options.setdefault("allow_private", LOOPBACK)
+    async with Sender("Ayni/test (+http://127.0.0.1)", **options) as s:  # type: ignore[arg-type]
+        yield s
+
+
+async def post(s: Sender, url: str) -> int:
+    answer = await s.post(
+        Target.of(url), b'{"type":"Create"}', [("Content-Type", "application/activity+json")]
+    )
+    return answer.status
+
+
+async def test_loopback_is_refused_unless_the_operator_allowed_it() -> None:
+    async with serving(answering(ACCEPTED)) as server:
+        async with sender(allow_private=()) as strict:
+            with pytest.raises(Refused, match="loopback") as refused:
+                await post(strict, server.url())
+            assert refused.value.url == server.url()
+        async with sender() as allowed:
+            assert await post(allowed, server.url()) == 202
+        assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("addresses", "why"),
+    [
+        (["10.0.0.7"], "private"),
+        (["169.254.169.254"], "link-local"),
+        (["::ffff:127.0.0.1"], "IPv4-mapped"),
+        (["127.0.0.1", "10.0.0.7"], "private"),  # every address is checked, not just the first
+    ],
+)
+async def test_names_resolving_to_private_addresses_are_refused(
+    addresses: list[str], why: str
+) -> None:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ip_address(a) for a in addresses]
+
+    async with sender(resolve=resolve) as s:
+        with pytest.raises(Refused, match=why):
+            await post(s, "http://inbox.test/inbox")
+
+
+async def test_plain_http_to_a_public_host_is_refused() -> None:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ip_address("93.184.215.14")]
+
+    async with sender(resolve=resolve) as s:
+        with pytest.raises(Refused, match="plain http"):
+            await post(s, "http://public.example/inbox")
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/inbox", "/inbox", "http:///inbox", "file:///etc/passwd"]
+)
+async def test_urls_that_are_not_http_are_refused(url: str) -> None:
+    async with sender() as s:
+        with pytest.raises(Refused):
+            await post(s, url)
+
+
+async def test_the_socket_goes_to_the_checked_address_and_the_name_is_resolved_once() -> None:
+    # A rebinding resolver: the first answer passes the guard, any later one would not.
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        lookups.append(host)
+        return [ip_address("127.0.0.1" if len(lookups) == 1 else "10.0.0.7")]
+
+    async with serving(answering(ACCEPTED)) as server, sender(resolve=resolve) as s:
+        assert await post(s, f"http://inbox.test:{server.port}/inbox") == 202
+        assert await post(s, f"http://inbox.test:{server.port}/inbox") == 202  # kept connection
+    assert lookups == ["inbox.test"]
+    assert server.requests[0].startswith(b"POST /inbox HTTP/1.1\r\nHost: inbox.test:")
+
+
+async def test_the_request_carries_our_user_agent_headers_and_body() -> None:
+    async with serving(answering(ACCEPTED)) as server, sender() as s:
+        await post(s, server.url("/users/ana/inbox?x=1"))
+    request = server.requests[0]
+    assert request.startswith(b"POST /users/ana/inbox?x=1 HTTP/1.1\r\n")
+    assert b"\r\nUser-Agent: Ayni/test (+http://127.0.0.1)\r\n" in request
+    assert b"\r\nContent-Length: 17\r\n" in request
+    assert request.endswith(b'\r\n\r\n{"type":"Create"}')
+
+
+async def test_a_header_value_with_a_line_break_is_never_sent() -> None:
+    async with serving(answering(ACCEPTED)) as server, sender() as s:
+        with pytest.raises(Refused):
+            await s.post(Target.of(server.url()), b"{}", [("Signature", "x\r\nX-Injected: 1")])
+    assert server.connections == 0
+
+
+async def test_a_host_receiving_many_deliveries_gets_one_connection() -> None:
+    async with serving(answering(ACCEPTED)) as server, sender() as s:
+        for _ in range(5):
+            assert await post(s, server.url()) == 202
+        assert server.connections == 1 and s.connections_opened == 1
+
+
+async def test_concurrent_deliveries_to_one_host_keep_at_most_the_idle_limit() -> None:
+    async with serving(answering(ACCEPTED)) as server, sender(idle_per_origin=2) as s:
+        assert await asyncio.gather(*(post(s, server.url()) for _ in range(6))) == [202] * 6
+        opened = s.connections_opened
+        assert opened == 6
+        assert await asyncio.gather(*(post(s, server.url()) for _ in range(2))) == [202] * 2
+        assert s.connections_opened == opened  # the two kept connections served them
+
+
+async def test_connection_close_from_the_server_is_honoured() -> None:
+    closing = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    async with serving(answering(closing, close=True)) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
+async def test_an_http_1_0_answer_is_not_kept() -> None:
+    async with (
+        serving(answering(b"HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n")) as server,
+        sender() as s,
+    ):
+        assert await post(s, server.url()) == 202
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
+@pytest.mark.parametrize("idle", [0.05, 0])  # the server's FIN seen while idle, or only on use
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_an_error(
+    idle: float,
+) -> None:
+    async with serving(answering(ACCEPTED, close=True)) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        await asyncio.sleep(idle)
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
+async def test_bodies_are_read_away_so_the_connection_serves_again() -> None:
+    chunked = (
+        b"HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n"
+    )
+    with_length = b'HTTP/1.1 201 Created\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+    async with serving(answering(chunked, with_length, ACCEPTED)) as server, sender() as s:
+        assert [await post(s, server.url()) for _ in range(3)] == [400, 201, 202]
+        assert server.connections == 1
+
+
+async def test_a_large_answer_is_not_read_the_status_stands_and_the_connection_goes() -> None:
+    megabyte = b"HTTP/1.1 202 Accepted\r\nContent-Length: 1048576\r\n\r\n" + b"x" * 1024 * 1024
+    async with serving(answering(megabyte, ACCEPTED)) as server, sender() as s:
+        started = time.monotonic()
+        assert await post(s, server.url()) == 202
+        assert time.monotonic() - started < 1
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
+async def test_retry_after_is_returned_with_the_status() -> None:
+    busy = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n"
+    async with serving(answering(busy)) as server, sender() as s:
+        answer = await s.post(Target.of(server.url()), b"{}", [])
+    assert (answer.status, answer.retry_after) == (429, "120")
+
+
+async def test_redirects_are_answers_not_followed() -> None:
+    moved = b"HTTP/1.1 308 Permanent Redirect\r\nLocation: http://10.0.0.7/inbox\r\nContent-Length: 0\r\n\r\n"
+    async with serving(answering(moved)) as server, sender() as s:
+        assert await post(s, server.url()) == 308
+        assert len(server.requests) == 1
+
+
+async def test_a_black_hole_is_unavailable_at_the_deadline() -> None:
+    async def never(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        await read_request(reader, server)
+        await asyncio.Event().wait()
+
+    async with serving(never) as server, sender(deadline=0.3) as s:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="within 0.3 s"):
+            await post(s, server.url())
+        assert time.monotonic() - started < 1
+
+
+async def test_a_server_trickling_its_answer_is_cut_at_the_deadline() -> None:
+    async def trickle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        await read_request(reader, server)
+        for byte in ACCEPTED:
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+
+    async with serving(trickle) as server, sender(deadline=0.3) as s:
+        with pytest.raises(Unavailable, match="within 0.3 s"):
+            await post(s, server.url())
+
+
+async def test_a_closed_port_is_unavailable_not_an_os_error() -> None:
+    async with serving(answering(ACCEPTED)) as server:
+        url = server.url()
+    async with sender() as s:
+        with pytest.raises(Unavailable, match="cannot connect"):
+            await post(s, url)
+
+
+async def test_a_resolver_that_hangs_is_bounded_by_the_connect_timeout() -> None:
+    async def hang(host: str, port: int) -> list[IPAddress]:
+        await asyncio.Event().wait()
+        return []
+
+    async with sender(resolve=hang, connect_timeout=0.2) as s:
+        with pytest.raises(Unavailable, match="no connection"):
+            await post(s, "http://inbox.test/inbox")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+        b"HTTP/1.1 2020 Accepted\r\n\r\n",
+        b"HTTP/2 202\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n folded: header\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nBad Header: 1\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 1, 2\r\n\r\nx",
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"HTTP/1.1 202 Acc",  # then the server closes
+    ],
+)
+async def test_malformed_answers_are_unavailable(answer: bytes) -> None:
+    async with serving(answering(answer, close=True)) as server, sender() as s:
+        with pytest.raises(Unavailable):
+            await post(s, server.url())
+
+
+async def test_an_interim_100_continue_is_skipped() -> None:
+    answer = b"HTTP/1.1 100 Continue\r\n\r\n" + ACCEPTED
+    async with serving(answering(answer)) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        assert await post(s, server.url()) == 202
+        assert server.connections == 1
+
+
+async def test_content_length_with_chunked_is_taken_but_the_connection_is_dropped() -> None:
+    smuggling = (
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    async with serving(answering(smuggling, ACCEPTED)) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
+def self_signed(name: str, directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(the server's context, a client context that trusts only this certificate)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    (directory / "cert.pem").write_bytes(pem)
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    client = ssl.create_default_context(cadata=pem.decode())
+    return server, client
+
+
+@contextlib.asynccontextmanager
+async def serving_tls(handler: Handler, context: ssl.SSLContext) -> AsyncIterator[Server]:
+    server = Server()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        await handler(reader, writer, server)
+
+    listener = await asyncio.start_server(on_connection, "127.0.0.1", 0, ssl=context)
+    server.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield server
+    finally:
+        listener.close()
+
+
+async def to_loopback(host: str, port: int) -> list[IPAddress]:
+    return [ip_address("127.0.0.1")]
+
+
+async def test_https_checks_the_certificate_for_the_host_name_not_the_address(
+    tmp_path: Path,
+) -> None:
+    server_tls, trusting = self_signed("inbox.test", tmp_path)
+    async with serving_tls(answering(ACCEPTED), server_tls) as server:
+        url = f"https://inbox.test:{server.port}/inbox"
+        async with sender(resolve=to_loopback, verify=trusting) as s:
+            assert await post(s, url) == 202
+            assert await post(s, url) == 202
+            assert server.connections == 1
+        async with sender(resolve=to_loopback) as s:  # the system's roots do not know it
+            with pytest.raises(Unavailable, match="certificate"):
+                await post(s, url)
+        async with sender(resolve=to_loopback, verify=trusting) as s:
+            with pytest.raises(Unavailable, match="certificate|match"):
+                await post(s, f"https://other.test:{server.port}/inbox")
