@@ -16,6 +16,7 @@ from ayni import __version__, cli_federation, cli_items
 from ayni import settings as settings_module
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
+from federation.errors import FederationError
 from models import actors, db
 from models.actors import ActorType, Role
 from models.items import ItemVisibility
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         asyncio.run(args.run(args))
-    except (CommandError, SettingsError, actors.InvalidName, actors.NameTaken, ValueError, LookupError) as e:
+    except (CommandError, SettingsError, ValueError, LookupError, FederationError) as e:
         print(f"ayni: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,14 +5,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ayni import following
 from ayni.runtime import Runtime
 from models import policy
 
 
 def register(commands: Any) -> None:
-    federation = commands.add_parser("federation", help="domain blocks and block lists").add_subparsers(
+    federation = commands.add_parser("federation", help="follows between groups, domain blocks, block lists").add_subparsers(
         title="federation commands", metavar="COMMAND"
     )
+    follow = federation.add_parser("follow", help="a group follows another group (or any actor) by handle")
+    follow.add_argument("group", help="our group's name")
+    follow.add_argument("handle", help="@name@host")
+    follow.set_defaults(run=cmd_follow)
+    unfollow = federation.add_parser("unfollow", help="a group stops following an actor")
+    unfollow.add_argument("group")
+    unfollow.add_argument("handle")
+    unfollow.set_defaults(run=cmd_unfollow)
+    listing = federation.add_parser("list", help="who a group follows and who follows it, with states")
+    listing.add_argument("group")
+    listing.set_defaults(run=cmd_list)
     block = federation.add_parser("block", help="block a domain and its subdomains: no traffic either way")
     block.add_argument("domain")
     block.add_argument("--reason", default="", help="kept with the block and exported as its public comment")
@@ -30,14 +42,37 @@ def register(commands: Any) -> None:
 
 
 async def _in_transaction(work: Any) -> Any:
+    async def run(runtime: Runtime) -> Any:
+        async with runtime.sessions() as session, session.begin():
+            return await work(session)
+
+    return await _with_runtime(run)
+
+
+async def _with_runtime(work: Any) -> Any:
     from ayni.cli import load_settings, require_schema, with_runtime
 
     async def run(runtime: Runtime) -> Any:
         await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            return await work(session)
+        return await work(runtime)
 
     return await with_runtime(load_settings(), run)
+
+
+async def cmd_follow(args: argparse.Namespace) -> None:
+    remote = await _with_runtime(lambda runtime: following.follow_handle(runtime, args.group, args.handle))
+    print(f"@{args.group} asked to follow {remote.uri}; pending until it accepts (delivered by the workers).")
+
+
+async def cmd_unfollow(args: argparse.Namespace) -> None:
+    remote = await _with_runtime(lambda runtime: following.unfollow_handle(runtime, args.group, args.handle))
+    print(f"@{args.group} no longer follows {remote.uri}.")
+
+
+async def cmd_list(args: argparse.Namespace) -> None:
+    for relation in await _with_runtime(lambda runtime: following.relations(runtime, args.group)):
+        label = "follows" if relation.direction == "outbound" else "followed by"
+        print(f"{label}\t{relation.handle}\t{relation.state}")
 
 
 async def cmd_block(args: argparse.Namespace) -> None:

@@ -79,6 +79,8 @@ async def test_block_lists_import_export_and_unblock_from_the_cli(clean_environ:
     unblocked = run_cli(["federation", "unblock", "spam.example"], env)
     unblock_again = run_cli(["federation", "unblock", "spam.example"], env)
     listed = run_cli(["federation", "blocks"], env)
+    no_group = run_cli(["federation", "follow", "nope", "@food@other.example"], env)
+    no_relations = run_cli(["federation", "list", "nope"], env)
 
     assert imported.returncode == 0, imported.stderr
     assert "Blocked 1 domains; 1 rows skipped." in imported.stdout
@@ -91,3 +93,5 @@ async def test_block_lists_import_export_and_unblock_from_the_cli(clean_environ:
     assert unblocked.returncode == 0
     assert unblock_again.returncode == 1 and unblock_again.stderr.startswith("ayni: error: ")
     assert listed.stdout.splitlines() == ["harass.example\tharassment"]
+    assert no_group.returncode == 1 and no_group.stderr == "ayni: error: there is no group named 'nope'\n"
+    assert no_relations.returncode == 1
