@@ -11,7 +11,7 @@ from models import policy
 
 
 def register(commands: Any) -> None:
-    federation = commands.add_parser("federation", help="follows between groups, domain blocks, block lists").add_subparsers(
+    federation = commands.add_parser("federation", help="follows between groups, blocks, allowlist mode").add_subparsers(
         title="federation commands", metavar="COMMAND"
     )
     follow = federation.add_parser("follow", help="a group follows another group (or any actor) by handle")
@@ -25,6 +25,15 @@ def register(commands: Any) -> None:
     listing = federation.add_parser("list", help="who a group follows and who follows it, with states")
     listing.add_argument("group")
     listing.set_defaults(run=cmd_list)
+    mode = federation.add_parser("mode", help="open: all but blocked domains; allowlist: only allowed ones")
+    mode.add_argument("mode", choices=[policy.Mode.OPEN, policy.Mode.ALLOWLIST])
+    mode.set_defaults(run=cmd_mode)
+    allow = federation.add_parser("allow", help="allow a domain (and its subdomains) in allowlist mode")
+    allow.add_argument("domain")
+    allow.set_defaults(run=cmd_allow)
+    disallow = federation.add_parser("disallow", help="take a domain off the allowlist")
+    disallow.add_argument("domain")
+    disallow.set_defaults(run=cmd_disallow)
     block = federation.add_parser("block", help="block a domain and its subdomains: no traffic either way")
     block.add_argument("domain")
     block.add_argument("--reason", default="", help="kept with the block and exported as its public comment")
@@ -73,6 +82,28 @@ async def cmd_list(args: argparse.Namespace) -> None:
     for relation in await _with_runtime(lambda runtime: following.relations(runtime, args.group)):
         label = "follows" if relation.direction == "outbound" else "followed by"
         print(f"{label}\t{relation.handle}\t{relation.state}")
+
+
+async def cmd_mode(args: argparse.Namespace) -> None:
+    await _in_transaction(lambda session: policy.set_mode(session, args.mode))
+    if args.mode == policy.Mode.ALLOWLIST:
+        print("Allowlist mode: only allowed domains may deliver to us, fetch our non-public documents"
+              " or receive our deliveries. Allow one with `ayni federation allow DOMAIN`.")
+    else:
+        print("Open federation: every domain but the blocked ones.")
+
+
+async def cmd_allow(args: argparse.Namespace) -> None:
+    allow = await _in_transaction(lambda session: policy.allow_domain(session, args.domain))
+    print(f"Allowed {allow.domain} and its subdomains.")
+
+
+async def cmd_disallow(args: argparse.Namespace) -> None:
+    from ayni.cli import CommandError
+
+    if not await _in_transaction(lambda session: policy.disallow_domain(session, args.domain)):
+        raise CommandError(f"{args.domain} is not on the allowlist")
+    print(f"{policy.normalise_domain(args.domain)} is no longer allowed.")
 
 
 async def cmd_block(args: argparse.Namespace) -> None:

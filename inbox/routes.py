@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ayni.requests import url_as_received
 from ayni.runtime import Runtime
 from federation import signatures, vocab
 from federation.errors import InvalidDocument, SignatureError
@@ -98,7 +99,7 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         return Response(status_code=202)
 
     try:
-        signed_by = await signatures.verify("POST", _url_as_received(runtime, request), request.headers,
+        signed_by = await signatures.verify("POST", url_as_received(runtime, request), request.headers,
                                             body, runtime.key_resolver)
         owner = runtime.key_resolver.owner_of(signed_by)
     except SignatureError as error:
@@ -139,14 +140,6 @@ async def _read_capped(request: Request) -> bytes | None:
     except ClientDisconnect:
         return b""
     return b"".join(chunks)
-
-
-def _url_as_received(runtime: Runtime, request: Request) -> str:
-    """Our public origin (we may sit behind a proxy) + the path and query exactly as sent."""
-    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-    query = request.scope.get("query_string") or b""
-    url = runtime.settings.base_url + raw_path.decode("latin-1")
-    return f"{url}?{query.decode('latin-1')}" if query else url
 
 
 def _claimed_key_id(request: Request) -> str | None:

@@ -43,6 +43,8 @@ class Instance(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     base_url: Mapped[str] = mapped_column(String(255))
+    # "open": everyone but blocked domains; "allowlist": only allowed domains (see models.policy).
+    federation_mode: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.actors import Instance
 from models.follows import Follow
-from models.queue import Delivery, DeliveryState, DomainBlock
+from models.queue import Delivery, DeliveryState, DomainAllow, DomainBlock
 from models.remote import RemoteActor
 
 CSV_COLUMNS = ["#domain", "#severity", "#reject_media", "#reject_reports", "#public_comment", "#obfuscate"]
@@ -134,22 +135,72 @@ def export_blocklist(blocks: Iterable[DomainBlock]) -> str:
     return out.getvalue()
 
 
+class Mode:
+    OPEN = "open"
+    ALLOWLIST = "allowlist"
+
+
+async def set_mode(session: AsyncSession, mode: str) -> None:
+    if mode not in (Mode.OPEN, Mode.ALLOWLIST):
+        raise ValueError(f"federation mode must be {Mode.OPEN!r} or {Mode.ALLOWLIST!r}, not {mode!r}")
+    await session.execute(update(Instance).values(federation_mode=mode))
+
+
+async def allow_domain(session: AsyncSession, text: str) -> DomainAllow:
+    domain = normalise_domain(text)
+    allow = await session.scalar(select(DomainAllow).where(DomainAllow.domain == domain))
+    if allow is None:
+        allow = DomainAllow(domain=domain)
+        session.add(allow)
+        await session.flush()
+    return allow
+
+
+async def disallow_domain(session: AsyncSession, text: str) -> bool:
+    result = await session.execute(delete(DomainAllow).where(DomainAllow.domain == normalise_domain(text)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the instance refuses: blocked domains always; in allowlist mode, everything not allowed."""
+
+    blocked: frozenset[str] = frozenset()
+    allowed: frozenset[str] | None = None  # None: open federation
+
+    def refuses(self, host: str) -> bool:
+        if is_blocked(host, self.blocked):
+            return True
+        return self.allowed is not None and not is_blocked(host, self.allowed)
+
+
+async def load_rules(session: AsyncSession) -> Rules:
+    mode = await session.scalar(select(Instance.federation_mode)) or Mode.OPEN
+    blocked = frozenset(await session.scalars(select(DomainBlock.domain)))
+    allowed = frozenset(await session.scalars(select(DomainAllow.domain))) if mode == Mode.ALLOWLIST else None
+    return Rules(blocked, allowed)
+
+
 class Blocklist:
-    """The domain blocks, kept in memory for a few seconds: the inbox asks on every request."""
+    """The instance's rules, kept in memory for a few seconds: the inbox asks on every request."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl: float = 2.0) -> None:
         self._sessions = sessions
         self._ttl = ttl
-        self._domains: frozenset[str] = frozenset()
+        self._rules = Rules()
         self._loaded_at = -ttl
 
-    async def blocks(self, *hosts: str | None) -> bool:
-        """Whether any of these hosts is a blocked domain or under one."""
+    async def rules(self) -> Rules:
         if time.monotonic() - self._loaded_at >= self._ttl:
             async with self._sessions() as session:
-                self._domains = frozenset(await session.scalars(select(DomainBlock.domain)))
+                self._rules = await load_rules(session)
             self._loaded_at = time.monotonic()
-        return bool(self._domains) and any(is_blocked(host, self._domains) for host in hosts if host)
+        return self._rules
+
+    async def blocks(self, *hosts: str | None) -> bool:
+        """Whether any of these hosts is refused: blocked, or not allowed in allowlist mode."""
+        rules = await self.rules()
+        return any(rules.refuses(host) for host in hosts if host)
 
     def forget(self) -> None:
         self._loaded_at = -self._ttl

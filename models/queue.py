@@ -121,6 +121,16 @@ class Host(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class DomainAllow(Base):
+    """In allowlist mode, only these domains (and their subdomains) may talk to us."""
+
+    __tablename__ = "domain_allows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class DomainBlock(Base):
     """An instance-wide block: no inbox traffic, no fetches, no deliveries."""
 

@@ -35,7 +35,9 @@ def fan_out(
     own_host: str,
     blocked_domains: Collection[str] = (),
     unavailable_hosts: Collection[str] = (),
+    allowed_domains: Collection[str] | None = None,
 ) -> list[Target]:
+    """`allowed_domains`: in allowlist mode, only these (and their subdomains) receive anything."""
     blocked = {domain.lower().rstrip(".") for domain in blocked_domains}
     skip_unavailable = activity_type not in HANDSHAKE_TYPES
     targets: dict[str, Target] = {}
@@ -45,6 +47,8 @@ def fan_out(
         if not inbox or host is None or host == own_host or inbox in targets:
             continue
         if is_blocked(host, blocked) or (skip_unavailable and host in unavailable_hosts):
+            continue
+        if allowed_domains is not None and not is_blocked(host, allowed_domains):
             continue
         targets[inbox] = Target(inbox, host)
     return list(targets.values())

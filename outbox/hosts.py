@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.queue import Delivery, DeliveryState, DomainBlock, Host
+from models.queue import Delivery, DeliveryState, Host
 
 
 async def mark_host_alive(session: AsyncSession, host: str, now: datetime | None = None) -> None:
@@ -50,7 +50,3 @@ async def record_failures(session: AsyncSession, failures: dict[str, datetime], 
 
 async def unavailable_hosts(session: AsyncSession) -> set[str]:
     return set(await session.scalars(select(Host.host).where(Host.unavailable_since.is_not(None))))
-
-
-async def blocked_domains(session: AsyncSession) -> set[str]:
-    return set(await session.scalars(select(DomainBlock.domain)))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from federation import vocab
 from federation.errors import FederationError
+from models import policy
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity, Delivery, FanoutState
 from models.remote import RemoteActor
@@ -101,11 +102,13 @@ async def expand(
             recipients = [*named, *await follower_recipients(session, row.actor_id)]
         for actor_id in audience.get("followers_of") or []:
             recipients = [*recipients, *await follower_recipients(session, int(actor_id))]
+        rules = await policy.load_rules(session)
         targets = fanout.fan_out(
             row.type,
             recipients,
             own_host=own_host,
-            blocked_domains=await hosts.blocked_domains(session),
+            blocked_domains=rules.blocked,
+            allowed_domains=rules.allowed,
             unavailable_hosts=await hosts.unavailable_hosts(session),
         )
         values = [

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ayni.requests import url_as_received
 from ayni.runtime import Runtime
 from federation import vocab
 from federation.errors import FederationError
@@ -38,10 +39,13 @@ async def signer_of(request: Request) -> str | None:
     if "signature" not in request.headers and "signature-input" not in request.headers:
         return None
     try:
-        key_id = await verify("GET", str(request.url), dict(request.headers), b"", runtime.key_resolver)
-        return runtime.key_resolver.owner_of(key_id)
+        key_id = await verify("GET", url_as_received(runtime, request), dict(request.headers), b"",
+                              runtime.key_resolver)
+        signer = runtime.key_resolver.owner_of(key_id)
     except (FederationError, KeyError):
         return None
+    # A blocked server, or one not on the allowlist, sees only what is public.
+    return None if await runtime.blocklist.blocks(vocab.host_of(signer)) else signer
 
 
 async def may_see(request: Request, activity: Activity) -> bool:

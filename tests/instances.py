@@ -68,7 +68,7 @@ async def start_instance(
         base_url=base_url, database_url=database_url, secret_key="test-secret",
         allow_private_addresses=LOOPBACK,
     )
-    app = create_app(settings, mounts={"all://127.0.0.1": network})
+    app = create_app(settings, mounts={"all://127.0.0.1": network, "all://localhost": network})
     network.add(settings.host, app)
     await seed(app.state.runtime)
     async with app.router.lifespan_context(app):
