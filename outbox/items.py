@@ -17,13 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation import items as wire
 from federation import vocab
 from federation.itemterms import CLOSED, STATUSES, Kind, Status
+from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
 from models import items
 from models.actors import ActorType, LocalActor, Membership, Role
 from models.base import utcnow
+from models.content import RemoteObject
 from models.items import Item, ItemResponse, ItemVisibility, ResponseKind
 from models.queue import Visibility
+from models.remote import RemoteActor
 from models.uris import Uris
 from outbox.publish import publish
 
@@ -308,3 +311,39 @@ async def expire_due(session: AsyncSession, uris: Uris, now: datetime | None = N
         await session.flush()
         await publish_update(session, uris, item)
     return len(due)
+
+
+async def reply_to_response(
+    session: AsyncSession, uris: Uris, response: ItemResponse, by: LocalActor, text_markdown: str
+) -> dict[str, Any]:
+    """Answer a remote reply or message privately: a direct message from the group (never from
+    the member who writes it), in reply to the response, to its author only."""
+    item = await session.get(Item, response.item_id)
+    assert item is not None
+    await may_change(session, item, by)
+    remote_object = await session.get(RemoteObject, response.remote_object_id) if response.remote_object_id else None
+    if remote_object is None:
+        raise ValueError("only responses from other servers are answered by direct message")
+    recipient = await session.get(RemoteActor, remote_object.remote_actor_id)
+    group = await session.get(LocalActor, item.group_id)
+    assert recipient is not None and group is not None
+    if not text_markdown.strip():
+        raise ValueError("a reply says something")
+    group_uri = uris.actor(group.username)
+    handle = f"@{recipient.username}@{recipient.host}" if recipient.username else recipient.uri
+    note = {
+        "id": uris.object(uuid4().hex), "type": "Note", "attributedTo": group_uri,
+        "to": [recipient.uri], "cc": [], "inReplyTo": remote_object.uri, "published": _now_iso(),
+        "content": render_markdown(text_markdown),
+        "tag": [{"type": "Mention", "href": recipient.uri, "name": handle}],
+    }
+    create = {
+        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Create",
+        "actor": group_uri, "to": [recipient.uri], "cc": [], "object": note,
+    }
+    await publish(session, group, create, Visibility.DIRECT, to_actors=[recipient.uri])
+    return create
+
+
+def _now_iso() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")

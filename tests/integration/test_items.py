@@ -216,3 +216,25 @@ async def test_an_ask_past_its_end_expires_and_its_update_is_published(instance:
         assert list(await session.scalars(select(ItemResponse))) == []
     update = (await activities(instance))[-1]
     assert update.type == "Update" and update.document["object"]["content"].startswith("<p>Expired: Ask: Winter coat")
+
+
+async def test_the_periodic_expiry_loop_closes_due_items_and_stops_when_asked(instance: Instance) -> None:
+    import asyncio
+
+    from outbox import expiry
+
+    await members(instance)
+    item = await post(instance, Draft(Kind.ASK, "Soup for Sunday", needed_by=datetime.now(UTC) - timedelta(hours=1)))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(expiry.run(instance.runtime, stop, interval=0.01))
+    status = None
+    for _ in range(200):
+        async with instance.runtime.sessions() as session:
+            status = await session.scalar(select(Item.status).where(Item.id == item.id))
+        if status == Status.EXPIRED:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+    assert status == Status.EXPIRED
+    assert [a.type for a in await activities(instance)] == ["Create", "Announce", "Update"]

@@ -210,3 +210,16 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
         with pytest.raises(posting.NotAllowed):
             await posting.responses(session, stored, rosa)
     assert [r.kind for r in seen] == ["message"]
+
+    # When the admin answers it, the answer is a direct message from the group to that user only
+    async with a.runtime.sessions() as session, session.begin():
+        ana = await actors.find_actor(session, "ana")
+        assert ana is not None
+        create = await posting.reply_to_response(session, a.runtime.uris, seen[0], ana, "Yes, *still free*.")
+    peer.received.clear()
+    await settle(a)
+    [received] = peer.received
+    assert (received["type"], received["actor"], received["to"]) == ("Create", GROUP_A, [peer.actor_uri])
+    assert received["object"]["inReplyTo"] == dm["object"]["id"]
+    assert "<em>still free</em>" in received["object"]["content"]
+    assert received["id"] == create["id"] and "ana" not in received["object"]["attributedTo"]
