@@ -118,9 +118,13 @@ async def test_two_postgres_workers_deliver_500_rows_exactly_once(database_url: 
     async with start_sender(database_url) as sender, serve(sender.receiver, 10) as hosts:
         await followers_on(sender, hosts, 500)
         await sender.publish_note()
-        await sender.worker.fan_out_due()
         workers = [start_worker(database_url, lease=60.0) for _ in range(2)]
         try:
+            # Both workers are up before there is anything to claim, so both take part.
+            for worker in workers:
+                assert worker.stdout is not None
+                assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "ready"
+            await sender.worker.fan_out_due()
             async def drained() -> bool:
                 return await count_state(sender, "sent") == 500
 
