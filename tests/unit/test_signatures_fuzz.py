@@ -111,4 +111,4 @@ async def test_hostile_signature_header_is_rejected_in_linear_time(unit: str, en
         await verify("POST", INBOX, headers, BODY, OnlyTheKey(), now=NOW)
     except SignatureError:
         pass
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5  # linear: ~1 ms; quadratic: seconds
