@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ayni import __version__, cli_federation, cli_items
+from ayni import __version__, cli_federation, cli_items, cli_moderation
 from ayni import settings as settings_module
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_federation.register(commands)
     cli_items.register(commands)
+    cli_moderation.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(title="member commands", metavar="COMMAND")
     add = member.add_parser("add", help="add a member, or add an existing member to a group")

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
-from models import actors, content, follows, items, queue, remote  # noqa: F401
+from models import actors, content, follows, items, moderation, queue, remote  # noqa: F401
 from models.base import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -11,6 +11,7 @@ from models import inbound
 from models.actors import LocalActor
 from models.queue import Visibility
 from models.remote import RemoteActor
+from outbox.moderation import blocked_by
 from outbox.publish import publish
 
 
@@ -32,6 +33,8 @@ async def on_follow(ctx: Context, activity: dict[str, Any]) -> None:
         local = await ctx.local_actor(session, target)
         if local is None:
             raise Ignored(f"Follow of {target!r}, which is not a group or member here")
+        if await blocked_by(session, [local.id], remote):
+            raise Ignored(f"{actor_uri} is blocked by @{local.username}")
         follow = await inbound.request_follow(session, local, remote, follow_uri)
         if follow.state == "accepted":
             await answer_follow(ctx, session, local, remote, follow_uri, "Accept")

@@ -13,6 +13,7 @@ from inbox.handlers.context import Context
 from models import items
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import ResponseKind
+from outbox.relays import auto_relay
 
 _MAX_LINKS = 20
 
@@ -47,7 +48,8 @@ async def on_stored(
     elif stored.kind == RemoteObjectKind.CONTENT:
         value = as_item(obj)
         if value is not None:
-            await items.store_remote_item(session, stored.remote_actor_id, value, stored.document)
+            row = await items.store_remote_item(session, stored.remote_actor_id, value, stored.document)
+            await auto_relay(session, ctx.runtime.uris, row)
 
 
 async def on_updated(session: AsyncSession, stored: RemoteObject, obj: dict[str, Any]) -> None:

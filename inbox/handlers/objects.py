@@ -17,6 +17,7 @@ from models.actors import ActorType, LocalActor
 from models.content import RemoteObjectKind
 from models.queue import Activity
 from models.remote import RemoteActor
+from outbox.moderation import blocked_by
 
 OBJECT_TYPES = ("Note", "Article", "Page", "Question", "Event", "ChatMessage")
 ACTIVITY_TYPES = ("Create", "Update", "Announce")
@@ -115,6 +116,8 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
     in_reply_to = short(vocab.id_of(obj.get("inReplyTo")))
     async with ctx.transaction() as session:
         kind, local = await _classify(ctx, session, remote, audience, public, in_reply_to, obj)
+        if await blocked_by(session, await _groups_concerned(ctx, session, local, obj), remote):
+            raise Ignored(f"{actor_uri} is blocked by the group it writes to")
         stored = await inbound.store_object(
             session, uri=uri, type=vocab.types_of(obj)[0], kind=kind, remote=remote,
             local_actor_id=local.id if local else None, in_reply_to_uri=in_reply_to,
@@ -123,6 +126,15 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         if stored is None:
             raise Ignored(f"{uri} is stored already or was deleted before it arrived")
         await item_inbox.on_stored(ctx, session, stored, obj)
+
+
+async def _groups_concerned(
+    ctx: Context, session: AsyncSession, local: LocalActor | None, obj: dict[str, Any]
+) -> list[int]:
+    """The group written to, and the groups of our items the object replies to or names."""
+    named = item_inbox.items_named(ctx, obj)
+    found = list(await session.scalars(select(items.Item.group_id).where(items.Item.uri.in_(named)))) if named else []
+    return ([local.id] if local is not None else []) + found
 
 
 async def _classify(
@@ -206,6 +218,8 @@ async def on_announce(ctx: Context, activity: dict[str, Any]) -> None:
     uri = vocab.id_of(ref)
     if uri is None or len(uri) > MAX_URI:
         raise Ignored("Announce without a usable object id")
+    if ctx.is_local(uri):
+        raise Ignored(f"Announce of {uri}, which is ours")  # a relay coming home: no loop
     own = isinstance(ref, dict) and vocab.same_origin(uri, actor_uri) and actor_uri in vocab.attributed_to(ref)
     obj: dict[str, Any] = ref if own and isinstance(ref, dict) else await ctx.fetch(uri)
     if not vocab.has_type(obj, *OBJECT_TYPES):

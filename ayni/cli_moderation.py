@@ -1,0 +1,238 @@
+"""`ayni relay …` and `ayni moderation …`: a group's moderators share, block, report and decide."""
+
+import argparse
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ayni.following import FollowError, resolve_actor
+from ayni.runtime import Runtime
+from federation import vocab
+from federation.errors import FederationError
+from federation.sanitize import html_to_text
+from inbox import actors as remote_actors
+from inbox.follow_requests import decide, pending_requests
+from models import actors
+from models.actors import ActorType, LocalActor
+from models.follows import Follow
+from models.remote import RemoteActor
+from outbox import moderation, relays
+
+
+def register(commands: Any) -> None:
+    relay = commands.add_parser("relay", help="share followed groups' items with our followers")
+    relay.add_argument("group")
+    relay.add_argument("item", help="the item's uri (see `ayni items GROUP --board`)")
+    relay.set_defaults(run=cmd_relay)
+    # `ayni relay auto GROUP @ally@host` reads as a sub-form of `ayni relay`; argparse cannot mix a
+    # positional and subcommands, so "auto" is recognised by cmd_relay itself.
+    relay.add_argument("rest", nargs="?", help=argparse.SUPPRESS)
+    relay.add_argument("--category", help="with auto: only items of this category uri")
+    relay.add_argument("--off", action="store_true", help="with auto: stop relaying that ally")
+
+    moderation_ = commands.add_parser("moderation", help="a group's blocks, reports, submissions, follow requests")
+    sub = moderation_.add_subparsers(title="moderation commands", metavar="COMMAND")
+    for name, run, helps in (("block", cmd_block, "the actor can no longer follow, reply or submit"),
+                             ("unblock", cmd_unblock, "lift a group's block")):
+        parser = sub.add_parser(name, help=helps)
+        parser.add_argument("group")
+        parser.add_argument("actor", help="@name@host or the actor's uri")
+        parser.set_defaults(run=run)
+    report = sub.add_parser("report", help="report an actor or a post to its server (a Flag)")
+    report.add_argument("group")
+    report.add_argument("target", help="an actor's uri or handle, or a post's uri")
+    report.add_argument("--comment", required=True)
+    report.set_defaults(run=cmd_report)
+    for name, run, helps in (("reports", cmd_reports, "reports other servers sent about the group"),
+                             ("submissions", cmd_submissions, "posts mentioning the group, held for review"),
+                             ("follow-requests", cmd_requests, "follow requests awaiting a decision")):
+        parser = sub.add_parser(name, help=helps)
+        parser.add_argument("group")
+        parser.set_defaults(run=run)
+    for name, run, helps in (("approve", cmd_approve, "the group shares the submission (Announce)"),
+                             ("reject", cmd_reject, "nothing goes out; the decision is kept"),
+                             ("accept", cmd_accept, "accept a follow request"),
+                             ("refuse", cmd_refuse, "refuse a follow request")):
+        parser = sub.add_parser(name, help=helps)
+        parser.add_argument("group")
+        parser.add_argument("id", type=int)
+        parser.set_defaults(run=run)
+
+
+def _error(message: str) -> Exception:
+    from ayni.cli import CommandError
+
+    return CommandError(message)
+
+
+async def _run(work: Any) -> Any:
+    from ayni.cli import load_settings, require_schema, with_runtime
+
+    async def run(runtime: Runtime) -> Any:
+        await require_schema(runtime)
+        try:
+            return await work(runtime)
+        except (LookupError, ValueError, FollowError, FederationError) as e:
+            raise _error(str(e)) from None
+
+    return await with_runtime(load_settings(), run)
+
+
+async def _group(session: AsyncSession, name: str) -> LocalActor:
+    group = await actors.find_actor(session, name)
+    if group is None or group.type != ActorType.GROUP:
+        raise LookupError(f"there is no group named {name!r}")
+    return group
+
+
+async def _actor(runtime: Runtime, ref: str) -> RemoteActor:
+    """A handle through WebFinger, a uri directly; the network before any transaction."""
+    if ref.startswith("@") or ("://" not in ref and "@" in ref):
+        return await resolve_actor(runtime, ref)
+    return await remote_actors.remote_actor(runtime, ref)
+
+
+async def cmd_relay(args: argparse.Namespace) -> None:
+    if args.group == "auto":
+        await _auto(args)
+        return
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session, session.begin():
+            row = await relays.relay_item(session, runtime.uris, await _group(session, args.group), args.item)
+        print(f"@{args.group} shared {row.object_uri} with its followers (delivered by the workers).")
+
+    await _run(work)
+
+
+async def _auto(args: argparse.Namespace) -> None:
+    group_name, ally = args.item, args.rest
+    if not ally:
+        raise _error("usage: ayni relay auto GROUP @ally@host [--category URI] [--off]")
+
+    async def work(runtime: Runtime) -> None:
+        remote = await _actor(runtime, ally)
+        async with runtime.sessions() as session, session.begin():
+            group = await _group(session, group_name)
+            if args.off:
+                removed = await relays.remove_ally(session, group, remote)
+                print(f"@{group_name} no longer relays {remote.uri} ({removed} rules removed).")
+                return
+            await relays.add_ally(session, group, remote, args.category)
+        scope = f"items of {args.category}" if args.category else "items"
+        print(f"@{group_name} now relays {remote.uri}'s {scope} automatically.")
+
+    await _run(work)
+
+
+async def cmd_block(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        remote = await _actor(runtime, args.actor)
+        async with runtime.sessions() as session, session.begin():
+            await moderation.block_actor(session, await _group(session, args.group), remote)
+        print(f"@{args.group} blocks {remote.uri}: no follows, replies or submissions from it.")
+
+    await _run(work)
+
+
+async def cmd_unblock(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        remote = await _actor(runtime, args.actor)
+        async with runtime.sessions() as session, session.begin():
+            if not await moderation.unblock_actor(session, await _group(session, args.group), remote):
+                raise LookupError(f"@{args.group} does not block {remote.uri}")
+        print(f"@{args.group} no longer blocks {remote.uri}.")
+
+    await _run(work)
+
+
+async def cmd_report(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        target, objects = args.target, []
+        if "://" in target:
+            document = await runtime.fetch(target)
+            if not vocab.has_type(document, *vocab.ACTOR_TYPES):
+                authors = [a for a in vocab.attributed_to(document) if vocab.same_origin(a, target)]
+                if not authors:
+                    raise ValueError(f"{target} names no author on its own server")
+                target, objects = authors[0], [args.target]
+        remote = await _actor(runtime, target)
+        async with runtime.sessions() as session, session.begin():
+            group = await _group(session, args.group)
+            await moderation.report(session, runtime.uris, group, remote, objects, args.comment)
+        print(f"Reported {remote.uri} to {remote.host} (delivered by the workers).")
+
+    await _run(work)
+
+
+async def cmd_reports(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            group = await _group(session, args.group)
+            for row in await moderation.reports(session, runtime.uris, group):
+                reporter = await session.get(RemoteActor, row.remote_actor_id)
+                targets = " ".join(u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str))
+                print(f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}\t{html_to_text(row.content_html)}")
+
+    await _run(work)
+
+
+async def cmd_submissions(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            group = await _group(session, args.group)
+            for row in await moderation.submissions(session, group):
+                author = await session.get(RemoteActor, row.remote_actor_id)
+                print(f"{row.id}\t{author.uri if author else '?'}\t{row.uri}\t{html_to_text(row.content_html)[:200]}")
+
+    await _run(work)
+
+
+async def cmd_approve(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session, session.begin():
+            group = await _group(session, args.group)
+            row = await moderation.approve_submission(session, runtime.uris, group, args.id)
+        print(f"@{args.group} shares {row.object_uri} with its followers.")
+
+    await _run(work)
+
+
+async def cmd_reject(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session, session.begin():
+            await moderation.reject_submission(session, await _group(session, args.group), args.id)
+        print(f"Submission {args.id} rejected; nothing was sent.")
+
+    await _run(work)
+
+
+async def cmd_requests(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            for follow, remote in await pending_requests(session, await _group(session, args.group)):
+                handle = f"@{remote.username}@{remote.host}" if remote.username else remote.uri
+                print(f"{follow.id}\t{handle}\t{remote.uri}")
+
+    await _run(work)
+
+
+async def _decide(args: argparse.Namespace, accept: bool) -> None:
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session, session.begin():
+            group = await _group(session, args.group)
+            follow = await session.get(Follow, args.id)
+            if follow is None or follow.local_actor_id != group.id:
+                raise LookupError(f"@{args.group} has no follow request {args.id}")
+            await decide(runtime, session, follow, accept)
+        print(f"Follow request {args.id} {'accepted' if accept else 'refused'}.")
+
+    await _run(work)
+
+
+async def cmd_accept(args: argparse.Namespace) -> None:
+    await _decide(args, True)
+
+
+async def cmd_refuse(args: argparse.Namespace) -> None:
+    await _decide(args, False)

@@ -1,0 +1,66 @@
+"""A group's own moderation: remote actors it blocks, its decisions on held submissions, what
+it relayed (at most once per item), and the allies whose items it relays on its own."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class Decision(enum.StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ActorBlock(Base):
+    """A remote actor one group will not hear from: no follow, reply or submission."""
+
+    __tablename__ = "actor_blocks"
+    __table_args__ = (UniqueConstraint("group_id", "remote_actor_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Review(Base):
+    """A moderator's decision on a held submission; a submission without one is pending."""
+
+    __tablename__ = "submission_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote_object_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_objects.id", ondelete="CASCADE"), unique=True
+    )
+    decision: Mapped[str] = mapped_column(String(16))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Relay(Base):
+    """A group's Announce of an object from elsewhere; the unique pair is what stops loops."""
+
+    __tablename__ = "relays"
+    __table_args__ = (UniqueConstraint("group_id", "object_uri"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    object_uri: Mapped[str] = mapped_column(String(2048))
+    activity_uri: Mapped[str] = mapped_column(String(2048))
+    automatic: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Ally(Base):
+    """A followed actor whose items a group relays automatically, all or one category's."""
+
+    __tablename__ = "relay_allies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    category_uri: Mapped[str | None] = mapped_column(String(2048), default=None)  # None: every category
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,146 @@
+"""A group's moderators: per-group blocks, reports to other servers (`Flag`), the reports other
+servers sent, and the public posts held because they mention the group (submissions)."""
+
+from collections.abc import Iterable
+from uuid import uuid4
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation import vocab
+from models import inbound
+from models.actors import ActorType, LocalActor
+from models.content import RemoteObject, RemoteObjectKind
+from models.items import Item
+from models.moderation import ActorBlock, Decision, Relay, Review
+from models.queue import Visibility
+from models.remote import RemoteActor
+from models.uris import Uris
+from outbox.publish import publish
+from outbox.relays import announce
+
+MAX_LISTED = 500
+
+
+def _group(group: LocalActor) -> None:
+    if group.type != ActorType.GROUP:
+        raise ValueError(f"@{group.username} is not a group")
+
+
+async def block_actor(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> ActorBlock:
+    """From now on the actor can neither follow the group nor reply or submit to it; it stops
+    following it now. No Block goes out: the actor is not told."""
+    _group(group)
+    row = await session.scalar(
+        select(ActorBlock).where(ActorBlock.group_id == group.id, ActorBlock.remote_actor_id == remote.id)
+    )
+    if row is None:
+        row = ActorBlock(group_id=group.id, remote_actor_id=remote.id)
+        session.add(row)
+    await inbound.remove_inbound_follow(session, group, remote)
+    await session.flush()
+    return row
+
+
+async def unblock_actor(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> bool:
+    result = await session.execute(
+        delete(ActorBlock).where(ActorBlock.group_id == group.id, ActorBlock.remote_actor_id == remote.id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def blocked_by(session: AsyncSession, group_ids: Iterable[int], remote: RemoteActor) -> bool:
+    """Does any of these groups block the actor?"""
+    ids = list(dict.fromkeys(group_ids))
+    if not ids:
+        return False
+    found = await session.scalar(
+        select(ActorBlock.id).where(ActorBlock.group_id.in_(ids), ActorBlock.remote_actor_id == remote.id).limit(1)
+    )
+    return found is not None
+
+
+async def blocked_actors(session: AsyncSession, group: LocalActor) -> list[RemoteActor]:
+    return list(await session.scalars(
+        select(RemoteActor).join(ActorBlock, ActorBlock.remote_actor_id == RemoteActor.id)
+        .where(ActorBlock.group_id == group.id).order_by(ActorBlock.id)
+    ))
+
+
+# --- reports ---
+
+async def report(
+    session: AsyncSession, uris: Uris, group: LocalActor, remote: RemoteActor, object_uris: list[str], comment: str
+) -> dict[str, object]:
+    """A `Flag` from the group to the actor's server (its shared inbox, where Mastodon takes
+    reports): `object` is the actor then the reported objects, `content` the comment."""
+    _group(group)
+    objects = [uri for uri in dict.fromkeys(object_uris) if uri != remote.uri]
+    foreign = [uri for uri in objects if not vocab.same_origin(uri, remote.uri)]
+    if foreign:
+        raise ValueError(f"reported objects must be on {remote.host}: {', '.join(foreign)}")
+    flag = {
+        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Flag",
+        "actor": uris.actor(group.username), "object": [remote.uri, *objects], "content": comment,
+    }
+    activity = await publish(session, group, flag, Visibility.DIRECT, to_actors=[remote.uri])
+    return activity.document
+
+
+async def reports(session: AsyncSession, uris: Uris, group: LocalActor) -> list[RemoteObject]:
+    """Reports other servers sent about the group, its members' items posted in it, or its items."""
+    rows = list(await session.scalars(
+        select(RemoteObject).where(RemoteObject.kind == RemoteObjectKind.REPORT)
+        .order_by(RemoteObject.id.desc()).limit(MAX_LISTED)
+    ))
+    group_uri = uris.actor(group.username)
+    found = []
+    for row in rows:
+        targets = [uri for uri in vocab.ids_of(row.document.get("object")) if isinstance(uri, str)]
+        if row.local_actor_id == group.id or group_uri in targets:
+            found.append(row)
+            continue
+        owned = await session.scalar(
+            select(Item.id).where(Item.group_id == group.id, Item.uri.in_(targets)).limit(1)
+        ) if targets else None
+        if owned is not None:
+            found.append(row)
+    return found
+
+
+# --- submissions ---
+
+async def submissions(session: AsyncSession, group: LocalActor, *, pending_only: bool = True) -> list[RemoteObject]:
+    query = (
+        select(RemoteObject).outerjoin(Review, Review.remote_object_id == RemoteObject.id)
+        .where(RemoteObject.kind == RemoteObjectKind.SUBMISSION, RemoteObject.local_actor_id == group.id)
+        .order_by(RemoteObject.id).limit(MAX_LISTED)
+    )
+    if pending_only:
+        query = query.where(Review.id.is_(None))
+    return list(await session.scalars(query))
+
+
+async def _pending(session: AsyncSession, group: LocalActor, submission_id: int) -> RemoteObject:
+    found = await session.get(RemoteObject, submission_id)
+    if found is None or found.kind != RemoteObjectKind.SUBMISSION or found.local_actor_id != group.id:
+        raise LookupError(f"@{group.username} has no submission {submission_id}")
+    if await session.scalar(select(Review.id).where(Review.remote_object_id == found.id)) is not None:
+        raise ValueError(f"submission {submission_id} was decided already")
+    return found
+
+
+async def approve_submission(session: AsyncSession, uris: Uris, group: LocalActor, submission_id: int) -> Relay:
+    """The group Announces the post (FEP-1b12) to its followers."""
+    found = await _pending(session, group, submission_id)
+    session.add(Review(remote_object_id=found.id, decision=Decision.APPROVED))
+    return await announce(session, uris, group, found.uri)
+
+
+async def reject_submission(session: AsyncSession, group: LocalActor, submission_id: int) -> Review:
+    """Recorded here; nothing goes out."""
+    found = await _pending(session, group, submission_id)
+    review = Review(remote_object_id=found.id, decision=Decision.REJECTED)
+    session.add(review)
+    await session.flush()
+    return review
