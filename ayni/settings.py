@@ -30,6 +30,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = ""
     allow_private_addresses: tuple[Network, ...] = field(default=())
+    # Require signed GETs for actors' full documents, objects and collections (Mastodon's
+    # "secure mode"): a blocked server can then no longer read public items anonymously.
+    authorized_fetch: bool = False
 
     @property
     def host(self) -> str:
@@ -46,6 +49,16 @@ def parse_networks(text: str) -> tuple[Network, ...]:
         return addresses.parse_networks(text)
     except ValueError as e:
         raise SettingsError(f"AYNI_ALLOW_PRIVATE_ADDRESSES: {e}") from None
+
+
+def parse_bool(name: str, text: str) -> bool:
+    # TOML booleans arrive here as "True"/"False".
+    value = text.strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0", ""):
+        return False
+    raise SettingsError(f"{name}: {text!r} is not a boolean; use true, false, 1 or 0")
 
 
 def check_base_url(value: str) -> str:
@@ -105,6 +118,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=check_database_url(values.get("AYNI_DATABASE_URL", DEFAULT_DATABASE_URL)),
         secret_key=values.get("AYNI_SECRET_KEY", ""),
         allow_private_addresses=parse_networks(values.get("AYNI_ALLOW_PRIVATE_ADDRESSES", "")),
+        authorized_fetch=parse_bool("AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")),
     )
 
 

@@ -3,6 +3,8 @@
 Who may see it is decided as for the group's own activities about it (`outbox.objects.may_see`
 on the group's Create or Announce): public to anyone, followers-only to signed fetches from the
 group's followers' servers, members-only to no one from outside. Otherwise 404.
+With authorized fetch on, the AS2 document needs a signed GET (401, or 404 for a refused server);
+the HTML page stays public for public items.
 """
 
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ayni.requests import require_signer
 from ayni.runtime import Runtime
 from ayni.web import render
 from federation import items as wire
@@ -32,6 +35,9 @@ async def _gate(runtime: Runtime, item: Item) -> Activity | None:
 
 
 async def item_document(request: Request) -> Response:
+    wants_json = vocab.accepts_activity_json(request.headers.get("accept", ""))
+    if wants_json and isinstance(refusal := await require_signer(request, refused_status=404), Response):
+        return refusal
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
@@ -43,7 +49,6 @@ async def item_document(request: Request) -> Response:
         if gate is None or not await may_see(request, gate):
             return not_found()
     headers = {"Vary": "Accept, Signature"}
-    wants_json = vocab.accepts_activity_json(request.headers.get("accept", ""))
     if value is None:
         assert item.deleted_at is not None
         if wants_json:

@@ -4,6 +4,9 @@ Public: to anyone. Followers-only and direct: only to a signed GET whose signer 
 (or, for followers-only, follows the author), or is the server of such an actor (Mastodon
 fetches as its instance actor). Members-only: never, from outside. Otherwise 404, so that
 nothing tells an outsider that the object exists.
+
+With authorized fetch on, every GET here must be signed (401 otherwise) and a refused server's
+signed GET gets 404 like a missing object.
 """
 
 from typing import Any
@@ -13,11 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ayni.requests import url_as_received
+from ayni.requests import require_signer, signer_of
 from ayni.runtime import Runtime
 from federation import vocab
-from federation.errors import FederationError
-from federation.signatures import verify
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity, Visibility
 from models.remote import RemoteActor
@@ -31,21 +32,6 @@ class ActivityResponse(JSONResponse):
 
 def not_found() -> Response:
     return Response("Not found", status_code=404)
-
-
-async def signer_of(request: Request) -> str | None:
-    """The actor URI that signed this GET, or None (unsigned, or not verifiable)."""
-    runtime: Runtime = request.app.state.runtime
-    if "signature" not in request.headers and "signature-input" not in request.headers:
-        return None
-    try:
-        key_id = await verify("GET", url_as_received(runtime, request), dict(request.headers), b"",
-                              runtime.key_resolver)
-        signer = runtime.key_resolver.owner_of(key_id)
-    except (FederationError, KeyError):
-        return None
-    # A blocked server, or one not on the allowlist, sees only what is public.
-    return None if await runtime.blocklist.blocks(vocab.host_of(signer)) else signer
 
 
 async def may_see(request: Request, activity: Activity) -> bool:
@@ -80,6 +66,8 @@ async def may_see(request: Request, activity: Activity) -> bool:
 
 
 async def activity_document(request: Request) -> Response:
+    if isinstance(refusal := await require_signer(request, refused_status=404), Response):
+        return refusal
     runtime: Runtime = request.app.state.runtime
     uri = runtime.uris.activity(request.path_params["id"])
     async with runtime.sessions() as session:
@@ -90,6 +78,8 @@ async def activity_document(request: Request) -> Response:
 
 
 async def object_document(request: Request) -> Response:
+    if isinstance(refusal := await require_signer(request, refused_status=404), Response):
+        return refusal
     runtime: Runtime = request.app.state.runtime
     uri = runtime.uris.object(request.path_params["id"])
     async with runtime.sessions() as session:

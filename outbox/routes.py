@@ -1,4 +1,10 @@
-"""Actor documents and their collections, with content negotiation (AS2 JSON or an HTML page)."""
+"""Actor documents and their collections, with content negotiation (AS2 JSON or an HTML page).
+
+With authorized fetch on, the collections need a signed GET (401 unsigned, 403 for a refused
+server). An actor's AS2 document fetched unsigned is the minimal one, enough to verify its
+signatures and deliver to it, so that two servers in this mode can still fetch each other's keys;
+a refused server's signed GET gets 403. The instance actor and the HTML pages stay public.
+"""
 
 from typing import Any
 
@@ -7,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ayni.requests import UNSIGNED, require_signer
 from ayni.runtime import Runtime
 from ayni.web import render
 from federation import actors as ap
@@ -75,7 +82,15 @@ async def actor_document(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     values = actor_values(runtime, actor)
     if wants_activity_json(request):
-        return ActivityResponse(ap.actor_to_ap(values), headers={"Vary": "Accept"})
+        if actor.type == ActorType.APPLICATION or not runtime.settings.authorized_fetch:
+            return ActivityResponse(ap.actor_to_ap(values), headers={"Vary": "Accept"})
+        headers = {"Vary": "Accept, Signature"}
+        gate = await require_signer(request)
+        if isinstance(gate, Response) and gate.status_code == UNSIGNED:
+            return ActivityResponse(ap.minimal_actor_to_ap(values), headers=headers)
+        if isinstance(gate, Response):
+            return gate
+        return ActivityResponse(ap.actor_to_ap(values), headers=headers)
     response = render(request, "actor.html", {"actor": actor, "values": values, "host": runtime.settings.host})
     response.headers["Vary"] = "Accept"
     return response
@@ -116,6 +131,8 @@ async def _collection(
 
 async def outbox(request: Request) -> Response:
     """Public activities only, newest first; followers-only, direct and members-only never."""
+    if isinstance(refusal := await require_signer(request), Response):
+        return refusal
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)
@@ -139,6 +156,8 @@ async def outbox(request: Request) -> Response:
 
 async def followers(request: Request) -> Response:
     # Who follows a mutual-aid group can be sensitive: only the count is public.
+    if isinstance(refusal := await require_signer(request), Response):
+        return refusal
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)
@@ -156,6 +175,8 @@ async def followers(request: Request) -> Response:
 
 
 async def following(request: Request) -> Response:
+    if isinstance(refusal := await require_signer(request), Response):
+        return refusal
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)
@@ -177,6 +198,8 @@ async def following(request: Request) -> Response:
 
 
 async def featured(request: Request) -> Response:
+    if isinstance(refusal := await require_signer(request), Response):
+        return refusal
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)

@@ -9,6 +9,7 @@ import contextlib
 import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -59,18 +60,22 @@ async def seed(runtime: Runtime) -> None:
         await actors.join_group(session, group, ana, Role.ADMIN)
 
 
+def settings_for(base_url: str, database_url: str, **overrides: Any) -> Settings:
+    """What every test instance runs with, plus `overrides` (e.g. `authorized_fetch=True`)."""
+    defaults: dict[str, Any] = {"secret_key": "test-secret", "allow_private_addresses": LOOPBACK}
+    return Settings(base_url=base_url, database_url=database_url, **{**defaults, **overrides})
+
+
 @contextlib.asynccontextmanager
 async def start_instance(
-    base_url: str, database_url: str, network: Loopback | None = None
+    base_url: str, database_url: str, network: Loopback | None = None, *, settings: Settings | None = None
 ) -> AsyncIterator[Instance]:
+    """`settings`, when given, replaces `settings_for(base_url, database_url)` entirely."""
     network = network or Loopback()
-    settings = Settings(
-        base_url=base_url, database_url=database_url, secret_key="test-secret",
-        allow_private_addresses=LOOPBACK,
-    )
+    settings = settings or settings_for(base_url, database_url)
     app = create_app(settings, mounts={"all://127.0.0.1": network, "all://localhost": network})
     network.add(settings.host, app)
     await seed(app.state.runtime)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as http:
             yield Instance(settings, app, http)

@@ -137,6 +137,11 @@ class MastodonPeer:
         body, headers = self.signed(inbox, activity)
         return await self.http.post(inbox, content=body, headers=headers)
 
+    async def get_signed(self, url: str, accept: str = vocab.ACTIVITY_JSON) -> httpx.Response:
+        """A GET signed as this actor, as Mastodon fetches from a server in authorized-fetch mode."""
+        headers = signatures.sign_cavage("GET", url, SigningKey(self.key_id, self.private_key))
+        return await self.http.get(url, headers={**headers, "Accept": accept})
+
     def new_id(self, kind: str = "activities") -> str:
         return f"{self.actor_uri}/{kind}/{uuid4().hex}"
 

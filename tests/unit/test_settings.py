@@ -70,3 +70,26 @@ def test_settings_are_frozen(clean_environ: Path) -> None:
 
     with pytest.raises(AttributeError):
         loaded.base_url = "https://b.org"  # type: ignore[misc]
+
+
+def test_authorized_fetch_is_off_by_default(clean_environ: Path) -> None:
+    assert settings.load({"AYNI_BASE_URL": "https://a.org"}).authorized_fetch is False
+
+
+@pytest.mark.parametrize(("text", "expected"), [("true", True), ("1", True), ("TRUE", True),
+                                                 ("false", False), ("0", False)])
+def test_authorized_fetch_reads_booleans(clean_environ: Path, text: str, expected: bool) -> None:
+    loaded = settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_AUTHORIZED_FETCH": text})
+
+    assert loaded.authorized_fetch is expected
+
+
+def test_a_bad_authorized_fetch_value_names_the_setting(clean_environ: Path) -> None:
+    with pytest.raises(SettingsError, match="AYNI_AUTHORIZED_FETCH"):
+        settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_AUTHORIZED_FETCH": "yes please"})
+
+
+def test_authorized_fetch_can_be_a_toml_boolean_in_the_config_file(clean_environ: Path) -> None:
+    (clean_environ / "ayni.toml").write_text('base_url = "https://a.org"\nauthorized_fetch = true\n')
+
+    assert settings.load({}).authorized_fetch is True
