@@ -56,6 +56,18 @@ def register(commands: Any) -> None:
     close.add_argument("--status", required=True, choices=CLOSING)
     close.set_defaults(run=cmd_close)
 
+    category = commands.add_parser("category", help="a group's categories").add_subparsers(
+        title="category commands", metavar="COMMAND")
+    add = category.add_parser("add", help="add a category to a group's taxonomy (its URI stays stable)")
+    add.add_argument("group")
+    add.add_argument("slug", help="lowercase [a-z0-9_], 1-30 characters")
+    add.add_argument("--name", required=True)
+    add.add_argument("--action", help="the ValueFlows action for its asks and offers (default: by kind)")
+    add.set_defaults(run=cmd_category_add)
+    shown = category.add_parser("list", help="list a group's categories with their URIs")
+    shown.add_argument("group")
+    shown.set_defaults(run=cmd_category_list)
+
     listing = commands.add_parser("items", help="list local items and followed groups' items (the network board)")
     listing.add_argument("--group", help="only this local group's items (and none from elsewhere)")
     listing.add_argument("--kind", choices=[k.value for k in Kind])
@@ -156,6 +168,30 @@ async def cmd_post(args: argparse.Namespace) -> None:
 
     item = await _run(work)
     print(f"Posted {kind.value} {item.id} ({item.visibility}): {item.uri}")
+
+
+async def _group_named(session: AsyncSession, name: str) -> LocalActor:
+    group = await actors.find_actor(session, name)
+    if group is None or group.type != ActorType.GROUP:
+        raise _error(f"there is no group named {name!r}")
+    return group
+
+
+async def cmd_category_add(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime, session: AsyncSession) -> Category:
+        group = await _group_named(session, args.group)
+        return await items.add_category(session, runtime.uris, group, args.slug, args.name, args.action)
+
+    category = await _run(work)
+    print(f"Added {category.slug} ({category.name}): {category.uri}")
+
+
+async def cmd_category_list(args: argparse.Namespace) -> None:
+    async def work(runtime: Runtime, session: AsyncSession) -> list[Category]:
+        return await items.categories(session, runtime.uris, await _group_named(session, args.group))
+
+    for category in await _run(work):
+        print(f"{category.slug}\t{category.name}\t{category.uri}")
 
 
 async def cmd_close(args: argparse.Namespace) -> None:

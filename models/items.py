@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from federation import items as wire
 from federation.itemterms import Kind, Status
 from federation.places import Place
+from models import actors
 from models.actors import LocalActor
 from models.base import Base, UTCDateTime, utcnow
 from models.uris import Uris
@@ -173,6 +174,10 @@ async def categories(session: AsyncSession, uris: Uris, group: LocalActor) -> li
 async def add_category(
     session: AsyncSession, uris: Uris, group: LocalActor, slug: str, name: str, action: str | None = None
 ) -> Category:
+    if not actors.NAME_PATTERN.fullmatch(slug):
+        raise ValueError(f"invalid category {slug!r}: use 1-30 lowercase letters, digits or _")
+    if not name.strip():
+        raise ValueError("a category needs a name")
     existing = {c.slug for c in await categories(session, uris, group)}
     if slug in existing:
         raise ValueError(f"the group already has a category {slug!r}")

@@ -158,3 +158,25 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
     assert sorted(i["title"] for i in near) == ["Nappies", "Stop the eviction"]
     far = json.loads(run(["items", "--near", "41.39,2.17", "--within", "5", "--json"], cli_env).stdout)
     assert far == []
+
+
+async def test_admins_add_categories_with_stable_uris(cli_env: dict[str, str], database_url: str) -> None:
+    import json
+
+    assert run(["init", "--base-url", "http://127.0.0.1:8999", "--database-url", database_url,
+                "--admin", "root"], cli_env).returncode == 0
+    assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
+
+    added = run(["category", "add", "food", "immigration", "--name", "Immigration support"], cli_env)
+    again = run(["category", "add", "food", "immigration", "--name", "Again"], cli_env)
+    invalid = run(["category", "add", "food", "Bad Slug", "--name", "X"], cli_env)
+    listed = run(["category", "list", "food"], cli_env).stdout.splitlines()
+    posted = run(["ask", "food", "--title", "A lawyer for Monday", "--as-group", "--category", "immigration"], cli_env)
+
+    uri = "http://127.0.0.1:8999/actors/food/categories/immigration"
+    assert added.returncode == 0 and uri in added.stdout
+    assert again.returncode == 1 and "already has a category" in again.stderr
+    assert invalid.returncode == 1 and "invalid category" in invalid.stderr
+    assert len(listed) == 12 and listed[-1] == f"immigration\tImmigration support\t{uri}"
+    assert posted.returncode == 0, posted.stderr
+    assert json.loads(run(["items", "--json"], cli_env).stdout)[0]["category"] == "immigration"
