@@ -6,7 +6,6 @@ cause is the signer's key fetch, and never for a blocked domain.
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ayni.requests import url_as_received
+from ayni.requests import claimed_key_id, url_as_received
 from ayni.runtime import Runtime
 from federation import signatures, vocab
 from federation.errors import InvalidDocument, SignatureError
@@ -28,7 +27,6 @@ log = logging.getLogger("ayni.inbox")
 
 MAX_BODY = 1024 * 1024
 MAX_URI = 2048
-_KEY_ID = re.compile(r'keyid\s*=\s*"([^"]{1,2048})"', re.IGNORECASE)
 
 
 @dataclass
@@ -91,7 +89,7 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
     if activity_uri is not None and len(activity_uri) > MAX_URI:
         return PlainTextResponse("bad activity: id too long", status_code=400)
 
-    key_id = _claimed_key_id(request)
+    key_id = claimed_key_id(request)
     if await runtime.blocklist.blocks(vocab.host_of(actor_uri), vocab.host_of(key_id)):
         return PlainTextResponse("domain blocked", status_code=403)
     if _deletes_itself(document, actor_uri) and not await _knows(runtime, actor_uri):
@@ -140,14 +138,6 @@ async def _read_capped(request: Request) -> bytes | None:
     except ClientDisconnect:
         return b""
     return b"".join(chunks)
-
-
-def _claimed_key_id(request: Request) -> str | None:
-    for name in ("signature-input", "signature"):
-        found = _KEY_ID.search(request.headers.get(name, "")[:8192])
-        if found:
-            return found.group(1)
-    return None
 
 
 def _deletes_itself(document: dict[str, Any], actor_uri: str) -> bool:
