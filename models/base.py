@@ -1,6 +1,7 @@
 """The declarative base, shared column types and naming conventions."""
 
 from datetime import UTC, datetime
+
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
