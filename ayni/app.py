@@ -15,6 +15,8 @@ from starlette.routing import Route
 from ayni import wellknown
 from ayni.runtime import Runtime
 from ayni.settings import Settings
+from ayni.web import pages, security
+from ayni.web.logins import LoginAttempts
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
 from outbox import expiry
@@ -62,8 +64,13 @@ def create_app(
             await runtime.close()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes],
+        routes=[
+            Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
+            *pages.routes,
+        ],
+        middleware=security.middleware(settings),
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.login_attempts = LoginAttempts()
     return app

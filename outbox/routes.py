@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ayni.requests import UNSIGNED, require_signer
 from ayni.runtime import Runtime
-from ayni.web import render
+from ayni.web import groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
 from models import actors
@@ -91,7 +91,7 @@ async def actor_document(request: Request) -> Response:
         if isinstance(gate, Response):
             return gate
         return ActivityResponse(ap.actor_to_ap(values), headers=headers)
-    response = render(request, "actor.html", {"actor": actor, "values": values, "host": runtime.settings.host})
+    response = await _actor_page(request, runtime, actor, values)
     response.headers["Vary"] = "Accept"
     return response
 
@@ -103,8 +103,14 @@ async def profile_page(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     if wants_activity_json(request):
         return RedirectResponse(runtime.uris.actor(actor.username), status_code=302)
-    values = actor_values(runtime, actor)
-    return render(request, "actor.html", {"actor": actor, "values": values, "host": runtime.settings.host})
+    return await _actor_page(request, runtime, actor, actor_values(runtime, actor))
+
+
+async def _actor_page(request: Request, runtime: Runtime, actor: LocalActor, values: ap.ActorValues) -> Response:
+    context: dict[str, Any] = {"actor": actor, "values": values, "host": runtime.settings.host}
+    if actor.type == ActorType.GROUP:
+        context.update(await groups.page_context(runtime, actor, request.query_params))
+    return render(request, "actor.html", context)
 
 
 def _page_number(request: Request) -> int | None:

@@ -1,13 +1,45 @@
-"""Server-rendered HTML pages."""
+"""Server-rendered HTML pages.
+
+Every user-facing string goes through Jinja2's i18n extension. `gettext` returns the English
+string for now; Babel catalogues (English, Spanish) replace it later without touching templates.
+"""
 
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-_templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+from ayni.web import security
+
+
+def gettext(message: str) -> str:
+    return message
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_callables(gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def _page_context(request: Request) -> dict[str, Any]:
+    # A callable, so that only pages with a form put a CSRF token into the session.
+    return {"csrf_token": lambda: security.csrf_token(request), "viewer": security.viewer(request)}
+
+
+static_directory = Path(__file__).parent / "static"
+_templates = Jinja2Templates(env=_environment(), context_processors=[_page_context])
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:

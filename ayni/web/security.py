@@ -1,0 +1,115 @@
+"""Sessions, CSRF tokens and the Content-Security-Policy of the HTML pages.
+
+The session is a signed cookie (Starlette's `SessionMiddleware`): HttpOnly, SameSite=Lax, and
+Secure when the instance is served over https. Every form POST carries the session's CSRF token;
+`checked_form` refuses a missing or wrong one with 403.
+"""
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ayni.settings import Settings
+
+CSRF_FIELD = "csrf_token"
+SESSION_COOKIE = "ayni_session"
+SESSION_MAX_AGE = 14 * 24 * 3600
+
+# No inline script or style anywhere; no framing (clickjacking); no plugins; no <base> rewriting.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+_HTML_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    member_id: int
+    username: str
+
+
+def viewer(request: Request) -> Viewer | None:
+    """Who is signed in, from the session. Role checks must still ask the database."""
+    if "session" not in request.scope:
+        return None
+    member_id, username = request.session.get("member_id"), request.session.get("username")
+    if not isinstance(member_id, int) or not isinstance(username, str):
+        return None
+    return Viewer(member_id, username)
+
+
+def sign_in(request: Request, member_id: int, username: str) -> None:
+    request.session.clear()  # a fresh session, with a fresh CSRF token, for the signed-in member
+    request.session.update({"member_id": member_id, "username": username})
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+async def checked_form(request: Request) -> FormData:
+    """The submitted form, once its CSRF token matches the session's; 403 otherwise."""
+    form = await request.form(max_files=0, max_fields=50)
+    sent, expected = form.get(CSRF_FIELD), request.session.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not isinstance(expected, str):
+        raise HTTPException(403, "The form expired. Go back, reload the page and try again.")
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(403, "The form expired. Go back, reload the page and try again.")
+    return form
+
+
+class ContentSecurityPolicy:
+    """Adds the CSP (and nosniff, referrer policy) to every HTML response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    for name, value in _HTML_HEADERS.items():
+                        headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    # Without a configured key, a random one: sessions then end when the process does.
+    key = settings.secret_key or secrets.token_urlsafe(32)
+    return [
+        Middleware(ContentSecurityPolicy),
+        Middleware(
+            SessionMiddleware,
+            secret_key=key,
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE,
+            same_site="lax",
+            https_only=settings.base_url.startswith("https://"),
+        ),
+    ]
