@@ -135,13 +135,20 @@ async def _collection(
     return ActivityResponse(ap.collection_page(f"{uri}?page={page}", uri, chunk, next_uri, prev_uri))
 
 
-async def outbox(request: Request) -> Response:
-    """Public activities only, newest first; followers-only, direct and members-only never."""
+async def _collection_owner(request: Request) -> LocalActor | Response:
+    """The actor whose collection is asked for, or the refusal (unsigned under authorized
+    fetch, refused signer, no such actor)."""
     if isinstance(refusal := await require_signer(request), Response):
         return refusal
     actor = await _local_actor(request)
-    if actor is None:
-        return Response("Not found", status_code=404)
+    return Response("Not found", status_code=404) if actor is None else actor
+
+
+async def outbox(request: Request) -> Response:
+    """Public activities only, newest first; followers-only, direct and members-only never."""
+    actor = await _collection_owner(request)
+    if isinstance(actor, Response):
+        return actor
     runtime: Runtime = request.app.state.runtime
     uri = runtime.uris.outbox(actor_values(runtime, actor).uri)
     public = (Activity.actor_id == actor.id, Activity.visibility == Visibility.PUBLIC)
@@ -162,11 +169,9 @@ async def outbox(request: Request) -> Response:
 
 async def followers(request: Request) -> Response:
     # Who follows a mutual-aid group can be sensitive: only the count is public.
-    if isinstance(refusal := await require_signer(request), Response):
-        return refusal
-    actor = await _local_actor(request)
-    if actor is None:
-        return Response("Not found", status_code=404)
+    actor = await _collection_owner(request)
+    if isinstance(actor, Response):
+        return actor
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         total = await session.scalar(
@@ -181,11 +186,9 @@ async def followers(request: Request) -> Response:
 
 
 async def following(request: Request) -> Response:
-    if isinstance(refusal := await require_signer(request), Response):
-        return refusal
-    actor = await _local_actor(request)
-    if actor is None:
-        return Response("Not found", status_code=404)
+    actor = await _collection_owner(request)
+    if isinstance(actor, Response):
+        return actor
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         rows = await session.scalars(
@@ -204,11 +207,9 @@ async def following(request: Request) -> Response:
 
 
 async def featured(request: Request) -> Response:
-    if isinstance(refusal := await require_signer(request), Response):
-        return refusal
-    actor = await _local_actor(request)
-    if actor is None:
-        return Response("Not found", status_code=404)
+    actor = await _collection_owner(request)
+    if isinstance(actor, Response):
+        return actor
     runtime: Runtime = request.app.state.runtime
     uri = runtime.uris.featured(actor_values(runtime, actor).uri)
     return ActivityResponse({**ap.collection(uri, 0, None), "orderedItems": []})
