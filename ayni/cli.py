@@ -14,6 +14,7 @@ from typing import Any
 
 from ayni import __version__, cli_federation, cli_items, cli_moderation
 from ayni import settings as settings_module
+from ayni.commands import CommandError, load_settings, require_schema, with_runtime
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
 from federation.errors import FederationError
@@ -22,10 +23,6 @@ from models.actors import ActorType, Role
 from models.items import ItemVisibility
 
 Command = Callable[[argparse.Namespace], Awaitable[None]]
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,23 +108,6 @@ def read_password(args: argparse.Namespace) -> str | None:
     if not password:
         raise CommandError("--password-stdin: no password on standard input")
     return password
-
-
-def load_settings() -> Settings:
-    return settings_module.load()
-
-
-async def with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[Any]]) -> Any:
-    runtime = Runtime.build(settings)
-    try:
-        return await work(runtime)
-    finally:
-        await runtime.close()
-
-
-async def require_schema(runtime: Runtime) -> None:
-    if await db.current_revision(runtime.engine) is None:
-        raise CommandError("the database is not initialised: run `ayni init` (or `ayni migrate`) first")
 
 
 async def cmd_init(args: argparse.Namespace) -> None:

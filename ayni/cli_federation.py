@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ayni import following
+from ayni.commands import CommandError, load_settings, require_schema, with_runtime
 from ayni.runtime import Runtime
 from models import policy
 
@@ -59,8 +60,6 @@ async def _in_transaction(work: Any) -> Any:
 
 
 async def _with_runtime(work: Any) -> Any:
-    from ayni.cli import load_settings, require_schema, with_runtime
-
     async def run(runtime: Runtime) -> Any:
         await require_schema(runtime)
         return await work(runtime)
@@ -99,8 +98,6 @@ async def cmd_allow(args: argparse.Namespace) -> None:
 
 
 async def cmd_disallow(args: argparse.Namespace) -> None:
-    from ayni.cli import CommandError
-
     if not await _in_transaction(lambda session: policy.disallow_domain(session, args.domain)):
         raise CommandError(f"{args.domain} is not on the allowlist")
     print(f"{policy.normalise_domain(args.domain)} is no longer allowed.")
@@ -112,8 +109,6 @@ async def cmd_block(args: argparse.Namespace) -> None:
 
 
 async def cmd_unblock(args: argparse.Namespace) -> None:
-    from ayni.cli import CommandError
-
     if not await _in_transaction(lambda session: policy.unblock_domain(session, args.domain)):
         raise CommandError(f"{args.domain} is not blocked")
     print(f"Unblocked {policy.normalise_domain(args.domain)}.")
@@ -125,8 +120,6 @@ async def cmd_blocks(args: argparse.Namespace) -> None:
 
 
 async def cmd_import(args: argparse.Namespace) -> None:
-    from ayni.cli import CommandError
-
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ayni.commands import CommandError, load_settings, require_schema, with_runtime
 from ayni.runtime import Runtime
 from federation.itemterms import Kind, Status
 from federation.places import Place
@@ -79,22 +80,15 @@ def register(commands: Any) -> None:
     listing.set_defaults(run=cmd_items)
 
 
-def _error(message: str) -> Exception:
-    from ayni.cli import CommandError
-
-    return CommandError(message)
-
 
 async def _run(work: Any) -> Any:
-    from ayni.cli import load_settings, require_schema, with_runtime
-
     async def run(runtime: Runtime) -> Any:
         await require_schema(runtime)
         async with runtime.sessions() as session, session.begin():
             try:
                 return await work(runtime, session)
             except NotAllowed as e:
-                raise _error(str(e)) from None
+                raise CommandError(str(e)) from None
 
     return await with_runtime(load_settings(), run)
 
@@ -103,9 +97,9 @@ def _point(text: str, option: str) -> tuple[float, float]:
     try:
         lat, lon = (float(part) for part in text.split(","))
     except ValueError:
-        raise _error(f"{option}: expected LAT,LON, e.g. 40.41,-3.70") from None
+        raise CommandError(f"{option}: expected LAT,LON, e.g. 40.41,-3.70") from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise _error(f"{option}: latitude or longitude out of range")
+        raise CommandError(f"{option}: latitude or longitude out of range")
     return lat, lon
 
 
@@ -116,7 +110,7 @@ def _moment(text: str | None, timezone: str, option: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
         zone = ZoneInfo(timezone)
     except (ValueError, ZoneInfoNotFoundError):
-        raise _error(f"{option}: expected an ISO date like 2026-12-05T10:00 (and a known --timezone)") from None
+        raise CommandError(f"{option}: expected an ISO date like 2026-12-05T10:00 (and a known --timezone)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -124,10 +118,10 @@ async def _author(session: AsyncSession, group: LocalActor, args: argparse.Names
     if args.member:
         member = await actors.find_actor(session, args.member)
         if member is None or member.type != ActorType.PERSON:
-            raise _error(f"--member: there is no member named {args.member!r}")
+            raise CommandError(f"--member: there is no member named {args.member!r}")
         return member
     if not args.as_group:
-        raise _error("say who posts it: --member USERNAME, or --as-group")
+        raise CommandError("say who posts it: --member USERNAME, or --as-group")
     # Posted as the group from an admin tool: the group's first admin (else the instance's) is
     # kept as its author, for the moderators.
     member = await session.scalar(
@@ -136,7 +130,7 @@ async def _author(session: AsyncSession, group: LocalActor, args: argparse.Names
         .order_by(Membership.role, Membership.id).limit(1)
     ) or await session.scalar(select(LocalActor).where(LocalActor.is_admin.is_(True)).order_by(LocalActor.id))
     if member is None:
-        raise _error(f"@{group.username} has no admin or moderator to stand behind it: use --member")
+        raise CommandError(f"@{group.username} has no admin or moderator to stand behind it: use --member")
     return member
 
 
@@ -160,7 +154,7 @@ async def cmd_post(args: argparse.Namespace) -> None:
     async def work(runtime: Runtime, session: AsyncSession) -> Item:
         group = await actors.find_actor(session, args.group)
         if group is None or group.type != ActorType.GROUP:
-            raise _error(f"there is no group named {args.group!r}")
+            raise CommandError(f"there is no group named {args.group!r}")
         author = await _author(session, group, args)
         return await posting.create_item(
             session, runtime.uris, group, author, draft, confirm=args.confirm_personal_data
@@ -173,7 +167,7 @@ async def cmd_post(args: argparse.Namespace) -> None:
 async def _group_named(session: AsyncSession, name: str) -> LocalActor:
     group = await actors.find_actor(session, name)
     if group is None or group.type != ActorType.GROUP:
-        raise _error(f"there is no group named {name!r}")
+        raise CommandError(f"there is no group named {name!r}")
     return group
 
 
@@ -198,7 +192,7 @@ async def cmd_close(args: argparse.Namespace) -> None:
     async def work(runtime: Runtime, session: AsyncSession) -> Item:
         item = await items.find_item(session, args.id)
         if item is None or item.deleted_at is not None:
-            raise _error(f"there is no item {args.id}")
+            raise CommandError(f"there is no item {args.id}")
         return await posting.close_item(session, runtime.uris, item, args.status)
 
     item = await _run(work)
@@ -250,8 +244,6 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
 
 
 async def cmd_items(args: argparse.Namespace) -> None:
-    from ayni.cli import load_settings
-
     host = load_settings().host
     rows = await _run(lambda runtime, session: board(session, args, host))
     if args.json:

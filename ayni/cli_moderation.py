@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ayni.commands import CommandError, load_settings, require_schema, with_runtime
 from ayni.following import FollowError, resolve_actor
 from ayni.runtime import Runtime
 from federation import vocab
@@ -59,21 +60,14 @@ def register(commands: Any) -> None:
         parser.set_defaults(run=run)
 
 
-def _error(message: str) -> Exception:
-    from ayni.cli import CommandError
-
-    return CommandError(message)
-
 
 async def _run(work: Any) -> Any:
-    from ayni.cli import load_settings, require_schema, with_runtime
-
     async def run(runtime: Runtime) -> Any:
         await require_schema(runtime)
         try:
             return await work(runtime)
         except (LookupError, ValueError, FollowError, FederationError) as e:
-            raise _error(str(e)) from None
+            raise CommandError(str(e)) from None
 
     return await with_runtime(load_settings(), run)
 
@@ -108,7 +102,7 @@ async def cmd_relay(args: argparse.Namespace) -> None:
 async def _auto(args: argparse.Namespace) -> None:
     group_name, ally = args.item, args.rest
     if not ally:
-        raise _error("usage: ayni relay auto GROUP @ally@host [--category URI] [--off]")
+        raise CommandError("usage: ayni relay auto GROUP @ally@host [--category URI] [--off]")
 
     async def work(runtime: Runtime) -> None:
         remote = await _actor(runtime, ally)
