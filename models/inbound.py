@@ -40,16 +40,25 @@ async def request_follow(
     return follow
 
 
-async def undo_inbound_follow(
-    session: AsyncSession, remote: RemoteActor, activity_uri: str | None, local: LocalActor | None
-) -> bool:
-    """Remove the remote actor's follow, found by its Follow's id or by whom it follows."""
-    query = select(Follow).where(Follow.remote_actor_id == remote.id, Follow.direction == Direction.INBOUND)
+async def _find_follow(
+    session: AsyncSession, remote: RemoteActor, direction: Direction, activity_uri: str | None,
+    local: LocalActor | None,
+) -> Follow | None:
+    """A follow between `remote` and us: by the Follow activity's id, else by the local actor."""
+    query = select(Follow).where(Follow.remote_actor_id == remote.id, Follow.direction == direction)
     follow = None
     if activity_uri is not None:
         follow = await session.scalar(query.where(Follow.activity_uri == activity_uri))
     if follow is None and local is not None:
         follow = await session.scalar(query.where(Follow.local_actor_id == local.id))
+    return follow
+
+
+async def undo_inbound_follow(
+    session: AsyncSession, remote: RemoteActor, activity_uri: str | None, local: LocalActor | None
+) -> bool:
+    """Remove the remote actor's follow, found by its Follow's id or by whom it follows."""
+    follow = await _find_follow(session, remote, Direction.INBOUND, activity_uri, local)
     if follow is None:
         return False
     await session.delete(follow)
@@ -61,12 +70,7 @@ async def answer_outbound_follow(
     accepted: bool,
 ) -> bool:
     """Record the followed actor's answer to a follow we sent; only its own follows match."""
-    query = select(Follow).where(Follow.remote_actor_id == remote.id, Follow.direction == Direction.OUTBOUND)
-    follow = None
-    if activity_uri is not None:
-        follow = await session.scalar(query.where(Follow.activity_uri == activity_uri))
-    if follow is None and local is not None:
-        follow = await session.scalar(query.where(Follow.local_actor_id == local.id))
+    follow = await _find_follow(session, remote, Direction.OUTBOUND, activity_uri, local)
     if follow is None:
         return False
     follow.state = FollowState.ACCEPTED if accepted else FollowState.REJECTED
