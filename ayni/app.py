@@ -69,6 +69,7 @@ def create_app(
             *pages.routes,
         ],
         middleware=security.middleware(settings),
+        exception_handlers=pages.exception_handlers,
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -45,6 +45,9 @@ class Instance(Base):
     base_url: Mapped[str] = mapped_column(String(255))
     # "open": everyone but blocked domains; "allowlist": only allowed domains (see models.policy).
     federation_mode: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    # Shown on the home page; edited by admins on /admin/instance.
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -59,6 +62,8 @@ class LocalActor(Base):
     manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # instance admin (members only)
+    # Responses newer than this are a member's unread notifications.
+    notifications_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     key: Mapped["ActorKey"] = relationship(lazy="joined", innerjoin=True)

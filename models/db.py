@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
-from models import actors, content, follows, items, moderation, queue, remote  # noqa: F401
+from models import actors, content, follows, invitations, items, moderation, queue, remote  # noqa: F401
 from models.base import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"

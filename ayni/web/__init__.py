@@ -1,7 +1,7 @@
 """Server-rendered HTML pages.
 
 Every user-facing string goes through Jinja2's i18n extension. `gettext` returns the English
-string for now; Babel catalogues (English, Spanish) replace it later without touching templates.
+string or its translation from the Babel catalogues (see `ayni.web.i18n`).
 """
 
 from pathlib import Path
@@ -12,15 +12,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ayni.web import security
+from ayni.web import i18n, security
 
 
-def gettext(message: str) -> str:
-    return message
+@jinja2.pass_context
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    return i18n.translator(context["request"]).gettext(message)
 
 
-def _ngettext(singular: str, plural: str, n: int) -> str:
-    return singular if n == 1 else plural
+@jinja2.pass_context
+def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+    return i18n.translator(context["request"]).ngettext(singular, plural, n)
 
 
 def _environment() -> jinja2.Environment:
@@ -29,13 +31,16 @@ def _environment() -> jinja2.Environment:
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_callables(gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
 def _page_context(request: Request) -> dict[str, Any]:
     # A callable, so that only pages with a form put a CSRF token into the session.
-    return {"csrf_token": lambda: security.csrf_token(request), "viewer": security.viewer(request)}
+    return {
+        "csrf_token": lambda: security.csrf_token(request), "viewer": security.viewer(request),
+        "language": i18n.language(request), "languages": i18n.LANGUAGES,
+    }
 
 
 static_directory = Path(__file__).parent / "static"

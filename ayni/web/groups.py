@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.runtime import Runtime
-from ayni.web import gettext
+from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from models.actors import LocalActor
 from models.items import Item, ItemVisibility
@@ -71,11 +71,12 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
     ]
 
 
-_KIND_LABELS = {Kind.ASK: "Ask", Kind.OFFER: "Offer", Kind.CALL: "Call"}
-_STATUS_LABELS = {
-    Status.OPEN: "Open", Status.SCHEDULED: "Scheduled", Status.FULFILLED: "Fulfilled",
-    Status.WITHDRAWN: "Withdrawn", Status.EXPIRED: "Expired", Status.DONE: "Done",
-    Status.CANCELLED: "Cancelled",
+# Message ids: the templates translate them.
+KIND_LABELS = {Kind.ASK: N_("Ask"), Kind.OFFER: N_("Offer"), Kind.CALL: N_("Call")}
+STATUS_LABELS = {
+    Status.OPEN: N_("Open"), Status.SCHEDULED: N_("Scheduled"), Status.FULFILLED: N_("Fulfilled"),
+    Status.WITHDRAWN: N_("Withdrawn"), Status.EXPIRED: N_("Expired"), Status.DONE: N_("Done"),
+    Status.CANCELLED: N_("Cancelled"),
 }
 
 
@@ -88,7 +89,7 @@ async def page_context(
     return {
         "items": listed,
         "filters": filters,
-        "kinds": {str(kind): gettext(label) for kind, label in _KIND_LABELS.items()},
-        "statuses": [(str(status), gettext(label)) for status, label in _STATUS_LABELS.items()
+        "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
+        "statuses": [(str(status), label) for status, label in STATUS_LABELS.items()
                      if status != Status.OPEN],
     }

@@ -4,19 +4,21 @@ from functools import cache
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ayni.runtime import Runtime
-from ayni.web import render, security, static_directory
+from ayni.web import access, i18n, render, security, static_directory
+from ayni.web.i18n import N_
 from ayni.web.logins import LoginAttempts
 from models import actors, passwords
 from models.actors import ActorType, LocalActor
 
-LOGIN_FAILED = "That username and password do not match."
-TOO_MANY = "Too many failed attempts. Wait a few minutes and try again."
+LOGIN_FAILED = N_("That username and password do not match.")
+TOO_MANY = N_("Too many failed attempts. Wait a few minutes and try again.")
 
 
 async def home(request: Request) -> Response:
@@ -28,8 +30,13 @@ async def home(request: Request) -> Response:
     return render(request, "home.html", {"groups": groups, "host": runtime.settings.host})
 
 
+def _login_page(request: Request, error: str | None, username: str, status_code: int = 200) -> Response:
+    next_path = access.local_path(request.query_params.get("next"))
+    return render(request, "login.html", {"error": error, "username": username, "next": next_path}, status_code)
+
+
 async def login_form(request: Request) -> Response:
-    return render(request, "login.html", {"error": None, "username": ""})
+    return _login_page(request, None, "")
 
 
 @cache
@@ -44,7 +51,7 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else ""
     attempts: LoginAttempts = request.app.state.login_attempts
     if attempts.blocked(username, address):
-        return render(request, "login.html", {"error": TOO_MANY, "username": username}, 429)
+        return _login_page(request, TOO_MANY, username, 429)
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         member = await actors.find_actor(session, username) if username else None
@@ -56,10 +63,10 @@ async def login(request: Request) -> Response:
         member = None
     if member is None:
         attempts.failed(username, address)
-        return render(request, "login.html", {"error": LOGIN_FAILED, "username": username}, 400)
+        return _login_page(request, LOGIN_FAILED, username, 400)
     attempts.succeeded(username, address)
     security.sign_in(request, member.id, member.username)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(access.local_path(str(form.get("next", "/"))), status_code=303)
 
 
 async def logout(request: Request) -> Response:
@@ -68,10 +75,35 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+async def choose_language(request: Request) -> Response:
+    """The footer's language links: a preference cookie, then back to the page."""
+    response = RedirectResponse(access.local_path(request.query_params.get("next")), status_code=303)
+    chosen = request.path_params["language"]
+    if chosen in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+    return response
+
+
+async def sign_in_first(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, access.SignInRequired)
+    return RedirectResponse(access.login_url(exc.next_path), status_code=303)
+
+
+async def error_page(request: Request, exc: Exception) -> Response:
+    """HTTP errors as a page for browsers, as text for everything else (API clients, servers)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code < 400 or "text/html" not in request.headers.get("accept", ""):
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    return render(request, "error.html", {"message": exc.detail, "status": exc.status_code}, exc.status_code)
+
+
+exception_handlers = {access.SignInRequired: sign_in_first, HTTPException: error_page}
+
 routes = [
     Route("/", home),
     Route("/login", login_form, methods=["GET"]),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
+    Route("/language/{language}", choose_language),
     Mount("/static", StaticFiles(directory=static_directory), name="static"),
 ]

@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ayni.settings import Settings
+from ayni.web.i18n import N_
 
 CSRF_FIELD = "csrf_token"
+FORM_EXPIRED = N_("The form expired. Go back, reload the page and try again.")
 SESSION_COOKIE = "ayni_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
 
@@ -71,9 +73,9 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form(max_files=0, max_fields=50)
     sent, expected = form.get(CSRF_FIELD), request.session.get(CSRF_FIELD)
     if not isinstance(sent, str) or not isinstance(expected, str):
-        raise HTTPException(403, "The form expired. Go back, reload the page and try again.")
+        raise HTTPException(403, FORM_EXPIRED)
     if not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise HTTPException(403, "The form expired. Go back, reload the page and try again.")
+        raise HTTPException(403, FORM_EXPIRED)
     return form
 
 
