@@ -259,6 +259,9 @@ async def on_flag(ctx: Context, activity: dict[str, Any]) -> None:
                 break
         if local is None:
             raise Ignored("Flag of nothing that belongs to a group or member here")
+        # A blocked actor must not be able to flood the moderators it was blocked by.
+        if await blocked_by(session, [local.id], reporter):
+            raise Ignored(f"{actor_uri} is blocked by the group it reports to")
         content = activity.get("content")
         stored = await inbound.store_object(
             session, uri=report_uri, type="Flag", kind=RemoteObjectKind.REPORT, remote=reporter,

@@ -18,6 +18,7 @@ from models.content import RemoteObject, RemoteObjectKind
 from models.follows import Direction, Follow, FollowState
 from models.queue import Incoming
 from models.remote import RemoteActor
+from outbox import moderation
 from tests.instances import Instance, Loopback, start_instance
 from tests.peers import MastodonPeer
 
@@ -158,6 +159,20 @@ async def test_flag_is_a_report_for_the_group(world: World) -> None:
     assert (await world.run(world.alice, flag))[0] == "done"
     report = (await world.objects())[flag["id"]]
     assert report.kind == RemoteObjectKind.REPORT and "script" not in report.content_html
+
+
+async def test_a_flag_from_an_actor_the_group_blocked_is_not_stored(world: World) -> None:
+    first = {"id": world.alice.new_id(), "type": "Flag", "actor": world.alice.actor_uri, "object": [GROUP]}
+    assert (await world.run(world.alice, first))[0] == "done"
+    async with world.instance.runtime.sessions() as session, session.begin():
+        group = await actors.find_actor(session, "food")
+        alice = await session.scalar(select(RemoteActor).where(RemoteActor.uri == world.alice.actor_uri))
+        assert group is not None and alice is not None
+        await moderation.block_actor(session, group, alice)
+
+    again = {**first, "id": world.alice.new_id()}
+    assert (await world.run(world.alice, again))[0] == "ignored"
+    assert again["id"] not in await world.objects()
 
 
 async def test_block_removes_the_blockers_follow(world: World) -> None:
