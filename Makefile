@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint messages clean
 
 $(BIN)/ayni: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ lint: $(BIN)/ayni
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/ruff check ayni federation inbox outbox models
 	$(BIN)/mypy ayni federation inbox outbox models
+
+# Extract the pages' strings and merge them into each catalogue (then translate the new entries).
+LOCALES := ayni/web/locales
+messages: $(BIN)/ayni
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --sort-by-file --project Ayni -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update --no-wrap -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages
 
 clean:
 	rm -rf $(VENV) .pytest_cache
