@@ -16,6 +16,7 @@ from ayni import wellknown
 from ayni.runtime import Runtime
 from ayni.settings import Settings
 from ayni.web import pages, security
+from ayni.web import invitations as web_invitations
 from ayni.web.logins import LoginAttempts
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
@@ -67,6 +68,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
             *pages.routes,
+            *web_invitations.routes,
         ],
         middleware=security.middleware(settings),
         exception_handlers=pages.exception_handlers,

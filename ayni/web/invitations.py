@@ -1,0 +1,101 @@
+"""Accepting an invitation link: the new member picks a username and a password, joins the group
+with the invitation's role, and is signed in, in one step."""
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import render, security
+from ayni.web.i18n import N_
+from models import actors, invitations
+from models.actors import LocalActor, Role
+from models.invitations import Invitation, InvitationInvalid
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+MAX_DISPLAY_NAME = 200
+
+LINK_INVALID = N_("This invitation link is unknown, was already used or has expired. Ask the group for a new one.")
+NAME_INVALID = N_("A username is 1 to 30 lowercase letters, digits or _ (no spaces).")
+NAME_TAKEN = N_("That username is taken by a group or a member. Choose another one.")
+PASSWORDS_DIFFER = N_("The two passwords are not the same.")
+PASSWORD_SHORT = N_("A password has at least 10 characters.")
+PASSWORD_LONG = N_("That password is too long.")
+DISPLAY_NAME_LONG = N_("A display name has at most 200 characters.")
+ROLE_LABELS = {Role.MEMBER: N_("member"), Role.MODERATOR: N_("moderator"), Role.ADMIN: N_("admin")}
+
+
+async def _invitation(runtime: Runtime, token: str) -> tuple[Invitation, LocalActor]:
+    async with runtime.sessions() as session:
+        try:
+            invitation = await invitations.usable(session, token)
+        except InvitationInvalid:
+            raise HTTPException(404, LINK_INVALID) from None
+        group = await session.get(LocalActor, invitation.group_id)
+    assert group is not None  # the foreign key cascades
+    return invitation, group
+
+
+def _page(
+    request: Request, invitation: Invitation, group: LocalActor, values: dict[str, str],
+    errors: list[str], status_code: int = 200,
+) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    return render(request, "invite.html", {
+        "group": group, "role": ROLE_LABELS[Role(invitation.role)], "host": runtime.settings.host,
+        "values": values, "errors": errors, "token": request.path_params["token"],
+    }, status_code)
+
+
+async def invitation_form(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    invitation, group = await _invitation(runtime, request.path_params["token"])
+    return _page(request, invitation, group, {"username": "", "display_name": ""}, [])
+
+
+def _problems(username: str, display_name: str, password: str, again: str) -> list[str]:
+    errors = []
+    if not actors.NAME_PATTERN.fullmatch(username):
+        errors.append(NAME_INVALID)
+    if len(display_name) > MAX_DISPLAY_NAME:
+        errors.append(DISPLAY_NAME_LONG)
+    if len(password) < MIN_PASSWORD:
+        errors.append(PASSWORD_SHORT)
+    elif len(password) > MAX_PASSWORD:
+        errors.append(PASSWORD_LONG)
+    elif password != again:
+        errors.append(PASSWORDS_DIFFER)
+    return errors
+
+
+async def accept_invitation(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    token = request.path_params["token"]
+    invitation, group = await _invitation(runtime, token)
+    username = str(form.get("username", "")).strip().lower()[:64]
+    display_name = " ".join(str(form.get("display_name", "")).split())
+    password, again = str(form.get("password", "")), str(form.get("password_again", ""))
+    values = {"username": username, "display_name": display_name}
+    errors = _problems(username, display_name, password, again)
+    if errors:
+        return _page(request, invitation, group, values, errors, 400)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            member = await invitations.accept(session, token, username, password, display_name)
+    except InvitationInvalid:  # used by someone else since the page was shown
+        raise HTTPException(404, LINK_INVALID) from None
+    except actors.NameTaken:
+        return _page(request, invitation, group, values, [NAME_TAKEN], 400)
+    except actors.InvalidName:
+        return _page(request, invitation, group, values, [NAME_INVALID], 400)
+    security.sign_in(request, member.id, member.username)
+    return RedirectResponse("/post", status_code=303)
+
+
+routes = [
+    Route("/invite/{token}", invitation_form, methods=["GET"]),
+    Route("/invite/{token}", accept_invitation, methods=["POST"]),
+]
