@@ -110,6 +110,8 @@ async def _actor_page(request: Request, runtime: Runtime, actor: LocalActor, val
     context: dict[str, Any] = {"actor": actor, "values": values, "host": runtime.settings.host}
     if actor.type == ActorType.GROUP:
         context.update(await groups.page_context(runtime, actor, request.query_params))
+    elif actor.type == ActorType.PERSON:
+        context.update(await groups.profile_context(runtime, actor))
     return render(request, "actor.html", context)
 
 

@@ -1,7 +1,9 @@
-"""What a group page lists: the group's open public items, filtered by kind and status.
+"""What actor pages list. A group page: the group's open public items, filtered by kind, category
+and status. A member's profile: their own public items, never one posted as the group (those
+name no member anywhere), and not the groups they belong to (membership is not public).
 
 Only public items, whoever asks (members-only and followers-only items have their own pages
-later, behind a role check). An item posted as the group names no member here either.
+behind a role check).
 """
 
 from collections.abc import Mapping
@@ -15,7 +17,7 @@ from ayni.runtime import Runtime
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from models.actors import LocalActor
-from models.items import Item, ItemVisibility
+from models.items import Category, Item, ItemVisibility
 
 LIMIT = 100
 
@@ -34,13 +36,14 @@ class Listed:
 class Filters:
     kind: Kind | None = None
     status: Status | None = None
+    category: str | None = None
 
     @classmethod
-    def parse(cls, kind: str | None, status: str | None) -> "Filters":
+    def parse(cls, kind: str | None, status: str | None, category: str | None = None) -> "Filters":
         """Unknown values are ignored rather than refused: these come from links and old bookmarks."""
         kinds = {str(member): member for member in Kind}
         statuses = {str(member): member for member in Status}
-        return cls(kinds.get(kind or ""), statuses.get(status or ""))
+        return cls(kinds.get(kind or ""), statuses.get(status or ""), (category or "").strip()[:64] or None)
 
 
 async def public_items(session: AsyncSession, group: LocalActor, filters: Filters) -> list[Listed]:
@@ -57,6 +60,10 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
     )
     if filters.kind is not None:
         query = query.where(Item.kind == filters.kind)
+    if filters.category is not None:
+        query = query.where(Item.category_id.in_(
+            select(Category.id).where(Category.group_id == group.id, Category.slug == filters.category)
+        ))
     if filters.status is not None:
         query = query.where(Item.status == filters.status)
     else:
@@ -80,15 +87,48 @@ STATUS_LABELS = {
 }
 
 
+async def own_public_items(session: AsyncSession, member: LocalActor) -> list[Listed]:
+    """A member's public items posted in their own name, newest first: as-group ones never."""
+    rows = await session.scalars(
+        select(Item)
+        .where(
+            Item.author_id == member.id, Item.as_group.is_(False), Item.visibility == ItemVisibility.PUBLIC,
+            Item.deleted_at.is_(None),
+        )
+        .order_by(Item.created_at.desc(), Item.id.desc())
+        .limit(LIMIT)
+    )
+    return [
+        Listed(uri=item.uri, kind=item.kind, title=item.title, status=item.status,
+               place_name=item.place_name, author_name=None)
+        for item in rows
+    ]
+
+
+async def profile_context(runtime: Runtime, member: LocalActor) -> dict[str, Any]:
+    async with runtime.sessions() as session:
+        listed = await own_public_items(session, member)
+    return {
+        "items": listed,
+        "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
+        "statuses": {str(status): label for status, label in STATUS_LABELS.items()},
+    }
+
+
 async def page_context(
     runtime: Runtime, group: LocalActor, query: Mapping[str, str]
 ) -> dict[str, Any]:
-    filters = Filters.parse(query.get("kind"), query.get("status"))
+    filters = Filters.parse(query.get("kind"), query.get("status"), query.get("category"))
     async with runtime.sessions() as session:
         listed = await public_items(session, group, filters)
+        # Read only: a group that never posted has no category rows yet, and needs no filter.
+        categories = list(await session.execute(
+            select(Category.slug, Category.name).where(Category.group_id == group.id).order_by(Category.id)
+        ))
     return {
         "items": listed,
         "filters": filters,
+        "categories": [(row.slug, row.name) for row in categories],
         "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
         "statuses": [(str(status), label) for status, label in STATUS_LABELS.items()
                      if status != Status.OPEN],
