@@ -1,0 +1,78 @@
+"""Browser tests: a real Ayni instance served by uvicorn, driven by headless Chromium (Playwright).
+
+The browser is Debian's `chromium` (/usr/bin/chromium, or AYNI_TEST_CHROMIUM), not Playwright's own
+download. Without it the browser tests skip locally; under CI (CI=true) they fail instead, the way
+the PostgreSQL tests do. One browser per session, a fresh context (no cookies) per test.
+"""
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.browser.served import Site, served
+from tests.browser.tabs import SCREENSHOTS, Tab
+
+CHROMIUM = os.environ.get("AYNI_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
+
+
+def require_browser() -> None:
+    """Skip without Chromium or Playwright, except under CI, where the browser tests must run."""
+    missing = None
+    if not Path(CHROMIUM).exists():
+        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.async_api  # noqa: F401
+        except ImportError:
+            missing = "the playwright package is missing (pip install -e '.[test]')"
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {missing}: the browser tests must run under CI")
+    pytest.skip(f"browser tests: {missing}")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def site(browser: Any, tmp_path: Path) -> AsyncIterator[Site]:
+    """A fresh instance per test (needs the browser first: no browser, no instance started)."""
+    async with served(tmp_path) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tab(browser: Any, site: Site) -> AsyncIterator[Tab]:
+    context = await browser.new_context(base_url=site.base_url)
+    context.set_default_timeout(15_000)
+    opened = Tab(await context.new_page())
+    try:
+        yield opened
+        opened.audit()
+    finally:
+        await context.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    taken = sorted(SCREENSHOTS)
+    if taken:
+        terminalreporter.section("browser screenshots")
+        for path in taken:
+            terminalreporter.write_line(str(path))

@@ -1,0 +1,55 @@
+"""The accessibility check must catch what it is there for, or every flow passing it means nothing."""
+
+from typing import Any
+
+from tests.browser.served import BROWSER_LOOP
+from tests.browser.tabs import ACCESSIBILITY
+
+pytestmark = BROWSER_LOOP
+
+GOOD = """<!doctype html><html lang="en"><title>Fine</title><body>
+<header><nav><a href="/">Home</a></nav></header>
+<main><h1>One heading</h1><form>
+  <label for="a">A</label><input id="a" name="a" aria-describedby="a-hint"><p id="a-hint">Hint</p>
+  <label>B <select name="b"><option>x</option></select></label>
+  <textarea name="c" aria-label="C"></textarea>
+  <span id="d-label">D</span><input name="d" aria-labelledby="d-label">
+  <input type="hidden" name="csrf_token"><input type="submit" value="Send">
+</form></main><footer>f</footer></body></html>"""
+
+BAD = """<!doctype html><html><title> </title><body>
+<main><h1>One</h1><h1>Two</h1>
+  <label for="x"></label><input id="x" name="empty_label">
+  <input name="bare"><select name="bare_select"></select><textarea name="bare_text"></textarea>
+  <input name="hinted" aria-label="H" aria-describedby="nowhere">
+  <p id="x">same id</p><img src="/p.png">
+</main></body></html>"""
+
+
+async def test_a_well_made_page_passes_and_a_careless_one_shows_each_fault(browser: Any) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.set_content(GOOD)
+        good = await page.evaluate(ACCESSIBILITY)
+        await page.set_content(BAD)
+        bad = await page.evaluate(ACCESSIBILITY)
+    finally:
+        await context.close()
+
+    assert good == []
+    assert bad[:-1] == [
+        "unlabelled input name=empty_label",
+        "unlabelled input name=bare",
+        "unlabelled select name=bare_select",
+        "unlabelled textarea name=bare_text",
+        "aria-describedby of hinted names a missing id",
+        "2 h1 elements, not 1",
+        "no header landmark",
+        "no nav landmark",
+        "no footer landmark",
+        "repeated ids (labels may point elsewhere): x",
+        "no lang on <html>",
+        "empty <title>",
+    ]
+    assert bad[-1].startswith("no alt: ") and bad[-1].endswith("/p.png")

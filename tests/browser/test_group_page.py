@@ -1,0 +1,35 @@
+"""The harness itself, on pages that exist from the start: sign in, then the group page."""
+
+from tests.browser.served import BROWSER_LOOP, Site
+from tests.browser.tabs import Tab
+from tests.web import PASSWORD
+
+pytestmark = BROWSER_LOOP
+
+
+async def test_a_member_signs_in_and_sees_the_group_page(site: Site, tab: Tab) -> None:
+    await site.set_password("ana")
+    await tab.open("/login")
+    await tab.page.get_by_label("Username").fill("ana")
+    await tab.page.get_by_label("Password").fill("not it")
+    await tab.submit(tab.page.get_by_role("button", name="Sign in"), status=400)
+    assert await tab.page.get_by_role("alert").inner_text() == "That username and password do not match."
+
+    await tab.sign_in("ana", PASSWORD)
+    await tab.open("/@food")
+
+    assert await tab.page.get_by_role("heading", level=1).inner_text() == "Food Share"
+    assert await tab.page.get_by_text("@food@" + site.base_url.split("://")[1]).is_visible()
+    await tab.page.get_by_label("Kind").select_option(label="Asks")
+    await tab.submit(tab.page.get_by_role("button", name="Filter"))
+    assert tab.page.url.endswith("/@food?kind=ask&status=")
+    await tab.screenshot("group-page")
+
+
+async def test_a_page_that_needs_a_member_sends_the_browser_to_sign_in_and_back(site: Site, tab: Tab) -> None:
+    await site.set_password("ana")
+    await tab.open("/login?next=/@food")
+    await tab.page.get_by_label("Username").fill("ana")
+    await tab.page.get_by_label("Password").fill(PASSWORD)
+    await tab.submit(tab.page.get_by_role("button", name="Sign in"))
+    assert tab.page.url == f"{site.base_url}/@food"
