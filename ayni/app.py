@@ -17,6 +17,9 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from ayni.web import pages, security
 from ayni.web import invitations as web_invitations
+from ayni.web import members as web_members
+from ayni.web import moderation as web_moderation
+from ayni.web import my_groups as web_my_groups
 from ayni.web.logins import LoginAttempts
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
@@ -69,6 +72,7 @@ def create_app(
             Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
             *pages.routes,
             *web_invitations.routes,
+            *web_my_groups.routes, *web_moderation.routes, *web_members.routes,
         ],
         middleware=security.middleware(settings),
         exception_handlers=pages.exception_handlers,

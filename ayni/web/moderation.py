@@ -1,0 +1,314 @@
+"""A group's moderation page: follow requests, held submissions, reports, blocks, removing an item
+and relaying one.
+
+The domain functions (outbox.moderation, outbox.relays, inbox.follow_requests) check no roles: each
+route here checks the viewer's role in the group and that every id it was sent belongs to that
+group, in the same transaction as the change, so a refused action leaves nothing behind.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ayni.following import FollowError, resolve_actor
+from ayni.runtime import Runtime
+from ayni.web import access, flash, render, security
+from ayni.web.groups import KIND_LABELS
+from ayni.web.i18n import N_
+from federation import vocab
+from federation.errors import FederationError
+from federation.sanitize import html_to_text
+from inbox import actors as remote_actors
+from inbox.follow_requests import decide, pending_requests
+from models.actors import LocalActor, Role
+from models.follows import Direction, Follow, FollowState
+from models.items import Item, RemoteItem
+from models.moderation import Relay
+from models.remote import RemoteActor
+from outbox import moderation, relays
+from outbox.items import delete_item
+
+LISTED = 50
+NO_SUCH_REQUEST = N_("This group has no such follow request.")
+NO_SUCH_SUBMISSION = N_("This group has no such submission.")
+NO_SUCH_ITEM = N_("This group has no such item.")
+NOT_BLOCKED = N_("This group does not block that account.")
+UNKNOWN_DECISION = N_("Choose one of the buttons offered.")
+ACTOR_MISSING = N_("Enter an account as @name@server or the address of its profile.")
+ACTOR_LOCAL = N_("That account is on this instance: only accounts on other servers can be blocked here.")
+ACTOR_UNRESOLVED = N_("No account could be found at that address. Check the spelling and try again.")
+OBJECT_MISSING = N_("Enter the address of the item to relay.")
+NOT_ON_BOARD = N_("That item is not on the network board: only items of groups this instance follows can be relayed.")
+NOT_RELAYED = N_("This item cannot be relayed: it is from this instance, the group shared it already, "
+                 "or it is for its group's followers only.")
+DECIDED_ALREADY = N_("That submission was decided already.")
+
+
+class Refused(Exception):
+    """Raised inside a transaction (which then rolls back) to re-render the page with an error."""
+
+    def __init__(self, field: str, message: str, value: str = "") -> None:
+        super().__init__(message)
+        self.field, self.message, self.value = field, message, value
+
+
+@dataclass(frozen=True)
+class Account:
+    """A remote actor as the page shows it."""
+
+    id: int
+    name: str
+    handle: str
+    url: str
+
+    @classmethod
+    def of(cls, remote: RemoteActor | None) -> "Account":
+        if remote is None:
+            return cls(0, "", "?", "")
+        handle = f"@{remote.username}@{remote.host}" if remote.username else remote.uri
+        page = remote.document.get("url") if isinstance(remote.document, dict) else None
+        # Only web links: a document's url must not become a javascript: link on our page.
+        url = page if isinstance(page, str) and page.startswith(("https://", "http://")) else remote.uri
+        return cls(remote.id, remote.name or remote.username, handle, url)
+
+
+@dataclass(frozen=True)
+class Held:
+    id: int
+    uri: str
+    author: Account
+    text: str
+    received: datetime
+
+
+@dataclass(frozen=True)
+class Reported:
+    reporter: Account
+    targets: list[str]
+    comment: str
+    received: datetime
+
+
+def _page_path(group: LocalActor | str) -> str:
+    name = group if isinstance(group, str) else group.username
+    return f"/groups/{name}/moderation"
+
+
+def _back(group: LocalActor) -> Response:
+    return RedirectResponse(_page_path(group), status_code=303)
+
+
+async def _moderated(request: Request, session: AsyncSession) -> tuple[LocalActor, LocalActor]:
+    """The viewer and the group, if the viewer moderates it (403/404/sign-in otherwise)."""
+    me = await access.member(request, session)
+    return me, await access.group(session, request.path_params["name"], me, Role.MODERATOR)
+
+
+async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) -> dict[str, Any]:
+    requests = [(follow.id, Account.of(remote)) for follow, remote in await pending_requests(session, group)]
+    held = [
+        Held(row.id, row.uri, Account.of(await session.get(RemoteActor, row.remote_actor_id)),
+             html_to_text(row.content_html)[:500], row.published_at)
+        for row in await moderation.submissions(session, group)
+    ]
+    reports = [
+        Reported(Account.of(await session.get(RemoteActor, row.remote_actor_id)),
+                 [uri for uri in vocab.ids_of(row.document.get("object")) if uri.startswith(("https://", "http://"))],
+                 html_to_text(row.content_html), row.published_at)
+        for row in await moderation.reports(session, runtime.uris, group)
+    ]
+    blocked = [Account.of(remote) for remote in await moderation.blocked_actors(session, group)]
+    items = list(await session.scalars(
+        select(Item).where(Item.group_id == group.id, Item.deleted_at.is_(None))
+        .order_by(Item.created_at.desc(), Item.id.desc()).limit(LISTED)
+    ))
+    shared = select(Relay.object_uri).where(Relay.group_id == group.id)
+    board = list(await session.scalars(
+        select(RemoteItem).where(RemoteItem.visibility == "public", RemoteItem.uri.not_in(shared))
+        .order_by(RemoteItem.received_at.desc(), RemoteItem.id.desc()).limit(LISTED)
+    ))
+    return {"requests": requests, "held": held, "reports": reports, "blocked": blocked,
+            "items": items, "board": board}
+
+
+async def _render(
+    request: Request, group_name: str, errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None, status_code: int = 200,
+) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        me = await access.member(request, session)
+        group = await access.group(session, group_name, me, Role.MODERATOR)
+        context = await _overview(session, runtime, group)
+    return render(request, "moderation.html", {
+        **context, "group": group, "flash": flash.take(request), "kinds": KIND_LABELS,
+        "errors": errors or {}, "values": values or {},
+    }, status_code)
+
+
+async def moderation_page(request: Request) -> Response:
+    return await _render(request, request.path_params["name"])
+
+
+def _decision(form: FormData, *choices: str) -> str:
+    decision = str(form.get("decision", ""))
+    if decision not in choices:
+        raise HTTPException(400, UNKNOWN_DECISION)
+    return decision
+
+
+async def decide_follow(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    form = await security.checked_form(request)
+    async with runtime.sessions() as session, session.begin():
+        _, group = await _moderated(request, session)
+        decision = _decision(form, "accept", "reject")
+        follow = await session.get(Follow, request.path_params["follow_id"])
+        if (follow is None or follow.local_actor_id != group.id or follow.direction != Direction.INBOUND
+                or follow.state != FollowState.PENDING):
+            raise HTTPException(404, NO_SUCH_REQUEST)
+        who = Account.of(await session.get(RemoteActor, follow.remote_actor_id))
+        await decide(runtime, session, follow, accept=decision == "accept")
+    if decision == "accept":
+        flash.flash(request, N_("%(who)s now follows the group."), who=who.handle)
+    else:
+        flash.flash(request, N_("%(who)s's follow request was refused."), who=who.handle)
+    return _back(group)
+
+
+async def decide_submission(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    form = await security.checked_form(request)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            _, group = await _moderated(request, session)
+            decision = _decision(form, "approve", "reject")
+            submission_id = request.path_params["submission_id"]
+            try:
+                if decision == "approve":
+                    await moderation.approve_submission(session, runtime.uris, group, submission_id)
+                else:
+                    await moderation.reject_submission(session, group, submission_id)
+            except LookupError:
+                raise HTTPException(404, NO_SUCH_SUBMISSION) from None
+            except ValueError:  # decided already, or (approving) ours or shared already
+                raise Refused("submissions", DECIDED_ALREADY if decision == "reject" else NOT_RELAYED) from None
+    except Refused as refused:
+        return await _render(request, request.path_params["name"], {refused.field: refused.message}, status_code=400)
+    flash.flash(request, N_("The group shared the post with its followers.") if decision == "approve"
+                else N_("The post was rejected; nothing was sent."))
+    return _back(group)
+
+
+def _on_this_instance(runtime: Runtime, reference: str) -> bool:
+    host = vocab.host_of(reference) if "://" in reference else reference.rpartition("@")[2].lower()
+    return host == runtime.settings.host
+
+
+async def _resolve(runtime: Runtime, reference: str) -> RemoteActor:
+    """A handle through WebFinger, an address directly (as `ayni moderation block` does)."""
+    if reference.startswith("@") or ("://" not in reference and "@" in reference):
+        return await resolve_actor(runtime, reference)
+    return await remote_actors.remote_actor(runtime, reference)
+
+
+async def block(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    form = await security.checked_form(request)
+    name = request.path_params["name"]
+    reference = str(form.get("actor", "")).strip()[:2048]
+    async with runtime.sessions() as session:
+        await _moderated(request, session)  # refuse outsiders before anything goes to the network
+    error = None
+    if not reference:
+        error = ACTOR_MISSING
+    elif _on_this_instance(runtime, reference):
+        error = ACTOR_LOCAL
+    else:
+        try:
+            remote = await _resolve(runtime, reference)
+        except (FollowError, FederationError, LookupError, ValueError):
+            error = ACTOR_UNRESOLVED
+    if error:
+        return await _render(request, name, {"block": error}, {"actor": reference}, 400)
+    async with runtime.sessions() as session, session.begin():
+        _, group = await _moderated(request, session)
+        await moderation.block_actor(session, group, remote)
+    flash.flash(request, N_("%(who)s is blocked: no follows, replies or submissions from it."),
+                who=Account.of(remote).handle)
+    return _back(group)
+
+
+async def unblock(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    await security.checked_form(request)
+    async with runtime.sessions() as session, session.begin():
+        _, group = await _moderated(request, session)
+        remote = await session.get(RemoteActor, request.path_params["remote_actor_id"])
+        if remote is None or not await moderation.unblock_actor(session, group, remote):
+            raise HTTPException(404, NOT_BLOCKED)
+        who = Account.of(remote).handle
+    flash.flash(request, N_("%(who)s is no longer blocked."), who=who)
+    return _back(group)
+
+
+async def remove_item(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    await security.checked_form(request)
+    async with runtime.sessions() as session, session.begin():
+        me, group = await _moderated(request, session)
+        item = await session.scalar(select(Item).where(
+            Item.uuid == request.path_params["uuid"], Item.group_id == group.id, Item.deleted_at.is_(None)
+        ))
+        if item is None:
+            raise HTTPException(404, NO_SUCH_ITEM)
+        title = item.title
+        # An instance admin holds no membership that delete_item's own check would find.
+        await delete_item(session, runtime.uris, item, by=None if me.is_admin else me)
+    flash.flash(request, N_("“%(title)s” was removed."), title=title)
+    return _back(group)
+
+
+async def relay(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    form = await security.checked_form(request)
+    reference = str(form.get("object", "")).strip()[:2048]
+    try:
+        async with runtime.sessions() as session, session.begin():
+            _, group = await _moderated(request, session)
+            if not reference:
+                raise Refused("relay", OBJECT_MISSING)
+            found = await session.scalar(
+                select(RemoteItem).where(or_(RemoteItem.uri == reference, RemoteItem.url == reference)).limit(1)
+            )
+            if found is None:
+                raise Refused("relay", NOT_ON_BOARD, reference)
+            try:
+                await relays.relay_item(session, runtime.uris, group, found)
+            except relays.NotRelayed:
+                raise Refused("relay", NOT_RELAYED, reference) from None
+            title = found.title
+    except Refused as refused:
+        return await _render(request, request.path_params["name"], {refused.field: refused.message},
+                             {"object": refused.value}, 400)
+    flash.flash(request, N_("The group shared “%(title)s” with its followers."), title=title)
+    return _back(group)
+
+
+routes = [
+    Route("/groups/{name}/moderation", moderation_page, methods=["GET"]),
+    Route("/groups/{name}/moderation/follows/{follow_id:int}", decide_follow, methods=["POST"]),
+    Route("/groups/{name}/moderation/submissions/{submission_id:int}", decide_submission, methods=["POST"]),
+    Route("/groups/{name}/moderation/blocks", block, methods=["POST"]),
+    Route("/groups/{name}/moderation/blocks/{remote_actor_id:int}/delete", unblock, methods=["POST"]),
+    Route("/groups/{name}/moderation/items/{uuid}/delete", remove_item, methods=["POST"]),
+    Route("/groups/{name}/moderation/relay", relay, methods=["POST"]),
+]
