@@ -19,7 +19,8 @@ async def test_a_member_signs_in_and_sees_the_group_page(site: Site, tab: Tab) -
     await tab.open("/@food")
 
     assert await tab.page.get_by_role("heading", level=1).inner_text() == "Food Share"
-    assert await tab.page.get_by_text("@food@" + site.base_url.split("://")[1]).is_visible()
+    handle = f"@food@{site.host}"
+    assert await tab.page.get_by_text(handle, exact=True).is_visible()
     await tab.page.get_by_label("Kind").select_option(label="Asks")
     await tab.submit(tab.page.get_by_role("button", name="Filter"))
     assert tab.page.url.endswith("/@food?kind=ask&status=")
@@ -33,3 +34,12 @@ async def test_a_page_that_needs_a_member_sends_the_browser_to_sign_in_and_back(
     await tab.page.get_by_label("Password").fill(PASSWORD)
     await tab.submit(tab.page.get_by_role("button", name="Sign in"))
     assert tab.page.url == f"{site.base_url}/@food"
+
+
+async def test_the_copy_button_puts_the_group_handle_on_the_clipboard(site: Site, tab: Tab) -> None:
+    """copy.js runs under the strict CSP, and tells screen readers it copied."""
+    await tab.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base_url)
+    await tab.open("/@food")
+    await tab.page.get_by_role("button", name="Copy handle").click()
+    await tab.page.get_by_role("status").filter(has_text="Copied").wait_for()  # once the copy is done
+    assert await tab.page.evaluate("navigator.clipboard.readText()") == f"@food@{site.host}"
