@@ -13,7 +13,7 @@ from models.actors import Role
 from models.items import Item
 from outbox.items import role_in
 from tests.instances import Instance
-from tests.web import Page, csrf, signed_in_as
+from tests.web import PASSWORD, Page, csrf, set_password, sign_in, signed_in_as
 
 NEW_PASSWORD = "lentils and rice for all"
 
@@ -131,3 +131,173 @@ async def test_accepting_an_invitation_needs_the_csrf_token(instance: Instance) 
     assert response.status_code == 403
     async with instance.runtime.sessions() as session:
         assert await actors.find_actor(session, "carla") is None
+
+
+# --- the post form ---
+
+def ask(**fields: str) -> dict[str, str]:
+    return {"group": "food", "kind": "ask", "title": "Nappies, size 4", "body": "For a newborn, any brand.",
+            "category": "goods", "place_name": "Lavapiés", "latitude": "40.40871", "longitude": "-3.70114",
+            "quantity": "2", "needed_by": "2026-12-20", "timezone": "Europe/Madrid", "visibility": "public",
+            "as_group": "yes"} | fields
+
+
+async def post(http: httpx.AsyncClient, data: dict[str, str]) -> httpx.Response:
+    return await http.post("/post", data={"csrf_token": await csrf(http, "/post"), **data})
+
+
+def anonymous_client(instance: Instance) -> httpx.AsyncClient:
+    """A second browser, signed in as nobody."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=instance.app), base_url=instance.settings.base_url)
+
+
+async def signed_in_ana(instance: Instance) -> httpx.AsyncClient:
+    await set_password(instance)
+    assert (await sign_in(instance.http, "ana", PASSWORD)).status_code == 303
+    return instance.http
+
+
+async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_that_names_her_nowhere(
+    instance: Instance,
+) -> None:
+    # Given an invitation link, accepted with a password
+    token = await invitation(instance)
+    joined = await join(instance.http, token)
+    assert joined.headers["location"] == "/post"
+    form = await instance.http.get("/post")
+    assert form.status_code == 200 and "Posting in Food Share." in form.text
+
+    # When she posts an ask as the group
+    response = await post(instance.http, ask())
+
+    # Then she lands on its page, and it is on the group page, and neither names her
+    assert response.status_code == 303 and response.headers["location"].startswith("/items/")
+    async with instance.runtime.sessions() as session:
+        item = await session.scalar(select(Item))
+        carla = await actors.find_actor(session, "carla")
+    assert item is not None and carla is not None
+    assert response.headers["location"] == f"/items/{item.uuid}"
+    assert (item.as_group, item.author_id, item.kind, item.quantity) == (True, carla.id, "ask", 2)
+    assert item.latitude != 40.40871 and item.needed_by is not None  # stored coarse; a real date
+    async with anonymous_client(instance) as anonymous:
+        group_page = (await anonymous.get("/@food")).text
+        item_page = await anonymous.get(f"/items/{item.uuid}")
+    assert "Nappies, size 4" in group_page and "Lavapiés" in group_page
+    assert item_page.status_code == 200 and "Nappies, size 4" in item_page.text
+    for page in (group_page, item_page.text):
+        assert "Carla" not in page and "carla" not in page and "Mamani" not in page
+
+
+async def test_personal_data_is_refused_and_every_field_is_kept(instance: Instance) -> None:
+    http = await signed_in_ana(instance)
+
+    response = await post(http, ask(body="Call me on 0612 345 678 after six", as_group=""))
+
+    assert response.status_code == 400 and 'role="alert"' in response.text
+    assert "a phone number" in response.text and "0612 345 678" in response.text
+    assert "private reply" in response.text
+    for kept in ('value="Nappies, size 4"', ">Call me on 0612 345 678 after six</textarea>", 'value="Lavapiés"',
+                 'value="2026-12-20"', 'value="Europe/Madrid"', 'value="40.40871"'):
+        assert kept in response.text
+    assert 'id="visibility-public" name="visibility" value="public" checked' in response.text
+    assert 'name="as_group" value="yes" checked' not in response.text
+    assert 'value="goods" selected' in response.text
+    assert await item_count(instance) == 0
+
+
+async def test_members_only_items_may_hold_what_would_be_refused_in_public(instance: Instance) -> None:
+    http = await signed_in_ana(instance)
+
+    response = await post(http, ask(body="Call me on 0612 345 678", visibility="members"))
+
+    assert response.status_code == 303
+    assert await item_count(instance) == 1
+
+
+async def test_anonymous_visitors_are_sent_to_sign_in_and_cannot_post(instance: Instance) -> None:
+    shown = await instance.http.get("/post")
+    posted = await instance.http.post("/post", data={"csrf_token": await csrf(instance.http, "/login"), **ask()})
+
+    for response in (shown, posted):
+        assert response.status_code == 303 and response.headers["location"] == "/login?next=/post"
+    assert await item_count(instance) == 0
+
+
+async def test_a_member_cannot_post_into_a_group_she_is_not_in(instance: Instance) -> None:
+    async with instance.runtime.sessions() as session, session.begin():
+        await actors.create_group(session, "tools", "Tool Library", "Borrow a drill.")
+    http = await signed_in_ana(instance)
+    form = await http.get("/post?group=tools")
+    assert "Tool Library" not in form.text  # only her own groups are offered
+
+    response = await post(http, ask(group="tools"))
+
+    assert response.status_code == 403
+    assert await item_count(instance) == 0
+
+
+async def test_posting_needs_the_csrf_token(instance: Instance) -> None:
+    http = await signed_in_ana(instance)
+    await http.get("/post")
+
+    response = await http.post("/post", data={"csrf_token": "forged", **ask()})
+
+    assert response.status_code == 403
+    assert await item_count(instance) == 0
+
+
+async def test_the_post_form_is_accessible_and_explains_each_privacy_choice(instance: Instance) -> None:
+    http = await signed_in_ana(instance)
+
+    response = await http.get("/post?kind=call")
+
+    assert response.status_code == 200
+    page = Page(response.text)
+    assert page.h1 == 1 and page.landmarks == {"header", "nav", "main", "footer"}
+    assert page.unlabelled() == [] and len(page.controls) >= 15
+    for explanation in ("can be copied and kept by other servers", "never leaves this server",
+                        "Your name is not shown anywhere", "never an address",
+                        "Don't write names, addresses, phone numbers, health or immigration details"):
+        assert explanation in response.text
+    assert 'id="kind-call" name="kind" value="call" checked' in response.text
+    assert '<script src="/static/item-form.js" defer>' in response.text
+    assert (await http.get("/static/item-form.js")).status_code == 200
+
+
+async def test_a_call_needs_a_start_people_and_a_place_and_is_stored_in_its_time_zone(instance: Instance) -> None:
+    http = await signed_in_ana(instance)
+    call = ask(kind="call", title="Unload the food bank van", quantity="", needed_by="", place_name="")
+
+    refused = await post(http, call)
+    posted = await post(http, call | {"starts_at": "2026-12-05T10:00", "ends_at": "2026-12-05T12:00",
+                                      "people_wanted": "4", "place_name": "Market hall",
+                                      "meeting_point": "The side door"})
+
+    assert refused.status_code == 400
+    for message in ("A call needs a start", "how many people", "needs a place name"):
+        assert message in refused.text
+    assert posted.status_code == 303
+    async with instance.runtime.sessions() as session:
+        item = await session.scalar(select(Item))
+    assert item is not None and item.kind == "call" and item.status == "scheduled"
+    assert item.starts_at is not None and item.starts_at.isoformat() == "2026-12-05T09:00:00+00:00"
+    assert (item.people_wanted, item.meeting_point, item.timezone) == (4, "The side door", "Europe/Madrid")
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"title": ""}, "Give it a short title."),
+    ({"quantity": "many"}, "The quantity is a whole number"),
+    ({"latitude": "200"}, "both a latitude"),
+    ({"timezone": "Mars/Olympus"}, "is not a time zone"),
+    ({"category": "spaceships"}, "Choose one of this group"),
+    ({"kind": "gift"}, "Choose whether this is an ask"),
+])
+async def test_bad_values_are_explained_and_nothing_is_stored(
+    instance: Instance, fields: dict[str, str], message: str
+) -> None:
+    http = await signed_in_ana(instance)
+
+    response = await post(http, ask(**fields))
+
+    assert response.status_code == 400 and message in response.text
+    assert await item_count(instance) == 0

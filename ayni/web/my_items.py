@@ -1,0 +1,207 @@
+"""A member's own items (`/my/items`) and changing an item: edit, close, delete.
+
+The author may change an item, and so may the moderators and admins of its group
+(`outbox.items.may_change`, asked on every request); everyone else gets 403.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import access, flash, i18n, item_form, render, security
+from ayni.web.groups import KIND_LABELS, STATUS_LABELS
+from ayni.web.i18n import N_
+from ayni.web.item_form import Problem
+from federation.itemterms import CLOSED, Kind, Status
+from models import items
+from models.actors import LocalActor
+from models.items import Category, Item, ItemResponse, ItemVisibility
+from outbox import items as posting
+from outbox.items import NotAllowed, PersonalData
+
+# What a member may close an item as; "expired" is the clock's to decide.
+CLOSING = {
+    Kind.ASK: (Status.FULFILLED, Status.WITHDRAWN),
+    Kind.OFFER: (Status.FULFILLED, Status.WITHDRAWN),
+    Kind.CALL: (Status.DONE, Status.CANCELLED),
+}
+CLOSE_LABELS = {
+    Status.FULFILLED: N_("Mark as fulfilled"), Status.WITHDRAWN: N_("Withdraw"),
+    Status.DONE: N_("Mark as done"), Status.CANCELLED: N_("Cancel the call"),
+}
+NOT_YOURS = N_("Only the author and the group's moderators can change this item.")
+NO_ITEM = N_("There is no such item.")
+CLOSED_ALREADY = N_("This item is closed: it can no longer be changed.")
+SAVED = N_("Saved: “%(title)s”.")
+CLOSED_AS = N_("“%(title)s” is now: %(status)s.")
+DELETED = N_("Deleted: “%(title)s”.")
+NOT_SAVED = N_("This could not be saved: %(reason)s")
+
+
+@dataclass(frozen=True)
+class Mine:
+    item: Item
+    group_name: str
+    responses: int
+    closing: tuple[Status, ...]
+
+
+async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
+    counts = (
+        select(ItemResponse.item_id, func.count().label("n")).group_by(ItemResponse.item_id).subquery()
+    )
+    rows = await session.execute(
+        select(Item, LocalActor.name, func.coalesce(counts.c.n, 0))
+        .join(LocalActor, LocalActor.id == Item.group_id)
+        .outerjoin(counts, counts.c.item_id == Item.id)
+        .where(Item.author_id == who.id, Item.deleted_at.is_(None))
+        .order_by(Item.created_at.desc(), Item.id.desc())
+    )
+    return [
+        Mine(item, group_name, int(count), () if item.status in CLOSED else CLOSING[Kind(item.kind)])
+        for item, group_name, count in rows.all()
+    ]
+
+
+async def my_items_page(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        who = await access.member(request, session)
+        mine = await my_items(session, who)
+    return render(request, "my_items.html", {
+        "mine": mine, "flash": flash.take(request), "kinds": KIND_LABELS, "statuses": STATUS_LABELS,
+        "visibilities": item_form.VISIBILITY_LABELS, "close_labels": CLOSE_LABELS,
+    })
+
+
+async def changeable(request: Request, session: AsyncSession) -> tuple[Item, LocalActor]:
+    """The item in the path, if the signed-in member may change it: else 404 or 403."""
+    who = await access.member(request, session)
+    item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
+    if item is None or item.deleted_at is not None:
+        raise HTTPException(404, NO_ITEM)
+    try:
+        await posting.may_change(session, item, who)
+    except NotAllowed:
+        raise HTTPException(403, NOT_YOURS) from None
+    return item, who
+
+
+async def _edit_page(
+    request: Request, session: AsyncSession, item: Item, values: dict[str, str], errors: list[str],
+    status_code: int = 200,
+) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    members_only = item.visibility == ItemVisibility.MEMBERS
+    return render(request, "item_edit.html", {
+        "item": item, "group": group, "values": values, "errors": errors,
+        "categories": await items.categories(session, runtime.uris, group),
+        "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "visibility_choices": ["members"] if members_only else ["public", "followers"],
+    }, status_code)
+
+
+async def edit_form(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        item, _ = await changeable(request, session)
+        if item.status in CLOSED:
+            raise HTTPException(400, CLOSED_ALREADY)
+        group = await session.get(LocalActor, item.group_id)
+        category = await session.get(Category, item.category_id)
+        assert group is not None and category is not None
+        values = item_form.values_of_item(item, category.slug, group.username)
+        return await _edit_page(request, session, item, values, [])
+
+
+async def edit(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    values = item_form.values_of(form)
+    problems: list[Problem] = []
+    async with runtime.sessions() as session:
+        try:
+            async with session.begin():
+                item, who = await changeable(request, session)
+                if item.status in CLOSED:
+                    raise HTTPException(400, CLOSED_ALREADY)
+                # What is fixed once posted comes from the item, never from the form.
+                values["kind"], values["as_group"] = item.kind, "yes" if item.as_group else ""
+                if item.visibility == ItemVisibility.MEMBERS or values["visibility"] == ItemVisibility.MEMBERS:
+                    values["visibility"] = item.visibility
+                draft, problems = item_form.draft_from(values, Kind(item.kind))
+                if draft is None:
+                    raise _Refused
+                await posting.edit_item(session, runtime.uris, item, draft, by=who)
+                title = item.title
+        except _Refused:
+            pass
+        except PersonalData as e:
+            problems = [item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))]
+        except LookupError:
+            problems = [Problem(N_("Choose one of this group's categories."))]
+        except ValueError as e:
+            problems = [Problem(NOT_SAVED, {"reason": str(e)})]
+        if problems:
+            async with session.begin():
+                item, _ = await changeable(request, session)
+                errors = [i18n.gettext(request, p.message, **p.variables) for p in problems]
+                return await _edit_page(request, session, item, values, errors, 400)
+    flash.flash(request, SAVED, title=title)
+    return RedirectResponse("/my/items", status_code=303)
+
+
+class _Refused(Exception):
+    """Leaves the transaction, so that a refused edit changes nothing."""
+
+
+async def close(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        item, who = await changeable(request, session)
+        status = next((s for s in CLOSING[Kind(item.kind)] if s == form.get("status")), None)
+        if status is None:
+            raise HTTPException(400, N_("Choose how the item ends."))
+        if item.status in CLOSED:
+            raise HTTPException(400, CLOSED_ALREADY)
+        await posting.close_item(session, runtime.uris, item, status, by=who)
+        title = item.title
+    flash.flash(request, CLOSED_AS, title=title, status=i18n.gettext(request, STATUS_LABELS[status]))
+    return RedirectResponse("/my/items", status_code=303)
+
+
+async def delete_form(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        item, _ = await changeable(request, session)
+    return render(request, "item_delete.html", {"item": item, "kinds": KIND_LABELS})
+
+
+async def delete(request: Request) -> Response:
+    await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        item, who = await changeable(request, session)
+        await posting.delete_item(session, runtime.uris, item, by=who)
+        title = item.title
+    flash.flash(request, DELETED, title=title)
+    return RedirectResponse("/my/items", status_code=303)
+
+
+routes = [
+    Route("/my/items", my_items_page, methods=["GET"]),
+    Route("/items/{uuid}/edit", edit_form, methods=["GET"]),
+    Route("/items/{uuid}/edit", edit, methods=["POST"]),
+    Route("/items/{uuid}/close", close, methods=["POST"]),
+    Route("/items/{uuid}/delete", delete_form, methods=["GET"]),
+    Route("/items/{uuid}/delete", delete, methods=["POST"]),
+]

@@ -1,0 +1,116 @@
+"""Posting an ask, offer or call from the browser (`/post`), with the privacy choices explained
+where they are made. The domain rules (membership, personal data, coarse places) are
+`outbox.items.create_item`'s; this page reads the form and says what went wrong."""
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import access, flash, i18n, item_form, render, security
+from ayni.web.i18n import N_
+from ayni.web.item_form import Problem
+from federation.itemterms import Kind
+from models import items
+from models.actors import LocalActor, Role
+from models.items import ItemVisibility
+from outbox import items as posting
+from outbox.items import NotAllowed, PersonalData
+
+UNKNOWN_CATEGORY = N_("Choose one of this group's categories.")
+UNKNOWN_KIND = N_("Choose whether this is an ask, an offer or a call.")
+NOT_POSTED = N_("This could not be posted: %(reason)s")
+POSTED = N_("Posted. This is how others see it.")
+
+
+def _kind(value: str) -> Kind | None:
+    return next((kind for kind in Kind if kind == value), None)
+
+
+async def form_context(
+    session: AsyncSession, runtime: Runtime, who: LocalActor, values: dict[str, str]
+) -> dict[str, Any]:
+    """The groups one may post in, and the chosen group's categories (defaults on first use)."""
+    groups = await access.groups_of(session, who)
+    chosen = next((g for g in groups if g.username == values["group"]), groups[0] if groups else None)
+    if chosen is not None:
+        values["group"] = chosen.username
+    categories = await items.categories(session, runtime.uris, chosen) if chosen else []
+    return {
+        "groups": groups, "group": chosen, "categories": categories, "values": values,
+        "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "visibility_choices": [str(v) for v in ItemVisibility],
+        "host": runtime.settings.host,
+    }
+
+
+def _messages(request: Request, problems: list[Problem]) -> list[str]:
+    return [i18n.gettext(request, p.message, **p.variables) for p in problems]
+
+
+async def _form_page(
+    request: Request, values: dict[str, str], problems: list[Problem], status_code: int = 200
+) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        context = await form_context(session, runtime, who, values)
+    return render(request, "post.html", {**context, "errors": _messages(request, problems)}, status_code)
+
+
+async def post_form(request: Request) -> Response:
+    query = request.query_params
+    values = dict.fromkeys(item_form.FIELDS, "") | {"as_group": ""}
+    values |= {
+        "group": query.get("group", "")[:64], "kind": str(_kind(query.get("kind", "")) or Kind.ASK),
+        "visibility": "public", "timezone": "UTC",
+    }
+    return await _form_page(request, values, [])
+
+
+async def post_item(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    values = item_form.values_of(form)
+    kind = _kind(values["kind"])
+    draft, problems = item_form.draft_from(values, kind or Kind.ASK)
+    if kind is None:
+        problems.insert(0, Problem(UNKNOWN_KIND))
+    try:
+        async with runtime.sessions() as session, session.begin():
+            who = await access.member(request, session)
+            group = await access.group(session, values["group"], who, Role.MEMBER)  # 403 outside it
+            if problems or draft is None:
+                raise _Refused(problems)
+            item = await posting.create_item(session, runtime.uris, group, who, draft)
+    except _Refused as refused:
+        return await _form_page(request, values, refused.problems, 400)
+    except PersonalData as e:
+        problem = item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))
+        return await _form_page(request, values, [problem], 400)
+    except LookupError:
+        return await _form_page(request, values, [Problem(UNKNOWN_CATEGORY)], 400)
+    except NotAllowed:
+        raise HTTPException(403, N_("You do not have permission to do that in this group.")) from None
+    except ValueError as e:  # the item's own rules (outbox.items, federation.items), said plainly
+        return await _form_page(request, values, [Problem(NOT_POSTED, {"reason": str(e)})], 400)
+    flash.flash(request, POSTED)
+    return RedirectResponse(f"/items/{item.uuid}", status_code=303)
+
+
+class _Refused(Exception):
+    """Raised inside the transaction so that nothing of a refused form is kept."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("refused")
+        self.problems = problems
+
+
+routes = [
+    Route("/post", post_form, methods=["GET"]),
+    Route("/post", post_item, methods=["POST"]),
+]
