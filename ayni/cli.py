@@ -18,7 +18,7 @@ from ayni.commands import CommandError, load_settings, require_schema, with_runt
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
 from federation.errors import FederationError
-from models import actors, db
+from models import actors, db, invitations
 from models.actors import ActorType, Role
 from models.items import ItemVisibility
 
@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(run=cmd_member_add)
+
+    invite = commands.add_parser("invite", help="print a one-time invitation link to join a group")
+    invite.add_argument("group")
+    invite.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
+    invite.set_defaults(run=cmd_invite)
     return parser
 
 
@@ -183,6 +188,24 @@ async def cmd_member_add(args: argparse.Namespace) -> None:
                     raise CommandError(f"--group: there is no group named {args.group!r}")
                 await actors.join_group(session, group, member, Role(args.role))
                 print(f"@{member.username} is a {args.role} of @{group.username}")
+
+    await with_runtime(settings, work)
+
+
+async def cmd_invite(args: argparse.Namespace) -> None:
+    settings = load_settings()
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        async with runtime.sessions() as session, session.begin():
+            group = await actors.find_actor(session, args.group)
+            if group is None or group.type != ActorType.GROUP:
+                raise CommandError(f"there is no group named {args.group!r}")
+            token = await invitations.invite(session, group, Role(args.role))
+        # Only its hash is stored: this is the one time the link is shown.
+        print(f"{settings.base_url}/invite/{token}")
+        print(f"Joins @{args.group} as {args.role}; works once, expires in {invitations.VALID_FOR.days} days.",
+              file=sys.stderr)
 
     await with_runtime(settings, work)
 

@@ -91,7 +91,7 @@ async def _context(session: AsyncSession, group: LocalActor) -> dict[str, Any]:
         .where(Membership.group_id == group.id).order_by(LocalActor.username)
     )
     members = [Listed(actor.id, actor.username, actor.name, Role(membership.role), membership.created_at)
-               for membership, actor in rows.tuples()]
+               for membership, actor in rows.all()]
     admins = await session.scalar(
         select(func.count()).select_from(Membership)
         .where(Membership.group_id == group.id, Membership.role == Role.ADMIN)
