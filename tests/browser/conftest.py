@@ -6,7 +6,7 @@ the PostgreSQL tests do. One browser per session, a fresh context (no cookies) p
 """
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +59,31 @@ async def site(browser: Any, tmp_path: Path) -> AsyncIterator[Site]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def tab(browser: Any, site: Site) -> AsyncIterator[Tab]:
-    context = await browser.new_context(base_url=site.base_url)
-    context.set_default_timeout(15_000)
-    opened = Tab(await context.new_page())
+async def new_tab(browser: Any, site: Site) -> AsyncIterator[Callable[[], Awaitable[Tab]]]:
+    """Opens tabs in fresh browser contexts (separate cookies: one person each); each is audited
+    (every page checked, no browser errors) when the test ends."""
+    contexts: list[Any] = []
+    tabs: list[Tab] = []
+
+    async def opened() -> Tab:
+        context = await browser.new_context(base_url=site.base_url)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        tabs.append(Tab(await context.new_page()))
+        return tabs[-1]
+
     try:
         yield opened
-        opened.audit()
+        for each in tabs:
+            each.audit()
     finally:
-        await context.close()
+        for context in contexts:
+            await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tab(new_tab: Callable[[], Awaitable[Tab]]) -> Tab:
+    return await new_tab()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

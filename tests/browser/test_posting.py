@@ -1,0 +1,80 @@
+"""Done when: a new member goes from an invitation link to a published ask, entirely in the browser.
+
+Two people, two browsers: the group's admin creates the link on the members page; the new member
+opens it, chooses a username and a password, and posts an ask as the group, which then shows on
+the group page without her name."""
+
+from collections.abc import Awaitable, Callable
+
+from tests.browser.served import BROWSER_LOOP, Site
+from tests.browser.tabs import Tab
+from tests.web import PASSWORD
+
+pytestmark = BROWSER_LOOP
+
+TITLE = "Nappies, size 4"
+DETAILS = "Two packs would get us through the week."
+
+
+async def test_a_new_member_joins_from_an_invitation_and_posts_an_ask_as_the_group(
+    site: Site, tab: Tab, new_tab: Callable[[], Awaitable[Tab]]
+) -> None:
+    # The group's admin creates an invitation link
+    await site.set_password("ana")
+    admin = tab.page
+    await tab.sign_in("ana", PASSWORD)
+    await tab.open("/groups")
+    await admin.get_by_role("link", name="Members and invitations").click()
+    await admin.wait_for_url("**/groups/food/members")
+    await tab.check()
+    await admin.get_by_label("Their role in the group").select_option(value="member")
+    await tab.submit(admin.get_by_role("button", name="Create an invitation link"))
+    link = await admin.get_by_label("Send this link to the person you invite").input_value()
+    assert link.startswith(f"{site.base_url}/invite/")
+
+    # The new member opens it in her own browser and chooses a username and a password
+    member = await new_tab()
+    page = member.page
+    await member.open(link)
+    assert await page.get_by_role("heading", level=1).inner_text() == "Join Food Share"
+    await page.get_by_label("Username").fill("bea")
+    await page.get_by_label("Display name (optional)").fill("Bea Quispe")
+    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+    await page.get_by_label("Password again").fill(PASSWORD)
+    await member.submit(page.get_by_role("button", name="Join the group"))
+
+    # Signed in, straight on to the post form
+    assert page.url == f"{site.base_url}/post"
+    assert await page.get_by_text("Signed in as bea").is_visible()
+    await member.screenshot("post-form")
+
+    # An ask, posted as the group
+    await page.get_by_label("Ask", exact=True).check()
+    await page.get_by_label("Title").fill(TITLE)
+    await page.get_by_label("Details").fill(DETAILS)
+    await page.get_by_label("Area name (optional for asks and offers)").fill("Lavapiés")
+    await page.get_by_label("Post as the group").check()
+    await member.submit(page.get_by_role("button", name="Post", exact=True))
+
+    assert "/items/" in page.url
+    assert await page.get_by_role("heading", level=1).inner_text() == TITLE
+    assert "Bea Quispe" not in await page.get_by_role("main").inner_text()
+
+    # Signed out, anyone sees it on the group page, and nothing there names her
+    await member.submit(page.get_by_role("button", name="Sign out"))
+    await member.open("/@food")
+    listed = page.get_by_role("listitem").filter(has=page.get_by_role("link", name=TITLE))
+    assert await listed.count() == 1
+    assert "Lavapiés" in await listed.inner_text()
+    assert "by " not in await listed.inner_text()
+    assert "Bea" not in await page.content()
+    await member.screenshot("group-page-with-ask")
+    await listed.get_by_role("link", name=TITLE).click()
+    await page.wait_for_url("**/items/*")
+    await member.check()
+    assert "Bea" not in await page.content()
+    assert DETAILS in await page.get_by_role("main").inner_text()
+
+    # The link worked once: the admin's page no longer lists it as pending
+    await tab.open("/groups/food/members")
+    assert await admin.get_by_text("No pending invitations.").is_visible()
