@@ -16,11 +16,14 @@ from ayni import wellknown
 from ayni.runtime import Runtime
 from ayni.settings import Settings
 from ayni.web import pages, security
+from ayni.web import board as web_board
+from ayni.web import interactions as web_interactions
 from ayni.web import invitations as web_invitations
 from ayni.web import members as web_members
 from ayni.web import moderation as web_moderation
 from ayni.web import my_items as web_my_items
 from ayni.web import my_groups as web_my_groups
+from ayni.web import notifications as web_notifications
 from ayni.web import posting as web_posting
 from ayni.web.logins import LoginAttempts
 from inbox import routes as inbox_routes
@@ -74,6 +77,7 @@ def create_app(
             Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
             *pages.routes,
             *web_invitations.routes, *web_posting.routes, *web_my_items.routes,
+            *web_board.routes, *web_notifications.routes, *web_interactions.routes,
             *web_my_groups.routes, *web_moderation.routes, *web_members.routes,
         ],
         middleware=security.middleware(settings),

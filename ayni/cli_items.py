@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import math
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ayni.commands import CommandError, load_settings, require_schema, with_runtime
 from ayni.runtime import Runtime
 from federation.itemterms import Kind, Status
-from federation.places import Place
+from federation.places import Place, distance_km
 from models import actors, items
 from models.actors import ActorType, LocalActor, Membership, Role
 from models.items import Category, Item, ItemVisibility, RemoteItem
@@ -199,12 +198,6 @@ async def cmd_close(args: argparse.Namespace) -> None:
     print(f"The {item.kind} {item.id} is {item.status}.")
 
 
-def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(h)))
-
-
 async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> list[dict[str, Any]]:
     """Local items (not deleted) and, unless --group, remote ones: plain rows, filtered."""
     query = select(Item, LocalActor.username, Category.slug).join(
@@ -237,7 +230,7 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
             return True
         if row["latitude"] is None:
             return False
-        row["distance_km"] = round(_distance_km(near, (row["latitude"], row["longitude"])), 1)
+        row["distance_km"] = round(distance_km(near, (row["latitude"], row["longitude"])), 1)
         return bool(row["distance_km"] <= args.within)
 
     return [row for row in rows if keep(row)]

@@ -112,6 +112,28 @@ def self_link(document: object) -> str:
     raise InvalidDocument("WebFinger answer has no ActivityPub self link")
 
 
+def subscribe_template(document: object) -> str | None:
+    """The OStatus subscribe template of a JRD (Mastodon: `https://host/authorize_interaction?uri={uri}`,
+    Misskey: `.../authorize-follow?acct={uri}`): where a visitor's own server lets them follow
+    someone they found elsewhere. None when the answer has no usable one; the caller still
+    checks the template's scheme and host before sending anyone there."""
+    links = document.get("links") if isinstance(document, dict) else None
+    for link in links[:50] if isinstance(links, list) else []:
+        if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:
+            continue
+        template = link.get("template")
+        if isinstance(template, str) and len(template) <= 2048 and "{uri}" in template and _is_web_url(template):
+            return template
+    return None
+
+
+def parse_host(text: str) -> str:
+    """A bare server name (`example.social`, `127.0.0.1:8101`), lowercased; ValueError otherwise."""
+    if not isinstance(text, str) or not (_HOST.fullmatch(text) or _IPV6_HOST.fullmatch(text)):
+        raise ValueError(f"not a server name: {str(text)[:100]!r}")
+    return _normal_host(text)
+
+
 def host_meta_xml(base_url: str) -> str:
     template = f"{base_url.rstrip('/')}/.well-known/webfinger?resource={{uri}}"
     return (

@@ -11,7 +11,7 @@ from typing import Any
 from federation.privacy import MIN_RADIUS_M, coarsen
 from federation.vocab import first, has_type
 
-__all__ = ["Place", "place_from_ap", "place_to_ap"]
+__all__ = ["Place", "distance_km", "place_from_ap", "place_to_ap"]
 
 _MAX_NAME = 200
 _MAX_RADIUS_M = 20_000_000  # half the Earth's circumference: anything larger says nothing
@@ -42,6 +42,13 @@ class Place:
         if self.latitude is None or self.longitude is None:
             return None
         return coarsen(self.latitude, self.longitude, self.radius_m)
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle (haversine) distance between two (latitude, longitude) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def place_to_ap(place: Place) -> dict[str, Any]:

@@ -1,0 +1,214 @@
+"""The network board: open items of the groups our groups follow, and our own groups' public ones.
+
+Places are coarse everywhere (an item's point is blurred to 500 m or more before it is stored), so
+the distance filter measures from one coarse point to another; the point a member types is used
+for this one request and kept nowhere.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import access, render
+from ayni.web.groups import KIND_LABELS
+from ayni.web.i18n import N_
+from federation.itemterms import CLOSED, Kind
+from federation.places import distance_km
+from federation.vocab import host_of
+from models.actors import LocalActor
+from models.base import utcnow
+from models.follows import Direction, Follow, FollowState
+from models.items import DEFAULT_CATEGORIES, Category, Item, ItemVisibility, RemoteItem
+from models.remote import RemoteActor
+
+LIMIT = 200  # newest rows read from each side before filtering by distance
+DEFAULT_WITHIN_KM = 10.0
+MAX_WITHIN_KM = 20_000.0
+BAD_POINT = N_("Type the place as latitude, longitude, e.g. -12.05, -77.04.")
+BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
+
+
+@dataclass(frozen=True)
+class Entry:
+    link: str
+    kind: str
+    title: str
+    category: str | None
+    group_name: str
+    group_link: str | None
+    place_name: str | None
+    point: tuple[float, float] | None
+    posted: datetime
+    distance_km: float | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str | None
+    category: str | None
+    near: tuple[float, float] | None
+    within_km: float
+
+
+def parse_point(text: str) -> tuple[float, float] | None:
+    latitude, comma, longitude = text.partition(",")
+    try:
+        point = (float(latitude), float(longitude)) if comma else None
+    except ValueError:
+        return None
+    if point is None or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+        return None
+    return point
+
+
+def parse_query(params: Any) -> tuple[Query, list[str]]:
+    """Unknown kinds and categories are ignored (old links); a bad place or distance is an error."""
+    errors: list[str] = []
+    kind = params.get("kind") if params.get("kind") in {str(k) for k in Kind} else None
+    category = (params.get("category") or "").strip()[:64] or None
+    # A typed point wins over a chosen place of one's groups.
+    near_text = (params.get("near") or params.get("place") or "").strip()[:64]
+    near = parse_point(near_text) if near_text else None
+    if near_text and near is None:
+        errors.append(BAD_POINT)
+    within_text = (params.get("within") or "").strip()[:16]
+    try:
+        within = float(within_text) if within_text else DEFAULT_WITHIN_KM
+        if not 0 < within <= MAX_WITHIN_KM:
+            raise ValueError(within)
+    except ValueError:
+        errors.append(BAD_WITHIN)
+        within = DEFAULT_WITHIN_KM
+    return Query(kind, category, near, within), errors
+
+
+async def _followed(session: AsyncSession, groups: list[LocalActor]) -> tuple[set[int], set[str]]:
+    """Ids and uris of the remote actors that the member's groups follow (accepted)."""
+    if not groups:
+        return set(), set()
+    rows = await session.execute(
+        select(RemoteActor.id, RemoteActor.uri).join(Follow, Follow.remote_actor_id == RemoteActor.id).where(
+            Follow.local_actor_id.in_([g.id for g in groups]), Follow.direction == Direction.OUTBOUND,
+            Follow.state == FollowState.ACCEPTED,
+        )
+    )
+    found = rows.all()
+    return {row.id for row in found}, {row.uri for row in found}
+
+
+async def local_entries(session: AsyncSession, query: Query) -> list[Entry]:
+    statement = (
+        select(Item, LocalActor, Category.slug)
+        .join(LocalActor, LocalActor.id == Item.group_id)
+        .join(Category, Category.id == Item.category_id)
+        .where(
+            Item.visibility == ItemVisibility.PUBLIC, Item.deleted_at.is_(None),
+            Item.status.not_in([str(s) for s in CLOSED]),
+        )
+        .order_by(Item.created_at.desc(), Item.id.desc())
+        .limit(LIMIT)
+    )
+    if query.kind:
+        statement = statement.where(Item.kind == query.kind)
+    if query.category:
+        statement = statement.where(Category.slug == query.category)
+    return [
+        Entry(
+            link=item.uri, kind=item.kind, title=item.title, category=slug, group_name=group.name or group.username,
+            group_link=f"/@{group.username}", place_name=item.place_name,
+            point=(item.latitude, item.longitude) if item.latitude is not None and item.longitude is not None else None,
+            posted=item.created_at,
+        )
+        for item, group, slug in (await session.execute(statement)).all()
+    ]
+
+
+def _category_slug(uri: str | None) -> str | None:
+    return (uri or "").rstrip("/").rsplit("/", 1)[-1] or None
+
+
+async def remote_entries(session: AsyncSession, member: LocalActor, query: Query) -> list[Entry]:
+    """Public items of followed groups; followers-only ones only for members of a group that
+    follows their group (it is to that group that they were delivered)."""
+    followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
+    statement = (
+        select(RemoteItem, RemoteActor)
+        .join(RemoteActor, RemoteActor.id == RemoteItem.remote_actor_id)
+        .where(RemoteItem.status.not_in([str(s) for s in CLOSED]))
+        .order_by(RemoteItem.received_at.desc(), RemoteItem.id.desc())
+        .limit(LIMIT)
+    )
+    if query.kind:
+        statement = statement.where(RemoteItem.kind == query.kind)
+    entries = []
+    for row, actor in (await session.execute(statement)).all():
+        if row.visibility != "public" and row.remote_actor_id not in followed_ids and row.group_uri not in followed_uris:
+            continue
+        slug = _category_slug(row.category_uri)
+        if query.category and slug != query.category:
+            continue
+        link = row.url if row.url and row.url.startswith(("https://", "http://")) else row.uri
+        entries.append(Entry(
+            link=link, kind=row.kind, title=row.title, category=slug,
+            group_name=actor.name or host_of(row.group_uri or actor.uri) or actor.uri,
+            group_link=None, place_name=row.place_name,
+            point=(row.latitude, row.longitude) if row.latitude is not None and row.longitude is not None else None,
+            posted=row.published_at or row.received_at,
+        ))
+    return entries
+
+
+def within(entries: list[Entry], near: tuple[float, float] | None, km: float) -> list[Entry]:
+    if near is None:
+        return entries
+    measured = [
+        Entry(**{**entry.__dict__, "distance_km": round(distance_km(near, entry.point), 1)})
+        for entry in entries if entry.point is not None
+    ]
+    return [entry for entry in measured if entry.distance_km is not None and entry.distance_km <= km]
+
+
+async def group_places(session: AsyncSession, groups: list[LocalActor]) -> list[tuple[str, str]]:
+    """Coarse places the member's groups have used: (label, "lat,lon") choices for the filter."""
+    if not groups:
+        return []
+    rows = await session.execute(
+        select(Item.place_name, Item.latitude, Item.longitude)
+        .where(Item.group_id.in_([g.id for g in groups]), Item.latitude.is_not(None),
+               Item.longitude.is_not(None), Item.place_name.is_not(None), Item.deleted_at.is_(None))
+        .distinct().limit(50)
+    )
+    choices = {f"{lat:.4f},{lon:.4f}": name for name, lat, lon in rows.all() if name}
+    return sorted(((name, point) for point, name in choices.items()), key=lambda choice: choice[0].lower())
+
+
+async def board(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    query, errors = parse_query(request.query_params)
+    async with runtime.sessions() as session:
+        member = await access.member(request, session)
+        groups = await access.groups_of(session, member)
+        entries = await local_entries(session, query) + await remote_entries(session, member, query)
+        places = await group_places(session, groups)
+        local_slugs = set(await session.scalars(select(Category.slug).distinct()))
+    entries = within(entries, query.near, query.within_km) if not errors else entries
+    entries.sort(key=lambda entry: entry.posted or utcnow(), reverse=True)
+    names = dict(DEFAULT_CATEGORIES)
+    categories = [(slug, names.get(slug, slug)) for slug in sorted(set(names) | local_slugs)]
+    return render(request, "board.html", {
+        "entries": entries, "query": query, "errors": errors, "places": places, "categories": categories,
+        "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
+        "near_text": (request.query_params.get("near") or "")[:64],
+        "place_chosen": request.query_params.get("place") or "",
+        "within_text": (request.query_params.get("within") or "")[:16],
+    }, status_code=400 if errors else 200)
+
+
+routes = [Route("/board", board, methods=["GET"])]

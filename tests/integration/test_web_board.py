@@ -1,0 +1,142 @@
+"""The network board: our groups' public items and the items of groups they follow elsewhere,
+delivered over real signed HTTP between two instances; filters by kind, category and distance."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from ayni import following
+from federation.itemterms import Kind
+from federation.places import Place
+from models import actors
+from models.actors import Role
+from models.items import ItemVisibility, RemoteItem
+from outbox import items as posting
+from outbox.items import Draft
+from tests.conftest import DatabaseUrls
+from tests.instances import Instance, Loopback, start_instance
+from tests.integration.test_group_follows import settle
+from tests.web import PASSWORD, Page, set_password, sign_in
+
+A = "http://127.0.0.1:8101"
+B = "http://127.0.0.1:8102"
+LIMA = Place("Miraflores", -12.12, -77.03, 500)
+CUSCO = Place("San Blas", -13.51, -71.97, 500)
+
+
+@pytest.fixture
+async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance]]:
+    network = Loopback()
+    url_a, url_b = await database_urls.new(), await database_urls.new()
+    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
+        yield a, b
+
+
+async def _post(instance: Instance, *drafts: Draft) -> None:
+    async with instance.runtime.sessions() as session, session.begin():
+        group = await actors.find_actor(session, "food")
+        ana = await actors.find_actor(session, "ana")
+        assert group is not None and ana is not None
+        for draft in drafts:
+            await posting.create_item(session, instance.runtime.uris, group, ana, draft)
+
+
+async def _add_member(instance: Instance, name: str, role: Role | None) -> None:
+    async with instance.runtime.sessions() as session, session.begin():
+        member = await actors.create_member(session, name, None, name.title())
+        if role is not None:
+            group = await actors.find_actor(session, "food")
+            assert group is not None
+            await actors.join_group(session, group, member, role)
+
+
+async def test_anonymous_visitors_are_sent_to_sign_in(instance: Instance) -> None:
+    response = await instance.http.get("/board?kind=ask")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/board%3Fkind%3Dask"
+
+
+async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    # Given B's food follows A's food, and both post
+    await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
+    await settle(a, b)
+    await _post(a, Draft(Kind.ASK, "Blankets for the shelter", category="goods", as_group=True, place=LIMA))
+    await _post(b, Draft(Kind.OFFER, "Bread on Saturdays", category="food", as_group=True),
+                Draft(Kind.ASK, "Members-only rent fund", visibility=ItemVisibility.MEMBERS, as_group=True))
+    await settle(a, b)
+    await set_password(b)
+    await sign_in(b.http, "ana", PASSWORD)
+
+    # When Ana on B opens the board
+    response = await b.http.get("/board")
+
+    # Then she sees A's ask (linking to its uri on A) and B's own public offer, not the members-only one
+    assert response.status_code == 200
+    page = response.text
+    assert "Blankets for the shelter" in page and f'href="{A}/items/' in page
+    assert "Bread on Saturdays" in page and 'href="/@food"' in page
+    assert "Members-only rent fund" not in page
+    assert page.index("Bread on Saturdays") < page.index("Blankets for the shelter")  # newest first
+    html = Page(page)
+    assert html.h1 == 1 and html.unlabelled() == [] and html.landmarks == {"header", "nav", "main", "footer"}
+
+
+async def test_followers_only_items_show_only_to_members_of_the_following_group(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
+    await settle(a, b)
+    await _post(a, Draft(Kind.ASK, "Quiet ask for followers", visibility=ItemVisibility.FOLLOWERS, as_group=True))
+    await settle(a, b)
+    async with b.runtime.sessions() as session:
+        assert list(await session.scalars(select(RemoteItem.visibility))) == ["followers"]
+    await _add_member(b, "bea", None)  # a member of this instance, in no group
+    await set_password(b, "bea")
+    await sign_in(b.http, "bea", PASSWORD)
+
+    outsider = (await b.http.get("/board")).text
+    await b.http.post("/logout", data={"csrf_token": Page(outsider).csrf})
+    await set_password(b)
+    await sign_in(b.http, "ana", PASSWORD)
+    insider = (await b.http.get("/board")).text
+
+    assert "Quiet ask for followers" not in outsider
+    assert "Quiet ask for followers" in insider
+
+
+async def test_the_board_filters_by_kind_category_and_distance(instance: Instance) -> None:
+    await _post(
+        instance,
+        Draft(Kind.ASK, "Blankets in Lima", category="goods", as_group=True, place=LIMA),
+        Draft(Kind.OFFER, "Lifts to the market", category="transport", as_group=True, place=CUSCO),
+        Draft(Kind.ASK, "Help with forms", category="legal", as_group=True),
+    )
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+
+    asks = (await instance.http.get("/board?kind=ask")).text
+    transport = (await instance.http.get("/board?category=transport")).text
+    near_lima = (await instance.http.get("/board", params={"near": "-12.1, -77.0", "within": "10"})).text
+    chosen_place = (await instance.http.get("/board", params={"place": "-13.5100,-71.9700", "within": "5"})).text
+
+    assert "Blankets in Lima" in asks and "Help with forms" in asks and "Lifts to the market" not in asks
+    assert "Lifts to the market" in transport and "Blankets in Lima" not in transport
+    assert "Blankets in Lima" in near_lima and "km away" in near_lima
+    assert "Lifts to the market" not in near_lima and "Help with forms" not in near_lima  # no point: not near
+    assert "Lifts to the market" in chosen_place and "Blankets in Lima" not in chosen_place
+    assert "Only coarse places are used" in near_lima
+    assert "San Blas" in asks  # the groups' places are offered as choices
+
+
+@pytest.mark.parametrize("params", [{"near": "javascript:alert(1)"}, {"near": "91,0"}, {"near": "1,1", "within": "-3"}])
+async def test_a_bad_place_or_distance_is_a_clear_error_not_a_crash(instance: Instance, params: dict[str, str]) -> None:
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+
+    response = await instance.http.get("/board", params=params)
+
+    assert response.status_code == 400
+    assert 'role="alert"' in response.text
+    assert Page(response.text).h1 == 1

@@ -1,0 +1,102 @@
+"""Notifications: new responses to a member's own items, local and from other servers, newest
+first; marking them seen."""
+
+import pytest
+
+from federation.itemterms import Kind
+from models import actors, items
+from models.actors import LocalActor, Role
+from models.content import RemoteObject, RemoteObjectKind
+from models.items import ResponseKind
+from models.remote import RemoteActor
+from outbox import items as posting
+from outbox.items import Draft
+from tests.instances import Instance
+from tests.web import PASSWORD, Page, csrf, set_password, sign_in
+
+
+async def _story(instance: Instance) -> None:
+    """Ana asks; Bea (a member here) can help; someone on another server replies; Ana's answer
+    to Carl's ask is Carl's news, not hers."""
+    async with instance.runtime.sessions() as session, session.begin():
+        uris = instance.runtime.uris
+        group = await actors.find_actor(session, "food")
+        ana = await actors.find_actor(session, "ana")
+        assert group is not None and ana is not None
+        bea = await actors.create_member(session, "bea", None, "Bea Mamani")
+        carl = await actors.create_member(session, "carl", None, "Carl")
+        for member in (bea, carl):
+            await actors.join_group(session, group, member, Role.MEMBER)
+        ask = await posting.create_item(session, uris, group, ana, Draft(Kind.ASK, "A pram for twins", as_group=True))
+        carls = await posting.create_item(session, uris, group, carl, Draft(Kind.ASK, "Carl's ladder"))
+        await posting.respond(session, uris, ask, bea)
+        await posting.respond(session, uris, carls, ana)
+        remote = RemoteActor(uri="https://elsewhere.example/users/dora", host="elsewhere.example", username="dora",
+                             name="Dora", inbox_uri="https://elsewhere.example/users/dora/inbox")
+        session.add(remote)
+        await session.flush()
+        reply = RemoteObject(uri="https://elsewhere.example/notes/1", type="Note", kind=RemoteObjectKind.RESPONSE,
+                             remote_actor_id=remote.id, local_actor_id=group.id, in_reply_to_uri=ask.uri,
+                             content_html="<p>I have one in the garage</p>", public=True, document={})
+        session.add(reply)
+        await session.flush()
+        await items.link_response(session, [ask.uri], reply.id, ResponseKind.REPLY)
+
+
+async def _seen_at(instance: Instance) -> object:
+    async with instance.runtime.sessions() as session:
+        ana = await actors.find_actor(session, "ana")
+        assert isinstance(ana, LocalActor)
+        return ana.notifications_seen_at
+
+
+async def test_anonymous_visitors_are_sent_to_sign_in(instance: Instance) -> None:
+    response = await instance.http.get("/notifications")
+
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/notifications"
+
+
+async def test_a_member_sees_new_responses_to_her_items_newest_first(instance: Instance) -> None:
+    await _story(instance)
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+
+    response = await instance.http.get("/notifications")
+
+    page = response.text
+    assert response.status_code == 200
+    assert "2 new responses to your items." in page
+    assert "Bea Mamani can help with" in page and "Dora replied to" in page
+    assert "I have one in the garage" in page
+    assert page.index("Dora replied to") < page.index("Bea Mamani can help with")  # newest first
+    assert page.count('class="new"') == 2
+    assert "Carl&#39;s ladder" not in page and "Carl's ladder" not in page  # her own response is not news to her
+    html = Page(page)
+    assert html.h1 == 1 and html.unlabelled() == [] and html.landmarks == {"header", "nav", "main", "footer"}
+
+
+async def test_marking_seen_clears_the_new_marks(instance: Instance) -> None:
+    await _story(instance)
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+    token = await csrf(instance.http, "/notifications")
+
+    response = await instance.http.post("/notifications/seen", data={"csrf_token": token})
+    page = (await instance.http.get("/notifications")).text
+
+    assert response.status_code == 303 and response.headers["location"] == "/notifications"
+    assert await _seen_at(instance) is not None
+    assert "0 new responses to your items." in page and 'class="new"' not in page
+    assert "Bea Mamani can help with" in page  # still listed, no longer new
+
+
+@pytest.mark.parametrize("token", [None, "forged-token"])
+async def test_marking_seen_without_the_csrf_token_is_refused(instance: Instance, token: str | None) -> None:
+    await _story(instance)
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+
+    response = await instance.http.post("/notifications/seen", data={"csrf_token": token} if token else {})
+
+    assert response.status_code == 403
+    assert await _seen_at(instance) is None
