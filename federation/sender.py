@@ -29,9 +29,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
 import httpx
 
@@ -95,17 +95,12 @@ class _Malformed(Exception):
     pass
 
 
-@dataclass
-class _Connection:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    idle_since: float = 0.0
+class _Closed(Exception):
+    """The connection ended (closed or reset) before a complete answer head."""
 
-    def usable(self) -> bool:
-        return not (self.reader.at_eof() or self.writer.is_closing())
-
-    def close(self) -> None:
-        self.writer.transport.abort()  # no FIN handshake to wait on: a black hole never answers
+    def __init__(self, reason: str, *, heard: bool) -> None:
+        super().__init__(reason)
+        self.heard = heard  # some byte of an answer had arrived: not merely a stale connection
 
 
 @dataclass
@@ -114,6 +109,127 @@ class _Framing:
 
     length: int | None  # None: chunked
     reusable: bool
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection, read straight from the transport's callbacks: streams would
+    wake the waiting task once per layer and per read, this resolves a future once for the
+    head and once for the body (usually from the same packet, so one wakeup in all).
+
+    What arrives is gathered in one buffer with caps: MAX_HEAD for the head, then the body
+    (MAX_DRAIN of it); more, or anything the server sends out of turn, and the connection
+    is not used again."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self._buffer = bytearray()
+        self._heard = False
+        self._head: asyncio.Future[Answer] | None = None
+        self._drained: asyncio.Future[bool] | None = None  # True: read away, can serve again
+        self._framing: _Framing | None = None
+        self._chunks: _Chunks | None = None
+
+    def request(self, data: bytes) -> "asyncio.Future[Answer]":
+        """Write a request; the future is its answer's head. `drained()` follows its body."""
+        self._buffer.clear()
+        self._heard = False
+        self._framing = self._chunks = None
+        self._head = self._loop.create_future()
+        self._drained = self._loop.create_future()
+        if self.closed or self.transport is None or self.transport.is_closing():
+            self._head.set_exception(_Closed("connection closed", heard=False))
+        else:
+            self.transport.write(data)
+        return self._head
+
+    def drained(self) -> "asyncio.Future[bool]":
+        assert self._drained is not None
+        return self._drained
+
+    def idle(self, now: float) -> None:
+        self._head = self._drained = None
+        self.idle_since = now
+
+    def usable(self) -> bool:
+        return not self.closed and self.transport is not None and not self.transport.is_closing()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()  # no FIN handshake to wait on: a black hole never answers
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._head is None or (self._drained is not None and self._drained.done()):
+            self.close()  # nothing asked: a server talking out of turn is not reused
+            return
+        self._heard = True
+        self._buffer += data
+        try:
+            self._read()
+        except _Malformed as e:
+            self._end(e)
+
+    def eof_received(self) -> None:
+        self._end(_Closed("connection closed before a complete answer", heard=self._heard))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = (
+            f"{type(exc).__name__}: {exc}" if exc else "connection closed before a complete answer"
+        )
+        self._end(_Closed(reason, heard=self._heard))
+
+    def _read(self) -> None:
+        head, drained, buffer = self._head, self._drained, self._buffer
+        assert head is not None and drained is not None
+        while not head.done():
+            end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
+            if end < 0:
+                if len(buffer) >= MAX_HEAD:
+                    raise _Malformed(f"answer head over {MAX_HEAD} bytes")
+                return
+            status, version, fields = _parse_head(bytes(buffer[: end + 4]))
+            del buffer[: end + 4]
+            if status == 101:
+                raise _Malformed("101 Switching Protocols to a POST that asked for none")
+            if status >= 200:  # an interim 1xx is skipped
+                self._framing = _framing(status, version, fields)
+                head.set_result(Answer(status, fields.get("retry-after")))
+        framing = self._framing
+        if drained.done() or framing is None:
+            return
+        if not framing.reusable:
+            drained.set_result(False)
+            self.close()
+            return
+        if framing.length is not None:
+            body_end = framing.length if len(buffer) >= framing.length else None
+        else:
+            self._chunks = self._chunks or _Chunks()
+            body_end = self._chunks.end(buffer)
+        if body_end is None:
+            if len(buffer) > MAX_DRAIN + MAX_HEAD:  # chunk framing and trailers included
+                raise _Malformed("body over the drain cap")
+            return
+        reusable = body_end == len(buffer)  # anything after the answer: the server is not in step
+        drained.set_result(reusable)
+        if not reusable:
+            self.close()
+
+    def _end(self, error: Exception) -> None:
+        """No more of this answer: fail whichever part has not come; never reuse."""
+        self.close()
+        if self._head is not None and not self._head.done():
+            self._head.set_exception(error)
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(False)
 
 
 class Sender:
@@ -149,12 +265,12 @@ class Sender:
     async def post(self, target: Target, body: bytes, headers: Sequence[tuple[str, str]]) -> Answer:
         """POST `body` with `headers` (Host, User-Agent and Content-Length are added); any
         HTTP status is an Answer, only the guard (Refused) or the network (Unavailable) raise."""
-        head = self._head(target, len(body), headers)
+        data = self._head(target, len(body), headers) + body
         key = (target.scheme, target.host, target.port)
         deadline = asyncio.get_running_loop().time() + self._deadline
         try:
             async with asyncio.timeout_at(deadline):
-                connection, answer, framing = await self._exchange(target, key, head, body)
+                connection, answer = await self._exchange(target, key, data)
         except TimeoutError as e:
             raise Unavailable(
                 f"no complete answer within {self._deadline:g} s", url=target.url
@@ -163,7 +279,8 @@ class Sender:
             if e.url is None:  # raised by the guard, which sees hosts, not URLs
                 e.url = target.url
             raise
-        await self._finish(key, connection, framing, deadline)
+        if await self._drained(connection, deadline):
+            self._keep(key, connection)
         return answer
 
     async def aclose(self) -> None:
@@ -202,20 +319,21 @@ class Sender:
             raise Refused(f"a header cannot be sent: {e}", url=target.url) from e
 
     async def _exchange(
-        self, target: Target, key: tuple[str, str, int], head: bytes, body: bytes
-    ) -> tuple[_Connection, Answer, _Framing]:
+        self, target: Target, key: tuple[str, str, int], data: bytes
+    ) -> tuple[_Connection, Answer]:
         connection = self._take(key)
         if connection is not None:
             try:
-                return await self._request(target, connection, head, body, kept=True)
+                return connection, await self._request(target, connection, data, kept=True)
             except _Stale:
-                connection.close()
+                pass
         connection = await self._connect(target)
-        return await self._request(target, connection, head, body, kept=False)
+        return connection, await self._request(target, connection, data, kept=False)
 
     async def _connect(self, target: Target) -> _Connection:
         host, port = target.host, target.port
         tls = self._tls if target.scheme == "https" else None
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._connect_timeout):
                 try:
@@ -225,18 +343,18 @@ class Sender:
                 failure: OSError | None = None
                 for address in addresses:
                     try:
-                        reader, writer = await asyncio.open_connection(
+                        _, connection = await loop.create_connection(
+                            partial(_Connection, loop),
                             str(address),
                             port,
                             ssl=tls,
                             server_hostname=host if tls else None,
-                            limit=MAX_HEAD,
                         )
                     except OSError as e:  # refused, unreachable, a certificate that is not valid
                         failure = e
                         continue
                     self.connections_opened += 1
-                    return _Connection(reader, writer)
+                    return connection
                 raise Unavailable(f"cannot connect to {host}: {failure}", url=target.url)
         except TimeoutError as e:
             raise Unavailable(
@@ -244,79 +362,39 @@ class Sender:
             ) from e
 
     async def _request(
-        self, target: Target, connection: _Connection, head: bytes, body: bytes, *, kept: bool
-    ) -> tuple[_Connection, Answer, _Framing]:
-        """Send; read the answer's head. On a kept connection, a close before any byte of an
-        answer means the server dropped it while idle (_Stale): the caller opens another."""
+        self, target: Target, connection: _Connection, data: bytes, *, kept: bool
+    ) -> Answer:
+        """Send; wait for the answer's head. On a kept connection, a close before any byte of
+        an answer means the server dropped it while idle (_Stale): the caller opens another."""
         try:
-            connection.writer.write(head + body)
-            await connection.writer.drain()
-            while True:
-                raw = await connection.reader.readuntil(b"\r\n\r\n")
-                kept = False  # the server has answered: from here on, nothing is stale
-                status, version, fields = _parse_head(raw)
-                if status >= 200:
-                    break
-                if status == 101:
-                    raise _Malformed("101 Switching Protocols to a POST that asked for none")
-        except asyncio.IncompleteReadError as e:
+            return await connection.request(data)
+        except _Closed as e:
             connection.close()
-            if kept and not e.partial:
+            if kept and not e.heard:
                 raise _Stale() from e
-            raise Unavailable("connection closed before a complete answer", url=target.url) from e
-        except ConnectionError as e:
-            connection.close()
-            if kept:
-                raise _Stale() from e
-            raise Unavailable(f"{type(e).__name__}: {e}", url=target.url) from e
-        except asyncio.LimitOverrunError as e:
-            connection.close()
-            raise Unavailable(f"answer head over {MAX_HEAD} bytes", url=target.url) from e
+            raise Unavailable(str(e), url=target.url) from e
         except _Malformed as e:
             connection.close()
             raise Unavailable(f"malformed answer: {e}", url=target.url) from e
-        except OSError as e:
-            connection.close()
-            raise Unavailable(f"{type(e).__name__}: {e}", url=target.url) from e
         except BaseException:  # cancelled (the deadline): this connection is in an unknown state
             connection.close()
             raise
-        try:
-            framing = _framing(status, version, fields)
-        except _Malformed as e:
-            connection.close()
-            raise Unavailable(f"malformed answer: {e}", url=target.url) from e
-        return connection, Answer(status, fields.get("retry-after")), framing
 
-    async def _finish(
-        self, key: tuple[str, str, int], connection: _Connection, framing: _Framing, deadline: float
-    ) -> None:
-        """Read the body away (at most MAX_DRAIN) and keep the connection, or close it."""
-        if not framing.reusable:
-            connection.close()
-            return
-        reader = connection.reader
-        try:
-            async with asyncio.timeout_at(deadline):
-                if framing.length is not None:
-                    if framing.length:
-                        await reader.readexactly(framing.length)
-                else:
-                    await _drain_chunked(reader)
-        except (
-            TimeoutError,
-            OSError,
-            ValueError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            _Malformed,
-        ):
-            connection.close()  # the answer stands; only the connection is lost
-            return
-        except BaseException:
-            connection.close()
-            raise
-        self._keep(key, connection)
+    async def _drained(self, connection: _Connection, deadline: float) -> bool:
+        """Whether the answer's body was read away in time, so the connection can serve again.
+        The answer stands either way."""
+        drained = connection.drained()
+        if not drained.done():  # a body that did not come with the head
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await drained
+            except TimeoutError:
+                connection.close()
+                return False
+            except BaseException:
+                connection.close()
+                raise
+        return drained.result()
 
     def _take(self, key: tuple[str, str, int]) -> _Connection | None:
         connections = self._idle.get(key)
@@ -334,7 +412,7 @@ class Sender:
 
     def _keep(self, key: tuple[str, str, int], connection: _Connection) -> None:
         now = time.monotonic()
-        connection.idle_since = now
+        connection.idle(now)
         connections = self._idle.setdefault(key, [])
         self._idle.move_to_end(key)
         if len(connections) >= self._idle_per_origin:
@@ -407,27 +485,47 @@ def _framing(status: int, version: bytes, fields: dict[str, str]) -> _Framing:
     return _Framing(0, False)  # the body runs until the server closes: we do not wait for it
 
 
-async def _drain_chunked(reader: asyncio.StreamReader) -> None:
-    received = 0
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        size_text = line.split(b";", 1)[0].strip()
-        if (
-            not size_text
-            or len(size_text) > 8
-            or not all(c in b"0123456789abcdefABCDEF" for c in size_text)
-        ):
-            raise _Malformed("chunk size")
-        size = int(size_text, 16)
-        received += size
-        if received > MAX_DRAIN:
-            raise _Malformed("body over the drain cap")
-        if size == 0:
-            break
-        chunk = await reader.readexactly(size + 2)
-        if chunk[-2:] != b"\r\n":
-            raise _Malformed("chunk not followed by CRLF")
-    for _ in range(100):  # trailers, then the blank line
-        if await reader.readuntil(b"\r\n") == b"\r\n":
-            return
-    raise _Malformed("too many trailers")
+class _Chunks:
+    """A chunked body read as it arrives, resuming where the last packet left off (so a server
+    trickling tiny chunks costs no rescans): the payload counts against MAX_DRAIN."""
+
+    def __init__(self) -> None:
+        self.at = 0
+        self.received = 0
+        self.trailers: int | None = None  # counted once the last chunk is in
+
+    def end(self, data: bytearray) -> int | None:
+        """Where the body that starts `data` ends, or None while it is incomplete."""
+        while self.trailers is None:
+            eol = data.find(b"\r\n", self.at)
+            if eol < 0:
+                return None
+            size_text = bytes(data[self.at : eol]).split(b";", 1)[0].strip()
+            if (
+                not size_text
+                or len(size_text) > 8
+                or not all(c in b"0123456789abcdefABCDEF" for c in size_text)
+            ):
+                raise _Malformed("chunk size")
+            size = int(size_text, 16)
+            if self.received + size > MAX_DRAIN:
+                raise _Malformed("body over the drain cap")
+            if size == 0:
+                self.at, self.trailers = eol + 2, 0
+                break
+            if len(data) < eol + 4 + size:
+                return None
+            if data[eol + 2 + size : eol + 4 + size] != b"\r\n":
+                raise _Malformed("chunk not followed by CRLF")
+            self.received += size
+            self.at = eol + 4 + size
+        while True:  # trailers, then the blank line
+            eol = data.find(b"\r\n", self.at)
+            if eol < 0:
+                return None
+            blank, self.at = eol == self.at, eol + 2
+            if blank:
+                return self.at
+            self.trailers += 1
+            if self.trailers > 100:
+                raise _Malformed("too many trailers")

@@ -244,6 +244,58 @@ async def test_bodies_are_read_away_so_the_connection_serves_again() -> None:
         assert server.connections == 1
 
 
+async def test_an_answer_arriving_in_pieces_is_read_whole_and_the_connection_serves_again() -> None:
+    chunked = (
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+
+    async def in_pieces(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await read_request(reader, server)
+                for at in range(0, len(chunked), 7):  # splits the head, sizes and CRLFs
+                    writer.write(chunked[at : at + 7])
+                    await writer.drain()
+                    await asyncio.sleep(0.002)
+
+    async with serving(in_pieces) as server, sender() as s:
+        assert [await post(s, server.url()) for _ in range(2)] == [202, 202]
+        assert server.connections == 1
+
+
+async def test_bytes_after_the_answer_mean_the_connection_is_not_reused() -> None:
+    # A server out of step (or smuggling a second answer) must not answer our next request.
+    extra = ACCEPTED + b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+    async with serving(answering(extra, ACCEPTED)) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
+async def test_a_connection_the_server_writes_to_while_idle_is_not_reused() -> None:
+    async def then_talk(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await read_request(reader, server)
+            writer.write(ACCEPTED)
+            await asyncio.sleep(0.02)
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            while True:
+                await read_request(reader, server)
+                writer.write(ACCEPTED)
+
+    async with serving(then_talk) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        await asyncio.sleep(0.1)
+        assert await post(s, server.url()) == 202
+        assert server.connections == 2
+
+
 async def test_a_large_answer_is_not_read_the_status_stands_and_the_connection_goes() -> None:
     megabyte = b"HTTP/1.1 202 Accepted\r\nContent-Length: 1048576\r\n\r\n" + b"x" * 1024 * 1024
     async with serving(answering(megabyte, ACCEPTED)) as server, sender() as s:
