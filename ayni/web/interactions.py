@@ -57,10 +57,16 @@ def parse_account(text: str) -> tuple[str | None, str]:
     return None, discovery.parse_host(text)
 
 
-def _usable_template(template: str, server: str, scheme: str) -> bool:
-    """Only a web URL on the visitor's own server: their WebFinger must not send them elsewhere."""
+def _usable_template(template: str, answer: object, server: str, scheme: str) -> bool:
+    """Only a web URL on the visitor's own server, or on the server their account lives on
+    (a handle's domain may differ from its server's: `@ana@example.org` served by
+    `social.example.org`); their WebFinger may not send them anywhere else."""
+    try:
+        homes = {server, host_of(discovery.self_link(answer))}
+    except FederationError:
+        homes = {server}
     parts = urlsplit(template)
-    return parts.scheme in {"https", scheme} and parts.netloc.lower() == server
+    return parts.scheme in {"https", scheme} and host_of(template) in homes
 
 
 async def subscribe_url(runtime: Runtime, account: str, handle: str) -> str:
@@ -82,7 +88,7 @@ async def subscribe_url(runtime: Runtime, account: str, handle: str) -> str:
         except FederationError:
             raise LookupError(UNREACHABLE) from None
         found = discovery.subscribe_template(answer)
-        template = found if found and _usable_template(found, server, scheme) else None
+        template = found if found and _usable_template(found, answer, server, scheme) else None
     return (template or fallback).replace("{uri}", quote(handle, safe=""))
 
 

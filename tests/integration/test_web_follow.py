@@ -9,6 +9,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 from sqlalchemy import func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from federation import discovery
 from models import actors, policy
@@ -22,6 +26,7 @@ from tests.web import PASSWORD, Page, csrf, set_password, sign_in
 
 A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
+OTHER = "http://127.0.0.1:8203"
 FOOD_ON_A = "food@127.0.0.1:8101"
 
 
@@ -187,6 +192,35 @@ async def test_a_blocked_server_is_not_contacted(instance: Instance, monkeypatch
     response = await instance.http.get("/@food/follow", params={"account": "ana@bad.example"})
 
     assert response.status_code == 400 and lookups.urls == []
+
+
+def _other_software(templates: dict[str, str]) -> Starlette:
+    """A server that is not Ayni: WebFinger answers whose subscribe template each test chooses."""
+
+    async def webfinger(request: Request) -> Response:
+        name = request.query_params.get("resource", "").removeprefix("acct:").partition("@")[0]
+        links = [{"rel": "self", "type": "application/activity+json", "href": f"{OTHER}/users/{name}"}]
+        links.append({"rel": discovery.SUBSCRIBE_REL, "template": templates[name]})
+        return JSONResponse({"subject": f"acct:{name}@127.0.0.1:8203", "links": links},
+                            media_type="application/jrd+json")
+
+    return Starlette(routes=[Route("/.well-known/webfinger", webfinger)])
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    (f"{OTHER}/authorize-follow?acct={{uri}}", f"{OTHER}/authorize-follow?acct=food%40127.0.0.1%3A8101"),
+    ("https://evil.example/login?next={uri}", f"{OTHER}/authorize_interaction?uri=food%40127.0.0.1%3A8101"),
+    ("javascript:alert('{uri}')", f"{OTHER}/authorize_interaction?uri=food%40127.0.0.1%3A8101"),
+])
+async def test_another_softwares_template_is_used_only_on_its_own_server(
+    database_url: str, template: str, expected: str
+) -> None:
+    network = Loopback()
+    network.add("127.0.0.1:8203", _other_software({"kim": template}))
+    async with start_instance(A, database_url, network) as a:
+        response = await a.http.get("/@food/follow", params={"account": "kim@127.0.0.1:8203"})
+
+    assert response.status_code == 303 and response.headers["location"] == expected
 
 
 def test_subscribe_templates_are_read_from_webfinger_answers() -> None:
