@@ -47,6 +47,31 @@ ACCESSIBILITY = """() => {
   return problems;
 }"""
 
+# Where the keyboard focus is, and whether a sighted keyboard user can see it.
+FOCUSED = """() => {
+  const element = document.activeElement;
+  if (!element || element === document.body) return null;
+  // Focus inside the browser's own parts of a control (a date field's calendar button): the
+  // control itself is not :focus, and pages cannot style those parts.
+  const inner = !element.matches(":focus");
+  const style = getComputedStyle(element);
+  const box = element.getBoundingClientRect();
+  const what = element.getAttribute("aria-label") || element.name || element.id
+    || element.textContent.trim().slice(0, 40);
+  return {
+    element: `${element.tagName.toLowerCase()} ${what}`,
+    ringed: inner || (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
+      || style.boxShadow !== "none",
+    shown: box.width > 0 && box.height > 0 && box.right > 0 && box.left < window.innerWidth,
+  };
+}"""
+MAX_TABS = 150
+
+
+def _page_of(url: str) -> str:
+    """A URL without its #fragment: following an in-page link does not load another page."""
+    return url.split("#", 1)[0]
+
 
 class Tab:
     def __init__(self, page: Any) -> None:
@@ -73,7 +98,7 @@ class Tab:
 
     def _navigated(self, frame: Any) -> None:
         if frame == self.page.main_frame and frame.url.startswith("http"):
-            self.loaded.append(frame.url)
+            self.loaded.append(_page_of(frame.url))
 
     async def open(self, path: str, status: int = 200) -> Any:
         response = await self.page.goto(path)
@@ -99,7 +124,24 @@ class Tab:
     async def check(self) -> None:
         problems = await self.page.evaluate(ACCESSIBILITY)
         assert problems == [], f"accessibility of {self.page.url}: {problems}"
-        self.checked.add(self.page.url)
+        self.checked.add(_page_of(self.page.url))
+
+    async def keyboard_walk(self) -> list[str]:
+        """Tabs through the whole page; returns each focused element that has no visible focus
+        ring or is off screen. Fails if the page holds the focus in a loop."""
+        await self.page.locator("body").focus()
+        problems, seen = [], []
+        for _ in range(MAX_TABS):
+            await self.page.keyboard.press("Tab")
+            focused = await self.page.evaluate(FOCUSED)
+            if focused is None or (seen and focused["element"] == seen[0]):
+                return problems
+            seen.append(focused["element"])
+            if not focused["ringed"]:
+                problems.append(f"no focus ring: {focused['element']}")
+            if not focused["shown"]:
+                problems.append(f"focused off screen: {focused['element']}")
+        raise AssertionError(f"{self.page.url}: still tabbing after {MAX_TABS} stops: {seen[-5:]}")
 
     async def screenshot(self, name: str) -> list[Path]:
         """Full-page PNGs at phone and desktop widths, under test-output/screenshots/."""

@@ -3,7 +3,7 @@
 from typing import Any
 
 from tests.browser.served import BROWSER_LOOP
-from tests.browser.tabs import ACCESSIBILITY
+from tests.browser.tabs import ACCESSIBILITY, Tab
 
 pytestmark = BROWSER_LOOP
 
@@ -53,3 +53,20 @@ async def test_a_well_made_page_passes_and_a_careless_one_shows_each_fault(brows
         "empty <title>",
     ]
     assert bad[-1].startswith("no alt: ") and bad[-1].endswith("/p.png")
+
+
+async def test_the_keyboard_walk_finds_stops_without_a_focus_ring_or_off_screen(browser: Any) -> None:
+    context = await browser.new_context()
+    try:
+        tab = Tab(await context.new_page())
+        await tab.page.set_content("""<style>
+          a:focus, input:focus { outline: 2px solid blue; } .bare:focus { outline: none; }
+          .away { position: absolute; left: -100vw; } </style>
+          <a href="#one">one</a> <input name="ringed"> <button class="bare">bare</button>
+          <a class="away" href="#gone">gone</a> <input type="date" name="when">""")
+        problems = await tab.keyboard_walk()
+    finally:
+        await context.close()
+
+    # the date field's calendar button is the browser's own: not reported
+    assert problems == ["no focus ring: button bare", "focused off screen: a gone"]
