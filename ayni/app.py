@@ -15,7 +15,7 @@ from starlette.routing import Route
 from ayni import wellknown
 from ayni.runtime import Runtime
 from ayni.settings import Settings
-from ayni.web import pages, security
+from ayni.web import admin, admin_federation, pages, security
 from ayni.web import board as web_board
 from ayni.web import interactions as web_interactions
 from ayni.web import invitations as web_invitations
@@ -76,6 +76,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
             *pages.routes,
+            *admin.routes, *admin_federation.routes,
             *web_invitations.routes, *web_posting.routes, *web_my_items.routes,
             *web_board.routes, *web_notifications.routes, *web_interactions.routes,
             *web_my_groups.routes, *web_moderation.routes, *web_members.routes,

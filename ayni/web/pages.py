@@ -15,7 +15,7 @@ from ayni.web import access, i18n, render, security, static_directory
 from ayni.web.i18n import N_
 from ayni.web.logins import LoginAttempts
 from models import actors, passwords
-from models.actors import ActorType, LocalActor
+from models.actors import ActorType, Instance, LocalActor
 
 LOGIN_FAILED = N_("That username and password do not match.")
 TOO_MANY = N_("Too many failed attempts. Wait a few minutes and try again.")
@@ -27,7 +27,11 @@ async def home(request: Request) -> Response:
         groups = list(await session.scalars(
             select(LocalActor).where(LocalActor.type == ActorType.GROUP).order_by(LocalActor.name)
         ))
-    return render(request, "home.html", {"groups": groups, "host": runtime.settings.host})
+        instance = await session.scalar(select(Instance))
+    return render(request, "home.html", {
+        "groups": groups, "host": runtime.settings.host,
+        "name": instance.name if instance else "", "summary": instance.summary if instance else "",
+    })
 
 
 def _login_page(request: Request, error: str | None, username: str, status_code: int = 200) -> Response:

@@ -21,6 +21,7 @@ from ayni.web.i18n import N_
 
 CSRF_FIELD = "csrf_token"
 FORM_EXPIRED = N_("The form expired. Go back, reload the page and try again.")
+UPLOAD_TOO_LARGE = N_("That is too large to send here.")
 SESSION_COOKIE = "ayni_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
 
@@ -71,12 +72,42 @@ def csrf_token(request: Request) -> str:
 async def checked_form(request: Request) -> FormData:
     """The submitted form, once its CSRF token matches the session's; 403 otherwise."""
     form = await request.form(max_files=0, max_fields=50)
+    _check_csrf(request, form)
+    return form
+
+
+async def checked_upload_form(request: Request, max_bytes: int) -> FormData:
+    """Like `checked_form`, for a form with at most one file: the whole body may be at most
+    `max_bytes`, counted as it arrives (413 beyond), so a large upload is never spooled whole.
+    The caller closes the form (`await form.close()`) once the file is read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise HTTPException(413, UPLOAD_TOO_LARGE)
+    received = 0
+
+    async def capped_receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > max_bytes:
+            raise HTTPException(413, UPLOAD_TOO_LARGE)
+        return message
+
+    form = await Request(request.scope, capped_receive).form(max_files=1, max_fields=50, max_part_size=max_bytes)
+    try:
+        _check_csrf(request, form)
+    except HTTPException:
+        await form.close()
+        raise
+    return form
+
+
+def _check_csrf(request: Request, form: FormData) -> None:
     sent, expected = form.get(CSRF_FIELD), request.session.get(CSRF_FIELD)
     if not isinstance(sent, str) or not isinstance(expected, str):
         raise HTTPException(403, FORM_EXPIRED)
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(403, FORM_EXPIRED)
-    return form
 
 
 class ContentSecurityPolicy:
