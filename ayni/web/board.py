@@ -26,6 +26,7 @@ from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
 from models.items import DEFAULT_CATEGORIES, Category, Item, ItemVisibility, RemoteItem
+from models.policy import Rules
 from models.remote import RemoteActor
 
 LIMIT = 200  # newest rows read from each side before filtering by distance
@@ -134,9 +135,10 @@ def _category_slug(uri: str | None) -> str | None:
     return (uri or "").rstrip("/").rsplit("/", 1)[-1] or None
 
 
-async def remote_entries(session: AsyncSession, member: LocalActor, query: Query) -> list[Entry]:
+async def remote_entries(session: AsyncSession, member: LocalActor, query: Query, rules: Rules) -> list[Entry]:
     """Public items of followed groups; followers-only ones only for members of a group that
-    follows their group (it is to that group that they were delivered)."""
+    follows their group (it is to that group that they were delivered). Nothing from a server
+    the instance has since blocked (or, in allowlist mode, not allowed)."""
     followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
     statement = (
         select(RemoteItem, RemoteActor)
@@ -150,6 +152,8 @@ async def remote_entries(session: AsyncSession, member: LocalActor, query: Query
     entries = []
     for row, actor in (await session.execute(statement)).all():
         if row.visibility != "public" and row.remote_actor_id not in followed_ids and row.group_uri not in followed_uris:
+            continue
+        if rules.refuses(actor.host):
             continue
         slug = _category_slug(row.category_uri)
         if query.category and slug != query.category:
@@ -195,7 +199,8 @@ async def board(request: Request) -> Response:
     async with runtime.sessions() as session:
         member = await access.member(request, session)
         groups = await access.groups_of(session, member)
-        entries = await local_entries(session, query) + await remote_entries(session, member, query)
+        rules = await runtime.blocklist.rules()
+        entries = await local_entries(session, query) + await remote_entries(session, member, query, rules)
         places = await group_places(session, groups)
         local_slugs = set(await session.scalars(select(Category.slug).distinct()))
     entries = within(entries, query.near, query.within_km) if not errors else entries

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ayni import following
 from federation.itemterms import Kind
 from federation.places import Place
-from models import actors
+from models import actors, policy
 from models.actors import Role
 from models.items import ItemVisibility, RemoteItem
 from outbox import items as posting
@@ -82,6 +82,13 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pai
     assert page.index("Bread on Saturdays") < page.index("Blankets for the shelter")  # newest first
     html = Page(page)
     assert html.h1 == 1 and html.unlabelled() == [] and html.landmarks == {"header", "nav", "main", "footer"}
+
+    # And once B blocks A's server, A's items leave the board
+    async with b.runtime.sessions() as session, session.begin():
+        await policy.block_domain(session, "127.0.0.1")
+    b.runtime.blocklist.forget()
+    after = (await b.http.get("/board")).text
+    assert "Blankets for the shelter" not in after and "Bread on Saturdays" in after
 
 
 async def test_followers_only_items_show_only_to_members_of_the_following_group(pair: tuple[Instance, Instance]) -> None:
