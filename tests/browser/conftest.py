@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.browser.served import Site, served
+from tests.browser.served import Site, network_with_peer, served
 from tests.browser.tabs import SCREENSHOTS, Tab
 
 CHROMIUM = os.environ.get("AYNI_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -54,7 +54,14 @@ async def browser() -> AsyncIterator[Any]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def site(browser: Any, tmp_path: Path) -> AsyncIterator[Site]:
     """A fresh instance per test (needs the browser first: no browser, no instance started)."""
-    async with served(tmp_path) as running:
+    async with network_with_peer() as (network, peer), served(tmp_path / "site.db", network, peer) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def other_site(site: Site, tmp_path: Path) -> AsyncIterator[Site]:
+    """A second instance on the same in-process network, for federation between two instances."""
+    async with served(tmp_path / "other.db", site.network, site.peer) as running:
         yield running
 
 

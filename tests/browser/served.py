@@ -43,6 +43,7 @@ class Site:
     base_url: str
     app: Starlette
     peer: MastodonPeer  # a Mastodon-shaped server that the instance reaches in-process
+    network: Loopback  # the in-process apps it reaches: the peer, and any other served instance
 
     @property
     def runtime(self) -> Runtime:
@@ -74,19 +75,17 @@ def _free_socket() -> socket.socket:
 
 
 @contextlib.asynccontextmanager
-async def served(directory: Path) -> AsyncIterator[Site]:
-    """A seeded instance (group `food`, its admin `ana`) on SQLite in `directory`.
+async def served(database: Path, network: Loopback, peer: MastodonPeer) -> AsyncIterator[Site]:
+    """A seeded instance (group `food`, its admin `ana`) on the SQLite file `database`, reachable by
+    the other apps on `network` in-process, and reaching them through it.
 
     The port is bound before the settings are made, so the base URL is known and nothing else
     can take the port in between."""
     listener = _free_socket()
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    network = Loopback()
-    peer = MastodonPeer(PEER, network)
-    settings = settings_for(base_url, f"sqlite+aiosqlite:///{directory / 'browser.db'}")
+    settings = settings_for(base_url, f"sqlite+aiosqlite:///{database}")
     app = create_app(settings, mounts={"all://127.0.0.1": network})
-    network.add(peer.host, peer.app)
-    network.add(settings.host, app)  # the peer reaches the instance in-process too
+    network.add(settings.host, app)
     await seed(app.state.runtime)
 
     server = QuietServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
@@ -98,9 +97,19 @@ async def served(directory: Path) -> AsyncIterator[Site]:
                     serving.result()  # raises why it stopped
                     raise RuntimeError("uvicorn stopped before it started")
                 await asyncio.sleep(0.02)
-        yield Site(base_url, app, peer)
+        yield Site(base_url, app, peer, network)
     finally:
         server.should_exit = True
         await serving
         listener.close()
+
+
+@contextlib.asynccontextmanager
+async def network_with_peer() -> AsyncIterator[tuple[Loopback, MastodonPeer]]:
+    network = Loopback()
+    peer = MastodonPeer(PEER, network)
+    network.add(peer.host, peer.app)
+    try:
+        yield network, peer
+    finally:
         await peer.aclose()
