@@ -116,7 +116,10 @@ async def _render(request: Request, error: str | None = None, status_code: int =
     }, status_code)
 
 
-def _back(group: LocalActor) -> Response:
+def _back(group: LocalActor, me: LocalActor | None = None, stays_admin: bool = True) -> Response:
+    """Back to the members page, or to /groups for an admin who just stepped down or left."""
+    if me is not None and not stays_admin and not me.is_admin:
+        return RedirectResponse("/groups", status_code=303)
     return RedirectResponse(f"/groups/{group.username}/members", status_code=303)
 
 
@@ -129,7 +132,7 @@ async def change_role(request: Request) -> Response:
     form = await security.checked_form(request)
     try:
         async with runtime.sessions() as session, session.begin():
-            _, group = await _administered(request, session)
+            me, group = await _administered(request, session)
             membership = await _membership(session, group, request.path_params["member_id"])
             role = _role(form.get("role"))
             if role != membership.role:
@@ -141,7 +144,7 @@ async def change_role(request: Request) -> Response:
         return await _render(request, refused.message, 400)
     flash.flash(request, N_("@%(name)s is now: %(role)s."), name=username,
                 role=i18n.gettext(request, ROLE_LABELS[role]))
-    return _back(group)
+    return _back(group, me, stays_admin=role == Role.ADMIN or membership.member_id != me.id)
 
 
 async def remove_member(request: Request) -> Response:
@@ -149,7 +152,7 @@ async def remove_member(request: Request) -> Response:
     await security.checked_form(request)
     try:
         async with runtime.sessions() as session, session.begin():
-            _, group = await _administered(request, session)
+            me, group = await _administered(request, session)
             membership = await _membership(session, group, request.path_params["member_id"])
             await _keeps_an_admin(session, membership)
             member = await session.get(LocalActor, membership.member_id)
@@ -158,7 +161,7 @@ async def remove_member(request: Request) -> Response:
     except Refused as refused:
         return await _render(request, refused.message, 400)
     flash.flash(request, N_("@%(name)s is no longer a member of the group."), name=username)
-    return _back(group)
+    return _back(group, me, stays_admin=membership.member_id != me.id)
 
 
 async def create_invitation(request: Request) -> Response:

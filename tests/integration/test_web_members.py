@@ -124,7 +124,7 @@ async def test_the_last_admin_can_be_neither_demoted_nor_removed(food: Instance)
         assert (await post(ana, f"/groups/food/members/{ids['mo']}/role", role="admin")).status_code == 303
         stepped_down = await post(ana, f"/groups/food/members/{ids['ana']}/role", role="member")
 
-    assert stepped_down.status_code == 303
+    assert stepped_down.status_code == 303 and stepped_down.headers["location"] == "/groups"
     assert await roles_in_food(food) == {"ana": "member", "mo": "admin", "ben": "member"}
 
 
