@@ -16,10 +16,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 
 from federation.addresses import IPAddress
 from federation.errors import Refused, Unavailable
-from federation.sender import Sender, Target
+from federation.sender import _PLAIN, Sender, Target, _parse_any, _parse_plain
 
 LOOPBACK = (ip_network("127.0.0.1/32"),)
 ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
@@ -105,6 +107,43 @@ async def post(s: Sender, url: str) -> int:
         Target.of(url), b'{"type":"Create"}', [("Content-Type", "application/activity+json")]
     )
     return answer.status
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://mastodon.example/inbox",
+        "http://127.0.0.1:8101/users/ana/inbox?page=1",
+        "https://xn--bcher-kva.example/inbox",
+    ],
+)
+def test_a_plain_inbox_url_is_taken_apart_as_httpx_would(url: str) -> None:
+    assert _parse_plain(url) == _parse_any(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Mastodon.example/inbox",  # httpx lower-cases the host
+        "http://h.example:80/inbox",  # and drops a default port
+        "https://h.example/a/../inbox",  # and removes dot segments
+        "https://h.example/%7einbox",
+        "http://256.1.1.1/inbox",  # refused by httpx, not a name
+        "http://1.2.3/inbox",
+        "http://h.example:99999/inbox",
+        "http://h.example",
+        "https://bücher.example/inbox",
+    ],
+)
+def test_urls_httpx_would_change_or_refuse_are_left_to_it(url: str) -> None:
+    assert _parse_plain(url) is None
+
+
+@given(st.from_regex(_PLAIN, fullmatch=True))
+def test_whatever_the_plain_parse_takes_httpx_parses_the_same(url: str) -> None:
+    plain = _parse_plain(url)
+    if plain is not None:
+        assert plain == _parse_any(url)
 
 
 async def test_loopback_is_refused_unless_the_operator_allowed_it() -> None:
