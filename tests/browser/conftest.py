@@ -66,14 +66,14 @@ async def other_site(site: Site, tmp_path: Path) -> AsyncIterator[Site]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def new_tab(browser: Any, site: Site) -> AsyncIterator[Callable[[], Awaitable[Tab]]]:
-    """Opens tabs in fresh browser contexts (separate cookies: one person each); each is audited
-    (every page checked, no browser errors) when the test ends."""
+async def new_tab(browser: Any, site: Site) -> AsyncIterator[Callable[..., Awaitable[Tab]]]:
+    """Opens tabs in fresh browser contexts (separate cookies: one person each), on `site` or on
+    the one given; each is audited (every page checked, no browser errors) when the test ends."""
     contexts: list[Any] = []
     tabs: list[Tab] = []
 
-    async def opened() -> Tab:
-        context = await browser.new_context(base_url=site.base_url)
+    async def opened(on: Site = site) -> Tab:
+        context = await browser.new_context(base_url=on.base_url)
         context.set_default_timeout(15_000)
         contexts.append(context)
         tabs.append(Tab(await context.new_page()))
@@ -89,7 +89,7 @@ async def new_tab(browser: Any, site: Site) -> AsyncIterator[Callable[[], Awaita
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def tab(new_tab: Callable[[], Awaitable[Tab]]) -> Tab:
+async def tab(new_tab: Callable[..., Awaitable[Tab]]) -> Tab:
     return await new_tab()
 
 
