@@ -11,7 +11,8 @@ capped drain of its body so the connection can serve the host's next delivery. E
 else the client guarantees holds here too (federation.client):
 
 - every connection goes through the same `Guard`: resolved once, every address checked,
-  the socket opened to a checked address; plain http only to allowed private addresses;
+  the socket opened to a checked address; plain http only to allowed private addresses
+  (a host's checked addresses serve its new connections for CHECKED_FOR seconds);
 - TLS verifies the certificate for the host name (SNI), whatever address we connected to;
 - redirects are not followed: a 3xx is the answer, and delivery's policy decides;
 - connecting (lookup included) has 5 s and the whole exchange 30 s;
@@ -36,7 +37,14 @@ from typing import Self, cast
 
 import httpx
 
-from federation.addresses import Guard, IPNetwork, Resolver, check_url, resolve_host
+from federation.addresses import (
+    Guard,
+    IPAddress,
+    IPNetwork,
+    Resolver,
+    check_url,
+    resolve_host,
+)
 from federation.errors import FetchError, Refused, Unavailable
 
 CONNECT_TIMEOUT = 5.0
@@ -44,6 +52,9 @@ DEADLINE = 30.0
 MAX_HEAD = 64 * 1024
 MAX_DRAIN = 64 * 1024
 KEEPALIVE_EXPIRY = 4.0  # below the 5 s idle timeout of uvicorn and others
+# A host's checked addresses serve its new connections this long without a second lookup and
+# check: about what the system resolver caches a name for, and every address was checked.
+CHECKED_FOR = 30.0
 
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NO_BODY = frozenset({204, 304})
@@ -283,6 +294,7 @@ class Sender:
         idle_per_origin: int = 4,
         max_idle: int = 256,
         keepalive_expiry: float = KEEPALIVE_EXPIRY,
+        checked_for: float = CHECKED_FOR,
     ) -> None:
         self._guard = Guard(allow_private, resolve)
         self._tls = httpx.create_ssl_context(verify=verify, trust_env=False)
@@ -296,6 +308,8 @@ class Sender:
         self._idle: OrderedDict[tuple[str, str, int], list[_Connection]] = OrderedDict()
         self._idle_count = 0
         self._swept = time.monotonic()
+        self._checked_for = checked_for
+        self._checked: dict[tuple[str, int, bool], tuple[float, list[IPAddress]]] = {}
         self.connections_opened = 0  # for tests and the benchmark
 
     async def post(self, target: Target, body: bytes, headers: Sequence[tuple[str, str]]) -> Answer:
@@ -373,7 +387,7 @@ class Sender:
         try:
             async with asyncio.timeout(self._connect_timeout):
                 try:
-                    addresses = await self._guard.check(host, port, plain_http=tls is None)
+                    addresses = await self._check(host, port, plain_http=tls is None)
                 except OSError as e:
                     raise Unavailable(f"cannot resolve {host}: {e}", url=target.url) from e
                 failure: OSError | None = None
@@ -396,6 +410,19 @@ class Sender:
             raise Unavailable(
                 f"no connection to {host} within {self._connect_timeout:g} s", url=target.url
             ) from e
+
+    async def _check(self, host: str, port: int, *, plain_http: bool) -> list[IPAddress]:
+        """The guard's addresses for a host, remembered for a while (a refusal or a failed
+        lookup is not remembered)."""
+        key, now = (host, port, plain_http), time.monotonic()
+        checked = self._checked.get(key)
+        if checked is not None and now - checked[0] < self._checked_for:
+            return checked[1]
+        addresses = await self._guard.check(host, port, plain_http=plain_http)
+        if len(self._checked) >= 4096:  # bounded: forget them all rather than track ages
+            self._checked.clear()
+        self._checked[key] = (now, addresses)
+        return addresses
 
     async def _request(
         self, target: Target, connection: _Connection, data: bytes, *, kept: bool

@@ -210,6 +210,40 @@ async def test_the_socket_goes_to_the_checked_address_and_the_name_is_resolved_o
     assert server.requests[0].startswith(b"POST /inbox HTTP/1.1\r\nHost: inbox.test:")
 
 
+@pytest.mark.parametrize(("checked_for", "lookups_made"), [(30.0, 1), (0.0, 3)])
+async def test_new_connections_to_a_host_reuse_its_checked_addresses_for_a_while(
+    checked_for: float, lookups_made: int
+) -> None:
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        lookups.append(host)
+        return [ip_address("127.0.0.1")]
+
+    closing = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    async with (
+        serving(answering(closing, close=True)) as server,
+        sender(resolve=resolve, checked_for=checked_for) as s,
+    ):
+        url = f"http://inbox.test:{server.port}/inbox"
+        assert [await post(s, url) for _ in range(3)] == [202, 202, 202]
+        assert server.connections == 3
+    assert lookups == ["inbox.test"] * lookups_made
+
+
+async def test_a_refused_host_is_checked_again_on_the_next_delivery() -> None:
+    answers = iter(["10.0.0.7", "127.0.0.1"])
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ip_address(next(answers))]
+
+    async with serving(answering(ACCEPTED)) as server, sender(resolve=resolve) as s:
+        url = f"http://inbox.test:{server.port}/inbox"
+        with pytest.raises(Refused, match="private"):
+            await post(s, url)
+        assert await post(s, url) == 202
+
+
 async def test_the_request_carries_our_user_agent_headers_and_body() -> None:
     async with serving(answering(ACCEPTED)) as server, sender() as s:
         await post(s, server.url("/users/ana/inbox?x=1"))
