@@ -19,6 +19,7 @@ from ayni.web import admin, admin_federation, pages, security
 from ayni.web import board as web_board
 from ayni.web import interactions as web_interactions
 from ayni.web import invitations as web_invitations
+from ayni.web import item_page as web_item_page
 from ayni.web import members as web_members
 from ayni.web import moderation as web_moderation
 from ayni.web import my_items as web_my_items
@@ -77,7 +78,7 @@ def create_app(
             Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
             *pages.routes,
             *admin.routes, *admin_federation.routes,
-            *web_invitations.routes, *web_posting.routes, *web_my_items.routes,
+            *web_invitations.routes, *web_posting.routes, *web_my_items.routes, *web_item_page.routes,
             *web_board.routes, *web_notifications.routes, *web_interactions.routes,
             *web_my_groups.routes, *web_moderation.routes, *web_members.routes,
         ],

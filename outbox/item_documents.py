@@ -1,10 +1,11 @@
 """An item at its uri, in its current state: AS2 JSON for those allowed to see it, else a page.
 
-Who may see it is decided as for the group's own activities about it (`outbox.objects.may_see`
-on the group's Create or Announce): public to anyone, followers-only to signed fetches from the
-group's followers' servers, members-only to no one from outside. Otherwise 404.
-With authorized fetch on, the AS2 document needs a signed GET (401, or 404 for a refused server);
-the HTML page stays public for public items.
+Who may see the AS2 document is decided as for the group's own activities about it
+(`outbox.objects.may_see` on the group's Create or Announce): public to anyone, followers-only to
+signed fetches from the group's followers' servers, members-only to no one from outside.
+Otherwise 404. With authorized fetch on, it needs a signed GET (401, or 404 for a refused server).
+The HTML page (`ayni.web.item_page`) stays public for public items; non-public ones only to
+signed-in members of the group.
 """
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from starlette.routing import Route
 
 from ayni.requests import require_signer
 from ayni.runtime import Runtime
-from ayni.web import render
+from ayni.web import item_page
 from federation import items as wire
 from federation import vocab
 from models import items
@@ -36,7 +37,9 @@ async def _gate(runtime: Runtime, item: Item) -> Activity | None:
 
 async def item_document(request: Request) -> Response:
     wants_json = vocab.accepts_activity_json(request.headers.get("accept", ""))
-    if wants_json and isinstance(refusal := await require_signer(request, refused_status=404), Response):
+    if not wants_json:
+        return await item_page.show(request)
+    if isinstance(refusal := await require_signer(request, refused_status=404), Response):
         return refusal
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
@@ -51,18 +54,8 @@ async def item_document(request: Request) -> Response:
     headers = {"Vary": "Accept, Signature"}
     if value is None:
         assert item.deleted_at is not None
-        if wants_json:
-            return ActivityResponse(wire.item_tombstone(item.uri, item.deleted_at), status_code=410, headers=headers)
-        return Response("Deleted", status_code=410, headers=headers)
-    document = wire.to_ap(value)
-    if wants_json:
-        return ActivityResponse(document, headers=headers)
-    response = render(request, "item.html", {
-        "title": value.title, "uri": value.uri, "summary": document.get("summary"),
-        "content": document["content"],  # rendered from Markdown and sanitised by federation.itemtext
-    })
-    response.headers["Vary"] = "Accept, Signature"
-    return response
+        return ActivityResponse(wire.item_tombstone(item.uri, item.deleted_at), status_code=410, headers=headers)
+    return ActivityResponse(wire.to_ap(value), headers=headers)
 
 
 routes = [Route("/items/{uuid}", item_document)]

@@ -186,6 +186,8 @@ async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_t
     assert item_page.status_code == 200 and "Nappies, size 4" in item_page.text
     for page in (group_page, item_page.text):
         assert "Carla" not in page and "carla" not in page and "Mamani" not in page
+    landed = (await instance.http.get(response.headers["location"])).text
+    assert "Posted. This is how others see it." in landed and "Ask: Nappies, size 4" in landed
 
 
 async def test_personal_data_is_refused_and_every_field_is_kept(instance: Instance) -> None:

@@ -1,0 +1,250 @@
+"""The HTML side of an item's uri, and answering it from the browser.
+
+Who sees what: a public item, anyone; a followers-only or members-only item, only signed-in
+members of its group (a browser carries no HTTP signature, so the followers' servers see it
+through ActivityPub, not here); everyone else 404. Public replies from other servers are shown to
+all who see the item; members' offers of help and private messages only to the author and the
+group's moderators, who may answer a remote response privately (as the group).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date, format_time
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ayni.runtime import Runtime
+from ayni.web import access, flash, i18n, render, security
+from ayni.web.groups import KIND_LABELS, STATUS_LABELS
+from ayni.web.i18n import N_
+from federation.itemterms import CLOSED, Kind, Status
+from federation.markdown import render_markdown
+from models import items
+from models.actors import LocalActor, Role
+from models.content import RemoteObject
+from models.items import Category, Item, ItemResponse, ItemVisibility, ResponseKind
+from models.remote import RemoteActor
+from outbox import items as posting
+from outbox.items import NotAllowed
+
+NO_ITEM = N_("There is no such item, or you cannot see it.")
+GONE = N_("This item was deleted.")
+HOW_TO_HELP = {
+    Kind.ASK: N_("Can you help? Members of the group: press “I can help” below and the author will be in "
+                 "touch. From another server: reply to this post or send the group a direct message. "
+                 "Please keep addresses and phone numbers out of public replies."),
+    Kind.OFFER: N_("Would this help you or someone you know? Members of the group: press “I'm interested” "
+                   "below. From another server: send the group a direct message; a private message is "
+                   "better than a public reply for anything personal."),
+    Kind.CALL: N_("Can you come? Members of the group: press “I'm coming” below so the organisers know "
+                  "how many to expect. From another server: reply to this post."),
+}
+RESPOND_LABELS = {Kind.ASK: N_("I can help"), Kind.OFFER: N_("I'm interested"), Kind.CALL: N_("I'm coming")}
+# A member's answer is stored as "help" for asks and offers, "coming" for calls.
+RESPONDED = {
+    Kind.ASK: N_("You said you can help. The author and the group's moderators can see that."),
+    Kind.OFFER: N_("You said you are interested. The author and the group's moderators can see that."),
+    Kind.CALL: N_("You said you are coming."),
+}
+RESPONSE_LABELS = {
+    (Kind.ASK, ResponseKind.HELP): N_("can help"), (Kind.OFFER, ResponseKind.HELP): N_("is interested"),
+    (Kind.CALL, ResponseKind.COMING): N_("is coming"),
+}
+REMOTE_LABELS = {ResponseKind.REPLY: N_("replied"), ResponseKind.MESSAGE: N_("sent a private message")}
+REPLY_SENT = N_("Your answer was sent privately, from the group.")
+RESPOND_SENT = N_("Thank you. The author and the group's moderators can see your answer.")
+EMPTY_REPLY = N_("Write something to send.")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One response as the page shows it."""
+
+    id: int
+    label: str  # a message id
+    who: str  # a member's name, or a remote handle
+    link: str | None
+    content_html: str
+    public: bool
+    remote: bool
+    at: datetime
+
+
+async def _remote(session: AsyncSession, response: ItemResponse) -> tuple[RemoteObject, RemoteActor] | None:
+    if response.remote_object_id is None:
+        return None
+    remote_object = await session.get(RemoteObject, response.remote_object_id)
+    if remote_object is None:
+        return None
+    actor = await session.get(RemoteActor, remote_object.remote_actor_id)
+    return (remote_object, actor) if actor is not None else None
+
+
+async def _shown(session: AsyncSession, item: Item, response: ItemResponse) -> Shown:
+    kind = ResponseKind(response.kind)
+    remote = await _remote(session, response)
+    if remote is not None:
+        remote_object, actor = remote
+        handle = f"@{actor.username}@{actor.host}" if actor.username else actor.uri
+        return Shown(response.id, REMOTE_LABELS.get(kind, REMOTE_LABELS[ResponseKind.REPLY]),
+                     f"{actor.name} ({handle})" if actor.name else handle, actor.uri,
+                     remote_object.content_html, remote_object.public, True, response.created_at)
+    member = await session.get(LocalActor, response.member_id) if response.member_id else None
+    name = f"{member.name} (@{member.username})" if member else "?"
+    link = f"/@{member.username}" if member else None
+    label = RESPONSE_LABELS.get((Kind(item.kind), kind), RESPONSE_LABELS[(Kind.ASK, ResponseKind.HELP)])
+    return Shown(response.id, label, name, link, "", False, False, response.created_at)
+
+
+async def public_replies(session: AsyncSession, item: Item) -> list[Shown]:
+    rows = await session.scalars(
+        select(ItemResponse)
+        .join(RemoteObject, RemoteObject.id == ItemResponse.remote_object_id)
+        .where(ItemResponse.item_id == item.id, ItemResponse.kind == ResponseKind.REPLY,
+               RemoteObject.public.is_(True))
+        .order_by(ItemResponse.id)
+    )
+    return [await _shown(session, item, response) for response in rows]
+
+
+async def visible_item(
+    request: Request, session: AsyncSession
+) -> tuple[Item, LocalActor, LocalActor | None, Role | None]:
+    """(item, group, viewer, viewer's role in the group), or 404 (410 once deleted)."""
+    item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
+    if item is None:
+        raise HTTPException(404, NO_ITEM)
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    # Only look the viewer up when there is one: signing a stranger "out" would drop her CSRF token.
+    who = await access.optional_member(request, session) if security.viewer(request) else None
+    role = await access.role_in(session, group, who) if who else None
+    if item.visibility != ItemVisibility.PUBLIC and role is None:
+        raise HTTPException(404, NO_ITEM)
+    if item.deleted_at is not None:
+        raise HTTPException(410, GONE)
+    return item, group, who, role
+
+
+def _formatted(request: Request, item: Item) -> dict[str, str]:
+    language = i18n.language(request)
+    try:
+        zone = ZoneInfo(item.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    dates: dict[str, str] = {}
+    if item.needed_by:
+        dates["needed_by"] = format_date(item.needed_by.astimezone(zone), "long", locale=language)
+    for name in ("starts_at", "ends_at"):
+        if moment := getattr(item, name):
+            local = moment.astimezone(zone)
+            dates[name] = f"{format_date(local, 'full', locale=language)}, {format_time(local, 'short', locale=language)}"
+    if dates:
+        dates["timezone"] = str(zone)
+    return dates
+
+
+async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
+    runtime: Runtime = request.app.state.runtime
+    item, group, who, role = await visible_item(request, session)
+    category = await session.get(Category, item.category_id)
+    author = None if item.as_group else await session.get(LocalActor, item.author_id)
+    manages = False
+    private: list[Shown] = []
+    if who is not None:
+        try:
+            private = [await _shown(session, item, r) for r in await posting.responses(session, item, who)]
+            manages = True
+        except NotAllowed:
+            pass
+    mine = None
+    if who is not None:
+        mine = await session.scalar(
+            select(ItemResponse.kind).where(ItemResponse.item_id == item.id, ItemResponse.member_id == who.id)
+        )
+    closed = item.status in CLOSED
+    return {
+        "item": item, "group": group, "author": author, "category": category,
+        "kind_label": KIND_LABELS[Kind(item.kind)], "status_label": STATUS_LABELS[Status(item.status)],
+        "closed": closed, "dates": _formatted(request, item), "host": runtime.settings.host,
+        "details_html": render_markdown(item.body_markdown),  # CommonMark, raw HTML off, then sanitised
+        "people_coming": await items.people_coming(session, item) if item.kind == Kind.CALL else None,
+        "public_replies": await public_replies(session, item),
+        "how_to_help": HOW_TO_HELP[Kind(item.kind)],
+        "may_respond": role is not None and not closed and who is not None and who.id != item.author_id,
+        "respond_label": RESPOND_LABELS[Kind(item.kind)], "my_response": RESPONDED[Kind(item.kind)] if mine else None,
+        "manages": manages, "private": [r for r in private if not r.public],
+        "flash": flash.take(request),
+        "reply_error": None, "reply_text": "", "reply_to": None,
+    }
+
+
+async def show(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        page = await context(request, session)
+    response = render(request, "item.html", page)
+    response.headers["Vary"] = "Accept, Signature, Cookie"
+    if page["item"].visibility != ItemVisibility.PUBLIC:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+async def respond(request: Request) -> Response:
+    await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        item, _, _, role = await visible_item(request, session)
+        if role is None:
+            raise HTTPException(403, N_("Only members of the group can answer here."))
+        try:
+            await posting.respond(session, runtime.uris, item, who)
+        except NotAllowed:
+            raise HTTPException(403, N_("Only members of the group can answer here.")) from None
+        except ValueError:
+            raise HTTPException(400, N_("This item is closed.")) from None
+    flash.flash(request, RESPOND_SENT)
+    return RedirectResponse(f"/items/{item.uuid}", status_code=303)
+
+
+async def reply(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    text = str(form.get("text", "")).replace("\r\n", "\n").strip()[:5000]
+    async with runtime.sessions() as session:
+        problem = None
+        async with session.begin():
+            who = await access.member(request, session)
+            item, _, _, _ = await visible_item(request, session)
+            response = await session.get(ItemResponse, request.path_params["response_id"])
+            if response is None or response.item_id != item.id:
+                raise HTTPException(404, N_("There is no such response."))
+            try:
+                if not text:
+                    problem = EMPTY_REPLY
+                else:
+                    await posting.reply_to_response(session, runtime.uris, response, who, text)
+            except NotAllowed:
+                raise HTTPException(403, N_("Only the author and the group's moderators can answer.")) from None
+            except ValueError:
+                problem = N_("Only responses from other servers can be answered privately from here.")
+        if problem is not None:
+            page = await context(request, session)
+            page.update(reply_error=problem, reply_text=text, reply_to=response.id)
+            return render(request, "item.html", page, 400)
+    flash.flash(request, REPLY_SENT)
+    return RedirectResponse(f"/items/{item.uuid}", status_code=303)
+
+
+routes = [
+    Route("/items/{uuid}/respond", respond, methods=["POST"]),
+    Route("/items/{uuid}/responses/{response_id:int}/reply", reply, methods=["POST"]),
+]
