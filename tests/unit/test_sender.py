@@ -379,6 +379,24 @@ async def test_a_large_answer_is_not_read_the_status_stands_and_the_connection_g
         assert server.connections == 2
 
 
+async def test_a_body_that_never_comes_leaves_the_status_standing_and_the_connection_goes() -> None:
+    async def head_only(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await read_request(reader, server)
+            writer.write(b"HTTP/1.1 500 Oops\r\nContent-Length: 10\r\n\r\nabc")
+            await asyncio.Event().wait()
+
+    async with serving(head_only) as server, sender(deadline=0.3) as s:
+        started = time.monotonic()
+        assert await post(s, server.url()) == 500
+        assert 0.25 < time.monotonic() - started < 1
+        assert s.connections_opened == 1
+        assert await post(s, server.url()) == 500
+        assert s.connections_opened == 2  # the first connection was not kept
+
+
 async def test_retry_after_is_returned_with_the_status() -> None:
     busy = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n"
     async with serving(answering(busy)) as server, sender() as s:
