@@ -43,3 +43,13 @@ async def test_the_copy_button_puts_the_group_handle_on_the_clipboard(site: Site
     await tab.page.get_by_role("button", name="Copy handle").click()
     await tab.page.get_by_role("status").filter(has_text="Copied").wait_for()  # once the copy is done
     assert await tab.page.evaluate("navigator.clipboard.readText()") == f"@food@{site.host}"
+
+
+async def test_the_footer_switches_the_language_and_keeps_the_page(site: Site, tab: Tab) -> None:
+    await tab.open("/@food?kind=ask")
+    async with tab.page.expect_navigation():
+        await tab.page.get_by_role("contentinfo").get_by_role("link", name="Español").click()
+    await tab.check()
+    assert tab.page.url.startswith(f"{site.base_url}/@food")
+    assert await tab.page.get_attribute("html", "lang") == "es"
+    assert await tab.page.get_by_role("link", name="Español").get_attribute("aria-current") == "true"
