@@ -92,7 +92,7 @@ class Held:
 @dataclass(frozen=True)
 class Reported:
     reporter: Account
-    targets: list[str]
+    targets: list[tuple[str, str]]  # (uri, what it is: the group, an item's title, or the uri)
     comment: str
     received: datetime
 
@@ -112,6 +112,16 @@ async def _moderated(request: Request, session: AsyncSession) -> tuple[LocalActo
     return me, await access.group(session, request.path_params["name"], me, Role.MODERATOR)
 
 
+async def _targets(session: AsyncSession, runtime: Runtime, group: LocalActor, reported: object) -> list[tuple[str, str]]:
+    """What a report is about, named: the group itself, its items by title, anything else by uri."""
+    uris = [uri for uri in vocab.ids_of(reported) if uri.startswith(("https://", "http://"))]
+    titles = dict((await session.execute(
+        select(Item.uri, Item.title).where(Item.group_id == group.id, Item.uri.in_(uris))
+    )).all()) if uris else {}
+    titles[runtime.uris.actor(group.username)] = group.name
+    return [(uri, titles.get(uri, uri)) for uri in uris]
+
+
 async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) -> dict[str, Any]:
     requests = [(follow.id, Account.of(remote)) for follow, remote in await pending_requests(session, group)]
     held = [
@@ -121,7 +131,7 @@ async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) 
     ]
     reports = [
         Reported(Account.of(await session.get(RemoteActor, row.remote_actor_id)),
-                 [uri for uri in vocab.ids_of(row.document.get("object")) if uri.startswith(("https://", "http://"))],
+                 await _targets(session, runtime, group, row.document.get("object")),
                  html_to_text(row.content_html), row.published_at)
         for row in await moderation.reports(session, runtime.uris, group)
     ]

@@ -49,6 +49,7 @@ class Scene:
     submission_id: int = 0
     bob_id: int = 0
     item_uuid: str = ""
+    item_uri: str = ""
 
 
 @contextlib.asynccontextmanager
@@ -98,6 +99,7 @@ async def fill(scene: Scene) -> None:
         food = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert food is not None and ana is not None
+        item = await posting.create_item(session, runtime.uris, food, ana, Draft(Kind.ASK, "Nappies", as_group=True))
         bob = RemoteActor(uri=BOB, host="social.example", username="bob", name="Bob",
                           inbox_uri=f"{BOB}/inbox", document={"url": "javascript:alert(1)"})
         session.add(bob)
@@ -108,14 +110,14 @@ async def fill(scene: Scene) -> None:
         report = RemoteObject(
             uri="https://social.example/reports/1", type="Flag", kind=RemoteObjectKind.REPORT,
             remote_actor_id=bob.id, local_actor_id=food.id, content_html="<p>Spam from this group</p>",
-            document={"object": [GROUP]})
+            document={"object": [GROUP, item.uri]})
         session.add_all([submission, report])
         session.add(RemoteItem(uri=BOARD_ITEM, remote_actor_id=bob.id, kind=Kind.OFFER, title="Soup for all",
                                status="open", visibility="public", document={"id": BOARD_ITEM}))
         await moderation.block_actor(session, food, bob)
-        item = await posting.create_item(session, runtime.uris, food, ana, Draft(Kind.ASK, "Nappies", as_group=True))
         await session.flush()
         scene.submission_id, scene.bob_id, scene.item_uuid = submission.id, bob.id, item.uuid
+        scene.item_uri = item.uri
 
 
 @pytest.fixture
@@ -206,6 +208,8 @@ async def test_the_moderation_page_lists_what_waits_with_counts(scene: Scene) ->
     assert "Pending follow requests (1)" in page and "@alice@127.0.0.1:8201" in page
     assert "Submissions held for approval (1)" in page and "Free bread at 7" in page
     assert "Reports received (1)" in page and "Spam from this group" in page and "@bob@social.example" in page
+    assert f'<a href="{GROUP}" rel="nofollow noopener">Food Share</a>' in page  # what was reported, named
+    assert f'<a href="{scene.item_uri}" rel="nofollow noopener">Nappies</a>' in page
     assert "Blocked accounts (1)" in page
     assert "Nappies" in page and "Soup for all" in page
     assert "javascript:" not in page  # a remote document's url never becomes a link
