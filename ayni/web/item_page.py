@@ -57,7 +57,7 @@ RESPONSE_LABELS = {
     (Kind.ASK, ResponseKind.HELP): N_("can help"), (Kind.OFFER, ResponseKind.HELP): N_("is interested"),
     (Kind.CALL, ResponseKind.COMING): N_("is coming"),
 }
-REMOTE_LABELS = {ResponseKind.REPLY: N_("replied"), ResponseKind.MESSAGE: N_("sent a private message")}
+REMOTE_LABELS = {ResponseKind.REPLY: N_("replied publicly"), ResponseKind.MESSAGE: N_("sent a private message")}
 REPLY_SENT = N_("Your answer was sent privately, from the group.")
 RESPOND_SENT = N_("Thank you. The author and the group's moderators can see your answer.")
 EMPTY_REPLY = N_("Write something to send.")
@@ -180,7 +180,7 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "how_to_help": HOW_TO_HELP[Kind(item.kind)],
         "may_respond": role is not None and not closed and who is not None and who.id != item.author_id,
         "respond_label": RESPOND_LABELS[Kind(item.kind)], "my_response": RESPONDED[Kind(item.kind)] if mine else None,
-        "manages": manages, "private": [r for r in private if not r.public],
+        "manages": manages, "private": private,  # public replies too: they can be answered privately
         "flash": flash.take(request),
         "reply_error": None, "reply_text": "", "reply_to": None,
     }

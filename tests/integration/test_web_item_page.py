@@ -123,7 +123,7 @@ async def test_a_member_answers_i_can_help_and_only_the_author_and_moderators_se
     assert "/respond" not in after.text
     for view in (author_view, moderator_view):
         assert "Dani (@dani)" in view and "can help" in view
-    assert "Dani" not in anonymous_view and "Answers only you" not in after.text
+    assert "Dani" not in anonymous_view and "Every answer" not in after.text
 
 
 async def test_a_call_counts_the_people_coming(instance: Instance) -> None:
@@ -165,6 +165,8 @@ async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_w
     assert "I have two packs to spare" in anonymous_view and "Lucía (@lucia@social.example)" in anonymous_view
     assert "can bring them tonight" not in anonymous_view and "Answer privately" not in anonymous_view
     assert "can bring them tonight" in view.text and "sent a private message" in view.text
+    assert view.text.count("Answer privately") == 2  # the public reply can be answered privately too
+    assert "replied publicly" in view.text and "Every answer" not in anonymous_view
     accessible(view.text)
     assert refused.status_code == 403 and forged.status_code == 403
     assert empty.status_code == 400 and "Write something to send." in empty.text and 'role="alert"' in empty.text
