@@ -69,3 +69,33 @@ async def test_an_admin_makes_a_group_follow_a_remote_group_whose_ask_then_reach
     assert await listed.count() == 1
     assert "Food Share" in await listed.inner_text()
     assert await listed.get_by_role("link", name=TITLE).get_attribute("href") == member.page.url
+
+
+async def test_follow_from_your_server_takes_a_visitor_home_to_make_her_group_follow(
+    site: Site, other_site: Site, new_tab: Callable[..., Awaitable[Tab]]
+) -> None:
+    """On the other instance's group page, "Follow from your server" sends the visitor to her own
+    instance, which asks her to sign in and then makes her group follow that group."""
+    await site.set_password("ana")  # an admin of the group `food` on her own instance
+    visitor = await new_tab(other_site)
+    page = visitor.page
+    await visitor.open("/@food")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Follow from your server").click()
+    await visitor.check()
+    await page.get_by_label("Your account or your server").fill(f"ana@{site.host}")
+    await visitor.submit(page.get_by_role("button", name="Go to my server"))
+
+    # Home, on her own instance: sign in first, then back to the follow page
+    assert page.url.startswith(f"{site.base_url}/login?next=")
+    await page.get_by_label("Username").fill("ana")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await visitor.submit(page.get_by_role("button", name="Sign in"))
+    assert page.url.startswith(f"{site.base_url}/authorize_interaction?uri=")
+    assert f"@food@{other_site.host}" in await page.get_by_role("main").inner_text()
+    await visitor.submit(page.get_by_role("button", name="Follow as Food Share"))
+    assert "asked to follow them" in await page.get_by_role("status").inner_text()
+
+    await run_queues(site, other_site)
+    await visitor.open(f"{site.base_url}/authorize_interaction?uri={other_site.base_url}/actors/food")
+    assert await page.get_by_text("Food Share already follows them.").is_visible()
