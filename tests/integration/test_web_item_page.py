@@ -73,6 +73,12 @@ async def test_a_public_item_page_shows_its_facts_and_the_author_only_when_not_p
     assert "<script>" not in text and "40.41678" not in text
     assert "Posted by" not in text and "Ben" not in text and "/@ben" not in text
     assert "Posted by" in own_name.text and 'href="/@ben">Ben</a>' in own_name.text
+    async with browser(instance, "carol") as moderator:
+        moderated = (await moderator.get(f"/items/{ask.uuid}")).text
+    async with browser(instance, "dani") as member:
+        member_view = (await member.get(f"/items/{ask.uuid}")).text
+    assert "Posted as the group by" in moderated and "Ben (@ben)" in moderated
+    assert "Posted as the group by" not in member_view and "Ben" not in member_view
     assert "Accept" in as_group.headers["vary"]
     accessible(text)
 
