@@ -22,8 +22,8 @@ from ayni.web import invitations as web_invitations
 from ayni.web import item_page as web_item_page
 from ayni.web import members as web_members
 from ayni.web import moderation as web_moderation
-from ayni.web import my_items as web_my_items
 from ayni.web import my_groups as web_my_groups
+from ayni.web import my_items as web_my_items
 from ayni.web import notifications as web_notifications
 from ayni.web import posting as web_posting
 from ayni.web.logins import LoginAttempts
