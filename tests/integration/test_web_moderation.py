@@ -296,6 +296,9 @@ async def test_blocking_by_address_removes_the_follow_request_and_unblocking_lif
 
 @pytest.mark.parametrize("typed, message", [
     ("@nobody@127.0.0.1:8201", "No account could be found"),
+    ("http://", "No account could be found"),
+    ("just words", "No account could be found"),
+    ("https://unreachable.example/users/x", "No account could be found"),
     ("", "Enter an account"),
     ("@ana@127.0.0.1:8101", "That account is on this instance"),
 ])
