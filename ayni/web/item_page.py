@@ -170,8 +170,10 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
             select(ItemResponse.kind).where(ItemResponse.item_id == item.id, ItemResponse.member_id == who.id)
         )
     closed = item.status in CLOSED
-    # Moderators answer for what is posted in the group's name, so they (only) see who wrote it.
-    hidden_author = await session.get(LocalActor, item.author_id) if manages and item.as_group else None
+    # Moderators answer for what is posted in the group's name, so they (only) see who wrote it;
+    # the author's own view reads like everyone else's.
+    moderates = manages and who is not None and who.id != item.author_id
+    hidden_author = await session.get(LocalActor, item.author_id) if moderates and item.as_group else None
     return {
         "item": item, "group": group, "author": author, "hidden_author": hidden_author, "category": category,
         "kind_label": KIND_LABELS[Kind(item.kind)], "status_label": STATUS_LABELS[Status(item.status)],
