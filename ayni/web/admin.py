@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.runtime import Runtime
-from ayni.web import access, i18n, render, security
+from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from models import actors
 from models.actors import ActorType, Instance, LocalActor, Role
@@ -26,7 +26,6 @@ from outbox import status
 NAME_MAX = 200  # Instance.name and LocalActor.name are String(200)
 SUMMARY_MAX = 2000
 HOST_MAX = 255
-_NOTICE = "admin_notice"
 
 
 async def signed_in_admin(request: Request, session: AsyncSession) -> LocalActor:
@@ -40,22 +39,14 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def notify(request: Request, message: str, **variables: str | int) -> None:
-    """A one-time notice for the page the POST redirects to (kept untranslated until shown)."""
-    request.session[_NOTICE] = [message, variables]
-
-
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    """Renders an admin page with the pending notice, if any, translated for the reader."""
-    stored = request.session.pop(_NOTICE, None)
-    notice = None
-    if isinstance(stored, list) and len(stored) == 2 and isinstance(stored[1], dict):
-        notice = i18n.gettext(request, str(stored[0]), **stored[1])
-    return render(request, name, {"notice": notice, **context}, status_code)
+    """Renders an admin page with the confirmation of the form just sent, if any."""
+    return render(request, name, {"notice": flash.take(request), **context}, status_code)
 
 
 def done(request: Request, path: str, message: str, **variables: str | int) -> Response:
-    notify(request, message, **variables)
+    """Post/Redirect/Get: the confirmation `message` (an N_ id) is shown once on `path`."""
+    flash.flash(request, message, **variables)
     return RedirectResponse(path, status_code=303)
 
 
