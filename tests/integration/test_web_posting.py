@@ -303,3 +303,20 @@ async def test_bad_values_are_explained_and_nothing_is_stored(
 
     assert response.status_code == 400 and message in response.text
     assert await item_count(instance) == 0
+
+
+@pytest.mark.parametrize("data", [
+    {"group": "food"},
+    {"group": "food", "kind": "call", "title": "x\ny", "latitude": "nan", "longitude": "inf", "people_wanted": "0",
+     "starts_at": "2026-13-40T99:00", "timezone": "../../etc/passwd", "visibility": "everyone"},
+    ask(quantity="99999999999999999999", needed_by="tomorrow", title="t" * 300),
+])
+async def test_nonsense_in_any_field_is_a_clear_400_never_a_server_error(
+    instance: Instance, data: dict[str, str]
+) -> None:
+    http = await signed_in_ana(instance)
+
+    response = await post(http, data)
+
+    assert response.status_code == 400 and 'role="alert"' in response.text
+    assert await item_count(instance) == 0
