@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -146,9 +147,11 @@ async def remote_entries(session: AsyncSession, member: LocalActor, query: Query
     follows their group (it is to that group that they were delivered). Nothing from a server
     the instance has since blocked (or, in allowlist mode, not allowed)."""
     followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
+    group_actor = aliased(RemoteActor)  # the author may be a member: the board names her group
     statement = (
-        select(RemoteItem, RemoteActor)
+        select(RemoteItem, RemoteActor, group_actor)
         .join(RemoteActor, RemoteActor.id == RemoteItem.remote_actor_id)
+        .outerjoin(group_actor, group_actor.uri == RemoteItem.group_uri)
         .where(RemoteItem.status.not_in([str(s) for s in CLOSED]))
         .order_by(RemoteItem.received_at.desc(), RemoteItem.id.desc())
         .limit(LIMIT)
@@ -156,7 +159,7 @@ async def remote_entries(session: AsyncSession, member: LocalActor, query: Query
     if query.kind:
         statement = statement.where(RemoteItem.kind == query.kind)
     entries = []
-    for row, actor in (await session.execute(statement)).all():
+    for row, actor, group in (await session.execute(statement)).all():
         if row.visibility != "public" and row.remote_actor_id not in followed_ids and row.group_uri not in followed_uris:
             continue
         if rules.refuses(actor.host):
@@ -167,7 +170,7 @@ async def remote_entries(session: AsyncSession, member: LocalActor, query: Query
         link = row.url if row.url and row.url.startswith(("https://", "http://")) else row.uri
         entries.append(Entry(
             link=link, kind=row.kind, title=row.title, category=slug,
-            group_name=actor.name or host_of(row.group_uri or actor.uri) or actor.uri,
+            group_name=(group.name if group else None) or host_of(row.group_uri or actor.uri) or actor.uri,
             group_link=None, place_name=row.place_name,
             point=(row.latitude, row.longitude) if row.latitude is not None and row.longitude is not None else None,
             posted=row.published_at or row.received_at,

@@ -91,6 +91,25 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pai
     assert "Blankets for the shelter" not in after and "Bread on Saturdays" in after
 
 
+async def test_a_remote_item_posted_in_a_members_name_is_listed_under_her_group(pair: tuple[Instance, Instance]) -> None:
+    a, b = pair
+    async with a.runtime.sessions() as session, session.begin():
+        food = await actors.find_actor(session, "food")
+        assert food is not None
+        food.name = "Miraflores Food Share"
+    await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
+    await settle(a, b)
+    await _post(a, Draft(Kind.ASK, "Rice for the community kitchen", category="food", as_group=False))
+    await settle(a, b)
+    await set_password(b)
+    await sign_in(b.http, "ana", PASSWORD)
+
+    page = (await b.http.get("/board")).text
+
+    entry = page[page.index("Rice for the community kitchen"):]
+    assert "Miraflores Food Share" in entry[:entry.index("</li>")]
+
+
 async def test_followers_only_items_show_only_to_members_of_the_following_group(pair: tuple[Instance, Instance]) -> None:
     a, b = pair
     await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
