@@ -15,17 +15,8 @@ from starlette.routing import Route
 from ayni import wellknown
 from ayni.runtime import Runtime
 from ayni.settings import Settings
-from ayni.web import admin, admin_federation, pages, security
-from ayni.web import board as web_board
-from ayni.web import interactions as web_interactions
-from ayni.web import invitations as web_invitations
-from ayni.web import item_page as web_item_page
-from ayni.web import members as web_members
-from ayni.web import moderation as web_moderation
-from ayni.web import my_groups as web_my_groups
-from ayni.web import my_items as web_my_items
-from ayni.web import notifications as web_notifications
-from ayni.web import posting as web_posting
+from ayni.web import pages, security
+from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
@@ -76,11 +67,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
-            *pages.routes,
-            *admin.routes, *admin_federation.routes,
-            *web_invitations.routes, *web_posting.routes, *web_my_items.routes, *web_item_page.routes,
-            *web_board.routes, *web_notifications.routes, *web_interactions.routes,
-            *web_my_groups.routes, *web_moderation.routes, *web_members.routes,
+            *web_routes.routes,
         ],
         middleware=security.middleware(settings),
         exception_handlers=pages.exception_handlers,

@@ -65,15 +65,16 @@ async def usable(session: AsyncSession, token: str, now: datetime | None = None)
 
 
 async def accept(
-    session: AsyncSession, token: str, username: str, password: str, display_name: str = ""
+    session: AsyncSession, token: str, username: str, password_hash: str, display_name: str = ""
 ) -> LocalActor:
-    """Creates the member, joins them to the group with the invitation's role, uses up the link.
+    """Creates the member (with a password hashed beforehand, away from the event loop), joins them to the group with the invitation's role, uses up the link.
     Raises InvitationInvalid, actors.InvalidName or actors.NameTaken; the caller's transaction
     rolls everything back on any of them."""
     invitation = await usable(session, token)
     group = await session.get(LocalActor, invitation.group_id)
     assert group is not None  # the foreign key cascades
-    member = await actors.create_member(session, username, password, display_name)
+    member = await actors.create_member(session, username, None, display_name)
+    member.password_hash = password_hash
     await actors.join_group(session, group, member, Role(invitation.role))
     invitation.used_at, invitation.used_by_id = utcnow(), member.id
     return member

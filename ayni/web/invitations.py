@@ -1,6 +1,7 @@
 """Accepting an invitation link: the new member picks a username and a password, joins the group
 with the invitation's role, and is signed in, in one step."""
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -9,7 +10,7 @@ from starlette.routing import Route
 from ayni.runtime import Runtime
 from ayni.web import render, security
 from ayni.web.i18n import N_
-from models import actors, invitations
+from models import actors, invitations, passwords
 from models.actors import LocalActor, Role
 from models.invitations import Invitation, InvitationInvalid
 
@@ -82,9 +83,10 @@ async def accept_invitation(request: Request) -> Response:
     errors = _problems(username, display_name, password, again)
     if errors:
         return _page(request, invitation, group, values, errors, 400)
+    password_hash = await run_in_threadpool(passwords.hash_password, password)  # Argon2: not on the loop
     try:
         async with runtime.sessions() as session, session.begin():
-            member = await invitations.accept(session, token, username, password, display_name)
+            member = await invitations.accept(session, token, username, password_hash, display_name)
     except InvitationInvalid:  # used by someone else since the page was shown
         raise HTTPException(404, LINK_INVALID) from None
     except actors.NameTaken:

@@ -1,6 +1,8 @@
 """What every page builds on: invitation tokens, role checks, sign-in redirects, the language
 choice and the error pages."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,7 +10,7 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from ayni.web import access
-from models import actors, invitations
+from models import actors, invitations, passwords
 from models.actors import Role
 from models.base import utcnow
 from models.invitations import Invitation, InvitationInvalid
@@ -23,14 +25,14 @@ async def test_an_invitation_joins_the_new_member_with_its_role_once(instance: I
         token = await invitations.invite(session, food, Role.MODERATOR)
 
     async with instance.runtime.sessions() as session, session.begin():
-        carla = await invitations.accept(session, token, "carla", PASSWORD, "Carla")
+        carla = await invitations.accept(session, token, "carla", passwords.hash_password(PASSWORD), "Carla")
         assert await access.role_in(session, food, carla) == Role.MODERATOR
         stored = await session.scalar(select(Invitation))
         assert stored is not None and stored.token_hash != token and stored.used_by_id == carla.id
 
     async with instance.runtime.sessions() as session:
         with pytest.raises(InvitationInvalid):
-            await invitations.accept(session, token, "dani", PASSWORD)
+            await invitations.accept(session, token, "dani", passwords.hash_password(PASSWORD))
         assert await actors.find_actor(session, "dani") is None
 
 
@@ -117,3 +119,13 @@ async def test_an_error_is_a_page_for_browsers_and_text_for_programs(instance: I
     assert browser.headers["content-type"].startswith("text/html") and "<h1>" in browser.text
     assert program.headers["content-type"].startswith("text/plain")
     assert "form expired" in program.text
+
+
+async def test_the_language_links_come_back_to_the_same_page_and_query(instance: Instance) -> None:
+    page = (await instance.http.get("/@food", params={"kind": "ask"})).text
+    link = re.search(r'href="(/language/es\?next=[^"]+)"', page)
+    assert link is not None
+
+    chosen = await instance.http.get(html.unescape(link.group(1)))
+
+    assert chosen.headers["location"] == "/@food?kind=ask"

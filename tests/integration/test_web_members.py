@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from models import actors, db, invitations
+from models import actors, db, invitations, passwords
 from models.actors import LocalActor, Membership, Role
 from models.invitations import Invitation, InvitationInvalid
 from tests.instances import Instance
@@ -246,7 +246,7 @@ async def test_ayni_invite_prints_a_link_that_works_once(cli_env: dict[str, str]
     engine = db.create_engine(database_url)
     try:
         async with db.sessionmaker(engine)() as session, session.begin():
-            member = await invitations.accept(session, link.rsplit("/", 1)[1], "carla", PASSWORD)
+            member = await invitations.accept(session, link.rsplit("/", 1)[1], "carla", passwords.hash_password(PASSWORD))
             food = await actors.find_actor(session, "food")
             assert food is not None
             role = await session.scalar(select(Membership.role).where(

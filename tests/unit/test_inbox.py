@@ -6,8 +6,8 @@ import pytest
 
 from federation.errors import InvalidDocument
 from federation.remote_actor import actor_from_ap
-from models.policy import is_blocked as blocked
 from inbox.worker import LAST_RETRY, MAX_ATTEMPTS, retry_delay
+from models.policy import is_blocked as blocked
 
 DOMAINS = frozenset({"evil.example", "spam.test"})
 

@@ -1,0 +1,25 @@
+"""Every page's routes in one list, for the app: public pages, members', moderators', admins'."""
+
+from ayni.web import (
+    admin,
+    admin_federation,
+    board,
+    interactions,
+    invitations,
+    item_page,
+    members,
+    moderation,
+    my_groups,
+    my_items,
+    notifications,
+    pages,
+    posting,
+)
+
+routes = [
+    *pages.routes,
+    *invitations.routes, *posting.routes, *my_items.routes, *item_page.routes,
+    *board.routes, *notifications.routes, *interactions.routes,
+    *my_groups.routes, *moderation.routes, *members.routes,
+    *admin.routes, *admin_federation.routes,
+]
