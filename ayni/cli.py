@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ayni import __version__, cli_federation, cli_items, cli_moderation
+from ayni import __version__, cli_federation, cli_items, cli_moderation, eventloop
 from ayni import settings as settings_module
 from ayni.commands import CommandError, load_settings, require_schema, with_runtime
 from ayni.runtime import Runtime
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        asyncio.run(args.run(args))
+        eventloop.run(args.run(args))
     except (CommandError, SettingsError, ValueError, LookupError, FederationError) as e:
         print(f"ayni: error: {e}", file=sys.stderr)
         return 1
@@ -242,6 +242,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         await require_schema(runtime)
 
     await with_runtime(settings, check)
+    eventloop.freeze_heap()
     config = uvicorn.Config(create_app(settings, workers=True), host=host, port=port, proxy_headers=True, log_level="info")
     await uvicorn.Server(config).serve()
 
@@ -260,6 +261,8 @@ async def cmd_worker(args: argparse.Namespace) -> None:
         from inbox import worker as inbox_worker
         from outbox import expiry
         from outbox import worker as outbox_worker
+
+        eventloop.freeze_heap()
 
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit

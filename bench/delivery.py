@@ -20,6 +20,7 @@ SQLite in a temporary directory by default. --no-sender measures the httpx clien
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import multiprocessing
 import os
@@ -41,6 +42,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ayni import eventloop
 from ayni.runtime import Runtime
 from ayni.settings import Settings
 from federation import keys
@@ -94,6 +96,7 @@ def receiver_process(sockets: list[socket.socket], key_id: str, owner: str, pem:
         await runner.setup()
         for s in sockets:
             await web.SockSite(runner, s).start()
+        gc.freeze()  # as the sender does: no full collection walks the thousand sites
         ready.set()
         await asyncio.Event().wait()
 
@@ -175,6 +178,7 @@ async def main(args: argparse.Namespace) -> None:
     # not leave the second one cold.
     posts = sender(runtime, max_idle=args.inboxes, keepalive_expiry=60) if args.sender else None
     worker = CountingWorker(runtime, sender=posts)
+    eventloop.freeze_heap()  # as `ayni worker` does once it is up
     print(f"sender: this process (pid {os.getpid()}); receiver: process {receiver.pid}, verifying every "
           f"signature; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     # The first round also pays the process's warm-up (key loading, statement caches, imports);
@@ -280,4 +284,4 @@ if __name__ == "__main__":
                         help="deliver through federation.sender (--no-sender: the httpx client)")
     parser.add_argument("--publishes", type=int, default=200)
     parser.add_argument("--database-url", default=os.environ.get("AYNI_BENCH_DATABASE_URL"))
-    asyncio.run(main(parser.parse_args()))
+    eventloop.run(main(parser.parse_args()))  # the loop `ayni worker` runs on

@@ -25,8 +25,11 @@ seconds), so a host receiving many deliveries pays for one handshake.
 """
 
 import asyncio
+import contextlib
 import re
+import socket
 import ssl
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -58,6 +61,7 @@ CHECKED_FOR = 30.0
 
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NO_BODY = frozenset({204, 304})
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 @dataclass(frozen=True)
@@ -204,9 +208,15 @@ class _Connection(asyncio.Protocol):
         return not self.closed and self.transport is not None and not self.transport.is_closing()
 
     def close(self) -> None:
+        """Reset, not FIN: nothing of ours is left to send, a black hole would never answer the
+        FIN, and a sender to thousands of hosts should not keep a TIME_WAIT socket per host."""
         self.closed = True
         if self.transport is not None:
-            self.transport.abort()  # no FIN handshake to wait on: a black hole never answers
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None and not self.transport.is_closing():
+                with contextlib.suppress(OSError):  # already reset by the peer
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+            self.transport.abort()
 
     # asyncio.Protocol
 

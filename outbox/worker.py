@@ -53,10 +53,14 @@ _RECORD = (
 
 @dataclass(frozen=True)
 class Limits:
-    total: int = 64
+    total: int = 64  # sends at once
     per_host: int = 4
+    # Rows held at once, sending or waiting for a slot: run() claims again only once half the
+    # slots are free, and then a batch of up to this many less what it holds, so each claim,
+    # record and fan-out check (about a millisecond each) is shared by a hundred deliveries.
+    window: int = 256
     lease: timedelta = timedelta(minutes=2)  # > the client's 30 s deadline, with room
-    idle_poll: float = 1.0
+    idle_poll: float = 1.0  # also how often a busy worker looks for new fan-out jobs
     grace: float = 10.0
 
 
@@ -165,8 +169,8 @@ class DeliveryWorker:
             for activity_id, document, actor in rows:
                 self._payloads[activity_id] = (Payload.of(document), self.runtime.signer(actor).key)
 
-    async def _send(self, item: Claimed, host_slots: asyncio.Semaphore, total: asyncio.Semaphore) -> None:
-        async with total, host_slots:
+    async def _send(self, item: Claimed, total: asyncio.Semaphore) -> None:
+        async with total:  # a host's own limit was kept by claim(): it never takes more
             payload, key = self._payloads[item.activity_id]
             try:
                 via = self.sender or self.runtime.client
@@ -177,20 +181,18 @@ class DeliveryWorker:
         self._results.append((item, outcome))
 
     def start(self, claimed: list[Claimed], total: asyncio.Semaphore) -> None:
-        slots: dict[str, asyncio.Semaphore] = {}
         for item in claimed:
             if item.activity_id not in self._payloads:  # its activity was deleted meanwhile
                 self._results.append((item, Outcome(None, error="activity deleted", refused=True)))
                 continue
             self._busy[item.host] += 1
-            host_slots = slots.setdefault(item.host, asyncio.Semaphore(self.limits.per_host))
-            task = asyncio.create_task(self._send(item, host_slots, total))
+            task = asyncio.create_task(self._send(item, total))
             self._tasks[task] = item
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         item = self._tasks.pop(task)
-        if len(self._tasks) <= self.limits.total:
+        if len(self._tasks) <= self.limits.total // 2:
             self._room.set()  # run() may claim a batch again
         self._busy[item.host] -= 1
         if self._busy[item.host] <= 0:
@@ -264,10 +266,15 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         total = asyncio.Semaphore(self.limits.total)
+        loop = asyncio.get_running_loop()
+        fanned_out = -self.limits.idle_poll
         try:
             while not stop.is_set():
-                worked = await self.fan_out_due()
-                room = self.limits.total * 2 - len(self._tasks)
+                worked = 0
+                if not self._tasks or loop.time() - fanned_out >= self.limits.idle_poll:
+                    worked += await self.fan_out_due()
+                    fanned_out = loop.time()
+                room = self.limits.window - len(self._tasks)
                 if room > 0:
                     claimed = await self.claim(room)
                     if claimed:
@@ -275,7 +282,7 @@ class DeliveryWorker:
                         self.start(claimed, total)
                         worked += len(claimed)
                 worked += await self.record()
-                if self._tasks:  # until half the window is free, so a claim is worth its query
+                if self._tasks:  # until half the slots are free (_finished), so a claim is worth it
                     self._room.clear()
                     try:
                         await asyncio.wait_for(self._room.wait(), 0.05)

@@ -12,6 +12,7 @@ import signal
 import sys
 from datetime import timedelta
 
+from ayni import eventloop
 from ayni.runtime import Runtime
 from ayni.settings import Settings
 from outbox.worker import DeliveryWorker, Limits, sender
@@ -44,4 +45,4 @@ async def main(base_url: str, database_url: str, lease: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    eventloop.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))

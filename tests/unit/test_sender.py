@@ -277,6 +277,24 @@ async def test_concurrent_deliveries_to_one_host_keep_at_most_the_idle_limit() -
         assert s.connections_opened == opened  # the two kept connections served them
 
 
+async def test_a_connection_we_close_is_reset_so_no_time_wait_socket_is_left() -> None:
+    seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
+        await read_request(reader, server)
+        writer.write(ACCEPTED)
+        await writer.drain()
+        try:
+            seen.set_result("FIN" if await reader.read(1) == b"" else "data")
+        except ConnectionResetError:
+            seen.set_result("RST")
+
+    async with serving(handle) as server:
+        async with sender() as s:
+            assert await post(s, server.url()) == 202
+        assert await asyncio.wait_for(seen, 5) == "RST"
+
+
 async def test_connection_close_from_the_server_is_honoured() -> None:
     closing = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     async with serving(answering(closing, close=True)) as server, sender() as s:
