@@ -242,7 +242,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         await require_schema(runtime)
 
     await with_runtime(settings, check)
-    eventloop.freeze_heap()
+    eventloop.tune_gc()
     config = uvicorn.Config(create_app(settings, workers=True), host=host, port=port, proxy_headers=True, log_level="info")
     await uvicorn.Server(config).serve()
 
@@ -262,7 +262,7 @@ async def cmd_worker(args: argparse.Namespace) -> None:
         from outbox import expiry
         from outbox import worker as outbox_worker
 
-        eventloop.freeze_heap()
+        eventloop.tune_gc()
 
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit

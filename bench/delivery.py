@@ -168,6 +168,10 @@ async def main(args: argparse.Namespace) -> None:
     )
     receiver.start()
     ready.wait(10)
+    if os.environ.get("PIN") and len(os.sched_getaffinity(0)) >= 2:
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(receiver.pid, {cores[1]})
+        os.sched_setaffinity(0, {cores[0]})
     for s in sockets:
         s.close()
     await asyncio.sleep(0.5)
@@ -178,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
     # not leave the second one cold.
     posts = sender(runtime, max_idle=args.inboxes, keepalive_expiry=60) if args.sender else None
     worker = CountingWorker(runtime, sender=posts)
-    eventloop.freeze_heap()  # as `ayni worker` does once it is up
+    eventloop.tune_gc()  # as `ayni worker` does once it is up
     print(f"sender: this process (pid {os.getpid()}); receiver: process {receiver.pid}, verifying every "
           f"signature; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     # The first round also pays the process's warm-up (key loading, statement caches, imports);

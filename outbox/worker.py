@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, Update, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import __version__
@@ -49,6 +49,24 @@ _RECORD = (
         "state", "attempts", "locked_until", "next_attempt_at", "last_status", "last_error"
     )})
 )
+
+_STATES = {
+    Verdict.SENT: DeliveryState.SENT, Verdict.GONE: DeliveryState.GONE,
+    Verdict.REJECTED: DeliveryState.REJECTED, Verdict.FAILED: DeliveryState.FAILED,
+    Verdict.RETRY: DeliveryState.PENDING,
+}
+
+
+def _record_sent(ids: list[int], status: int | None, now: datetime) -> Update:
+    """The common result, written for a whole batch at once: sent, with this status."""
+    return (
+        update(_DELIVERIES)
+        .where(_DELIVERIES.c.id.in_(ids))
+        .values(
+            state=DeliveryState.SENT, attempts=_DELIVERIES.c.attempts + 1, locked_until=None,
+            next_attempt_at=now, last_status=status, last_error=None,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -205,22 +223,21 @@ class DeliveryWorker:
             return 0
         now = self.now()
         changes, failures, alive, gone_inboxes = [], {}, set(), []
+        sent: dict[int | None, list[int]] = {}  # by status: one UPDATE for all, not one per row
         for item, outcome in results:
             attempts = item.attempts + 1
             decision = retry.decide(
                 outcome.status, attempts, now, retry_after=outcome.retry_after,
                 refused=outcome.refused, random_unit=self.random_unit,
             )
-            state = {
-                Verdict.SENT: DeliveryState.SENT, Verdict.GONE: DeliveryState.GONE,
-                Verdict.REJECTED: DeliveryState.REJECTED, Verdict.FAILED: DeliveryState.FAILED,
-                Verdict.RETRY: DeliveryState.PENDING,
-            }[decision.verdict]
-            changes.append({
-                "row_id": item.id, "state": state, "attempts": attempts, "locked_until": None,
-                "next_attempt_at": decision.retry_at or now, "last_status": outcome.status,
-                "last_error": outcome.error,
-            })
+            if decision.verdict is Verdict.SENT and outcome.error is None:
+                sent.setdefault(outcome.status, []).append(item.id)
+            else:
+                changes.append({
+                    "row_id": item.id, "state": _STATES[decision.verdict], "attempts": attempts,
+                    "locked_until": None, "next_attempt_at": decision.retry_at or now,
+                    "last_status": outcome.status, "last_error": outcome.error,
+                })
             if outcome.status is not None and outcome.status < 500:
                 alive.add(item.host)
             elif not outcome.refused:
@@ -228,7 +245,10 @@ class DeliveryWorker:
             if outcome.status == 410:
                 gone_inboxes.append(item.inbox_uri)
         async with self.runtime.sessions() as session, session.begin():
-            await session.execute(_RECORD, changes)
+            for status, ids in sent.items():
+                await session.execute(_record_sent(ids, status, now))
+            if changes:
+                await session.execute(_RECORD, changes)
             if alive:
                 await session.execute(
                     update(Host)
