@@ -168,10 +168,6 @@ async def main(args: argparse.Namespace) -> None:
     )
     receiver.start()
     ready.wait(10)
-    if os.environ.get("PIN") and len(os.sched_getaffinity(0)) >= 2:
-        cores = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(receiver.pid, {cores[1]})
-        os.sched_setaffinity(0, {cores[0]})
     for s in sockets:
         s.close()
     await asyncio.sleep(0.5)

@@ -210,7 +210,7 @@ class DeliveryWorker:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         item = self._tasks.pop(task)
-        if len(self._tasks) <= self.limits.total // 2:
+        if len(self._tasks) <= self.limits.window // 2:
             self._room.set()  # run() may claim a batch again
         self._busy[item.host] -= 1
         if self._busy[item.host] <= 0:
