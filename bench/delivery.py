@@ -3,18 +3,21 @@ checked by the receiver (another process), and publish latency with 10,000 follo
 
     .venv/bin/python bench/delivery.py [--inboxes 1000] [--followers 10000] [--database-url URL]
 
-What runs where: this process is the sender, as `ayni worker` runs it (one event loop: the
-DeliveryWorker and its Sender, plus the database driver's thread); the receiver is a second
-process (aiohttp on every port) that verifies every signature, and its count of verified
-deliveries must equal the rows marked sent. On a machine with fewer than two free cores the
-two processes share one, and the receiver's CPU (printed too) slows the sender down.
+What runs where: this process is the sender, as `ayni worker` runs it (one event loop, uvloop
+where installed, and the tuned collector: the DeliveryWorker and its Sender, plus aiosqlite's
+thread on SQLite); the receiver is a second process (aiohttp on every port) that verifies every
+signature, and its count of verified deliveries must equal the rows marked sent. On a machine
+with fewer than two free cores the two processes share one, and the receiver's CPU (printed
+too) slows the sender down; so does PostgreSQL's, with --database-url.
 
-Prints the raw RSA-2048 sign rate; deliveries/s, their ratio (target >= 0.5) and the sender
-process's CPU per delivery (with the rate it would reach on a core of its own, and that rate's
-ratio to signatures per CPU-second: the figure other load on the machine disturbs least), for a
-first activity (a new connection to every host) and a second (connections kept from the
-first); and the publish transaction's p50/p99 (target p99 <= 100 ms). The round is timed until
-the worker has written a result for every delivery; nothing polls the database meanwhile.
+Prints the raw RSA-2048 sign rate; then, for three rounds (a first activity from a fresh
+process, a new connection to every host; a second on the connections kept from the first; a
+third on new connections from the warmed process, as a server long up meets hosts it has not
+sent to for a while): deliveries/s, their ratio to the sign rate (target >= 0.5) and the
+sender process's CPU per delivery (with the rate it would reach on a core of its own, and that
+rate's ratio to signatures per CPU-second: the figure other load disturbs least); and the
+publish transaction's p50/p99 with 10,000 followers (target p99 <= 100 ms). A round is timed
+until the worker has written a result for every delivery; nothing polls the database meanwhile.
 SQLite in a temporary directory by default. --no-sender measures the httpx client instead.
 """
 
