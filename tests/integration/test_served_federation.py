@@ -95,7 +95,8 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = TIMEOUT)
         value = check()
         if value is not None:
             return value
-        assert time.monotonic() < deadline, f"gave up after {timeout:.0f} s waiting for {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
         time.sleep(0.2)
 
 
@@ -120,6 +121,12 @@ def board_rows_titled(instance: Instance, title: str) -> list[dict[str, object]]
     rows = json.loads(instance.ayni("items", "--json").stdout)
     matching = [row for row in rows if row["title"] == title]
     return matching or None
+
+
+def settled_queue(instance: Instance) -> list[str] | None:
+    """`ayni queue status` once no fan-out job or delivery is still pending."""
+    lines = instance.ayni("queue", "status").stdout.splitlines()
+    return None if any("pending" in line for line in lines) else lines
 
 
 def server_output(*instances: Instance) -> str:
@@ -151,9 +158,11 @@ async def test_a_followed_groups_offer_reaches_the_follower_over_real_http(
             # "Posted offer N (public): URI"
             offer_uri = posted.strip().rpartition(" ")[2]
             wait_for("the offer to reach B", lambda: board_rows_titled(b, "Spare bunk beds"))
-            # Let any duplicate delivery land too, then count again.
-            time.sleep(1)
+            # A's queue settled: one delivery each for the Accept and the Create, all sent (a
+            # duplicate would be a third row); only then is B's board counted.
+            a_queue = wait_for("A's delivery queue to settle", lambda: settled_queue(a))
             arrived = board_rows_titled(b, "Spare bunk beds") or []
+        assert a_queue == ["fan-out jobs: done 2", "deliveries: sent 2"], a_queue
         assert len(arrived) == 1, arrived
         assert arrived[0]["origin"] == "remote"
         assert arrived[0]["uri"] == offer_uri
