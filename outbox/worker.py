@@ -73,10 +73,11 @@ def _record_sent(ids: list[int], status: int | None, now: datetime) -> Update:
 class Limits:
     total: int = 64  # sends at once
     per_host: int = 4
-    # Rows held at once, sending or waiting for a slot: run() claims again only once half the
-    # slots are free, and then a batch of up to this many less what it holds, so each claim,
-    # record and fan-out check (about a millisecond each) is shared by a hundred deliveries.
-    window: int = 256
+    # Rows held at once, sending or waiting for a slot. run() claims again once half of them
+    # are done, so each claim, record and fan-out check (about a millisecond each) is shared by
+    # about a hundred deliveries. At most 3 x total: a row behind others that all wait out the
+    # 30 s deadline starts within 90 s, inside its lease.
+    window: int = 192
     lease: timedelta = timedelta(minutes=2)  # > the client's 30 s deadline, with room
     idle_poll: float = 1.0  # also how often a busy worker looks for new fan-out jobs
     grace: float = 10.0
@@ -302,7 +303,7 @@ class DeliveryWorker:
                         self.start(claimed, total)
                         worked += len(claimed)
                 worked += await self.record()
-                if self._tasks:  # until half the slots are free (_finished), so a claim is worth it
+                if self._tasks:  # until half the window is free (_finished): a claim worth its cost
                     self._room.clear()
                     try:
                         await asyncio.wait_for(self._room.wait(), 0.05)
