@@ -86,6 +86,7 @@ async def follow(request: Request) -> Response:
     try:
         remote = await _resolve(request, values["handle"])
         async with runtime.sessions() as session, session.begin():
+            await signed_in_admin(request, session)  # still, after the lookup: it can take seconds
             await follows.follow(session, runtime.uris, group, remote)
     except (following.FollowError, FederationError, ValueError, LookupError):
         async with runtime.sessions() as session:

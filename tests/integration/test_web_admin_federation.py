@@ -5,12 +5,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ayni import following
 from inbox import worker
 from models import policy
 from models.actors import Instance as InstanceRow
+from models.actors import LocalActor
 from models.follows import Follow
 from models.queue import DomainAllow, DomainBlock
 from models.remote import RemoteActor
@@ -357,6 +358,27 @@ async def test_an_admin_can_follow_by_the_groups_address_and_unfollow(
     assert await following.relations(b.runtime, "food") == []
     assert await following.relations(a.runtime, "food") == []
     assert "food no longer follows http://127.0.0.1:8101/actors/food." in (await admin.get(PAGE)).text
+
+
+async def test_an_admin_demoted_while_the_handle_is_looked_up_follows_nothing(
+    pair: tuple[Instance, Instance, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, admin = pair
+    lookup = following.resolve_actor
+
+    async def demoted_meanwhile(runtime: object, handle: str) -> RemoteActor:
+        async with b.runtime.sessions() as session, session.begin():
+            await session.execute(update(LocalActor).where(LocalActor.username == "root").values(is_admin=False))
+        return await lookup(runtime, handle)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(following, "resolve_actor", demoted_meanwhile)
+    response = await post(admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE)
+    await settle(a, b)
+
+    assert response.status_code == 403
+    async with b.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Follow)) == 0
+    assert await following.relations(a.runtime, "food") == []
 
 
 @pytest.mark.parametrize("group, handle, error", [
