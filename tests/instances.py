@@ -17,8 +17,10 @@ from starlette.applications import Starlette
 from ayni.app import create_app
 from ayni.runtime import Runtime
 from ayni.settings import Settings
+from inbox import worker as inbox_worker
 from models import actors, db
 from models.actors import Role
+from outbox.worker import DeliveryWorker
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)
 
@@ -79,3 +81,16 @@ async def start_instance(
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as http:
             yield Instance(settings, app, http)
+
+
+async def settle(*instances: Instance, rounds: int = 8) -> int:
+    """Run every instance's queues until nothing moves (deliveries out, inboxes in); returns how
+    many rounds moved something. Still moving after `rounds` is a storm, and fails the test."""
+    for round_ in range(rounds):
+        moved = 0
+        for instance in instances:
+            moved += await DeliveryWorker(instance.runtime).run_once()
+            moved += await inbox_worker.run_once(instance.runtime)
+        if not moved:
+            return round_
+    raise AssertionError(f"the queues still move after {rounds} rounds: a storm")

@@ -17,8 +17,7 @@ from models.queue import Activity, Delivery
 from outbox import items as posting
 from outbox.items import Draft
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, start_instance
-from tests.integration.test_group_follows import settle
+from tests.instances import Instance, Loopback, settle, start_instance
 from tests.peers import MastodonPeer
 
 A, B, C = "http://127.0.0.1:8121", "http://127.0.0.1:8122", "http://localhost:8123"

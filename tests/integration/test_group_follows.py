@@ -5,10 +5,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ayni import following
-from inbox import worker
-from outbox.worker import DeliveryWorker
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance, Loopback, settle, start_instance
 
 A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
@@ -22,14 +20,6 @@ async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Ins
         yield a, b
 
 
-async def settle(*instances: Instance) -> None:
-    for _ in range(6):
-        moved = 0
-        for instance in instances:
-            moved += await DeliveryWorker(instance.runtime).run_once()
-            moved += await worker.run_once(instance.runtime)
-        if not moved:
-            return
 
 
 async def test_a_group_follows_another_by_handle_and_is_accepted(pair: tuple[Instance, Instance]) -> None:

@@ -15,16 +15,14 @@ from federation.itemterms import Kind, Status
 from federation.places import Place
 from federation.sanitize import html_to_text
 from inbox import actors as remote_actors
-from inbox import worker
 from models import actors
 from models.follows import Direction, Follow, FollowState
 from models.items import Item, ItemVisibility, RemoteItem
 from outbox import items as posting
 from outbox.following import follow
 from outbox.items import Draft
-from outbox.worker import DeliveryWorker
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance, Loopback, settle, start_instance
 from tests.peers import MastodonPeer
 
 A = "http://127.0.0.1:8101"
@@ -50,15 +48,6 @@ async def world(database_urls: DatabaseUrls) -> AsyncIterator[World]:
     await peer.aclose()
 
 
-async def settle(*instances: Instance) -> None:
-    """Run every queue until nothing moves: deliveries out, inboxes in."""
-    for _ in range(6):
-        moved = 0
-        for instance in instances:
-            moved += await DeliveryWorker(instance.runtime).run_once()
-            moved += await worker.run_once(instance.runtime)
-        if not moved:
-            return
 
 
 async def board(instance: Instance) -> dict[str, RemoteItem]:

@@ -17,7 +17,6 @@ from federation.itemterms import Kind
 from federation.places import Place
 from federation.sanitize import html_to_text
 from inbox import actors as remote_actors
-from inbox import worker
 from models import actors
 from models.actors import LocalActor
 from models.content import RemoteObject
@@ -31,9 +30,8 @@ from outbox import moderation, relays
 from outbox.following import follow
 from outbox.items import Draft
 from outbox.relays import NotRelayed
-from outbox.worker import DeliveryWorker
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance, Loopback, settle, start_instance
 from tests.peers import MastodonPeer
 
 A, B, C = "http://127.0.0.1:8111", "http://127.0.0.1:8112", "http://127.0.0.1:8113"
@@ -68,16 +66,6 @@ async def world(database_urls: DatabaseUrls) -> AsyncIterator[World]:
     await peer.aclose()
 
 
-async def settle(*instances: Instance, rounds: int = 8) -> int:
-    """Run every queue until nothing moves; the number of rounds that moved something."""
-    for round_ in range(rounds):
-        moved = 0
-        for instance in instances:
-            moved += await DeliveryWorker(instance.runtime).run_once()
-            moved += await worker.run_once(instance.runtime)
-        if not moved:
-            return round_
-    raise AssertionError(f"the queues still move after {rounds} rounds: a storm")
 
 
 async def group_of(instance: Instance) -> LocalActor:

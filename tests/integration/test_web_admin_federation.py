@@ -16,8 +16,7 @@ from models.follows import Follow
 from models.queue import DomainAllow, DomainBlock
 from models.remote import RemoteActor
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, start_instance
-from tests.integration.test_group_follows import settle
+from tests.instances import Instance, Loopback, settle, start_instance
 from tests.integration.test_web_admin import add_admin, browser, post
 from tests.peers import MastodonPeer
 from tests.web import Page, set_password

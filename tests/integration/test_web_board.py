@@ -15,8 +15,7 @@ from models.items import ItemVisibility, RemoteItem
 from outbox import items as posting
 from outbox.items import Draft
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, start_instance
-from tests.integration.test_group_follows import settle
+from tests.instances import Instance, Loopback, settle, start_instance
 from tests.web import PASSWORD, Page, set_password, sign_in
 
 A = "http://127.0.0.1:8101"

@@ -20,8 +20,7 @@ from models.actors import Role
 from models.follows import Direction, Follow
 from models.remote import RemoteActor
 from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settings_for, start_instance
-from tests.integration.test_group_follows import settle
+from tests.instances import Instance, Loopback, settings_for, settle, start_instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in
 
 A = "http://127.0.0.1:8101"
