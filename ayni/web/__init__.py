@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ayni.web import i18n, security
+from ayni.web import i18n, nav, security
 
 
 @jinja2.pass_context
@@ -39,7 +39,7 @@ def _page_context(request: Request) -> dict[str, Any]:
     # A callable, so that only pages with a form put a CSRF token into the session.
     return {
         "csrf_token": lambda: security.csrf_token(request), "viewer": security.viewer(request),
-        "language": i18n.language(request), "languages": i18n.LANGUAGES,
+        "language": i18n.language(request), "languages": i18n.LANGUAGES, "nav": nav.of(request),
     }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ayni.web import security
+from ayni.web import nav, security
 from ayni.web.i18n import N_
 from models import actors
 from models.actors import ActorType, LocalActor, Membership, Role
@@ -46,6 +46,7 @@ async def member(request: Request, session: AsyncSession) -> LocalActor:
     if found is None or found.type != ActorType.PERSON:
         security.sign_out(request)
         raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    await nav.remember(request, session, found)
     return found
 
 

@@ -5,14 +5,14 @@ members here, replies and messages from other servers. Those after the member's
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.runtime import Runtime
-from ayni.web import access, render, security
+from ayni.web import access, nav, render, security
 from ayni.web.i18n import N_
 from models.actors import LocalActor
 from models.base import utcnow
@@ -38,23 +38,6 @@ class Notification:
     new: bool
 
 
-def _about_my_items(member: LocalActor):  # type: ignore[no-untyped-def]
-    """Responses to the member's live items, not counting their own."""
-    return (
-        Item.author_id == member.id, Item.deleted_at.is_(None),
-        or_(ItemResponse.member_id.is_(None), ItemResponse.member_id != member.id),
-    )
-
-
-async def unread(session: AsyncSession, member: LocalActor) -> int:
-    query = select(func.count()).select_from(ItemResponse).join(Item, Item.id == ItemResponse.item_id).where(
-        *_about_my_items(member)
-    )
-    if member.notifications_seen_at is not None:
-        query = query.where(ItemResponse.created_at > member.notifications_seen_at)
-    return await session.scalar(query) or 0
-
-
 async def notifications(session: AsyncSession, member: LocalActor) -> list[Notification]:
     responder = LocalActor.__table__.alias("responder")
     rows = await session.execute(
@@ -63,7 +46,7 @@ async def notifications(session: AsyncSession, member: LocalActor) -> list[Notif
         .outerjoin(responder, responder.c.id == ItemResponse.member_id)
         .outerjoin(RemoteObject, RemoteObject.id == ItemResponse.remote_object_id)
         .outerjoin(RemoteActor, RemoteActor.id == RemoteObject.remote_actor_id)
-        .where(*_about_my_items(member))
+        .where(*nav.about_my_items(member))
         .order_by(ItemResponse.created_at.desc(), ItemResponse.id.desc())
         .limit(LIMIT)
     )
@@ -88,7 +71,7 @@ async def notifications_page(request: Request) -> Response:
     async with runtime.sessions() as session:
         member = await access.member(request, session)
         listed = await notifications(session, member)
-        count = await unread(session, member)
+        count = await nav.unread(session, member)
     return render(request, "notifications.html", {
         "notifications": listed, "unread": count, "labels": {str(k): v for k, v in KIND_LABELS.items()},
     })

@@ -1,6 +1,8 @@
 """Notifications: new responses to a member's own items, local and from other servers, newest
 first; marking them seen."""
 
+import re
+
 import pytest
 
 from federation.itemterms import Kind
@@ -100,3 +102,39 @@ async def test_marking_seen_without_the_csrf_token_is_refused(instance: Instance
 
     assert response.status_code == 403
     assert await _seen_at(instance) is None
+
+
+def nav_link(page: str, href: str) -> str | None:
+    """The text of the site navigation's link to `href`, or None when there is none."""
+    nav = page[page.index("<nav"):page.index("</nav>")]
+    start = nav.find(f'<a href="{href}">')
+    if start < 0:
+        return None
+    return re.sub(r"<[^>]+>", "", nav[start:nav.index("</a>", start)]).strip()
+
+
+async def test_every_page_shows_a_member_her_new_responses_in_the_navigation(instance: Instance) -> None:
+    await _story(instance)
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+
+    before = (await instance.http.get("/my/items")).text
+    await instance.http.post("/notifications/seen", data={"csrf_token": await csrf(instance.http, "/notifications")})
+    after = (await instance.http.get("/my/items")).text
+
+    assert nav_link(before, "/notifications") == "Notifications 2 new"
+    assert nav_link(after, "/notifications") == "Notifications"
+
+
+async def test_only_instance_admins_get_the_admin_link(instance: Instance) -> None:
+    await set_password(instance)
+    async with instance.runtime.sessions() as session, session.begin():
+        await actors.create_member(session, "root", PASSWORD, "Root", is_admin=True)
+    await sign_in(instance.http, "ana", PASSWORD)
+    member_page = (await instance.http.get("/groups")).text
+    await instance.http.post("/logout", data={"csrf_token": await csrf(instance.http, "/groups")})
+    await sign_in(instance.http, "root", PASSWORD)
+    admin_page = (await instance.http.get("/groups")).text
+
+    assert nav_link(member_page, "/admin") is None
+    assert nav_link(admin_page, "/admin") == "Instance administration"

@@ -1,0 +1,49 @@
+"""What the site's navigation shows a signed-in member besides its links: how many responses to
+her items are new, and the admin pages' link if she is an instance admin.
+
+Looked up on a GET by `access.member` (and so `optional_member`), in the page's own session;
+`_page_context` hands it to the templates, which cannot query. A page that never loads the
+member shows the plain links.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from models.actors import LocalActor
+from models.items import Item, ItemResponse
+
+
+@dataclass(frozen=True)
+class Nav:
+    admin: bool
+    unread: int
+
+
+async def remember(request: Request, session: AsyncSession, member: LocalActor) -> None:
+    if request.method == "GET":
+        request.state.nav = Nav(member.is_admin, await unread(session, member))
+
+
+def of(request: Request) -> Nav | None:
+    return getattr(request.state, "nav", None)
+
+
+def about_my_items(member: LocalActor) -> tuple[Any, ...]:
+    """Responses to the member's live items, not counting their own."""
+    return (
+        Item.author_id == member.id, Item.deleted_at.is_(None),
+        or_(ItemResponse.member_id.is_(None), ItemResponse.member_id != member.id),
+    )
+
+
+async def unread(session: AsyncSession, member: LocalActor) -> int:
+    query = select(func.count()).select_from(ItemResponse).join(Item, Item.id == ItemResponse.item_id).where(
+        *about_my_items(member)
+    )
+    if member.notifications_seen_at is not None:
+        query = query.where(ItemResponse.created_at > member.notifications_seen_at)
+    return await session.scalar(query) or 0
