@@ -25,7 +25,7 @@ bench: $(BIN)/ayni
 
 lint: $(BIN)/ayni
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/ruff check ayni federation inbox outbox models
+	$(BIN)/ruff check ayni federation inbox outbox models tests bench
 	$(BIN)/mypy ayni federation inbox outbox models
 
 # Extract the pages' strings and merge them into each catalogue (then translate the new entries).

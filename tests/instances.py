@@ -78,9 +78,11 @@ async def start_instance(
     app = create_app(settings, mounts={"all://127.0.0.1": network, "all://localhost": network})
     network.add(settings.host, app)
     await seed(app.state.runtime)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as http:
-            yield Instance(settings, app, http)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as http,
+    ):
+        yield Instance(settings, app, http)
 
 
 async def settle(*instances: Instance, rounds: int = 8) -> int:

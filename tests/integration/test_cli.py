@@ -1,10 +1,10 @@
 """The `ayni` command, run as an organiser would run it."""
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,7 +14,7 @@ AYNI = [sys.executable, "-m", "ayni"]
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AYNI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run([*AYNI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False)
 
 
 def free_port() -> int:
@@ -42,7 +42,7 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
     member = run(["member", "add", "rosa", "--group", "tenants", "--role", "moderator"], cli_env)
 
     assert (init.returncode, group.returncode, member.returncode) == (0, 0, 0), init.stderr + group.stderr + member.stderr
-    server = subprocess.Popen([*AYNI, "serve", "--port", str(port)], env=cli_env,
+    server = subprocess.Popen([*AYNI, "serve", "--port", str(port)], env=cli_env,  # noqa: ASYNC220 (fork and exec: no wait)
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         finger = None
@@ -52,7 +52,7 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
                     finger = await http.get("/.well-known/webfinger", params={"resource": f"acct:tenants@127.0.0.1:{port}"})
                     break
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    await asyncio.sleep(0.1)
             assert finger is not None and finger.status_code == 200
             href = next(link["href"] for link in finger.json()["links"] if link["rel"] == "self")
             actor = (await http.get(href, headers={"Accept": "application/activity+json"})).json()
@@ -90,7 +90,7 @@ async def test_taken_and_invalid_names_fail_cleanly(cli_env: dict[str, str], dat
 def test_every_command_has_help() -> None:
     for args in (["--help"], ["init", "--help"], ["group", "create", "--help"], ["member", "add", "--help"],
                  ["serve", "--help"], ["worker", "--help"], ["demo", "--help"], ["migrate", "--help"]):
-        result = subprocess.run([*AYNI, *args], capture_output=True, text=True, timeout=60)
+        result = subprocess.run([*AYNI, *args], capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, args
         assert "usage: ayni" in result.stdout
 
@@ -98,7 +98,7 @@ def test_every_command_has_help() -> None:
 async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
-    server = subprocess.Popen([*AYNI, "demo", "--port", str(port)], env=env,
+    server = subprocess.Popen([*AYNI, "demo", "--port", str(port)], env=env,  # noqa: ASYNC220 (fork and exec: no wait)
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         actor = None
@@ -108,7 +108,7 @@ async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
                     actor = await http.get("/actors/mutualaid", headers={"Accept": "application/activity+json"})
                     break
                 except httpx.TransportError:
-                    time.sleep(0.1)
+                    await asyncio.sleep(0.1)
     finally:
         server.terminate()
         output = server.communicate(timeout=10)[0]

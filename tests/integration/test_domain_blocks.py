@@ -63,7 +63,7 @@ async def test_blocking_a_domain_removes_follows_cancels_deliveries_and_refuses_
 
 def run_cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ayni", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 async def test_block_lists_import_export_and_unblock_from_the_cli(clean_environ: Path, database_url: str) -> None:
