@@ -38,8 +38,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from federation import keys
+from federation.cavage import sign_cavage
 from federation.keys import SigningKey, VerificationKey
-from federation.signatures import sign_cavage, verify
+from federation.signatures import verify
 from models import actors, db
 from models.queue import Incoming
 from models.remote import RemoteActor, RemoteKey

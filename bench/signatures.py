@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from federation import keys
+from federation.cavage import sign_cavage
 from federation.keyresolver import KeyResolver
-from federation.signatures import sign_cavage, verify
+from federation.signatures import verify
 
 PKCS1, SHA256 = padding.PKCS1v15(), hashes.SHA256()
 SECONDS = 0.6  # per round; each figure is the best of ROUNDS, measured in turns

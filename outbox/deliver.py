@@ -18,11 +18,13 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from federation.cavage import http_date
 from federation.client import Client
 from federation.errors import FetchError, Refused
 from federation.keys import SigningKey
+from federation.rfc9421 import sign_rfc9421
 from federation.sender import Answer, Sender, Target
-from federation.signatures import Scheme, http_date, sign_rfc9421
+from federation.signatures import Scheme
 
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 

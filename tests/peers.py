@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from federation import discovery, keys, signatures, vocab
+from federation import cavage, discovery, keys, signatures, vocab
 from federation.errors import FederationError
 from federation.keyresolver import KeyResolver
 from federation.keys import SigningKey
@@ -129,7 +129,7 @@ class MastodonPeer:
 
     def signed(self, inbox: str, activity: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(activity).encode()
-        headers = signatures.sign_cavage("POST", inbox, SigningKey(self.key_id, self.private_key), body)
+        headers = cavage.sign_cavage("POST", inbox, SigningKey(self.key_id, self.private_key), body)
         headers["Content-Type"] = vocab.ACTIVITY_JSON
         return body, headers
 
@@ -139,7 +139,7 @@ class MastodonPeer:
 
     async def get_signed(self, url: str, accept: str = vocab.ACTIVITY_JSON) -> httpx.Response:
         """A GET signed as this actor, as Mastodon fetches from a server in authorized-fetch mode."""
-        headers = signatures.sign_cavage("GET", url, SigningKey(self.key_id, self.private_key))
+        headers = cavage.sign_cavage("GET", url, SigningKey(self.key_id, self.private_key))
         return await self.http.get(url, headers={**headers, "Accept": accept})
 
     def new_id(self, kind: str = "activities") -> str:

@@ -25,7 +25,8 @@ import httpx
 
 from federation.errors import SignatureError
 from federation.keys import VerificationKey
-from federation.signatures import KeyLookup, verify
+from federation.signatures import verify
+from federation.signing_primitives import KeyLookup
 
 
 class StaticKeys:

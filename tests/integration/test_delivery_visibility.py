@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from federation import keys, vocab
+from federation.cavage import sign_cavage
 from federation.keys import SigningKey, VerificationKey
-from federation.signatures import sign_cavage
 from models.queue import Visibility
 from models.remote import KeyStore
 from tests.integration.delivery_setup import BASE_URL, Sender, start_sender

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from federation import keys, signatures, vocab
+from federation import cavage, keys, vocab
 from federation.keys import SigningKey
 from inbox import worker
 from models import actors
@@ -84,7 +84,7 @@ async def test_a_body_that_does_not_match_its_digest_is_refused_with_401(world: 
 async def test_a_signature_by_another_key_is_refused_with_401(world: World) -> None:
     body = json.dumps(world.peer.follow(GROUP)).encode()
     impostor = SigningKey(world.peer.key_id, keys.generate_private_key())
-    headers = signatures.sign_cavage("POST", INBOX, impostor, body)
+    headers = cavage.sign_cavage("POST", INBOX, impostor, body)
     response = await world.instance.http.post("/inbox", content=body, headers=headers)
     assert response.status_code == 401
     assert await world.stored() == 0

@@ -7,10 +7,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from federation import keys
+from federation.cavage import sign_cavage
 from federation.errors import FetchError, NotFound, Refused, SignatureError, Unavailable
 from federation.keyresolver import KeyResolver
 from federation.keys import SigningKey, VerificationKey
-from federation.signatures import sign_cavage, sign_rfc9421, verify
+from federation.rfc9421 import sign_rfc9421
+from federation.signatures import verify
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 ACTOR = "https://remote.example/users/alice"

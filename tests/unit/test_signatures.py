@@ -11,16 +11,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from federation import keys
+from federation.cavage import http_date, sign_cavage
 from federation.errors import NotFound, SignatureError
 from federation.keyresolver import KeyResolver
 from federation.keys import SigningKey
-from federation.signatures import (
-    SigningAuth,
-    http_date,
-    sign_cavage,
-    sign_rfc9421,
-    verify,
-)
+from federation.rfc9421 import sign_rfc9421
+from federation.signatures import SigningAuth, verify
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 ACTOR = "https://remote.example/users/alice"

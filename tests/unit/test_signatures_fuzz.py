@@ -8,9 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from federation import keys
+from federation.cavage import sign_cavage
 from federation.errors import SignatureError
 from federation.keys import SigningKey, VerificationKey
-from federation.signatures import sign_cavage, sign_rfc9421, verify
+from federation.rfc9421 import sign_rfc9421
+from federation.signatures import verify
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 KEY_ID = "https://remote.example/users/alice#main-key"

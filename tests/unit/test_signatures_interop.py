@@ -23,9 +23,11 @@ from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier, Mapp
 from http_message_signatures.algorithms import ED25519, RSA_PSS_SHA512, RSA_V1_5_SHA256
 
 from federation import keys
+from federation.cavage import http_date, sign_cavage
 from federation.errors import SignatureError
 from federation.keys import VerificationKey
-from federation.signatures import http_date, parse_rfc9421, sign_cavage, sign_rfc9421, verify
+from federation.rfc9421 import parse_rfc9421, sign_rfc9421
+from federation.signatures import verify
 
 ACTOR = "https://remote.example/users/alice"
 KEY_ID = f"{ACTOR}#main-key"
