@@ -71,13 +71,13 @@ def _record_sent(ids: list[int], status: int | None, now: datetime) -> Update:
 
 @dataclass(frozen=True)
 class Limits:
-    total: int = 64  # sends at once
+    total: int = 128  # sends at once
     per_host: int = 4
     # Rows held at once, sending or waiting for a slot. run() claims again once half of them
     # are done, so each claim, record and fan-out check (about a millisecond each) is shared by
     # about a hundred deliveries. At most 3 x total: a row behind others that all wait out the
     # 30 s deadline starts within 90 s, inside its lease.
-    window: int = 192
+    window: int = 384
     lease: timedelta = timedelta(minutes=2)  # > the client's 30 s deadline, with room
     idle_poll: float = 1.0  # also how often a busy worker looks for new fan-out jobs
     grace: float = 10.0
