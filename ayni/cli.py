@@ -18,7 +18,7 @@ from ayni.commands import CommandError, load_settings, require_schema, with_runt
 from ayni.runtime import Runtime
 from ayni.settings import Settings, SettingsError
 from federation.errors import FederationError
-from models import actors, db, invitations
+from models import actors, db, invitations, member_sessions, passwords
 from models.actors import ActorType, Role
 from models.items import ItemVisibility
 
@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(run=cmd_member_add)
+    password = member.add_parser("password", help="set a member's password; signs her out everywhere")
+    password.add_argument("username")
+    password.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
+    password.set_defaults(run=cmd_member_password)
 
     invite = commands.add_parser("invite", help="print a one-time invitation link to join a group")
     invite.add_argument("group")
@@ -192,6 +196,24 @@ async def cmd_member_add(args: argparse.Namespace) -> None:
     await with_runtime(settings, work)
 
 
+async def cmd_member_password(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    password = read_password(args)
+    assert password is not None  # --password-stdin is required
+    password_hash = passwords.hash_password(password)
+
+    async def work(runtime: Runtime) -> None:
+        await require_schema(runtime)
+        async with runtime.sessions() as session, session.begin():
+            member = await actors.find_actor(session, args.username)
+            if member is None or member.type != ActorType.PERSON:
+                raise CommandError(f"there is no member named {args.username!r}")
+            ended = await member_sessions.new_password(session, member, password_hash)
+        print(f"New password set for @{member.username}; {ended} signed-in session(s) ended.")
+
+    await with_runtime(settings, work)
+
+
 async def cmd_invite(args: argparse.Namespace) -> None:
     settings = load_settings()
 
@@ -243,7 +265,9 @@ async def serve(settings: Settings, host: str, port: int) -> None:
 
     await with_runtime(settings, check)
     eventloop.tune_gc()
-    config = uvicorn.Config(create_app(settings, workers=True), host=host, port=port, proxy_headers=True, log_level="info")
+    # Forwarded headers are read by the app itself, from AYNI_TRUSTED_PROXIES only.
+    app = create_app(settings, workers=True)
+    config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, log_level="info")
     await uvicorn.Server(config).serve()
 
 

@@ -15,7 +15,17 @@ from sqlalchemy.ext.asyncio import (
 )
 
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
-from models import actors, content, follows, invitations, items, moderation, queue, remote  # noqa: F401
+from models import (  # noqa: F401
+    actors,
+    content,
+    follows,
+    invitations,
+    items,
+    member_sessions,
+    moderation,
+    queue,
+    remote,
+)
 from models.base import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -44,7 +44,7 @@ async def member(request: Request, session: AsyncSession) -> LocalActor:
     viewer = security.viewer(request)
     found = await session.get(LocalActor, viewer.member_id) if viewer else None
     if found is None or found.type != ActorType.PERSON:
-        security.sign_out(request)
+        request.session.clear()
         raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     await nav.remember(request, session, found)
     return found

@@ -93,7 +93,7 @@ async def accept_invitation(request: Request) -> Response:
         return _page(request, invitation, group, values, [NAME_TAKEN], 400)
     except actors.InvalidName:
         return _page(request, invitation, group, values, [NAME_INVALID], 400)
-    security.sign_in(request, member.id, member.username)
+    await security.sign_in(request, member)
     return RedirectResponse("/post", status_code=303)
 
 

@@ -20,7 +20,7 @@ from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from ayni.web.my_groups import ROLE_LABELS
-from models import invitations
+from models import invitations, member_sessions
 from models.actors import LocalActor, Membership, Role
 
 NOT_A_MEMBER = N_("That person is not a member of this group.")
@@ -158,6 +158,8 @@ async def remove_member(request: Request) -> Response:
             member = await session.get(LocalActor, membership.member_id)
             username = member.username if member else ""
             await session.delete(membership)
+            if membership.member_id != me.id:  # whoever may be using her account loses its pages too
+                await member_sessions.end_all(session, membership.member_id)
     except Refused as refused:
         return await _render(request, refused.message, 400)
     flash.flash(request, N_("@%(name)s is no longer a member of the group."), name=username)

@@ -1,5 +1,6 @@
 """The instance home page and signing in and out."""
 
+import math
 from functools import cache
 
 from sqlalchemy import select
@@ -57,8 +58,11 @@ async def login(request: Request) -> Response:
     password = str(form.get("password", ""))[:1024]
     address = request.client.host if request.client else ""
     attempts: LoginAttempts = request.app.state.login_attempts
-    if attempts.blocked(username, address):
-        return _login_page(request, TOO_MANY, username, 429)
+    wait = attempts.wait(username, address)
+    if wait > 0:
+        response = _login_page(request, TOO_MANY, username, 429)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         member = await actors.find_actor(session, username) if username else None
@@ -72,13 +76,13 @@ async def login(request: Request) -> Response:
         attempts.failed(username, address)
         return _login_page(request, LOGIN_FAILED, username, 400)
     attempts.succeeded(username, address)
-    security.sign_in(request, member.id, member.username)
+    await security.sign_in(request, member)
     return RedirectResponse(access.local_path(str(form.get("next", "/"))), status_code=303)
 
 
 async def logout(request: Request) -> Response:
     await security.checked_form(request)
-    security.sign_out(request)
+    await security.sign_out(request)
     return RedirectResponse("/", status_code=303)
 
 

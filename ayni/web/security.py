@@ -1,8 +1,10 @@
 """Sessions, CSRF tokens and the Content-Security-Policy of the HTML pages.
 
 The session is a signed cookie (Starlette's `SessionMiddleware`): HttpOnly, SameSite=Lax, and
-Secure when the instance is served over https. Every form POST carries the session's CSRF token;
-`checked_form` refuses a missing or wrong one with 403.
+Secure when the instance is served over https. A signed-in session also names a row on the server
+(`models.member_sessions`); `LiveSessions` forgets the member of a cookie whose row has ended, so
+signing out, a new password or a removal ends every copy of the cookie. Every form POST carries
+the session's CSRF token; `checked_form` refuses a missing or wrong one with 403.
 """
 
 import hmac
@@ -15,15 +17,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from ayni.runtime import Runtime
 from ayni.settings import Settings
 from ayni.web.i18n import N_
+from models import member_sessions
+from models.actors import LocalActor
 
 CSRF_FIELD = "csrf_token"
 FORM_EXPIRED = N_("The form expired. Go back, reload the page and try again.")
 UPLOAD_TOO_LARGE = N_("That is too large to send here.")
 SESSION_COOKIE = "ayni_session"
-SESSION_MAX_AGE = 14 * 24 * 3600
+SESSION_MAX_AGE = int(member_sessions.IDLE.total_seconds())
+_TOKEN = "session_token"
 
 # No inline script or style anywhere; no framing (clickjacking); no plugins; no <base> rewriting.
 CONTENT_SECURITY_POLICY = (
@@ -52,13 +59,41 @@ def viewer(request: Request) -> Viewer | None:
     return Viewer(member_id, username)
 
 
-def sign_in(request: Request, member_id: int, username: str) -> None:
+async def sign_in(request: Request, member: LocalActor) -> None:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        token = await member_sessions.start(session, member)
     request.session.clear()  # a fresh session, with a fresh CSRF token, for the signed-in member
-    request.session.update({"member_id": member_id, "username": username})
+    request.session.update({"member_id": member.id, "username": member.username, _TOKEN: token})
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request) -> None:
+    token = request.session.get(_TOKEN)
+    if isinstance(token, str):
+        runtime: Runtime = request.app.state.runtime
+        async with runtime.sessions() as session, session.begin():
+            await member_sessions.end(session, token)
     request.session.clear()
+
+
+class LiveSessions:
+    """Clears a cookie's sign-in when its server-side session has ended (or never existed), before
+    any page sees it: `viewer()` can then be believed for the rest of the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cookie = scope.get("session") if scope["type"] == "http" else None
+        if cookie and "member_id" in cookie and not scope["path"].startswith("/static/"):
+            token, runtime = cookie.get(_TOKEN), scope["app"].state.runtime
+            member_id = None
+            if isinstance(token, str):
+                async with runtime.sessions() as session, session.begin():
+                    member_id = await member_sessions.member_id_of(session, token)
+            if member_id is None or member_id != cookie.get("member_id"):
+                cookie.clear()
+        await self.app(scope, receive, send)
 
 
 def csrf_token(request: Request) -> str:
@@ -136,6 +171,9 @@ def middleware(settings: Settings) -> list[Middleware]:
     # Without a configured key, a random one: sessions then end when the process does.
     key = settings.secret_key or secrets.token_urlsafe(32)
     return [
+        # The client's address (the login limits count by it) from X-Forwarded-For only when the
+        # connection comes from a trusted proxy; uvicorn's own copy of this is turned off.
+        Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies]),
         Middleware(ContentSecurityPolicy),
         Middleware(
             SessionMiddleware,
@@ -145,4 +183,5 @@ def middleware(settings: Settings) -> list[Middleware]:
             same_site="lax",
             https_only=settings.base_url.startswith("https://"),
         ),
+        Middleware(LiveSessions),
     ]
