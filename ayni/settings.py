@@ -18,6 +18,8 @@ from federation import addresses
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ayni.db"
 DEFAULT_CONFIG = "ayni.toml"
 Network = addresses.IPNetwork
+# A proxy on the same host (nginx, Caddy) is the common case; behind anything else, name it.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8, ::1"
 
 
 class SettingsError(ValueError):
@@ -33,6 +35,10 @@ class Settings:
     # Require signed GETs for actors' full documents, objects and collections (Mastodon's
     # "secure mode"): a blocked server can then no longer read public items anonymously.
     authorized_fetch: bool = False
+    # Whose X-Forwarded-For (and -Proto) is believed: the proxies in front of us, nobody else.
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: addresses.parse_networks(DEFAULT_TRUSTED_PROXIES)
+    )
 
     @property
     def host(self) -> str:
@@ -44,11 +50,11 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def parse_networks(text: str) -> tuple[Network, ...]:
+def parse_networks(name: str, text: str) -> tuple[Network, ...]:
     try:
         return addresses.parse_networks(text)
     except ValueError as e:
-        raise SettingsError(f"AYNI_ALLOW_PRIVATE_ADDRESSES: {e}") from None
+        raise SettingsError(f"{name}: {e}") from None
 
 
 def parse_bool(name: str, text: str) -> bool:
@@ -117,7 +123,12 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         base_url=check_base_url(base_url),
         database_url=check_database_url(values.get("AYNI_DATABASE_URL", DEFAULT_DATABASE_URL)),
         secret_key=values.get("AYNI_SECRET_KEY", ""),
-        allow_private_addresses=parse_networks(values.get("AYNI_ALLOW_PRIVATE_ADDRESSES", "")),
+        allow_private_addresses=parse_networks(
+            "AYNI_ALLOW_PRIVATE_ADDRESSES", values.get("AYNI_ALLOW_PRIVATE_ADDRESSES", "")
+        ),
+        trusted_proxies=parse_networks(
+            "AYNI_TRUSTED_PROXIES", values.get("AYNI_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
+        ),
         authorized_fetch=parse_bool("AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")),
     )
 

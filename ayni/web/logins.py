@@ -1,49 +1,84 @@
-"""Login rate limiting: at most `limit` failures per (username, address) in `window` seconds.
+"""Login rate limiting, two ways, so that neither a botnet nor a spoofed address gets far:
 
-In memory and per app instance: enough to stop password guessing against one process. Several
-processes behind a balancer each keep their own count (a shared store can come later).
+- per (username, address): at most `limit` failures in `window`, then refused until it passes;
+- per username, from any address: after `free` failures in `account_window`, each further attempt
+  waits a delay that doubles with every failure (1 s, 2 s, 4 s … at most `longest`). A delay, not a
+  lock: someone guessing at a member's name slows the guessing down to one try per `longest`,
+  but cannot keep her out for longer than that.
+
+The address is the client's as `ayni.requests.client_address` believes it (forwarded headers only
+from trusted proxies). In memory and per process: several processes behind a balancer each keep
+their own counts.
 """
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 LIMIT = 5
 WINDOW = 15 * 60
+FREE = 5
+ACCOUNT_WINDOW = 24 * 3600
+LONGEST = 5 * 60
 MAX_KEYS = 10_000
+
+
+class _Failures:
+    """When each recent failure happened, per key, forgetting those older than `window`."""
+
+    def __init__(self, window: float, clock: Callable[[], float]) -> None:
+        self.window, self.clock = window, clock
+        self._times: dict[Hashable, deque[float]] = {}
+
+    def recent(self, key: Hashable) -> deque[float]:
+        times = self._times.get(key, deque())
+        horizon = self.clock() - self.window
+        while times and times[0] <= horizon:
+            times.popleft()
+        return times
+
+    def add(self, key: Hashable) -> None:
+        times = self.recent(key)
+        times.append(self.clock())
+        self._times[key] = times
+        if len(self._times) > MAX_KEYS:
+            for old in [k for k in self._times if not self.recent(k)]:
+                del self._times[old]
+            while len(self._times) > MAX_KEYS:  # still full of live keys: drop the oldest
+                del self._times[next(iter(self._times))]
+
+    def forget(self, key: Hashable) -> None:
+        self._times.pop(key, None)
 
 
 class LoginAttempts:
     def __init__(
-        self, limit: int = LIMIT, window: float = WINDOW, clock: Callable[[], float] = time.monotonic
+        self, limit: int = LIMIT, window: float = WINDOW, free: int = FREE,
+        account_window: float = ACCOUNT_WINDOW, longest: float = LONGEST,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self.limit, self.free, self.longest, self.clock = limit, free, longest, clock
+        self._by_address = _Failures(window, clock)
+        self._by_account = _Failures(account_window, clock)
 
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        failures = self._failures.get(key, deque())
-        horizon = self.clock() - self.window
-        while failures and failures[0] <= horizon:
-            failures.popleft()
-        return failures
-
-    def blocked(self, username: str, address: str) -> bool:
-        return len(self._recent((username.casefold(), address))) >= self.limit
+    def wait(self, username: str, address: str) -> float:
+        """Seconds before this username may be tried again from this address; 0 means now."""
+        name = username.casefold()
+        by_address = self._by_address.recent((name, address))
+        waits = [0.0]
+        if len(by_address) >= self.limit:
+            waits.append(by_address[0] + self._by_address.window - self.clock())
+        by_account = self._by_account.recent(name)
+        if by_account and len(by_account) >= self.free:
+            delay = min(2.0 ** (len(by_account) - self.free), self.longest)
+            waits.append(by_account[-1] + delay - self.clock())
+        return max(waits)
 
     def failed(self, username: str, address: str) -> None:
-        key = (username.casefold(), address)
-        failures = self._recent(key)
-        failures.append(self.clock())
-        self._failures[key] = failures
-        if len(self._failures) > MAX_KEYS:
-            self._forget_expired()
+        name = username.casefold()
+        self._by_address.add((name, address))
+        self._by_account.add(name)
 
     def succeeded(self, username: str, address: str) -> None:
-        self._failures.pop((username.casefold(), address), None)
-
-    def _forget_expired(self) -> None:
-        for key in list(self._failures):
-            if not self._recent(key):
-                del self._failures[key]
-        while len(self._failures) > MAX_KEYS:  # still full of live keys: drop the oldest
-            del self._failures[next(iter(self._failures))]
+        # The account's failures stay: a guesser must not win free tries whenever she signs in.
+        self._by_address.forget((username.casefold(), address))
