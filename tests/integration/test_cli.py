@@ -89,7 +89,7 @@ async def test_taken_and_invalid_names_fail_cleanly(cli_env: dict[str, str], dat
 
 def test_every_command_has_help() -> None:
     for args in (["--help"], ["init", "--help"], ["group", "create", "--help"], ["member", "add", "--help"],
-                 ["serve", "--help"], ["worker", "--help"], ["demo", "--help"], ["migrate", "--help"]):
+                 ["member", "password", "--help"], ["serve", "--help"], ["worker", "--help"], ["demo", "--help"], ["migrate", "--help"]):
         result = subprocess.run([*AYNI, *args], capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, args
         assert "usage: ayni" in result.stdout
@@ -180,3 +180,37 @@ async def test_admins_add_categories_with_stable_uris(cli_env: dict[str, str], d
     assert len(listed) == 12 and listed[-1] == f"immigration\tImmigration support\t{uri}"
     assert posted.returncode == 0, posted.stderr
     assert json.loads(run(["items", "--json"], cli_env).stdout)[0]["category"] == "immigration"
+
+
+async def test_member_password_sets_a_new_password_and_ends_her_sessions(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    from models import actors, db, member_sessions, passwords
+
+    assert run(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
+                "--admin", "root"], cli_env).returncode == 0
+    assert run(["member", "add", "rosa", "--password-stdin"], cli_env, "the first password\n").returncode == 0
+    engine = db.create_engine(database_url)
+    try:
+        async with db.sessionmaker(engine)() as session, session.begin():
+            rosa = await actors.find_actor(session, "rosa")
+            assert rosa is not None
+            await member_sessions.start(session, rosa)
+
+        changed = run(["member", "password", "rosa", "--password-stdin"], cli_env, "a second password\n")
+        nobody = run(["member", "password", "nobody", "--password-stdin"], cli_env, "a second password\n")
+        too_short = run(["member", "password", "rosa", "--password-stdin"], cli_env, "short\n")
+
+        async with db.sessionmaker(engine)() as session:
+            rosa = await actors.find_actor(session, "rosa")
+            assert rosa is not None
+            left = await member_sessions.end_all(session, rosa.id)
+    finally:
+        await engine.dispose()
+    assert changed.returncode == 0, changed.stderr
+    assert "1 signed-in session(s) ended" in changed.stdout
+    assert passwords.verify_password(rosa.password_hash, "a second password")
+    assert left == 0
+    for failed in (nobody, too_short):
+        assert failed.returncode == 1 and failed.stderr.startswith("ayni: error: ")
+        assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
