@@ -15,7 +15,8 @@ from federation.vocab import ACTIVITY_JSON, host_of, is_activity_media_type
 
 PROFILE_PAGE_REL = "http://webfinger.net/rel/profile-page"
 SUBSCRIBE_REL = "http://ostatus.org/schema/1.0/subscribe"
-NODEINFO_REL = "http://nodeinfo.diaspora.software/ns/schema/2.1"
+NODEINFO_SCHEMA_PREFIX = "http://nodeinfo.diaspora.software/ns/schema/"
+NODEINFO_REL = f"{NODEINFO_SCHEMA_PREFIX}2.1"
 NODEINFO_SCHEMA_VERSION = "2.1"
 SOFTWARE_NAME = "ayni"
 
@@ -141,6 +142,21 @@ def host_meta_xml(base_url: str) -> str:
         '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
         f'  <Link rel="lrdd" template={quoteattr(template)}/>\n'
         "</XRD>\n"
+    )
+
+
+def nodeinfo_url(host: str, scheme: str = "https") -> str:
+    return f"{scheme}://{host}/.well-known/nodeinfo"
+
+
+def lists_nodeinfo(document: object) -> bool:
+    """Whether a `/.well-known/nodeinfo` answer links a NodeInfo schema document, as every
+    fediverse server's does (Mastodon, Misskey, Lemmy, GoToSocial, Pleroma, Friendica...)."""
+    links = document.get("links") if isinstance(document, dict) else None
+    return any(
+        isinstance(link, dict) and isinstance(link.get("rel"), str)
+        and link["rel"].startswith(NODEINFO_SCHEMA_PREFIX) and isinstance(link.get("href"), str)
+        for link in (links[:20] if isinstance(links, list) else [])
     )
 
 

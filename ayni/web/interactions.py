@@ -2,8 +2,10 @@
 
 "Follow from your server" (`/@name/follow`): a visitor gives their handle or just their server;
 we read their WebFinger for its OStatus subscribe template (Mastodon:
-`https://server/authorize_interaction?uri={uri}`) and send them there with our group's handle.
-The lookup goes through the instance's client, so the SSRF guard and the domain blocks apply.
+`https://server/authorize_interaction?uri={uri}`) and send them there with our group's handle,
+but only once their server has answered WebFinger or NodeInfo as a fediverse server: otherwise
+a link to us would be a redirect to anywhere. The lookups go through the instance's client, so
+the SSRF guard, its limits and the domain blocks apply.
 
 `/authorize_interaction?uri=...` is our own subscribe template (see `federation.discovery`): a
 member who found a group elsewhere lands here and, as an admin of one of our groups, makes that
@@ -69,14 +71,35 @@ def _usable_template(template: str, answer: object, server: str, scheme: str) ->
     return parts.scheme in {"https", scheme} and host_of(template) in homes
 
 
+class Unconfirmed(LookupError):
+    """The server named did not answer as a fediverse server: we do not send anyone there
+    ourselves, but show the visitor where she asked to go, to continue by hand if she trusts it."""
+
+    def __init__(self, server: str, url: str) -> None:
+        super().__init__(server)
+        self.server, self.url = server, url
+
+
+async def _answers_as_a_server(runtime: Runtime, server: str, scheme: str) -> bool:
+    """Whether `server` serves a NodeInfo index, as every fediverse server does."""
+    try:
+        return discovery.lists_nodeinfo(await runtime.client.get_json(discovery.nodeinfo_url(server, scheme)))
+    except Refused:  # the SSRF guard: a private address, a bad redirect
+        raise LookupError(REFUSED) from None
+    except FederationError:
+        return False
+
+
 async def subscribe_url(runtime: Runtime, account: str, handle: str) -> str:
-    """Where to send the visitor: their server's subscribe template filled with our `handle`.
-    Raises ValueError (bad input), or LookupError with the message to show."""
+    """Where to send the visitor: their server's subscribe template filled with our `handle`,
+    only once that server has answered WebFinger or NodeInfo as a fediverse server. Raises
+    ValueError (bad input), Unconfirmed, or LookupError with the message to show."""
     name, server = parse_account(account)
     scheme = webfinger_scheme(server, runtime)
     fallback = f"{scheme}://{server}/authorize_interaction?uri={{uri}}"
     if await runtime.blocklist.blocks(server):
         raise LookupError(BLOCKED)
+    confirmed = False
     template = None
     if name is not None:
         try:
@@ -89,7 +112,19 @@ async def subscribe_url(runtime: Runtime, account: str, handle: str) -> str:
             raise LookupError(UNREACHABLE) from None
         found = discovery.subscribe_template(answer)
         template = found if found and _usable_template(found, answer, server, scheme) else None
-    return (template or fallback).replace("{uri}", quote(handle, safe=""))
+        confirmed = template is not None or _names_an_actor(answer)
+    url = (template or fallback).replace("{uri}", quote(handle, safe=""))
+    if not confirmed and not await _answers_as_a_server(runtime, server, scheme):
+        raise Unconfirmed(server, url)
+    return url
+
+
+def _names_an_actor(answer: object) -> bool:
+    try:
+        discovery.self_link(answer)
+    except FederationError:
+        return False
+    return True
 
 
 async def _followable(request: Request) -> LocalActor:
@@ -105,7 +140,9 @@ async def follow_from_your_server(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     group = await _followable(request)
     handle = f"{group.username}@{runtime.settings.host}"
-    context: dict[str, Any] = {"group": group, "handle": handle, "account": "", "error": None}
+    context: dict[str, Any] = {
+        "group": group, "handle": handle, "account": "", "error": None, "unconfirmed": None,
+    }
     account = request.query_params.get("account")
     if account is None:
         return render(request, "follow.html", context)
@@ -114,6 +151,8 @@ async def follow_from_your_server(request: Request) -> Response:
         target = await subscribe_url(runtime, account, handle)
     except ValueError:
         return render(request, "follow.html", context | {"error": BAD_ACCOUNT}, status_code=400)
+    except Unconfirmed as unconfirmed:
+        return render(request, "follow.html", context | {"unconfirmed": unconfirmed})
     except LookupError as e:
         return render(request, "follow.html", context | {"error": str(e)}, status_code=400)
     return RedirectResponse(target, status_code=303)

@@ -129,16 +129,40 @@ async def test_the_whole_round_trip_makes_the_group_on_b_follow_the_group_on_a(p
     assert "Food Share follows them." in (await b.http.get(followed.headers["location"])).text
 
 
-async def test_just_a_server_name_goes_to_its_authorize_interaction_without_a_lookup(
-    instance: Instance, monkeypatch: pytest.MonkeyPatch
+async def test_just_a_server_name_goes_to_its_authorize_interaction_once_it_answers_nodeinfo(
+    pair: tuple[Instance, Instance], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lookups = Lookups(instance, monkeypatch)
+    a, _ = pair
+    lookups = Lookups(a, monkeypatch)
 
-    response = await instance.http.get("/@food/follow", params={"account": "Social.Example"})
+    response = await a.http.get("/@food/follow", params={"account": "127.0.0.1:8102"})
 
     assert response.status_code == 303
-    assert response.headers["location"] == f"https://social.example/authorize_interaction?uri={quote(FOOD_ON_A, safe='')}"
-    assert lookups.urls == []
+    assert response.headers["location"] == f"{B}/authorize_interaction?uri={quote(FOOD_ON_A, safe='')}"
+    assert lookups.urls == [f"{B}/.well-known/nodeinfo"]
+
+
+@pytest.mark.parametrize("account", ["evil.example", "127.0.0.1:8203", "kim@127.0.0.1:8203"])
+async def test_a_server_that_does_not_answer_as_a_fediverse_server_is_not_redirected_to(
+    database_url: str, account: str
+) -> None:
+    # Given evil.example, which does not resolve, and a web server on :8203 whose WebFinger
+    # answers JSON naming no actor and which has no NodeInfo
+    async def webfinger(request: Request) -> Response:
+        return JSONResponse({"subject": "acct:kim@127.0.0.1:8203", "links": []})
+
+    network = Loopback()
+    network.add("127.0.0.1:8203", Starlette(routes=[Route("/.well-known/webfinger", webfinger)]))
+    async with start_instance(A, database_url, network) as a:
+        response = await a.http.get("/@food/follow", params={"account": account})
+
+    server = account.rpartition("@")[2]
+    scheme = "http" if server.startswith("127.") else "https"  # loopback development origins only
+    assert response.status_code == 200 and "location" not in response.headers
+    assert f"We could not confirm {server}" in response.text
+    # She may still go by hand, to a link that names where it goes and sends no referrer.
+    link = f'href="{scheme}://{server}/authorize_interaction?uri=food%40127.0.0.1%3A8101" rel="noopener noreferrer nofollow"'
+    assert link in response.text
 
 
 @pytest.mark.parametrize("account", [

@@ -321,3 +321,15 @@ def test_nodeinfo_document_refuses_values_the_schema_rejects(overrides: dict[str
 def test_discovery_constants_match_the_specs() -> None:
     assert discovery.NODEINFO_REL == "http://nodeinfo.diaspora.software/ns/schema/2.1"
     assert discovery.PROFILE_PAGE_REL == "http://webfinger.net/rel/profile-page"
+
+
+def test_a_nodeinfo_index_is_recognised_only_when_it_links_a_schema() -> None:
+    mastodon = {"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+                           "href": "https://mastodon.example/nodeinfo/2.0"}]}
+
+    assert discovery.lists_nodeinfo(mastodon)
+    assert discovery.lists_nodeinfo(discovery.nodeinfo_links("https://aid.example.org"))
+    for other in ({}, {"links": []}, {"links": "x"}, [], "nodeinfo",
+                  {"links": [{"rel": "http://example.org/ns/schema/2.0", "href": "https://x.example/"}]},
+                  {"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0"}]}):
+        assert not discovery.lists_nodeinfo(other)
