@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from models import passwords
 from tests.instances import Instance, start_instance
 
 POSTGRES_URL = os.environ.get("AYNI_TEST_POSTGRES_URL")
@@ -23,6 +25,11 @@ POSTGRES_URL = os.environ.get("AYNI_TEST_POSTGRES_URL")
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 hypothesis_settings.register_profile("dev", deadline=None)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# Argon2 at production strength costs ~0.1 s a hash; the suite hashes thousands of passwords.
+# In this process only: commands the tests run as subprocesses hash as production does, and
+# tests/integration/test_cli.py checks those parameters.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

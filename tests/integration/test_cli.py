@@ -210,6 +210,8 @@ async def test_member_password_sets_a_new_password_and_ends_her_sessions(
     assert changed.returncode == 0, changed.stderr
     assert "1 signed-in session(s) ended" in changed.stdout
     assert passwords.verify_password(rosa.password_hash, "a second password")
+    # Hashed at production strength (argon2-cffi's RFC 9106 low-memory profile), not the suite's.
+    assert rosa.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert left == 0
     for failed in (nobody, too_short):
         assert failed.returncode == 1 and failed.stderr.startswith("ayni: error: ")
