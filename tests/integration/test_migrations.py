@@ -7,8 +7,8 @@ from sqlalchemy import Connection, inspect
 from models import db
 
 
-async def test_migrations_upgrade_from_empty_and_match_the_models(database_url: str) -> None:
-    engine = db.create_engine(database_url)
+async def test_migrations_upgrade_from_empty_and_match_the_models(empty_database_url: str) -> None:
+    engine = db.create_engine(empty_database_url)
     try:
         await db.upgrade(engine)
 
@@ -25,8 +25,8 @@ async def test_migrations_upgrade_from_empty_and_match_the_models(database_url: 
         await engine.dispose()
 
 
-async def test_upgrading_twice_changes_nothing(database_url: str) -> None:
-    engine = db.create_engine(database_url)
+async def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:
+    engine = db.create_engine(empty_database_url)
     try:
         await db.upgrade(engine)
         first = await db.current_revision(engine)
