@@ -5,7 +5,9 @@ Outside CI they skip without it; under CI (CI=true) a missing URL is a failure, 
 """
 
 import asyncio
+import concurrent.futures
 import hashlib
+import itertools
 import os
 import shutil
 import uuid
@@ -14,12 +16,14 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from federation import keys
 from models import db, passwords
 from tests.instances import Instance, start_instance
 
@@ -34,6 +38,26 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # In this process only: commands the tests run as subprocesses hash as production does, and
 # tests/integration/test_cli.py checks those parameters.
 passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+class KeyPool:
+    """RSA keys made once and handed out in turn: a new 2048-bit key costs ~60 ms and every
+    instance a test starts makes three. Consecutive keys differ, so the actors of one test have
+    keys of their own (a test would need more than `SIZE` actors to see one twice)."""
+
+    SIZE = 48
+
+    def __init__(self) -> None:
+        with concurrent.futures.ThreadPoolExecutor() as threads:  # OpenSSL lets go of the GIL
+            made = list(threads.map(lambda _: real_generate_private_key(), range(self.SIZE)))
+        self._keys = itertools.cycle(made)
+
+    def __call__(self) -> rsa.RSAPrivateKey:
+        return next(self._keys)
+
+
+real_generate_private_key = keys.generate_private_key
+keys.generate_private_key = KeyPool()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
