@@ -1,18 +1,25 @@
 """Server-rendered HTML pages.
 
-Every user-facing string goes through Jinja2's i18n extension. `gettext` returns the English
-string or its translation from the Babel catalogues (see `ayni.web.i18n`).
+Templates translate literal strings with Jinja2's i18n extension: `_()` and `ngettext()` return
+the English string or its translation from the Babel catalogues (see `ayni.web.i18n`). That
+result is marked safe and %-formatted (the values filled in are escaped), so those functions take
+string literals only; a runtime value that may have a translation (a label, a default category
+name, an error) goes through `tr()`, plain text that autoescape escapes. HTML from elsewhere
+(remote posts, Markdown) is printed through the `sanitized` filter, never `| safe`.
+tests/unit/test_templates.py holds every template to this.
 """
 
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from ayni.web import i18n, nav, security
+from federation.sanitize import sanitize_html
 
 
 @jinja2.pass_context
@@ -25,13 +32,28 @@ def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: in
     return i18n.translator(context["request"]).ngettext(singular, plural, n)
 
 
-def _environment() -> jinja2.Environment:
+@jinja2.pass_context
+def _translated(context: jinja2.runtime.Context, text: str) -> str:
+    """A runtime value's translation if the catalogue has one, else the value: plain text, never
+    formatted, never marked safe."""
+    if not text:  # the empty message id is the catalogue's header
+        return ""
+    return str(i18n.translator(context["request"]).gettext(str(text)))
+
+
+def _sanitized(html: str) -> Markup:
+    return Markup(sanitize_html(html))
+
+
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["tr"] = _translated
+    env.filters["sanitized"] = _sanitized
     return env
 
 
@@ -44,7 +66,7 @@ def _page_context(request: Request) -> dict[str, Any]:
 
 
 static_directory = Path(__file__).parent / "static"
-_templates = Jinja2Templates(env=_environment(), context_processors=[_page_context])
+_templates = Jinja2Templates(env=environment(), context_processors=[_page_context])
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:

@@ -36,7 +36,7 @@ MAX_WITHIN_KM = 20_000.0
 BAD_POINT = N_("Type the place as latitude, longitude, e.g. -12.05, -77.04.")
 BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
 # The names of models.items.DEFAULT_CATEGORIES, for the catalogues: the pages show category names
-# through gettext, so the default ones appear translated.
+# through tr(), so the default ones appear translated.
 DEFAULT_CATEGORY_NAMES = (
     N_("Food"), N_("Housing"), N_("Transport"), N_("Childcare"), N_("Health"), N_("Money"), N_("Goods"),
     N_("Skills"), N_("Care"), N_("Legal"), N_("Other"),

@@ -78,7 +78,7 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
     ]
 
 
-# Message ids: the templates translate them.
+# Message ids: the templates translate them with tr().
 KIND_LABELS = {Kind.ASK: N_("Ask"), Kind.OFFER: N_("Offer"), Kind.CALL: N_("Call")}
 STATUS_LABELS = {
     Status.OPEN: N_("Open"), Status.SCHEDULED: N_("Scheduled"), Status.FULFILLED: N_("Fulfilled"),

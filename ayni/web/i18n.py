@@ -70,6 +70,7 @@ def translator(request: Request) -> NullTranslations:
 
 
 def gettext(request: Request, message: str, **variables: object) -> str:
-    """For strings made in Python (flash messages, errors); templates use `_()`."""
+    """For strings made in Python (flash messages, errors): plain text, which templates print
+    escaped. Templates use `_()` for literals and `tr()` for message ids held in variables."""
     text = translator(request).gettext(message)
     return text % variables if variables else text

@@ -33,7 +33,7 @@ class Notification:
     who: str
     item_title: str
     item_link: str
-    content_html: str  # sanitised before it was stored (remote replies and messages only)
+    content_html: str  # remote replies and messages only; sanitised when stored and again when shown
     at: datetime
     new: bool
 

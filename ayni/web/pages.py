@@ -21,7 +21,7 @@ from models.actors import ActorType, Instance, LocalActor
 LOGIN_FAILED = N_("That username and password do not match.")
 TOO_MANY = N_("Too many failed attempts. Wait a few minutes and try again.")
 # Starlette's own errors (no such address, a method an address does not take) have the status phrase
-# as their detail, which the error page shows through gettext.
+# as their detail, which the error page translates with tr().
 STOCK_ERRORS = (N_("Not Found"), N_("Method Not Allowed"))
 
 

@@ -39,3 +39,17 @@ async def test_a_message_made_in_python_is_in_spanish(instance: Instance) -> Non
     })
 
     assert "Ese nombre de usuario y esa contraseña no coinciden." in refused.text
+
+
+async def test_the_default_category_names_are_shown_in_spanish(instance: Instance) -> None:
+    await set_password(instance)
+    assert (await sign_in(instance.http, "ana", PASSWORD)).status_code == 303
+    instance.http.headers.update(SPANISH)
+
+    form = await instance.http.get("/post")  # the group's first use of categories creates the defaults
+    group_page = await instance.http.get("/@food")
+
+    for page in (form, group_page):
+        assert page.status_code == 200
+        assert ">Alimentos</option>" in page.text and ">Vivienda</option>" in page.text
+        assert ">Food</option>" not in page.text
