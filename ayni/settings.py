@@ -33,6 +33,9 @@ class Settings:
     # Require signed GETs for actors' full documents, objects and collections (Mastodon's
     # "secure mode"): a blocked server can then no longer read public items anonymously.
     authorized_fetch: bool = False
+    # Seconds one fetch from another server may take, redirects included. Not read from the
+    # environment: tests shorten it so that a server that never answers costs them a second.
+    fetch_deadline: float = 30.0
 
     @property
     def host(self) -> str:
