@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ayni import __version__
 from ayni.settings import Settings
 from federation import keys, vocab
+from federation.breaker import Breaker
 from federation.client import Client
 from federation.errors import Refused
 from federation.keyresolver import KeyResolver
@@ -30,6 +31,8 @@ class Runtime:
     uris: Uris
     client: Client
     key_resolver: KeyResolver = field(init=False)
+    # Fetches per remote host: a few at once, none for a while from a host that stops answering.
+    breaker: Breaker = field(init=False)
     blocklist: policy.Blocklist = field(init=False)
     # Which signature scheme each origin accepted, shared by every signer of this instance.
     schemes: dict[str, Scheme] = field(default_factory=dict)
@@ -38,6 +41,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.key_resolver = KeyResolver(self.fetch, store=remote.KeyStore(self.sessions))
         self.blocklist = policy.Blocklist(self.sessions)
+        self.breaker = Breaker(wait=self.settings.fetch_deadline)
 
     @classmethod
     def build(
@@ -49,6 +53,7 @@ class Runtime:
             f"Ayni/{__version__} (+{settings.base_url})",
             allow_private=settings.allow_private_addresses,
             mounts=mounts,
+            deadline=settings.fetch_deadline,
         )
         return cls(settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client)
 
@@ -81,7 +86,8 @@ class Runtime:
 
     async def fetch(self, url: str) -> dict[str, Any]:
         """An AS2 document, fetched with a signature by the instance actor (authorized fetch).
-        Nothing is ever fetched from a blocked domain."""
+        Nothing is ever fetched from a blocked domain, nor from a host in backoff (`breaker`)."""
         if await self.blocklist.blocks(vocab.host_of(url)):
             raise Refused(f"{vocab.host_of(url)} is a blocked domain", url=url)
-        return await self.client.fetch(url, auth=await self.instance_signer())
+        auth = await self.instance_signer()
+        return await self.breaker.call(url, lambda: self.client.fetch(url, auth=auth))

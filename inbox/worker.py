@@ -7,12 +7,22 @@ Rows are claimed under a lease (`locked_until`), with `FOR UPDATE SKIP LOCKED` o
 several workers share one database; on SQLite one in-process worker runs. A handler's own
 "no" (Ignored) and documents that cannot be had (404, 410, refused, malformed) end as
 `ignored` with the reason; anything else is retried with backoff, then `failed`.
+
+Jobs run concurrently, as deliveries do (outbox/worker.py): `Limits.total` at once, at most
+`per_host` per actor's host and one per actor, in the order received, so an Undo never overtakes
+its Follow. A host at its limit, or an actor with a job running, is left out of the next claim;
+one slow server holds a few slots, never the queue. The server waited on may not be the
+actor's (an Announce points anywhere): `Runtime.fetch` bounds fetches per fetched host and
+backs off a host that stops answering (federation/breaker.py), so its activities fail fast
+and are retried later, each attempt counted.
 """
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -27,7 +37,6 @@ from outbox.hosts import mark_host_alive
 
 log = logging.getLogger("ayni.inbox")
 
-BATCH = 50
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(seconds=30)
@@ -37,11 +46,30 @@ PERMANENT = (Ignored, InvalidDocument, NotFound, Gone, Refused)
 
 
 @dataclass(frozen=True)
+class Limits:
+    total: int = 16  # jobs at once
+    per_host: int = 4  # jobs at once whose actor is on one host (and one per actor)
+    # Rows held at once, running or waiting for a slot; run() claims again when half are done.
+    # At most 2 x total, and no job runs past `deadline`: a row starts within one deadline of
+    # its claim and ends within another, 4 minutes in all, inside its 5-minute lease.
+    window: int = 32
+    deadline: float = 120.0  # a job's fetches (30 s each at most) and its writes
+    lease: timedelta = LEASE
+    idle_poll: float = IDLE_WAIT
+    grace: float = 10.0
+
+
+@dataclass(frozen=True)
 class Job:
     id: int
     document: dict[str, Any]
     recipient_id: int | None
     attempts: int
+    actor_uri: str = ""
+
+    @property
+    def host(self) -> str:
+        return vocab.host_of(self.actor_uri) or ""
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -50,43 +78,20 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LAST_RETRY)
 
 
-async def claim(runtime: Runtime, limit: int = BATCH) -> list[Job]:
-    now = utcnow()
-    query = (
-        select(Incoming.id, Incoming.document, Incoming.recipient_id, Incoming.attempts)
-        .where(
-            Incoming.state == IncomingState.PENDING,
-            Incoming.next_attempt_at <= now,
-            or_(Incoming.locked_until.is_(None), Incoming.locked_until <= now),
-        )
-        .order_by(Incoming.id)
-        .limit(limit)
-    )
-    if not runtime.settings.is_sqlite:
-        query = query.with_for_update(skip_locked=True)
-    async with runtime.sessions() as session, session.begin():
-        rows = (await session.execute(query)).all()
-        if rows:
-            await session.execute(
-                update(Incoming).where(Incoming.id.in_([r.id for r in rows])).values(locked_until=now + LEASE)
-            )
-            # A server that sends us something is up again: deliveries to it resume now.
-            for host in {vocab.host_of(vocab.id_of(r.document.get("actor"))) for r in rows} - {None}:
-                await mark_host_alive(session, str(host), now)
-    return [Job(r.id, r.document, r.recipient_id, r.attempts) for r in rows]
-
-
-async def process(runtime: Runtime, job: Job) -> str:
+async def process(runtime: Runtime, job: Job, deadline: float = Limits.deadline) -> str:
     attempts = job.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_error": None}
+    budget = asyncio.timeout(deadline)
     try:
-        await dispatch(Context(runtime, job.recipient_id), job.document)
+        async with budget:
+            await dispatch(Context(runtime, job.recipient_id), job.document)
         values["state"] = IncomingState.DONE
     except PERMANENT as error:
         values["state"] = IncomingState.IGNORED
         values["last_error"] = _reason(error)
     except Exception as error:  # noqa: BLE001  the one broad except: whatever went wrong is kept on the row
-        values["last_error"] = _reason(error)
+        expired = isinstance(error, TimeoutError) and budget.expired()
+        values["last_error"] = f"not done within {deadline:g} s" if expired else _reason(error)
         if attempts >= MAX_ATTEMPTS:
             values["state"] = IncomingState.FAILED
             log.warning("inbox: activity %s failed for good: %s", job.id, values["last_error"])
@@ -105,23 +110,146 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:2000]
 
 
-async def run_once(runtime: Runtime, limit: int = BATCH) -> int:
-    """Claim and process one batch of due rows; how many were processed."""
-    jobs = await claim(runtime, limit)
-    for job in jobs:
-        await process(runtime, job)
-    return len(jobs)
+@dataclass
+class InboxWorker:
+    runtime: Runtime
+    limits: Limits = field(default_factory=Limits)
+    now: Callable[[], datetime] = utcnow
+    _busy: Counter[str] = field(default_factory=Counter)  # jobs held per actor host
+    _actors: set[str] = field(default_factory=set)  # actors with a job held
+    _tasks: dict[asyncio.Task[None], Job] = field(default_factory=dict)
+    _room: asyncio.Event = field(default_factory=asyncio.Event)
 
+    async def claim(self, limit: int = Limits.window) -> list[Job]:
+        """Up to `limit` due rows, leased; none of an actor or a host already at its limit."""
+        now = self.now()
+        due = (
+            select(Incoming.id)
+            .where(
+                Incoming.state == IncomingState.PENDING,
+                Incoming.next_attempt_at <= now,
+                or_(Incoming.locked_until.is_(None), Incoming.locked_until <= now),
+            )
+            .order_by(Incoming.next_attempt_at, Incoming.id)
+            .limit(limit)
+        )
+        if self._actors:
+            due = due.where(Incoming.actor_uri.not_in(sorted(self._actors)))
+        for host in (h for h, n in self._busy.items() if n >= self.limits.per_host):
+            for scheme in ("https", "http"):
+                due = due.where(~Incoming.actor_uri.startswith(f"{scheme}://{host}/", autoescape=True))
+        if not self.runtime.settings.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        async with self.runtime.sessions() as session, session.begin():
+            rows = (await session.execute(
+                update(Incoming)
+                .where(Incoming.id.in_(due.scalar_subquery()))
+                .values(locked_until=now + self.limits.lease)
+                .returning(Incoming.id, Incoming.document, Incoming.recipient_id, Incoming.attempts,
+                           Incoming.actor_uri, Incoming.next_attempt_at)
+                .execution_options(synchronize_session=False)
+            )).all()
+            # The filter above works on how actor URIs are spelled; this is the rule itself.
+            kept, excess, actors, taken = [], [], set(self._actors), Counter(self._busy)
+            for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
+                job = Job(row.id, row.document, row.recipient_id, row.attempts, row.actor_uri)
+                if job.actor_uri in actors or taken[job.host] >= self.limits.per_host:
+                    excess.append(job.id)
+                    continue
+                actors.add(job.actor_uri)
+                taken[job.host] += 1
+                kept.append(job)
+            if excess:  # behind the rows due now, so they cannot crowd out every other claim
+                await session.execute(
+                    update(Incoming).where(Incoming.id.in_(excess)).values(locked_until=None, next_attempt_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+            # A server that sends us something is up again: deliveries to it resume now.
+            for host in {job.host for job in kept} - {""}:
+                await mark_host_alive(session, host, now)
+        return kept
 
-async def run(runtime: Runtime, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            processed = await run_once(runtime)
-        except Exception as error:  # noqa: BLE001  the database went away: wait, then try again
-            log.warning("inbox worker: %s", error)
-            processed = 0
-        if processed == 0:
+    def start(self, jobs: list[Job], total: asyncio.Semaphore) -> None:
+        for job in jobs:
+            self._busy[job.host] += 1
+            self._actors.add(job.actor_uri)
+            task = asyncio.create_task(self._process(job, total))
+            self._tasks[task] = job
+            task.add_done_callback(self._finished)
+
+    async def _process(self, job: Job, total: asyncio.Semaphore) -> None:
+        async with total:
             try:
-                await asyncio.wait_for(stop.wait(), IDLE_WAIT)
-            except TimeoutError:
-                pass
+                await process(self.runtime, job, self.limits.deadline)
+            except Exception as error:  # noqa: BLE001  the outcome was not written: the lease runs out, then a retry
+                log.warning("inbox: activity %s not recorded: %s", job.id, error)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        job = self._tasks.pop(task)
+        self._actors.discard(job.actor_uri)
+        self._busy[job.host] -= 1
+        if self._busy[job.host] <= 0:
+            del self._busy[job.host]
+        if len(self._tasks) <= self.limits.window // 2:
+            self._room.set()  # run() may claim again
+
+    async def run_once(self) -> int:
+        """Claim and process until nothing due is left to claim; how many were processed.
+        An actor's rows come one per claim, so this may take several."""
+        total = asyncio.Semaphore(self.limits.total)
+        processed = 0
+        while jobs := await self.claim(self.limits.window):
+            self.start(jobs, total)
+            await asyncio.wait(list(self._tasks))
+            processed += len(jobs)
+        return processed
+
+    async def run(self, stop: asyncio.Event) -> None:
+        total = asyncio.Semaphore(self.limits.total)
+        try:
+            while not stop.is_set():
+                room = self.limits.window - len(self._tasks)
+                claimed: list[Job] = []
+                if room > 0:
+                    try:
+                        claimed = await self.claim(room)
+                    except Exception as error:  # noqa: BLE001  the database went away: wait, then try again
+                        log.warning("inbox worker: %s", error)
+                    self.start(claimed, total)
+                if self._tasks:  # until a job ends with half the window free, or the next poll
+                    self._room.clear()
+                    await _wait(self._room, self.limits.idle_poll)
+                elif not claimed:
+                    await _wait(stop, self.limits.idle_poll)
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Let running jobs finish for a grace period; give back the leases of the rest."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.limits.grace)
+        unfinished = list(self._tasks.values())
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if unfinished:
+            async with self.runtime.sessions() as session, session.begin():
+                await session.execute(
+                    update(Incoming).where(Incoming.id.in_([job.id for job in unfinished])).values(locked_until=None)
+                )
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def run_once(runtime: Runtime) -> int:
+    """Process every due row, as many at once as the limits allow; how many were processed."""
+    return await InboxWorker(runtime).run_once()
+
+
+async def run(runtime: Runtime, stop: asyncio.Event, limits: Limits | None = None) -> None:
+    await InboxWorker(runtime, limits or Limits()).run(stop)
