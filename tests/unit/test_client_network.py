@@ -859,6 +859,23 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
     assert seen_names == ["remote.test"]
 
 
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_over_tls_a_get_on_a_kept_connection_the_server_closed_goes_again(reset: bool) -> None:
+    server_tls, client_tls = tls_contexts("remote.test")
+    resolve, _ = resolver(["127.0.0.1"])
+    respond = closing_when_idle(0.2, document_at("/note"), reset=reset)
+    async with (
+        Server(respond, tls=server_tls) as server,
+        Client("Ayni/test", allow_private=LOOPBACK, resolve=resolve, verify=client_tls) as client,
+    ):
+        url = server.url("/note", host="remote.test")
+        await client.fetch(url)
+        await asyncio.sleep(0.4)
+        got = await client.fetch(url)
+    assert got["id"] == url
+    assert server.connections == 2
+
+
 async def test_tls_with_a_certificate_for_another_name_is_unavailable() -> None:
     server_tls, client_tls = tls_contexts("someone-else.test")
     resolve, _ = resolver(["127.0.0.1"])
