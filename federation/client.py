@@ -8,11 +8,14 @@ Every connection goes through the SSRF guard (federation.addresses): the host is
 once and the socket goes to an address that was checked, so DNS rebinding cannot slip past;
 TLS still verifies the certificate for the host name (httpcore gives start_tls the origin's
 host as SNI, whatever address connect_tcp was given). Redirects are followed here, hop by hop,
-each checked again. Idle connections are kept 4 s, under the 5 s after which uvicorn and
-others close theirs; a GET that finds its kept connection closed before any byte of an answer
-(the server's idle close crossed our request) goes again once, on another connection. Bodies are read as a stream under a byte cap, and each exchange, redirects
+each checked again. Bodies are read as a stream under a byte cap, and each exchange, redirects
 included, runs under one deadline, so a server trickling a byte a second cannot hold a worker
 (fetch() may make two exchanges: see there).
+
+Idle connections are kept 4 s, under the 5 s after which uvicorn and others close theirs. A
+GET that finds its kept connection closed or reset before any byte of an answer (the server's
+idle close crossed our request on the wire) goes again once, on another connection, within
+the same deadline; a POST, a timeout or a partial answer never does.
 
 Errors, all FetchError subclasses carrying `url` (and `status` when the server answered):
     Refused       scheme, private address, plain http to a public host, more than 3
