@@ -12,6 +12,11 @@ each checked again. Bodies are read as a stream under a byte cap, and each excha
 included, runs under one deadline, so a server trickling a byte a second cannot hold a worker
 (fetch() may make two exchanges: see there).
 
+Idle connections are kept 4 s, under the 5 s after which uvicorn and others close theirs. A
+GET that finds its kept connection closed or reset before any byte of an answer (the server's
+idle close crossed our request on the wire) goes again once, on another connection, within
+the same deadline; a POST, a timeout or a partial answer never does.
+
 Errors, all FetchError subclasses carrying `url` (and `status` when the server answered):
     Refused       scheme, private address, plain http to a public host, more than 3
                   redirects, a loop, wrong Content-Type or encoding, not a JSON object,
@@ -56,6 +61,7 @@ from federation.errors import (
     Unavailable,
 )
 from federation.jsonbody import parse_activity
+from federation.sender import KEEPALIVE_EXPIRY
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 AS2_ACCEPT = f'application/activity+json, application/ld+json; profile="{AS_CONTEXT}"'
@@ -112,7 +118,7 @@ class Client:
         max_redirects: int = MAX_REDIRECTS,
         max_connections: int = 100,
         max_keepalive_connections: int = 50,
-        keepalive_expiry: float = 30.0,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY,
     ) -> None:
         """`transport` replaces the network for every host and `mounts` for some (tests route
         hosts to in-process apps); the guard still checks every URL they are given."""
@@ -130,7 +136,7 @@ class Client:
                 max_connections=max_connections,
                 max_keepalive_connections=max_keepalive_connections,
                 keepalive_expiry=keepalive_expiry,
-                network_backend=GuardedBackend(guard, plain_http=plain_http, inner=inner),
+                network_backend=_Watching(GuardedBackend(guard, plain_http=plain_http, inner=inner)),
             )
             return guarded
 
@@ -277,11 +283,11 @@ class Client:
         the flow here keeps every body under the cap. Flows see status and headers only.
         """
         if auth is None:
-            return await self._http.send(request, stream=True)
+            return await self._transmit(request)
         flow = auth.async_auth_flow(request)
         request = await flow.__anext__()
         while True:
-            response = await self._http.send(request, stream=True)
+            response = await self._transmit(request)
             try:
                 request = await flow.asend(response)
             except StopAsyncIteration:
@@ -291,6 +297,19 @@ class Client:
                 raise
             await self._drain(response)
             await response.aclose()
+
+    async def _transmit(self, request: httpx.Request) -> httpx.Response:
+        """Send one request and await its head. A GET whose kept connection turns out closed
+        before any byte of the answer goes again, once: nothing was heard, and a GET changes
+        nothing. A POST may have been acted on, and a timeout or a partial answer is a server
+        that did not answer: those are never sent again."""
+        try:
+            return await self._http.send(request, stream=True)
+        except httpx.TransportError as e:
+            if request.method != "GET" or not isinstance(e.__cause__, _Stale):
+                raise
+        # The pool closed the stale connection; it connects anew unless another is ready.
+        return await self._http.send(request, stream=True)
 
     async def _read(self, response: httpx.Response) -> bytes:
         """The decoded body, aborting (TooLarge) as soon as either side passes the cap."""
@@ -334,6 +353,78 @@ class Client:
             received += len(chunk)
             if received > self._max_body:
                 return  # closing it unread is cheaper than reading on
+
+
+class _Stale(httpcore.ReadError):
+    """A kept connection closed or reset before any byte of its next answer."""
+
+
+class _WatchedStream(httpcore.AsyncNetworkStream):
+    """A connection that tells a stale close (_Stale) from any other failure: it knows
+    whether an earlier answer came on it and whether the one awaited now has begun."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._kept = False  # an earlier answer was heard: this is a reused connection
+        self._heard = False  # bytes came since the last request was written
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if self._heard:
+            self._kept, self._heard = True, False
+        await self._inner.write(buffer, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            data = await self._inner.read(max_bytes, timeout)
+        except httpcore.ReadError as e:  # a reset; timeouts are not ReadErrors
+            if self._kept and not self._heard:
+                raise _Stale(f"reset by the server before any answer: {e}") from e
+            raise
+        if data:
+            self._heard = True
+        elif self._kept and not self._heard:
+            raise _Stale("closed by the server before any answer")
+        return data
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return _WatchedStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _Watching(httpcore.AsyncNetworkBackend):
+    """Hands httpcore watched connections (see _WatchedStream) from the guarded backend."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _WatchedStream(stream)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 @contextmanager

@@ -13,11 +13,14 @@ or an array of them, `publicKeyPem`) or in FEP-521a `assertionMethod` (Multikey,
 Caching: known keys are kept (bounded LRU) and, when a `store` is given, persisted. A key that
 no longer verifies is refetched, at most once per `refetch_interval` per actor, so a rotated
 key costs exactly one fetch and a flood of forged signatures costs none. Failed lookups are
-remembered for `failure_ttl` seconds.
+remembered for `failure_ttl` seconds. Concurrent lookups of one key (a burst of first
+deliveries from a new actor) share one load, fetch and save: the remote server sees one
+request, and a waiter that gives up (its client went away) does not cancel the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -58,6 +61,7 @@ class KeyResolver:
         self._keys: OrderedDict[str, VerificationKey] = OrderedDict()
         self._failures: dict[str, tuple[float, str]] = {}
         self._fetched_at: dict[str, float] = {}  # actor uri -> when we last fetched its keys
+        self._pending: dict[tuple[str, bool], asyncio.Task[VerificationKey]] = {}
 
     async def lookup(self, key_id: str, *, refresh: bool = False) -> VerificationKey:
         """The key for `key_id`; `refresh` refetches it because the cached one did not verify.
@@ -81,11 +85,22 @@ class KeyResolver:
             failure = self._failures.get(key_id)
             if failure is not None and now - failure[0] < self._failure_ttl:
                 raise SignatureError(f"the key {key_id} could not be had: {failure[1]}")
-            if self._store is not None:
-                stored = await self._store.load(key_id)
-                if stored is not None:
-                    self._remember(stored)
-                    return stored
+        # One task per key at a time: a burst of lookups costs one load, one fetch, one save.
+        job = (key_id, refresh)
+        task = self._pending.get(job)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve(key_id, refresh, now))
+            self._pending[job] = task
+            task.add_done_callback(lambda done: self._finished(job, done))
+        return await asyncio.shield(task)
+
+    async def _resolve(self, key_id: str, refresh: bool, now: float) -> VerificationKey:
+        """The store's key, else the fetched one (stored); one task per key id at a time."""
+        if not refresh and self._store is not None:
+            stored = await self._store.load(key_id)
+            if stored is not None:
+                self._remember(stored)
+                return stored
         try:
             key = await self._fetch_key(key_id)
         except FederationError as error:
@@ -135,6 +150,11 @@ class KeyResolver:
         if owner and owner != actor_uri:
             raise InvalidDocument(f"the key {key_id} is owned by {owner}, not {actor_uri}")
         return VerificationKey(key_id, actor_uri, _public_key(entry, key_id))
+
+    def _finished(self, job: tuple[str, bool], task: asyncio.Task[VerificationKey]) -> None:
+        self._pending.pop(job, None)
+        if not task.cancelled():
+            task.exception()  # every waiter may have gone: the outcome is not left unread
 
     def _remember(self, key: VerificationKey) -> None:
         self._keys[key.key_id] = VerificationKey(key.key_id, key.owner_uri, key.public_key)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ayni.runtime import Runtime
 from federation.errors import Gone
 from federation.remote_actor import RemoteActorValues, actor_from_ap
+from models import base
 from models.base import utcnow
 from models.remote import RemoteActor
 
@@ -49,17 +50,14 @@ async def store(runtime: Runtime, document: dict[str, Any]) -> RemoteActor:
 
 
 async def upsert(session: AsyncSession, values: RemoteActorValues, document: dict[str, Any]) -> RemoteActor:
-    actor = await cached(session, values.uri)
-    if actor is None:
-        actor = RemoteActor(uri=values.uri)
-        session.add(actor)
-    actor.type, actor.host = values.type, values.host
-    actor.username, actor.name = values.username, values.name
-    actor.inbox_uri, actor.shared_inbox_uri = values.inbox_uri, values.shared_inbox_uri
-    actor.followers_uri, actor.document = values.followers_uri, document
-    actor.fetched_at, actor.gone = utcnow(), False
-    await session.flush()
-    return actor
+    """Insert or refresh the actor's row, whoever else is storing it at the same moment."""
+    row = {
+        "uri": values.uri, "type": values.type, "host": values.host, "username": values.username,
+        "name": values.name, "inbox_uri": values.inbox_uri, "shared_inbox_uri": values.shared_inbox_uri,
+        "followers_uri": values.followers_uri, "document": document, "fetched_at": utcnow(), "gone": False,
+    }
+    actor_id = await base.upsert(session, RemoteActor, row, key="uri", update=[c for c in row if c != "uri"])
+    return await session.get_one(RemoteActor, actor_id, populate_existing=True)
 
 
 async def mark_gone(runtime: Runtime, uri: str) -> None:

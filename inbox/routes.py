@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -103,6 +104,9 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
     except SignatureError as error:
         log.info("inbox: refused %s from %s: %s", types[0], actor_uri, error)
         return PlainTextResponse(f"signature not accepted: {error}", status_code=401)
+    except SQLAlchemyError as error:  # the key could not be read or stored: the sender will retry
+        log.warning("inbox: could not look up the key for %s: %s", actor_uri, error)
+        return PlainTextResponse("try again later", status_code=503)
     if owner != actor_uri:
         log.info("inbox: refused %s: signed by %s for actor %s", types[0], owner, actor_uri)
         return PlainTextResponse("signer and actor do not match", status_code=401)

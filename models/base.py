@@ -1,9 +1,13 @@
-"""The declarative base, shared column types and naming conventions."""
+"""The declarative base, shared column types and naming conventions, and the one upsert."""
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -42,3 +46,30 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+async def upsert(
+    session: AsyncSession,
+    table: type[Base],
+    values: Mapping[str, Any],
+    *,
+    key: str,
+    update: Sequence[str] = (),
+) -> int | None:
+    """Insert a row, or where one with the same unique `key` exists, set its `update` columns
+    from `values` instead. The row's id; None when it existed and `update` is empty (left as
+    it was). One statement, so a concurrent writer (another request or process caching the
+    same remote key, actor or object) cannot come between a look-up and an insert.
+
+    The session's copy of the row, if it holds one, is not refreshed: load it again with
+    `populate_existing=True`."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(dict(values))
+    if update:
+        statement = statement.on_conflict_do_update(
+            index_elements=[key], set_={column: statement.excluded[column] for column in update}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=[key])
+    row_id: int | None = await session.scalar(statement.returning(table.__table__.c.id))
+    return row_id

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.actors import LocalActor
-from models.base import utcnow
+from models.base import upsert, utcnow
 from models.content import RemoteObject, Tombstone
 from models.follows import Direction, Follow, FollowState
 from models.items import RemoteItem
@@ -141,16 +141,16 @@ async def store_object(
     published_at: datetime | None = None,
 ) -> RemoteObject | None:
     """Store an object once; None when it is known already or was deleted before it arrived."""
-    if await is_tombstoned(session, uri) or await remote_object(session, uri) is not None:
+    if await is_tombstoned(session, uri):
         return None
-    row = RemoteObject(
-        uri=uri, type=type[:64], kind=kind, remote_actor_id=remote.id, local_actor_id=local_actor_id,
-        in_reply_to_uri=in_reply_to_uri, content_html=content_html, public=public, document=document,
-        published_at=published_at or utcnow(),
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    row = {
+        "uri": uri, "type": type[:64], "kind": kind, "remote_actor_id": remote.id,
+        "local_actor_id": local_actor_id, "in_reply_to_uri": in_reply_to_uri, "content_html": content_html,
+        "public": public, "document": document, "published_at": published_at or utcnow(),
+    }
+    # Another worker may be storing the same object (a reply delivered to two inboxes).
+    row_id = await upsert(session, RemoteObject, row, key="uri")
+    return None if row_id is None else await session.get_one(RemoteObject, row_id)
 
 
 async def delete_object(session: AsyncSession, uri: str, actor_uri: str) -> bool:
@@ -158,7 +158,6 @@ async def delete_object(session: AsyncSession, uri: str, actor_uri: str) -> bool
     existing = await remote_object(session, uri)
     if existing is not None:
         await session.delete(existing)
-    if not await is_tombstoned(session, uri):
-        session.add(Tombstone(uri=uri, actor_uri=actor_uri))
+    await upsert(session, Tombstone, {"uri": uri, "actor_uri": actor_uri}, key="uri")
     await session.flush()
     return existing is not None

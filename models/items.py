@@ -30,7 +30,7 @@ from federation.itemterms import Kind, Status
 from federation.places import Place
 from models import actors
 from models.actors import LocalActor
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, upsert, utcnow
 from models.uris import Uris
 
 DEFAULT_CATEGORIES = (
@@ -247,24 +247,23 @@ async def to_wire(session: AsyncSession, uris: Uris, item: Item) -> wire.Item:
 async def store_remote_item(
     session: AsyncSession, remote_actor_id: int, value: wire.RemoteItem, document: dict[str, Any]
 ) -> RemoteItem:
-    """Insert or refresh the structured copy of a remote item (Create, Update, Announce)."""
-    row = await session.scalar(select(RemoteItem).where(RemoteItem.uri == value.uri))
-    if row is None:
-        row = RemoteItem(uri=value.uri, remote_actor_id=remote_actor_id)
-        session.add(row)
+    """Insert or refresh the structured copy of a remote item (Create, Update, Announce); the
+    first to store it stays its author."""
     point = value.place.point if value.place else None
-    row.group_uri, row.kind, row.title = value.group_uri, value.kind, value.title[:200]
-    row.category_uri, row.status, row.visibility = value.category_uri, value.status, value.visibility
-    row.quantity = value.quantity
-    row.place_name = value.place.name[:200] if value.place and value.place.name else None
-    row.latitude, row.longitude = point if point else (None, None)
-    row.radius_m = value.place.radius_m if value.place else None
-    row.needed_by, row.starts_at, row.ends_at = value.needed_by, value.starts_at, value.ends_at
-    row.people_wanted, row.people_coming = value.people_wanted, value.people_coming
-    row.url, row.document = value.url, document
-    row.published_at, row.updated_at = value.published, value.updated
-    await session.flush()
-    return row
+    row = {
+        "uri": value.uri, "remote_actor_id": remote_actor_id, "group_uri": value.group_uri,
+        "kind": value.kind, "title": value.title[:200], "category_uri": value.category_uri,
+        "status": value.status, "visibility": value.visibility, "quantity": value.quantity,
+        "place_name": value.place.name[:200] if value.place and value.place.name else None,
+        "latitude": point[0] if point else None, "longitude": point[1] if point else None,
+        "radius_m": value.place.radius_m if value.place else None,
+        "needed_by": value.needed_by, "starts_at": value.starts_at, "ends_at": value.ends_at,
+        "people_wanted": value.people_wanted, "people_coming": value.people_coming,
+        "url": value.url, "document": document, "published_at": value.published, "updated_at": value.updated,
+    }
+    refreshed = [column for column in row if column not in ("uri", "remote_actor_id")]
+    row_id = await upsert(session, RemoteItem, row, key="uri", update=refreshed)
+    return await session.get_one(RemoteItem, row_id, populate_existing=True)
 
 
 async def forget_remote_item(session: AsyncSession, uri: str, remote_actor_id: int) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from federation import keys, vocab
 from federation.keys import VerificationKey
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, upsert, utcnow
 
 
 class RemoteActor(Base):
@@ -58,19 +58,16 @@ class KeyStore:
         return VerificationKey(key_id, found.uri, keys.load_public_key(found.public_key_pem))
 
     async def save(self, key: VerificationKey) -> None:
+        """Store a fetched key; another request or process may be storing it at the same moment."""
         pem = keys.public_key_to_pem(key.public_key)
         async with self._sessions() as session, session.begin():
-            actor = await session.scalar(select(RemoteActor).where(RemoteActor.uri == key.owner_uri))
-            if actor is None:
-                # Known only by its key so far; the inbox fills in the rest when it fetches it.
-                actor = RemoteActor(
-                    uri=key.owner_uri, host=vocab.host_of(key.owner_uri) or "", inbox_uri="", document={},
-                    fetched_at=datetime.fromtimestamp(0, UTC),
-                )
-                session.add(actor)
-                await session.flush()
-            stored = await session.scalar(select(RemoteKey).where(RemoteKey.key_uri == key.key_id))
-            if stored is None:
-                session.add(RemoteKey(key_uri=key.key_id, actor_id=actor.id, public_key_pem=pem))
-            else:
-                stored.actor_id, stored.public_key_pem, stored.fetched_at = actor.id, pem, utcnow()
+            # Known only by its key so far; the inbox fills in the rest when it fetches it.
+            placeholder = {
+                "uri": key.owner_uri, "host": vocab.host_of(key.owner_uri) or "", "inbox_uri": "",
+                "document": {}, "fetched_at": datetime.fromtimestamp(0, UTC),
+            }
+            actor_id = await upsert(session, RemoteActor, placeholder, key="uri")
+            if actor_id is None:  # known already: kept as it is
+                actor_id = await session.scalar(select(RemoteActor.id).where(RemoteActor.uri == key.owner_uri))
+            stored = {"key_uri": key.key_id, "actor_id": actor_id, "public_key_pem": pem, "fetched_at": utcnow()}
+            await upsert(session, RemoteKey, stored, key="key_uri", update=("actor_id", "public_key_pem", "fetched_at"))

@@ -1,20 +1,23 @@
 """The inbox route refuses what it must, before storing anything, on both databases."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from ayni.app import create_app
+from ayni.runtime import Runtime
 from federation import cavage, keys, vocab
 from federation.keys import SigningKey
 from inbox import worker
 from models import actors
 from models.follows import Direction, Follow, FollowState
 from models.queue import DomainBlock, Incoming
-from models.remote import RemoteActor
+from models.remote import RemoteActor, RemoteKey
 from tests.instances import Instance, Loopback, start_instance
 from tests.peers import MastodonPeer
 
@@ -28,6 +31,7 @@ class World:
     instance: Instance
     peer: MastodonPeer
     mallory: MastodonPeer
+    network: Loopback
 
     async def stored(self) -> int:
         async with self.instance.runtime.sessions() as session:
@@ -47,7 +51,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
     network.add(peer.host, peer.app)
     network.add(mallory.host, mallory.app)
     async with start_instance(BASE, database_url, network) as instance:
-        yield World(instance, peer, mallory)
+        yield World(instance, peer, mallory, network)
     await peer.aclose()
     await mallory.aclose()
 
@@ -187,3 +191,51 @@ async def test_an_accept_from_the_followed_actor_is_recorded(world: World) -> No
     assert (await world.peer.send(INBOX, accept)).status_code == 202
     await worker.run_once(world.instance.runtime)
     assert await _outbound_state(world) == FollowState.ACCEPTED
+
+
+async def _remote_rows(runtime: Runtime) -> list[tuple[str, str]]:
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            select(RemoteKey.key_uri, RemoteActor.uri).join(RemoteActor, RemoteActor.id == RemoteKey.actor_id))
+        return [(key_uri, actor_uri) for key_uri, actor_uri in rows]
+
+
+async def test_twenty_first_deliveries_from_a_new_actor_at_once_are_all_accepted(world: World) -> None:
+    # Given an actor we never heard of; when twenty of its activities arrive at the same moment
+    responses = await asyncio.gather(*(world.peer.send(INBOX, world.peer.follow(GROUP)) for _ in range(20)))
+    # then all are accepted, its key was fetched once and is stored once
+    assert [r.status_code for r in responses] == [202] * 20
+    assert await world.stored() == 20
+    assert world.peer.requests.count(("GET", "/users/alice")) == 1
+    assert await _remote_rows(world.instance.runtime) == [(world.peer.key_id, world.peer.actor_uri)]
+
+
+async def test_first_deliveries_racing_through_two_servers_on_one_database_are_all_accepted(
+    world: World,
+) -> None:
+    # Given a second process of the same instance (as `ayni serve` with two workers): its own
+    # key cache, the same database. Each looks the new key up and stores it at the same moment.
+    settings = world.instance.settings
+    second = create_app(settings, mounts={"all://127.0.0.1": world.network})
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url=BASE) as other:
+            servers = [world.instance.http, other]
+            sends = []
+            for n in range(20):
+                body, headers = world.peer.signed(INBOX, world.peer.follow(GROUP))
+                sends.append(servers[n % 2].post("/inbox", content=body, headers=headers))
+            responses = await asyncio.gather(*sends)
+    finally:
+        await second.state.runtime.close()
+    assert [r.status_code for r in responses] == [202] * 20
+    assert await world.stored() == 20
+    assert world.peer.requests.count(("GET", "/users/alice")) == 2  # once per process
+    assert await _remote_rows(world.instance.runtime) == [(world.peer.key_id, world.peer.actor_uri)]
+
+
+async def test_a_key_that_cannot_be_read_or_stored_asks_the_sender_to_try_again_later(world: World) -> None:
+    async with world.instance.runtime.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE remote_keys"))
+    response = await world.peer.send(INBOX, world.peer.follow(GROUP))
+    assert response.status_code == 503
+    assert await world.stored() == 0

@@ -10,7 +10,9 @@ import asyncio
 import datetime
 import gzip
 import json
+import socket
 import ssl
+import struct
 import time
 import tracemalloc
 import zlib
@@ -129,7 +131,7 @@ class CountingStream(httpcore.AsyncNetworkStream):
         self.inner, self.backend = inner, backend
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        data = await self.inner.read(max_bytes, timeout)
+        data = await self.inner.read(max_bytes, self.backend.read_timeout or timeout)
         self.backend.received += len(data)
         return data
 
@@ -157,9 +159,11 @@ class CountingStream(httpcore.AsyncNetworkStream):
 class CountingBackend(httpcore.AsyncNetworkBackend):
     """The real network, recording where each socket goes and how many bytes come back."""
 
-    def __init__(self, refuse: bool = False, hang: bool = False) -> None:
+    def __init__(
+        self, refuse: bool = False, hang: bool = False, read_timeout: float | None = None
+    ) -> None:
         self.inner = httpcore.AnyIOBackend()
-        self.refuse, self.hang = refuse, hang
+        self.refuse, self.hang, self.read_timeout = refuse, hang, read_timeout
         self.hosts: list[str] = []
         self.tls_names: list[str | None] = []
         self.received = 0
@@ -638,6 +642,152 @@ async def test_a_connection_refused_is_unavailable() -> None:
             await client.fetch(f"http://127.0.0.1:{port}/gone-away")
 
 
+# --- kept connections: a server's idle close crossing our next request ------------------------
+
+
+def closing_when_idle(idle: float, answer_with: Respond, *, reset: bool = False) -> Respond:
+    """Answers with `answer_with`, except on a connection idle for more than `idle` seconds:
+    the next request there is read and the socket closed unanswered (with a reset when
+    `reset`). That is what the client sees when the server's idle close and its request cross
+    on the wire: the close arrives after the request left, too late to pick another connection.
+    """
+    answered: dict[asyncio.StreamWriter, float] = {}
+
+    async def respond(r: asyncio.StreamReader, w: asyncio.StreamWriter, request: bytes) -> None:
+        last = answered.get(w)
+        if last is not None and time.monotonic() - last > idle:
+            if reset:
+                w.get_extra_info("socket").setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            w.close()
+            return
+        await answer_with(r, w, request)
+        answered[w] = time.monotonic()
+
+    return respond
+
+
+def first_answer_then(later: Respond) -> Respond:
+    """A normal document for the first request of a connection, then `later` for the others."""
+    first = document_at("/note")
+    served: set[asyncio.StreamWriter] = set()
+
+    async def respond(r: asyncio.StreamReader, w: asyncio.StreamWriter, request: bytes) -> None:
+        if w in served:
+            await later(r, w, request)
+        else:
+            served.add(w)
+            await first(r, w, request)
+
+    return respond
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_a_get_on_a_kept_connection_the_server_closed_while_idle_goes_again_on_a_new_one(
+    reset: bool,
+) -> None:
+    # The server closes connections idle for 1 s; we fetch twice, 2 s apart.
+    async with online(closing_when_idle(1.0, document_at("/note"), reset=reset)) as (
+        server,
+        client,
+    ):
+        first = await client.fetch(server.url("/note"))
+        await asyncio.sleep(2.0)
+        second = await client.fetch(server.url("/note"))
+    assert first["id"] == second["id"] == server.url("/note")
+    assert server.connections == 2
+    assert len(server.requests) == 3  # the one that found the connection closing, and again
+
+
+async def test_a_signed_fetch_on_a_kept_connection_the_server_closed_goes_again() -> None:
+    signed: list[str] = []
+
+    class Recording(httpx.Auth):
+        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+            signed.append(str(request.url))
+            request.headers["Signature"] = "test"
+            yield request
+
+    async with online(closing_when_idle(0.2, document_at("/note"))) as (server, client):
+        await client.fetch(server.url("/note"), auth=Recording())
+        await asyncio.sleep(0.4)
+        got = await client.fetch(server.url("/note"), auth=Recording())
+    assert got["id"] == server.url("/note")
+    assert server.connections == 2
+    assert all(b"signature: test" in request.lower() for request in server.requests)
+
+
+async def test_a_post_on_a_kept_connection_the_server_closed_is_not_sent_again() -> None:
+    async with online(closing_when_idle(0.2, answer(b"", 202))) as (server, client):
+        receipt = await client.post(server.url("/inbox"), b"{}", AS2)
+        await asyncio.sleep(0.4)
+        with pytest.raises(Unavailable):
+            await client.post(server.url("/inbox"), b"{}", AS2)
+    assert receipt.status == 202
+    assert (server.connections, len(server.requests)) == (1, 2)
+
+
+async def test_a_timeout_on_a_kept_connection_is_not_tried_again() -> None:
+    async def silent(r: asyncio.StreamReader, w: asyncio.StreamWriter, _: bytes) -> None:
+        await asyncio.sleep(3600)
+
+    # Reads time out after 0.3 s, well before the 10 s deadline: room for a retry to show.
+    backend = CountingBackend(read_timeout=0.3)
+    async with online(first_answer_then(silent), network_backend=backend, deadline=10) as (
+        server,
+        client,
+    ):
+        await client.fetch(server.url("/note"))
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="ReadTimeout"):
+            await client.fetch(server.url("/note"))
+    assert time.monotonic() - started < 1
+    assert (server.connections, len(server.requests)) == (1, 2)
+
+
+def cut_short(partial: bytes) -> Respond:
+    async def respond(r: asyncio.StreamReader, w: asyncio.StreamWriter, _: bytes) -> None:
+        w.write(partial)
+        await w.drain()
+        w.close()
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        b"HTTP/1.1 200 OK\r\n",  # the status line, then nothing
+        head(content_type=AS2, content_length="100") + b'{"id": ',  # the head and some body
+    ],
+    ids=["status-line", "body"],
+)
+async def test_a_kept_connection_closed_after_part_of_an_answer_is_not_tried_again(
+    partial: bytes,
+) -> None:
+    async with online(first_answer_then(cut_short(partial))) as (server, client):
+        await client.fetch(server.url("/note"))
+        with pytest.raises(Unavailable):
+            await client.fetch(server.url("/note"))
+    assert (server.connections, len(server.requests)) == (1, 2)
+
+
+async def test_a_new_connection_closed_before_any_answer_is_not_tried_again() -> None:
+    async with online(cut_short(b"")) as (server, client):
+        with pytest.raises(Unavailable):
+            await client.fetch(server.url("/note"))
+    assert (server.connections, len(server.requests)) == (1, 1)
+
+
+async def test_idle_connections_are_dropped_before_the_common_5_s_server_timeout() -> None:
+    async with online(document_at("/note")) as (server, client):
+        await client.fetch(server.url("/note"))
+        await asyncio.sleep(4.1)
+        await client.fetch(server.url("/note"))
+    assert server.connections == 2
+
+
 # --- TLS: we connect to an address but verify the certificate for the name ---------------------
 
 
@@ -707,6 +857,23 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
     assert backend.hosts == ["127.0.0.1"]
     assert backend.tls_names == ["remote.test"]
     assert seen_names == ["remote.test"]
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_over_tls_a_get_on_a_kept_connection_the_server_closed_goes_again(reset: bool) -> None:
+    server_tls, client_tls = tls_contexts("remote.test")
+    resolve, _ = resolver(["127.0.0.1"])
+    respond = closing_when_idle(0.2, document_at("/note"), reset=reset)
+    async with (
+        Server(respond, tls=server_tls) as server,
+        Client("Ayni/test", allow_private=LOOPBACK, resolve=resolve, verify=client_tls) as client,
+    ):
+        url = server.url("/note", host="remote.test")
+        await client.fetch(url)
+        await asyncio.sleep(0.4)
+        got = await client.fetch(url)
+    assert got["id"] == url
+    assert server.connections == 2
 
 
 async def test_tls_with_a_certificate_for_another_name_is_unavailable() -> None:

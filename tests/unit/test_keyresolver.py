@@ -1,7 +1,9 @@
 """Key resolution: where keys come from, who owns them, rotation, and what is cached."""
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -19,6 +21,7 @@ ACTOR = "https://remote.example/users/alice"
 KEY_ID = f"{ACTOR}#main-key"
 INBOX = "https://ayni.example/inbox"
 BODY = b'{"type": "Create"}'
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +284,88 @@ async def test_store_keeps_keys_across_resolvers(old_key: Any) -> None:
     # A new process (a new resolver) finds the key in the store, not on the network
     assert await signed_post_verifies(old_key, KeyResolver(web.fetch, store=store)) == KEY_ID
     assert web.fetched == [ACTOR]
+
+
+# Concurrent lookups --------------------------------------------------------------------
+
+
+class SlowWeb(Web):
+    """Answers only once `opened` is set, so that lookups pile up behind the first fetch."""
+
+    def __init__(self, documents: dict[str, Any]) -> None:
+        super().__init__(documents)
+        self.opened = asyncio.Event()
+
+    async def fetch(self, url: str) -> dict[str, Any]:
+        await self.opened.wait()
+        return await super().fetch(url)
+
+
+async def started(*lookups: Awaitable[T]) -> list[asyncio.Task[T]]:
+    tasks = [asyncio.ensure_future(lookup) for lookup in lookups]
+    for _ in range(10):  # let every lookup run up to where it waits
+        await asyncio.sleep(0)
+    return tasks
+
+
+async def test_twenty_lookups_of_a_new_key_at_once_share_one_fetch_and_one_save(old_key: Any) -> None:
+    web, store = SlowWeb({ACTOR: actor(old_key)}), CountingStore()
+    resolver = KeyResolver(web.fetch, store=store)
+    lookups = await started(*(signed_post_verifies(old_key, resolver) for _ in range(20)))
+    web.opened.set()
+    assert await asyncio.gather(*lookups) == [KEY_ID] * 20
+    assert (web.fetched, store.loads, store.saves) == ([ACTOR], 1, 1)
+
+
+async def test_a_rotated_key_refetched_by_twenty_requests_at_once_is_fetched_once(
+    old_key: Any, new_key: Any
+) -> None:
+    clock = Clock()
+    web = SlowWeb({ACTOR: actor(old_key)})
+    resolver = KeyResolver(web.fetch, clock=clock)
+    web.opened.set()
+    await signed_post_verifies(old_key, resolver)
+    clock.now += 3600
+    web.documents[ACTOR], web.opened = actor(new_key), asyncio.Event()
+    lookups = await started(*(signed_post_verifies(new_key, resolver) for _ in range(20)))
+    web.opened.set()
+    assert await asyncio.gather(*lookups) == [KEY_ID] * 20
+    assert web.fetched == [ACTOR, ACTOR]
+
+
+async def test_a_waiter_that_gives_up_does_not_cancel_the_shared_lookup(old_key: Any) -> None:
+    web = SlowWeb({ACTOR: actor(old_key)})
+    resolver = KeyResolver(web.fetch)
+    first, second = await started(resolver.lookup(KEY_ID), resolver.lookup(KEY_ID))
+    first.cancel()  # its request went away
+    web.opened.set()
+    assert (await second).owner_uri == ACTOR
+    assert first.cancelled()
+    assert web.fetched == [ACTOR]
+
+
+async def test_a_shared_lookup_that_fails_fails_every_waiter_and_is_remembered() -> None:
+    web = SlowWeb({ACTOR: NotFound("404", url=ACTOR, status=404)})
+    resolver = KeyResolver(web.fetch)
+    lookups = await started(*(resolver.lookup(KEY_ID) for _ in range(5)))
+    web.opened.set()
+    outcomes = await asyncio.gather(*lookups, return_exceptions=True)
+    assert all(isinstance(outcome, SignatureError) for outcome in outcomes)
+    with pytest.raises(SignatureError, match="could not be had"):
+        await resolver.lookup(KEY_ID)
+    assert web.fetched == [ACTOR]
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = self.saves = 0
+
+    async def load(self, key_id: str) -> VerificationKey | None:
+        self.loads += 1
+        await asyncio.sleep(0)
+        return await super().load(key_id)
+
+    async def save(self, key: VerificationKey) -> None:
+        self.saves += 1
+        await super().save(key)
