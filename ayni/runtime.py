@@ -17,7 +17,7 @@ from federation.client import Client
 from federation.errors import Refused
 from federation.keyresolver import KeyResolver
 from federation.signatures import Scheme, SigningAuth
-from models import actors, db, policy, remote
+from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
 from models.uris import Uris
 
@@ -81,7 +81,9 @@ class Runtime:
 
     async def fetch(self, url: str) -> dict[str, Any]:
         """An AS2 document, fetched with a signature by the instance actor (authorized fetch).
-        Nothing is ever fetched from a blocked domain."""
+        Nothing is ever fetched from a blocked domain, nor while this task holds a transaction
+        (NetworkInTransaction): every fetch, inbound or outbound, comes through here."""
+        transactions.outside_transaction(f"fetching {url}")
         if await self.blocklist.blocks(vocab.host_of(url)):
             raise Refused(f"{vocab.host_of(url)} is a blocked domain", url=url)
         return await self.client.fetch(url, auth=await self.instance_signer())

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
 from models import actors, content, follows, invitations, items, moderation, queue, remote  # noqa: F401
 from models.base import Base
+from models.transactions import TrackedSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 metadata = Base.metadata
@@ -41,7 +42,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # Tracked: models.transactions.outside_transaction can tell when a task holds a transaction.
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TrackedSession)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
