@@ -25,6 +25,7 @@ from federation.keys import SigningKey
 from federation.rfc9421 import sign_rfc9421
 from federation.sender import Answer, Sender, Target
 from federation.signatures import Scheme
+from models import transactions
 
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
@@ -135,7 +136,9 @@ async def deliver(
     schemes: MutableMapping[str, Scheme],
     now: Callable[[], datetime] = _utcnow,
 ) -> Outcome:
-    """POST through the Sender, or through a Client (hosts mounted in-process, in tests)."""
+    """POST through the Sender, or through a Client (hosts mounted in-process, in tests).
+    Never inside a transaction (NetworkInTransaction): a slow inbox would hold it for 30 s."""
+    transactions.outside_transaction("a delivery")
     try:
         if isinstance(via, Sender):
             answer = await _knock(via, inbox_uri, payload, key, schemes, now)

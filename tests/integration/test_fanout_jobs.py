@@ -13,6 +13,8 @@ from sqlalchemy import select
 from models import actors
 from models.queue import Activity, Visibility
 from models.transactions import NetworkInTransaction
+from outbox import retry
+from outbox.deliver import Payload, deliver
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker
 from tests.instances import Instance, Loopback, start_instance
@@ -96,3 +98,61 @@ async def test_a_transaction_held_by_another_task_does_not_stop_this_ones_fetch(
     finally:
         done.set()
         await holder
+
+
+async def test_a_direct_note_to_an_actor_never_seen_is_fetched_then_delivered(world: World) -> None:
+    # Given alice is unknown to us, her actor document must be fetched to find her inbox
+    activity = await world.direct_note(to=world.alice.actor_uri)
+    # When the worker runs (its lookup is guarded: no fetch may happen inside a transaction)
+    await world.worker.run_once()
+    # Then she has it, and the job is done
+    assert [a["id"] for a in world.alice.received] == [activity["id"]]
+    job = await world.job()
+    assert (job.fanout_state, job.attempts, job.last_error) == ("done", 1, None)
+
+
+async def test_a_lookup_on_a_server_that_is_down_is_counted_and_fails_at_the_ceiling(world: World) -> None:
+    await world.direct_note(to=NOBODY)
+    await world.worker.run_once()
+    job = await world.job()
+    assert (job.fanout_state, job.attempts) == ("pending", 1)
+    assert "resolving recipients" in (job.last_error or "") and "Unavailable" in (job.last_error or "")
+    assert job.next_attempt_at > world.clock.now(), "retried with a backoff, not at once"
+    for attempt in range(2, retry.MAX_ATTEMPTS + 1):
+        world.clock.advance(hours=13)  # past the longest backoff
+        await world.worker.run_once()
+        assert (await world.job()).attempts == attempt
+    job = await world.job()
+    assert (job.fanout_state, job.attempts) == ("failed", retry.MAX_ATTEMPTS)
+    assert "Unavailable" in (job.last_error or "")
+    world.clock.advance(days=30)
+    await world.worker.run_once()
+    assert (await world.job()).attempts == retry.MAX_ATTEMPTS, "a failed job is never tried again"
+
+
+async def test_a_lookup_that_raises_unexpectedly_is_counted_and_fails_at_the_ceiling(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(url: str) -> dict[str, Any]:
+        raise RuntimeError("a bug in the lookup")
+
+    monkeypatch.setattr(world.instance.runtime, "fetch", broken)
+    await world.direct_note(to=world.alice.actor_uri)
+    for attempt in range(1, retry.MAX_ATTEMPTS + 1):
+        await world.worker.run_once()
+        job = await world.job()
+        assert job.attempts == attempt
+        world.clock.advance(hours=13)
+    assert job.fanout_state == "failed"
+    assert job.last_error == "RuntimeError: a bug in the lookup"
+
+
+async def test_a_delivery_inside_an_open_transaction_raises_and_nothing_is_sent(world: World) -> None:
+    runtime = world.instance.runtime
+    async with runtime.sessions() as session, session.begin():
+        group = await actors.find_actor(session, "food")
+        assert group is not None
+        with pytest.raises(NetworkInTransaction):
+            await deliver(runtime.client, f"{world.alice.base_url}/inbox", Payload.of({"type": "Create"}),
+                          runtime.signer(group).key, runtime.schemes)
+    assert world.alice.requests == []
