@@ -38,6 +38,8 @@ _holding: "weakref.WeakKeyDictionary[asyncio.Task[Any], weakref.WeakSet[Session]
 
 def outside_transaction(doing: str = "network I/O") -> None:
     """Raise NetworkInTransaction if the current task holds a database transaction open."""
+    if not _holding:  # the usual case, and the cheapest test: nobody holds one
+        return
     task = _current_task()
     if task is not None and _holding.get(task):
         raise NetworkInTransaction(f"{doing} inside a database transaction")
@@ -68,3 +70,5 @@ def _ended(session: Session, transaction: SessionTransaction) -> None:
     held = _holding.get(task) if task is not None else None
     if held is not None:
         held.discard(session)
+        if not held:
+            del _holding[task]

@@ -49,7 +49,7 @@ class World:
 
     async def job(self) -> Activity:
         async with self.instance.runtime.sessions() as session:
-            row = await session.scalar(select(Activity))
+            row: Activity | None = await session.scalar(select(Activity))
             assert row is not None
             return row
 
