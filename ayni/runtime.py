@@ -16,7 +16,7 @@ from federation import keys, vocab
 from federation.client import Client
 from federation.errors import Refused
 from federation.keyresolver import KeyResolver
-from federation.signatures import Scheme, SigningAuth
+from federation.signatures import SchemeMemory, SigningAuth
 from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
 from models.uris import Uris
@@ -31,8 +31,9 @@ class Runtime:
     client: Client
     key_resolver: KeyResolver = field(init=False)
     blocklist: policy.Blocklist = field(init=False)
-    # Which signature scheme each origin accepted, shared by every signer of this instance.
-    schemes: dict[str, Scheme] = field(default_factory=dict)
+    # Which signature scheme each origin wants: one memory for every signer of this instance,
+    # fetches and deliveries alike.
+    schemes: SchemeMemory = field(default_factory=SchemeMemory)
     _signers: dict[str, SigningAuth] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
