@@ -100,6 +100,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(database_url: str) -> 
             worker.wait(5)
         finally:
             worker.kill()
+            worker.communicate()  # closes its stdout, which a warning (an error here) would report
         assert sender.receiver.count() == 0
         assert await count_state(sender, "pending") == 8
         for host in hosts:
