@@ -3,10 +3,10 @@
     processed = await run_once(runtime)      tests drive it step by step
     await run(runtime, stop)                 `ayni serve` and `ayni worker` loop until `stop` is set
 
-Rows are claimed under a lease (`locked_until`), with `FOR UPDATE SKIP LOCKED` on PostgreSQL so
-several workers share one database; on SQLite one in-process worker runs. A handler's own
+Rows are claimed under a lease by the one claim of every queue (models.queue.claim), so several
+workers share one PostgreSQL database; on SQLite one in-process worker runs. A handler's own
 "no" (Ignored) and documents that cannot be had (404, 410, refused, malformed) end as
-`ignored` with the reason; anything else is retried with backoff, then `failed`.
+`ignored` with the reason; anything else is retried as `retry.INBOX` says, then `failed`.
 
 Jobs run concurrently, as deliveries do (outbox/worker.py): `Limits.total` at once, at most
 `per_host` per actor's host and one per actor, in the order received, so an Undo never overtakes
@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 
 from ayni.runtime import Runtime
-from federation import vocab
+from federation import retry, vocab
 from federation.errors import Gone, InvalidDocument, NotFound, Refused
+from federation.retry import Failure
 from inbox.handlers import Context, Ignored, dispatch
+from models import queue
 from models.base import utcnow
 from models.queue import Incoming, IncomingState
 from outbox.hosts import mark_host_alive
@@ -38,9 +40,6 @@ from outbox.hosts import mark_host_alive
 log = logging.getLogger("ayni.inbox")
 
 LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
-FIRST_RETRY = timedelta(seconds=30)
-LAST_RETRY = timedelta(hours=6)
 IDLE_WAIT = 1.0
 PERMANENT = (Ignored, InvalidDocument, NotFound, Gone, Refused)
 
@@ -72,12 +71,6 @@ class Job:
         return vocab.host_of(self.actor_uri) or ""
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """30 s, 2 min, 8 min ... capped at 6 h: about a day and a half over MAX_ATTEMPTS."""
-    delay: timedelta = FIRST_RETRY * 4 ** max(attempts - 1, 0)
-    return min(delay, LAST_RETRY)
-
-
 async def process(runtime: Runtime, job: Job, deadline: float = Limits.deadline) -> str:
     attempts = job.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_error": None}
@@ -92,11 +85,12 @@ async def process(runtime: Runtime, job: Job, deadline: float = Limits.deadline)
     except Exception as error:  # noqa: BLE001  the one broad except: whatever went wrong is kept on the row
         expired = isinstance(error, TimeoutError) and budget.expired()
         values["last_error"] = f"not done within {deadline:g} s" if expired else _reason(error)
-        if attempts >= MAX_ATTEMPTS:
+        delay = retry.INBOX(attempts, Failure())
+        if delay is None:
             values["state"] = IncomingState.FAILED
             log.warning("inbox: activity %s failed for good: %s", job.id, values["last_error"])
         else:
-            values["next_attempt_at"] = utcnow() + retry_delay(attempts)
+            values["next_attempt_at"] = utcnow() + delay
             log.info("inbox: activity %s will be retried: %s", job.id, values["last_error"])
     async with runtime.sessions() as session, session.begin():
         await session.execute(update(Incoming).where(Incoming.id == job.id).values(**values))
@@ -123,51 +117,34 @@ class InboxWorker:
     async def claim(self, limit: int = Limits.window) -> list[Job]:
         """Up to `limit` due rows, leased; none of an actor or a host already at its limit."""
         now = self.now()
-        due = (
-            select(Incoming.id)
-            .where(
-                Incoming.state == IncomingState.PENDING,
-                Incoming.next_attempt_at <= now,
-                or_(Incoming.locked_until.is_(None), Incoming.locked_until <= now),
-            )
-            .order_by(Incoming.next_attempt_at, Incoming.id)
-            .limit(limit)
-        )
+        where = [Incoming.state == IncomingState.PENDING]
         if self._actors:
-            due = due.where(Incoming.actor_uri.not_in(sorted(self._actors)))
+            where.append(Incoming.actor_uri.not_in(sorted(self._actors)))
         for host in (h for h, n in self._busy.items() if n >= self.limits.per_host):
             for scheme in ("https", "http"):
-                due = due.where(~Incoming.actor_uri.startswith(f"{scheme}://{host}/", autoescape=True))
-        if not self.runtime.settings.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
+                where.append(~Incoming.actor_uri.startswith(f"{scheme}://{host}/", autoescape=True))
+        # The filters above work on how actor URIs are spelled; this is the rule itself.
+        actors, taken = set(self._actors), Counter(self._busy)
+
+        def keep(row: queue.Leased) -> bool:
+            host = vocab.host_of(row.actor_uri) or ""
+            if row.actor_uri in actors or taken[host] >= self.limits.per_host:
+                return False
+            actors.add(row.actor_uri)
+            taken[host] += 1
+            return True
+
         async with self.runtime.sessions() as session, session.begin():
-            rows = (await session.execute(
-                update(Incoming)
-                .where(Incoming.id.in_(due.scalar_subquery()))
-                .values(locked_until=now + self.limits.lease)
-                .returning(Incoming.id, Incoming.document, Incoming.recipient_id, Incoming.attempts,
-                           Incoming.actor_uri, Incoming.next_attempt_at)
-                .execution_options(synchronize_session=False)
-            )).all()
-            # The filter above works on how actor URIs are spelled; this is the rule itself.
-            kept, excess, actors, taken = [], [], set(self._actors), Counter(self._busy)
-            for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
-                job = Job(row.id, row.document, row.recipient_id, row.attempts, row.actor_uri)
-                if job.actor_uri in actors or taken[job.host] >= self.limits.per_host:
-                    excess.append(job.id)
-                    continue
-                actors.add(job.actor_uri)
-                taken[job.host] += 1
-                kept.append(job)
-            if excess:  # behind the rows due now, so they cannot crowd out every other claim
-                await session.execute(
-                    update(Incoming).where(Incoming.id.in_(excess)).values(locked_until=None, next_attempt_at=now)
-                    .execution_options(synchronize_session=False)
-                )
+            rows = await queue.claim(
+                session, Incoming, now=now, lease=self.limits.lease, limit=limit, where=where,
+                order_by=[Incoming.next_attempt_at], keep=keep,
+                columns=[Incoming.document, Incoming.recipient_id, Incoming.attempts, Incoming.actor_uri],
+            )
+            jobs = [Job(row.id, row.document, row.recipient_id, row.attempts, row.actor_uri) for row in rows]
             # A server that sends us something is up again: deliveries to it resume now.
-            for host in {job.host for job in kept} - {""}:
+            for host in {job.host for job in jobs} - {""}:
                 await mark_host_alive(session, host, now)
-        return kept
+        return jobs
 
     def start(self, jobs: list[Job], total: asyncio.Semaphore) -> None:
         for job in jobs:
@@ -234,9 +211,7 @@ class InboxWorker:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if unfinished:
             async with self.runtime.sessions() as session, session.begin():
-                await session.execute(
-                    update(Incoming).where(Incoming.id.in_([job.id for job in unfinished])).values(locked_until=None)
-                )
+                await queue.release(session, Incoming, [job.id for job in unfinished], self.now())
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -1,16 +1,45 @@
-"""The two queues, as tables: activities received (`incoming`) and activities to deliver.
+"""The queues, as tables: activities received (`incoming`), activities to fan out
+(`activities`) and deliveries; and the one way every worker takes rows from them, `claim`.
 
 Each row's state is one enum column plus `attempts`, `next_attempt_at`, `last_error`; every retry
-has a ceiling. Workers claim due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL) under a lease, so a
-crashed worker's rows become due again when the lease runs out.
+has a ceiling (federation/retry.py).
+
+    rows = await claim(session, Delivery, now=now, lease=timedelta(minutes=2), limit=384,
+                       where=[Delivery.state == "pending"], columns=[Delivery.host], keep=...)
+
+A claim leases due rows (`next_attempt_at` come, no lease running) in one UPDATE … RETURNING:
+on PostgreSQL its SELECT is `FOR UPDATE SKIP LOCKED`, so concurrent claimers never take the
+same row; SQLite has one writer at a time, the statement's own transaction. A crashed worker's
+rows come due again when their lease runs out. The lease is `locked_until`; a table without
+one (`activities`) is leased on `next_attempt_at` itself, moved past the lease. Each queue's
+own limits are parameters: `where` leaves out what the worker cannot take now (a host at its
+limit), `keep` holds the rule for the rows of one claim (so many per host), and the rows it
+turns away go back at once (`release`): due now, behind the rows that were waiting.
 """
 
 import enum
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 
@@ -140,3 +169,65 @@ class DomainBlock(Base):
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+Queue = type[Incoming] | type[Activity] | type[Delivery]
+Leased = Row[*tuple[Any, ...]]  # a claimed row: its id, the columns asked for, the order's
+
+
+async def claim(
+    session: AsyncSession,
+    queue: Queue,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    where: Sequence[ColumnElement[bool]] = (),
+    order_by: Sequence[InstrumentedAttribute[Any]] = (),
+    columns: Sequence[InstrumentedAttribute[Any]] = (),
+    keep: Callable[[Leased], bool] | None = None,
+) -> list[Leased]:
+    """Lease up to `limit` due rows matching `where`, first by `order_by` (ascending; then id),
+    and return their id and `columns` in that order. `keep`, asked once per row in that order,
+    may turn rows away: they are released in the same transaction, and not returned."""
+    table = cast(Table, queue.__table__)
+    due = (
+        select(table.c.id)
+        .where(*where, table.c.next_attempt_at <= now)
+        .order_by(*order_by, table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # SQLite leaves this out
+    )
+    if "locked_until" in table.c:
+        due = due.where(or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
+        leased = table.c.locked_until
+    else:
+        leased = table.c.next_attempt_at
+    names = ["id", *(column.key for column in columns)]
+    names += [column.key for column in order_by if column.key not in names]
+    claimed = await session.execute(
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values({leased: now + lease})
+        .returning(*(table.c[name] for name in names))
+    )
+    # RETURNING keeps no order: put the rows back in the claim's (by position, which is cheaper
+    # than by name: a delivery worker claims hundreds of rows at a time).
+    rows = sorted(claimed, key=itemgetter(*(names.index(column.key) for column in order_by), 0))
+    if keep is None:
+        return rows
+    kept = [row for row in rows if keep(row)]
+    if len(kept) < len(rows):
+        await release(session, queue, {row.id for row in rows} - {row.id for row in kept}, now)
+    return kept
+
+
+async def release(session: AsyncSession, queue: Queue, ids: Collection[int], now: datetime) -> None:
+    """Give back the leases of claimed rows not worked on: due now, behind those waiting longer."""
+    if not ids:
+        return
+    table = cast(Table, queue.__table__)
+    values: dict[Any, Any] = {table.c.next_attempt_at: now}
+    if "locked_until" in table.c:
+        values[table.c.locked_until] = None
+    await session.execute(update(table).where(table.c.id.in_(list(ids))).values(values))

@@ -1,12 +1,27 @@
-"""Remote hosts' health as the delivery worker sees it; the inbox reports a host alive too."""
+"""Remote hosts' health as the delivery worker sees it; the inbox reports a host alive too.
 
-from datetime import datetime
+A host is `unavailable` once it has failed for UNAVAILABLE_AFTER without a single success;
+fan-out then skips it until it answers or sends us anything.
+"""
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.queue import Delivery, DeliveryState, Host
+
+UNAVAILABLE_AFTER = timedelta(hours=24)
+UNAVAILABLE_MIN_FAILURES = 5
+
+
+def host_unavailable(consecutive_failures: int, first_failure_at: datetime | None, now: datetime) -> bool:
+    return (
+        first_failure_at is not None
+        and consecutive_failures >= UNAVAILABLE_MIN_FAILURES
+        and now - first_failure_at >= UNAVAILABLE_AFTER
+    )
 
 
 async def mark_host_alive(session: AsyncSession, host: str, now: datetime | None = None) -> None:
@@ -28,9 +43,7 @@ async def mark_host_alive(session: AsyncSession, host: str, now: datetime | None
 
 
 async def record_failures(session: AsyncSession, failures: dict[str, datetime], now: datetime) -> None:
-    """`failures`: host -> when it failed. Marks hosts unavailable per retry.host_unavailable."""
-    from outbox.retry import host_unavailable
-
+    """`failures`: host -> when it failed. Marks hosts unavailable per host_unavailable."""
     if not failures:
         return
     rows = {

@@ -2,32 +2,37 @@
 
 Unknown recipients are fetched first, with no transaction open (the network may take 30 s);
 everything else happens in one transaction, so a crash leaves the job pending and no
-half-expanded set of rows behind (deliveries are unique per inbox anyway). A job that fails,
-however it fails, is counted by `fail`: retried with the delivery backoff, `failed` after
-`retry.MAX_ATTEMPTS`, its last error kept.
+half-expanded set of rows behind (deliveries are unique per inbox anyway). Jobs are taken by
+the one claim of every queue (models.queue.claim), leased on `next_attempt_at` (the table has
+no `locked_until`). A job that fails, however it fails, is counted by `fail`: retried as
+`retry.DELIVERY` says, `failed` after its last try, its last error kept.
 """
 
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from federation import vocab
+from federation import retry, vocab
 from federation.errors import FederationError
-from models import policy
+from federation.retry import Failure
+from models import policy, queue
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity, Delivery, FanoutState
 from models.remote import RemoteActor
-from outbox import fanout, hosts, retry
+from outbox import fanout, hosts
 from outbox.fanout import Recipient
 
 log = logging.getLogger("ayni.outbox")
 
 INSERT_BATCH = 1000
+# Time for a batch of jobs, each looking up its unknown recipients (30 s each at most). A job
+# still running when its lease ends may be claimed again; `expand` then finds it locked or done.
+LEASE = timedelta(minutes=5)
 Fetch = Callable[[str], Awaitable[dict[str, Any]]]
 
 
@@ -76,7 +81,6 @@ async def expand(
     *,
     own_host: str,
     fetch: Fetch,
-    is_postgres: bool,
     now: datetime,
     random_unit: Callable[[], float] = random.random,
 ) -> int:
@@ -95,12 +99,14 @@ async def expand(
         await fail(sessions, activity_id, error, now=now, random_unit=random_unit)
         return 0
     async with sessions() as session, session.begin():
-        query = select(Activity).where(Activity.id == activity_id, Activity.fanout_state == FanoutState.PENDING)
-        if is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        row = await session.scalar(query)
+        # Claimed under a lease; this lock covers the job whose lease ran out mid-way.
+        row = await session.scalar(
+            select(Activity)
+            .where(Activity.id == activity_id, Activity.fanout_state == FanoutState.PENDING)
+            .with_for_update(skip_locked=True)
+        )
         if row is None:
-            return 0  # another worker has it
+            return 0  # another worker has it, or has done it
         recipients = named
         if audience.get("followers"):
             recipients = [*named, *await follower_recipients(session, row.actor_id)]
@@ -136,31 +142,28 @@ async def fail(
     now: datetime,
     random_unit: Callable[[], float] = random.random,
 ) -> None:
-    """Count one failed attempt and keep its error: retried after a backoff, `failed` for good
-    once it has had retry.MAX_ATTEMPTS. A job done or failed meanwhile is left as it is."""
+    """Count one failed attempt and keep its error: retried as `retry.DELIVERY` says, `failed`
+    for good after its last try. A job done or failed meanwhile is left as it is."""
     async with sessions() as session, session.begin():
         row = await session.get(Activity, activity_id, with_for_update=True)
         if row is None or row.fanout_state != FanoutState.PENDING:
             return
         row.attempts += 1
         row.last_error = error[:2000]
-        decision = retry.decide(None, row.attempts, now, random_unit=random_unit)
-        if decision.retry_at is None:
+        delay = retry.DELIVERY(row.attempts, Failure(), random_unit)
+        if delay is None:
             row.fanout_state = FanoutState.FAILED
             log.warning("fan-out of activity %s failed for good: %s", activity_id, row.last_error)
         else:
-            row.next_attempt_at = decision.retry_at
+            row.next_attempt_at = now + delay
 
 
-async def due_activities(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, limit: int = 20
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, limit: int = 20, lease: timedelta = LEASE
 ) -> list[int]:
-    async with sessions() as session:
-        return list(
-            await session.scalars(
-                select(Activity.id)
-                .where(Activity.fanout_state == FanoutState.PENDING, Activity.next_attempt_at <= now)
-                .order_by(Activity.id)
-                .limit(limit)
-            )
+    """Lease up to `limit` due jobs, oldest first; their ids."""
+    async with sessions() as session, session.begin():
+        rows = await queue.claim(
+            session, Activity, now=now, lease=lease, limit=limit, where=[Activity.fanout_state == FanoutState.PENDING]
         )
+    return [row.id for row in rows]

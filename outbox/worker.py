@@ -4,9 +4,9 @@
     await worker.run_once()                   # one pass: expand jobs, send what is due, record
     await run(runtime, stop)                  # the loop `ayni serve` / `ayni worker` run
 
-Claims: due pending rows get `locked_until = now + lease` in one UPDATE (`FOR UPDATE SKIP
-LOCKED` on PostgreSQL, so several workers never take the same row); a worker that dies leaves
-its rows to come due again when the lease runs out. Results are written in batches. Sending
+Claims: the one claim of every queue (models.queue.claim) leases a batch of due rows, so several
+workers never take the same row, and a worker that dies leaves its rows to come due again when
+the lease runs out. Results are written in batches, retries as `retry.DELIVERY` says. Sending
 is bounded in total and per host, and a host already at its limit is left out of the next
 claim, so a server that never answers ties up a few slots, never the queue. On shutdown,
 what is still in flight after a grace period is cancelled and its lease released.
@@ -27,16 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import __version__
 from ayni.runtime import Runtime
+from federation import retry
 from federation.keys import SigningKey
+from federation.retry import Failure
 from federation.sender import Sender
+from models import queue
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow
 from models.queue import Activity, Delivery, DeliveryState, Host
 from models.remote import RemoteActor
-from outbox import hosts, jobs, retry
+from outbox import hosts, jobs
 from outbox.deliver import Outcome, Payload, deliver
-from outbox.retry import Verdict
 
 log = logging.getLogger("ayni.outbox")
 
@@ -50,11 +52,30 @@ _RECORD = (
     )})
 )
 
-_STATES = {
-    Verdict.SENT: DeliveryState.SENT, Verdict.GONE: DeliveryState.GONE,
-    Verdict.REJECTED: DeliveryState.REJECTED, Verdict.FAILED: DeliveryState.FAILED,
-    Verdict.RETRY: DeliveryState.PENDING,
-}
+
+def decide(
+    outcome: Outcome, attempts: int, now: datetime, random_unit: Callable[[], float] = random.random
+) -> tuple[DeliveryState, datetime]:
+    """A delivery's state after its `attempts`-th try, and when it is next due:
+
+        2xx                         sent
+        404, 410                    gone (410 on a follower's inbox also ends the follow)
+        refused by our own guard    rejected
+        anything else               as retry.DELIVERY says: pending until the next try (401,
+                                    408, 429, 5xx, no answer; Retry-After honoured), rejected
+                                    at once (other 4xx), failed after the last try
+    """
+    status = outcome.status
+    if status is not None and not outcome.refused:
+        if 200 <= status < 300:
+            return DeliveryState.SENT, now
+        if status in (404, 410):
+            return DeliveryState.GONE, now
+    failure = Failure(status, retry.parse_retry_after(outcome.retry_after, now), final=outcome.refused)
+    delay = retry.DELIVERY(attempts, failure, random_unit)
+    if delay is not None:
+        return DeliveryState.PENDING, now + delay
+    return (DeliveryState.REJECTED if failure.permanent else DeliveryState.FAILED), now
 
 
 def _record_sent(ids: list[int], status: int | None, now: datetime) -> Update:
@@ -107,17 +128,13 @@ class DeliveryWorker:
     _results: list[tuple[Claimed, Outcome]] = field(default_factory=list)
     _room: asyncio.Event = field(default_factory=asyncio.Event)
 
-    @property
-    def is_postgres(self) -> bool:
-        return not self.runtime.settings.is_sqlite
-
     async def fan_out_due(self) -> int:
         made = 0
-        for activity_id in await jobs.due_activities(self.runtime.sessions, self.now()):
+        for activity_id in await jobs.claim(self.runtime.sessions, self.now()):
             try:
                 made += await jobs.expand(
                     self.runtime.sessions, activity_id, own_host=self.runtime.settings.host,
-                    fetch=self.runtime.fetch, is_postgres=self.is_postgres, now=self.now(),
+                    fetch=self.runtime.fetch, now=self.now(),
                     random_unit=self.random_unit,
                 )
             except Exception as e:  # one broad except per job: counted and recorded on the row
@@ -129,46 +146,29 @@ class DeliveryWorker:
         return made
 
     async def claim(self, limit: int) -> list[Claimed]:
-        now = self.now()
         saturated = [host for host, n in self._busy.items() if n >= self.limits.per_host]
-        due = (
-            select(Delivery.id)
-            .where(
-                Delivery.state == DeliveryState.PENDING,
-                Delivery.next_attempt_at <= now,
-                (Delivery.locked_until.is_(None)) | (Delivery.locked_until <= now),
-            )
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(limit)
-        )
+        where = [Delivery.state == DeliveryState.PENDING]
         if saturated:
-            due = due.where(Delivery.host.not_in(saturated))
-        if self.is_postgres:
-            due = due.with_for_update(skip_locked=True)
+            where.append(Delivery.host.not_in(saturated))
+        # Never hold more of a host's rows than it has free slots: rows queued behind a slow
+        # host could outlive their lease and be sent twice by another worker.
+        taken = Counter(self._busy)
+
+        def keep(row: queue.Leased) -> bool:
+            if taken[row.host] >= self.limits.per_host:
+                return False
+            taken[row.host] += 1
+            return True
+
         async with self.runtime.sessions() as session, session.begin():
-            rows = await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(due.scalar_subquery()))
-                .values(locked_until=now + self.limits.lease)
-                .returning(Delivery.id, Delivery.activity_id, Delivery.inbox_uri, Delivery.host, Delivery.attempts)
-                .execution_options(synchronize_session=False)
+            rows = await queue.claim(
+                session, Delivery, now=self.now(), lease=self.limits.lease, limit=limit, where=where,
+                order_by=[Delivery.next_attempt_at], keep=keep,
+                columns=[Delivery.activity_id, Delivery.inbox_uri, Delivery.host, Delivery.attempts],
             )
-            claimed = [Claimed(*row) for row in rows]
-            # Never hold more of a host's rows than it has free slots: rows queued behind a slow
-            # host could outlive their lease and be sent twice by another worker.
-            kept, excess, taken = [], [], Counter(self._busy)
-            for item in sorted(claimed, key=lambda c: c.id):
-                if taken[item.host] < self.limits.per_host:
-                    taken[item.host] += 1
-                    kept.append(item)
-                else:
-                    excess.append(item.id)
-            if excess:
-                await session.execute(
-                    update(Delivery).where(Delivery.id.in_(excess)).values(locked_until=None)
-                    .execution_options(synchronize_session=False)
-                )
-        return kept
+        # By position, not by name: a claim is hundreds of rows.
+        return [Claimed(row_id, activity_id, inbox, host, attempts)
+                for row_id, activity_id, inbox, host, attempts, _ in rows]
 
     async def _prepare(self, activity_ids: set[int]) -> None:
         """Serialise, digest and find the signing key once per activity."""
@@ -225,16 +225,13 @@ class DeliveryWorker:
         sent: dict[int | None, list[int]] = {}  # by status: one UPDATE for all, not one per row
         for item, outcome in results:
             attempts = item.attempts + 1
-            decision = retry.decide(
-                outcome.status, attempts, now, retry_after=outcome.retry_after,
-                refused=outcome.refused, random_unit=self.random_unit,
-            )
-            if decision.verdict is Verdict.SENT and outcome.error is None:
+            state, due = decide(outcome, attempts, now, self.random_unit)
+            if state is DeliveryState.SENT and outcome.error is None:
                 sent.setdefault(outcome.status, []).append(item.id)
             else:
                 changes.append({
-                    "row_id": item.id, "state": _STATES[decision.verdict], "attempts": attempts,
-                    "locked_until": None, "next_attempt_at": decision.retry_at or now,
+                    "row_id": item.id, "state": state, "attempts": attempts,
+                    "locked_until": None, "next_attempt_at": due,
                     "last_status": outcome.status, "last_error": outcome.error,
                 })
             if outcome.status is not None and outcome.status < 500:
@@ -263,9 +260,7 @@ class DeliveryWorker:
         if not items:
             return
         async with self.runtime.sessions() as session, session.begin():
-            await session.execute(
-                update(Delivery).where(Delivery.id.in_([i.id for i in items])).values(locked_until=None)
-            )
+            await queue.release(session, Delivery, [i.id for i in items], self.now())
 
     async def deliver_due(self, limit: int = 500) -> int:
         """Claim up to `limit` due rows, send them all, record the results."""

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from federation import retry
 from models import actors
 from models.queue import Activity, Visibility
 from models.transactions import NetworkInTransaction
-from outbox import retry
 from outbox.deliver import Payload, deliver
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker
@@ -118,16 +118,16 @@ async def test_a_lookup_on_a_server_that_is_down_is_counted_and_fails_at_the_cei
     assert (job.fanout_state, job.attempts) == ("pending", 1)
     assert "resolving recipients" in (job.last_error or "") and "Unavailable" in (job.last_error or "")
     assert job.next_attempt_at > world.clock.now(), "retried with a backoff, not at once"
-    for attempt in range(2, retry.MAX_ATTEMPTS + 1):
+    for attempt in range(2, retry.DELIVERY.attempts + 1):
         world.clock.advance(hours=13)  # past the longest backoff
         await world.worker.run_once()
         assert (await world.job()).attempts == attempt
     job = await world.job()
-    assert (job.fanout_state, job.attempts) == ("failed", retry.MAX_ATTEMPTS)
+    assert (job.fanout_state, job.attempts) == ("failed", retry.DELIVERY.attempts)
     assert "Unavailable" in (job.last_error or "")
     world.clock.advance(days=30)
     await world.worker.run_once()
-    assert (await world.job()).attempts == retry.MAX_ATTEMPTS, "a failed job is never tried again"
+    assert (await world.job()).attempts == retry.DELIVERY.attempts, "a failed job is never tried again"
 
 
 async def test_a_lookup_that_raises_unexpectedly_is_counted_and_fails_at_the_ceiling(
@@ -138,7 +138,7 @@ async def test_a_lookup_that_raises_unexpectedly_is_counted_and_fails_at_the_cei
 
     monkeypatch.setattr(world.instance.runtime, "fetch", broken)
     await world.direct_note(to=world.alice.actor_uri)
-    for attempt in range(1, retry.MAX_ATTEMPTS + 1):
+    for attempt in range(1, retry.DELIVERY.attempts + 1):
         await world.worker.run_once()
         job = await world.job()
         assert job.attempts == attempt

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from federation import vocab
+from federation import retry, vocab
 from inbox import worker
 from inbox.handlers import HANDLERS, Context
 from models import actors
@@ -230,13 +230,13 @@ async def test_a_failing_handler_is_retried_with_backoff_then_failed(
     assert state == "pending" and "database hiccup" in (reason or "")
     runtime = world.instance.runtime
     assert await worker.run_once(runtime) == 0  # not due yet
-    for _ in range(worker.MAX_ATTEMPTS - 1):
+    for _ in range(retry.INBOX.attempts - 1):
         async with runtime.sessions() as session, session.begin():
             await session.execute(update(Incoming).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
         assert await worker.run_once(runtime) == 1
     async with runtime.sessions() as session:
         row = (await session.execute(select(Incoming.state, Incoming.attempts))).one()
-    assert (row.state, row.attempts) == ("failed", worker.MAX_ATTEMPTS)
+    assert (row.state, row.attempts) == ("failed", retry.INBOX.attempts)
 
 
 async def test_handlers_cannot_touch_the_network_inside_a_transaction(world: World) -> None:

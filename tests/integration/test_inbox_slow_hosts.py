@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from federation import vocab
+from federation import retry, vocab
 from inbox import worker
 from inbox.handlers import Context
 from models import actors
@@ -180,10 +180,10 @@ async def test_a_host_that_timed_out_is_backed_off_and_its_activities_retried_wi
     # And its retries keep their ceiling: the last allowed attempt ends it for good
     async with world.runtime.sessions() as session, session.begin():
         await session.execute(update(Incoming).where(Incoming.id == row.id).values(
-            attempts=worker.MAX_ATTEMPTS - 1, next_attempt_at=utcnow()))
+            attempts=retry.INBOX.attempts - 1, next_attempt_at=utcnow()))
     assert await worker.run_once(world.runtime) == 1
     row = await world.row(later)
-    assert (row.state, row.attempts) == ("failed", worker.MAX_ATTEMPTS)
+    assert (row.state, row.attempts) == ("failed", retry.INBOX.attempts)
 
 
 async def test_a_running_job_is_not_claimed_again_by_another_worker(world: World) -> None:

@@ -1,12 +1,9 @@
-"""Pure pieces of the inbox: domain blocks, actor documents, retry timing."""
-
-from datetime import timedelta
+"""Pure pieces of the inbox: domain blocks, actor documents (its retry timing: test_retry.py)."""
 
 import pytest
 
 from federation.errors import InvalidDocument
 from federation.remote_actor import actor_from_ap
-from inbox.worker import LAST_RETRY, MAX_ATTEMPTS, retry_delay
 from models.policy import is_blocked as blocked
 
 DOMAINS = frozenset({"evil.example", "spam.test"})
@@ -49,9 +46,3 @@ def test_documents_that_are_not_usable_actors_are_refused(document: dict[str, ob
     with pytest.raises(InvalidDocument):
         actor_from_ap(document)
 
-
-def test_retries_back_off_to_a_ceiling_over_about_a_day_and_a_half() -> None:
-    delays = [retry_delay(n) for n in range(1, MAX_ATTEMPTS)]
-    assert delays == sorted(delays) and delays[0] == timedelta(seconds=30)
-    assert max(delays) == LAST_RETRY
-    assert timedelta(hours=12) < sum(delays, timedelta()) < timedelta(days=3)
