@@ -17,8 +17,8 @@ from federation.breaker import Breaker
 from federation.client import Client
 from federation.errors import Refused
 from federation.keyresolver import KeyResolver
-from federation.signatures import Scheme, SigningAuth
-from models import actors, db, policy, remote
+from federation.signatures import SchemeMemory, SigningAuth
+from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
 from models.uris import Uris
 
@@ -34,8 +34,9 @@ class Runtime:
     # Fetches per remote host: a few at once, none for a while from a host that stops answering.
     breaker: Breaker = field(init=False)
     blocklist: policy.Blocklist = field(init=False)
-    # Which signature scheme each origin accepted, shared by every signer of this instance.
-    schemes: dict[str, Scheme] = field(default_factory=dict)
+    # Which signature scheme each origin wants: one memory for every signer of this instance,
+    # fetches and deliveries alike.
+    schemes: SchemeMemory = field(default_factory=SchemeMemory)
     _signers: dict[str, SigningAuth] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,7 +87,10 @@ class Runtime:
 
     async def fetch(self, url: str) -> dict[str, Any]:
         """An AS2 document, fetched with a signature by the instance actor (authorized fetch).
-        Nothing is ever fetched from a blocked domain, nor from a host in backoff (`breaker`)."""
+        Nothing is ever fetched from a blocked domain, nor from a host in backoff (`breaker`), nor
+        while this task holds a transaction (NetworkInTransaction): every fetch, inbound or
+        outbound, comes through here."""
+        transactions.outside_transaction(f"fetching {url}")
         if await self.blocklist.blocks(vocab.host_of(url)):
             raise Refused(f"{vocab.host_of(url)} is a blocked domain", url=url)
         auth = await self.instance_signer()

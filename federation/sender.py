@@ -75,10 +75,6 @@ class Target:
     authority: str  # the Host header
     path: str  # the request target, query included
 
-    @property
-    def origin(self) -> str:
-        return f"{self.scheme}://{self.authority}"
-
     @staticmethod
     def of(url: str) -> "Target":
         """Refused unless an absolute http(s) URL whose parts are safe on a request line."""

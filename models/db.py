@@ -27,6 +27,7 @@ from models import (  # noqa: F401
     remote,
 )
 from models.base import Base
+from models.transactions import TrackedSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 metadata = Base.metadata
@@ -51,7 +52,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # Tracked: models.transactions.outside_transaction can tell when a task holds a transaction.
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TrackedSession)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -8,7 +8,7 @@ refusal comes back as an Outcome for the retry policy.
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Generator, MutableMapping
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,7 +24,8 @@ from federation.errors import FetchError, Refused
 from federation.keys import SigningKey
 from federation.rfc9421 import sign_rfc9421
 from federation.sender import Answer, Sender, Target
-from federation.signatures import Scheme
+from federation.signatures import Scheme, SchemeMemory
+from models import transactions
 
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 
@@ -50,8 +51,9 @@ class Outcome:
 
 class DeliveryAuth(httpx.Auth):
     """draft-cavage with the activity's precomputed digest; RFC 9421 when an origin asks for it
-    (a 400 or 401 to the first knock), remembered per origin in `schemes` as SigningAuth does.
-    The httpx road, for hosts mounted in-process; `deliver` knocks the same way on a Sender."""
+    (a 400 or 401 to the first knock), in the instance's one SchemeMemory, which SigningAuth
+    reads and writes too. The httpx road, for hosts mounted in-process; `deliver` knocks the
+    same way on a Sender."""
 
     requires_request_body = True
 
@@ -59,22 +61,22 @@ class DeliveryAuth(httpx.Auth):
         self,
         key: SigningKey,
         payload: Payload,
-        schemes: MutableMapping[str, Scheme],
+        schemes: SchemeMemory,
         now: Callable[[], datetime],
     ) -> None:
         self.key, self.payload, self.schemes, self.now = key, payload, schemes, now
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        scheme: Scheme = self.schemes.get(origin, "cavage")
+        url = str(request.url)
+        scheme = self.schemes.first(url)
         self._sign(request, scheme)
         response = yield request
         if response.status_code in (400, 401):
             scheme = _other(scheme)
             self._sign(request, scheme)
             response = yield request
-        if response.status_code < 400 and self.schemes.get(origin, "cavage") != scheme:
-            self.schemes[origin] = scheme
+        if response.status_code < 400:
+            self.schemes.accepted(url, scheme)
 
     def _sign(self, request: httpx.Request, scheme: Scheme) -> None:
         for name in ("signature", "signature-input", "digest", "content-digest"):
@@ -132,10 +134,12 @@ async def deliver(
     inbox_uri: str,
     payload: Payload,
     key: SigningKey,
-    schemes: MutableMapping[str, Scheme],
+    schemes: SchemeMemory,
     now: Callable[[], datetime] = _utcnow,
 ) -> Outcome:
-    """POST through the Sender, or through a Client (hosts mounted in-process, in tests)."""
+    """POST through the Sender, or through a Client (hosts mounted in-process, in tests).
+    Never inside a transaction (NetworkInTransaction): a slow inbox would hold it for 30 s."""
+    transactions.outside_transaction("a delivery")
     try:
         if isinstance(via, Sender):
             answer = await _knock(via, inbox_uri, payload, key, schemes, now)
@@ -158,20 +162,19 @@ async def _knock(
     inbox_uri: str,
     payload: Payload,
     key: SigningKey,
-    schemes: MutableMapping[str, Scheme],
+    schemes: SchemeMemory,
     now: Callable[[], datetime],
 ) -> Answer:
     """Sign with the origin's scheme (cavage until it asked otherwise); on 400/401 knock once
     more with the other, and remember whichever was answered with a success."""
     target = Target.of(inbox_uri)
-    origin = target.origin
-    scheme: Scheme = schemes.get(origin, "cavage")
+    scheme = schemes.first(target.url)
     answer = await sender.post(target, payload.body, _signed(target, payload, key, scheme, now()))
     if answer.status in (400, 401):
         scheme = _other(scheme)
         answer = await sender.post(target, payload.body, _signed(target, payload, key, scheme, now()))
-    if answer.status < 400 and schemes.get(origin, "cavage") != scheme:
-        schemes[origin] = scheme
+    if answer.status < 400:
+        schemes.accepted(target.url, scheme)
     return answer
 
 

@@ -1,10 +1,14 @@
 """The fan-out job: one activity row -> one delivery row per inbox, inserted in batches.
 
-Everything but fetching unknown recipients happens in one transaction, so a crash leaves the
-job pending and no half-expanded set of rows behind (deliveries are unique per inbox anyway).
+Unknown recipients are fetched first, with no transaction open (the network may take 30 s);
+everything else happens in one transaction, so a crash leaves the job pending and no
+half-expanded set of rows behind (deliveries are unique per inbox anyway). A job that fails,
+however it fails, is counted by `fail`: retried with the delivery backoff, `failed` after
+`retry.MAX_ATTEMPTS`, its last error kept.
 """
 
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -41,16 +45,19 @@ async def follower_recipients(session: AsyncSession, actor_id: int) -> list[Reci
     return [Recipient(uri, inbox, shared) for uri, inbox, shared in rows]
 
 
-async def named_recipients(session: AsyncSession, uris: list[str], fetch: Fetch) -> list[Recipient]:
-    """Known actors from the cache; the rest fetched (outside any transaction: see caller)."""
-    known = {
-        row.uri: Recipient(row.uri, row.inbox_uri, row.shared_inbox_uri)
-        for row in await session.execute(
-            select(RemoteActor.uri, RemoteActor.inbox_uri, RemoteActor.shared_inbox_uri).where(
-                RemoteActor.uri.in_(uris), RemoteActor.inbox_uri != ""
+async def named_recipients(
+    sessions: async_sessionmaker[AsyncSession], uris: list[str], fetch: Fetch
+) -> list[Recipient]:
+    """Known actors from the cache; the rest fetched once the cache's session is closed."""
+    async with sessions() as session:
+        known = {
+            row.uri: Recipient(row.uri, row.inbox_uri, row.shared_inbox_uri)
+            for row in await session.execute(
+                select(RemoteActor.uri, RemoteActor.inbox_uri, RemoteActor.shared_inbox_uri).where(
+                    RemoteActor.uri.in_(uris), RemoteActor.inbox_uri != ""
+                )
             )
-        )
-    }
+        }
     found = [known[uri] for uri in uris if uri in known]
     for uri in uris:
         if uri not in known:
@@ -71,25 +78,22 @@ async def expand(
     fetch: Fetch,
     is_postgres: bool,
     now: datetime,
+    random_unit: Callable[[], float] = random.random,
 ) -> int:
-    """Expand one pending activity; returns how many delivery rows it made."""
+    """Expand one pending activity; returns how many delivery rows it made. A recipient that
+    cannot be had (a server down, refusing, answering nonsense) counts as a failed attempt."""
     async with sessions() as session:
         row = await session.get(Activity, activity_id)
         if row is None or row.fanout_state != FanoutState.PENDING:
             return 0
         audience = row.audience or {}
-        try:
-            named = await named_recipients(session, list(audience.get("actors") or []), fetch)
-        except FederationError as e:
-            async with session.begin():
-                row.attempts += 1
-                decision = retry.decide(None, row.attempts, now)
-                row.last_error = f"resolving recipients: {e}"
-                if decision.retry_at is None:
-                    row.fanout_state = FanoutState.FAILED
-                else:
-                    row.next_attempt_at = decision.retry_at
-            return 0
+    try:
+        named = await named_recipients(sessions, list(audience.get("actors") or []), fetch)
+    except FederationError as e:
+        error = f"resolving recipients: {type(e).__name__}: {e}"
+        log.info("fan-out of activity %s: %s", activity_id, error)
+        await fail(sessions, activity_id, error, now=now, random_unit=random_unit)
+        return 0
     async with sessions() as session, session.begin():
         query = select(Activity).where(Activity.id == activity_id, Activity.fanout_state == FanoutState.PENDING)
         if is_postgres:
@@ -122,6 +126,30 @@ async def expand(
         row.attempts += 1
     log.info("activity %s fanned out to %d inboxes", activity_id, len(values))
     return len(values)
+
+
+async def fail(
+    sessions: async_sessionmaker[AsyncSession],
+    activity_id: int,
+    error: str,
+    *,
+    now: datetime,
+    random_unit: Callable[[], float] = random.random,
+) -> None:
+    """Count one failed attempt and keep its error: retried after a backoff, `failed` for good
+    once it has had retry.MAX_ATTEMPTS. A job done or failed meanwhile is left as it is."""
+    async with sessions() as session, session.begin():
+        row = await session.get(Activity, activity_id, with_for_update=True)
+        if row is None or row.fanout_state != FanoutState.PENDING:
+            return
+        row.attempts += 1
+        row.last_error = error[:2000]
+        decision = retry.decide(None, row.attempts, now, random_unit=random_unit)
+        if decision.retry_at is None:
+            row.fanout_state = FanoutState.FAILED
+            log.warning("fan-out of activity %s failed for good: %s", activity_id, row.last_error)
+        else:
+            row.next_attempt_at = decision.retry_at
 
 
 async def due_activities(

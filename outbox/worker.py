@@ -118,16 +118,14 @@ class DeliveryWorker:
                 made += await jobs.expand(
                     self.runtime.sessions, activity_id, own_host=self.runtime.settings.host,
                     fetch=self.runtime.fetch, is_postgres=self.is_postgres, now=self.now(),
+                    random_unit=self.random_unit,
                 )
-            except Exception as e:  # one broad except per job: recorded on the row
+            except Exception as e:  # one broad except per job: counted and recorded on the row
                 log.exception("fan-out of activity %s failed", activity_id)
-                async with self.runtime.sessions() as session, session.begin():
-                    await session.execute(
-                        update(Activity).where(Activity.id == activity_id).values(
-                            last_error=f"{type(e).__name__}: {e}",
-                            next_attempt_at=self.now() + retry.backoff(3),
-                        )
-                    )
+                await jobs.fail(
+                    self.runtime.sessions, activity_id, f"{type(e).__name__}: {e}",
+                    now=self.now(), random_unit=self.random_unit,
+                )
         return made
 
     async def claim(self, limit: int) -> list[Claimed]:

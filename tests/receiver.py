@@ -10,6 +10,10 @@ Faults, per host (`host[:port]` as the sender addresses it):
     fail_first  the first N deliveries get 500 (or another status), then 202
     status      always this status (410, say), with optional Retry-After
     black_hole  accept the request and never answer
+    rfc9421_only  401 to a draft-cavage signature, as a server that accepts only RFC 9421
+
+Signed GETs of the URLs in `documents` are answered with them (in-process only). Every
+signed request's method and scheme is recorded in `knocks`, refused or not.
 
 One `Receiver` serves as an httpx transport (in-process, any number of hosts) and as an ASGI
 app (for real uvicorn servers on loopback ports).
@@ -50,6 +54,7 @@ class Fault:
     status: int | None = None
     retry_after: str | None = None
     black_hole: bool = False
+    rfc9421_only: bool = False
     served: int = 0
 
 
@@ -69,6 +74,8 @@ class Receiver(httpx.AsyncBaseTransport):
     received: list[Received] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     attempts: int = 0
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    knocks: list[tuple[str, str]] = field(default_factory=list)  # (method, "cavage" | "rfc9421")
 
     def fault(self, host: str, **options: Any) -> Fault:
         self.faults[host] = Fault(**options)
@@ -87,12 +94,7 @@ class Receiver(httpx.AsyncBaseTransport):
         if fault.fail_first >= fault.served:
             return fault.fail_status, {}
         try:
-            fields = {k.lower(): v for k, v in headers.items()}
-            params = fields.get("signature", "")
-            covered = params.split('headers="', 1)[1].split('"', 1)[0].split() if 'headers="' in params else []
-            if not {"(request-target)", "host", "date", "digest"} <= set(covered):
-                raise SignatureError(f"Mastodon requires host, date, digest to be signed; got {covered}")
-            key_id = await verify("POST", url, headers, body, self.keys)
+            key_id = await self._check("POST", url, headers, body, fault)
         except SignatureError as e:
             self.refused.append(f"{url}: {e}")
             return 401, {}
@@ -103,10 +105,40 @@ class Receiver(httpx.AsyncBaseTransport):
         self.received.append(Received(host, httpx.URL(url).path, activity["id"], key_id, time.monotonic()))
         return 202, {}
 
+    async def _check(self, method: str, url: str, headers: dict[str, str], body: bytes, fault: Fault) -> str:
+        """The key id that signed the request, or SignatureError."""
+        fields = {k.lower(): v for k, v in headers.items()}
+        scheme = "rfc9421" if "signature-input" in fields else "cavage"
+        self.knocks.append((method, scheme))
+        if fault.rfc9421_only:
+            if scheme == "cavage":
+                raise SignatureError("only RFC 9421 signatures are accepted here")
+        elif method == "POST":
+            params = fields.get("signature", "")
+            covered = params.split('headers="', 1)[1].split('"', 1)[0].split() if 'headers="' in params else []
+            if not {"(request-target)", "host", "date", "digest"} <= set(covered):
+                raise SignatureError(f"Mastodon requires host, date, digest to be signed; got {covered}")
+        return await verify(method, url, headers, body, self.keys)
+
+    async def _document(self, request: httpx.Request) -> httpx.Response:
+        fault = self.faults.get(request.url.netloc.decode(), Fault())
+        try:
+            await self._check("GET", str(request.url), dict(request.headers), b"", fault)
+        except SignatureError as e:
+            self.refused.append(f"{request.url}: {e}")
+            return httpx.Response(401, request=request)
+        document = self.documents.get(str(request.url))
+        if document is None:
+            return httpx.Response(404, request=request)
+        return httpx.Response(200, json=document, headers={"Content-Type": "application/activity+json"},
+                              request=request)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.netloc.decode()
         if self.faults.get(host, Fault()).down:
             raise httpx.ConnectError(f"{host} is down", request=request)
+        if request.method == "GET":
+            return await self._document(request)
         body = await request.aread()
         status, headers = await self.answer(str(request.url), dict(request.headers), body)
         return httpx.Response(status, headers=headers, request=request)

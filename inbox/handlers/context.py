@@ -1,7 +1,8 @@
 """What a handler gets: the network (fetches, before any transaction) and the database.
 
-`Context.fetch` and `Context.actor` refuse to run while a transaction of the same context is
-open: "no network inside a database transaction" is checked, not just hoped for.
+`Context.fetch` and `Context.actor` refuse to run while the handler's task holds a transaction
+open (`models.transactions.outside_transaction`, the one guard the outbox shares), even when
+the actor is cached and nothing would be fetched: a handler that asks there is a bug.
 """
 
 import contextlib
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ayni.runtime import Runtime
 from federation import vocab
 from inbox import actors as remote_actors
-from models import actors
+from models import actors, transactions
 from models.actors import ActorType, LocalActor
 from models.remote import RemoteActor
 
@@ -24,38 +25,28 @@ class Ignored(Exception):
     """The activity is understood and deliberately not acted on; the reason is kept."""
 
 
-class NetworkInTransaction(RuntimeError):
-    pass
-
-
 @dataclass
 class Context:
     runtime: Runtime
     recipient_id: int | None = None
-    _open: bool = False
 
     @property
     def base_url(self) -> str:
         return self.runtime.settings.base_url
 
     async def fetch(self, uri: str) -> dict[str, Any]:
-        self._outside_transaction()
         await self._not_blocked(uri)
-        return await self.runtime.fetch(uri)
+        return await self.runtime.fetch(uri)  # guarded there, as every fetch is
 
     async def actor(self, uri: str, *, refresh: bool = False) -> RemoteActor:
-        self._outside_transaction()
+        transactions.outside_transaction(f"looking up the actor {uri}")
         await self._not_blocked(uri)
         return await remote_actors.remote_actor(self.runtime, uri, refresh=refresh)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.runtime.sessions() as session, session.begin():
-            self._open = True
-            try:
-                yield session
-            finally:
-                self._open = False
+            yield session
 
     def is_local(self, uri: object) -> bool:
         return vocab.same_origin(uri, self.base_url + "/")
@@ -86,10 +77,6 @@ class Context:
 
     def new_activity_uri(self) -> str:
         return f"{self.base_url}/activities/{uuid4().hex}"
-
-    def _outside_transaction(self) -> None:
-        if self._open:
-            raise NetworkInTransaction("a handler tried to use the network inside a transaction")
 
     async def _not_blocked(self, uri: str) -> None:
         host = vocab.host_of(uri)

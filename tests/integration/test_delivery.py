@@ -216,3 +216,41 @@ async def test_a_worker_holds_no_more_of_a_hosts_rows_than_it_can_send_at_once(s
     await sender.worker.release(claimed)
     await sender.drain()
     assert sender.receiver.count() == 10
+
+
+def wants_rfc9421(sender: Sender, actor_uri: str) -> None:
+    """127.0.0.2 answers 401 to draft-cavage, and serves `actor_uri` to signed GETs."""
+    sender.receiver.fault("127.0.0.2", rfc9421_only=True)
+    sender.receiver.documents[actor_uri] = {
+        "@context": "https://www.w3.org/ns/activitystreams", "id": actor_uri, "type": "Person",
+        "inbox": f"{actor_uri}/inbox",
+    }
+
+
+async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first_delivery(sender: Sender) -> None:
+    # Given a server that refuses draft-cavage, found out by a signed fetch (default port written out)
+    ann = await sender.add_follower("127.0.0.2", "ann")
+    wants_rfc9421(sender, ann)
+    await sender.runtime.fetch("http://127.0.0.2:80/users/ann")
+    assert sender.receiver.knocks == [("GET", "cavage"), ("GET", "rfc9421")]
+    # When a note is delivered there
+    await sender.publish_note()
+    await sender.drain()
+    # Then the first knock is already RFC 9421
+    assert sender.receiver.knocks[2:] == [("POST", "rfc9421")]
+    assert sender.receiver.count() == 1
+
+
+async def test_a_server_wanting_rfc_9421_learned_by_a_delivery_gets_it_on_the_first_fetch(sender: Sender) -> None:
+    # Given a server that refuses draft-cavage, found out by a delivery (default port written out)
+    ann = await sender.add_follower("127.0.0.2:80", "ann")
+    wants_rfc9421(sender, ann.replace(":80", ""))
+    await sender.publish_note()
+    await sender.drain()
+    assert sender.receiver.knocks == [("POST", "cavage"), ("POST", "rfc9421")]
+    assert sender.receiver.count() == 1
+    # When its actor is fetched
+    document = await sender.runtime.fetch("http://127.0.0.2/users/ann")
+    # Then the first knock is already RFC 9421
+    assert document["type"] == "Person"
+    assert sender.receiver.knocks[2:] == [("GET", "rfc9421")]

@@ -11,13 +11,13 @@ from sqlalchemy import select, update
 from federation import vocab
 from inbox import worker
 from inbox.handlers import HANDLERS, Context
-from inbox.handlers.context import NetworkInTransaction
 from models import actors
 from models.base import utcnow
 from models.content import RemoteObject, RemoteObjectKind
 from models.follows import Direction, Follow, FollowState
 from models.queue import Incoming
 from models.remote import RemoteActor
+from models.transactions import NetworkInTransaction
 from outbox import moderation
 from tests.instances import Instance, Loopback, start_instance
 from tests.peers import MastodonPeer

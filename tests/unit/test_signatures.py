@@ -16,7 +16,7 @@ from federation.errors import NotFound, SignatureError
 from federation.keyresolver import KeyResolver
 from federation.keys import SigningKey
 from federation.rfc9421 import sign_rfc9421
-from federation.signatures import SigningAuth, verify
+from federation.signatures import SchemeMemory, SigningAuth, origin, verify
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 ACTOR = "https://remote.example/users/alice"
@@ -330,20 +330,21 @@ async def test_auth_signs_with_cavage_first_and_remembers_it(rsa_key: Any) -> No
         response = await client.post("https://mastodon.example/inbox", content=BODY)
     assert response.status_code == 202
     assert seen == ["cavage"]
-    assert auth.schemes == {"https://mastodon.example:443": "cavage"}
+    assert auth.schemes.first("https://mastodon.example/inbox") == "cavage"
 
 
 async def test_auth_retries_once_with_rfc9421_and_remembers_the_origin(rsa_key: Any) -> None:
     seen: list[str] = []
-    schemes: dict[str, Any] = {}
+    schemes = SchemeMemory()
     auth = SigningAuth(SigningKey(KEY_ID, rsa_key), schemes=schemes)
     async with httpx.AsyncClient(transport=picky_server("rfc9421", seen), auth=auth) as client:
         first = await client.post("https://new.example/inbox", content=BODY)
-        second = await client.post("https://new.example/inbox", content=BODY)
+        second = await client.get("https://new.example/users/ana")
     assert (first.status_code, second.status_code) == (202, 202)
-    # one refused knock, then straight to the scheme that worked
+    # one refused knock, then straight to the scheme that worked, for the whole origin
     assert seen == ["cavage", "rfc9421", "rfc9421"]
-    assert schemes == {"https://new.example:443": "rfc9421"}
+    assert schemes.first("https://NEW.example:443/") == "rfc9421"
+    assert schemes.first("https://new.example:8443/") == "cavage"
 
 
 async def test_auth_gives_up_after_two_knocks(rsa_key: Any) -> None:
@@ -353,7 +354,53 @@ async def test_auth_gives_up_after_two_knocks(rsa_key: Any) -> None:
         response = await client.post("https://closed.example/inbox", content=BODY)
     assert response.status_code == 401
     assert seen == ["cavage", "rfc9421"]
-    assert auth.schemes == {}
+    assert auth.schemes.first("https://closed.example/inbox") == "cavage"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://social.example/inbox", "https://social.example"),
+        ("https://social.example:443/users/a?page=1", "https://social.example"),
+        ("HTTPS://Social.Example/x", "https://social.example"),
+        ("https://social.example:8443/inbox", "https://social.example:8443"),
+        ("http://social.example:80/inbox", "http://social.example"),
+        ("http://social.example:443/inbox", "http://social.example:443"),
+        ("https://bücher.example/inbox", "https://xn--bcher-kva.example"),
+        ("https://[::1]:443/inbox", "https://[::1]"),
+    ],
+)
+def test_the_origin_is_scheme_lower_case_host_and_a_port_only_when_not_the_default(
+    url: str, expected: str
+) -> None:
+    assert origin(url) == expected
+
+
+async def test_what_one_signer_learns_every_signer_sharing_the_memory_knocks_with_first(rsa_key: Any) -> None:
+    # Given a server that wants RFC 9421, found out by one actor's request on its default port
+    seen: list[str] = []
+    schemes = SchemeMemory()
+    group = SigningAuth(SigningKey(KEY_ID, rsa_key), schemes=schemes)
+    instance = SigningAuth(SigningKey(f"{ACTOR}/instance#main-key", rsa_key), schemes=schemes)
+    async with httpx.AsyncClient(transport=picky_server("rfc9421", seen), auth=group) as client:
+        await client.post("https://picky.example:443/inbox", content=BODY)
+    # When another actor fetches from it, the port left out
+    async with httpx.AsyncClient(transport=picky_server("rfc9421", seen), auth=instance) as client:
+        response = await client.get("https://picky.example/users/ana")
+    # Then its first knock is RFC 9421
+    assert response.status_code == 202
+    assert seen == ["cavage", "rfc9421", "rfc9421"]
+
+
+async def test_an_origin_that_takes_cavage_again_is_knocked_with_cavage_first(rsa_key: Any) -> None:
+    seen: list[str] = []
+    schemes = SchemeMemory()
+    schemes.accepted("https://changed.example/inbox", "rfc9421")
+    auth = SigningAuth(SigningKey(KEY_ID, rsa_key), schemes=schemes)
+    async with httpx.AsyncClient(transport=picky_server("cavage", seen), auth=auth) as client:
+        await client.post("https://changed.example/inbox", content=BODY)
+        await client.post("https://changed.example/inbox", content=BODY)
+    assert seen == ["rfc9421", "cavage", "cavage"]
 
 
 async def test_request_signed_by_auth_verifies_on_the_receiving_side(rsa_key: Any) -> None:
