@@ -3,7 +3,6 @@ group B follows group A; A posts an ask, an offer and a call; B's network board 
 structured; A fulfils the ask and cancels the call; B shows the new states; the Mastodon
 follower reads them and its reply becomes a response on A."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +20,8 @@ from models.items import Item, ItemVisibility, RemoteItem
 from outbox import items as posting
 from outbox.following import follow
 from outbox.items import Draft
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 A = "http://127.0.0.1:8101"
@@ -38,14 +37,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_urls: DatabaseUrls) -> AsyncIterator[World]:
-    network = Loopback()
-    peer = MastodonPeer("http://127.0.0.1:8201", network)
-    network.add(peer.host, peer.app)
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        yield World(a, b, peer)
-    await peer.aclose()
+async def world(net: Net) -> World:
+    peer = net.peer("http://127.0.0.1:8201")
+    return World(await net.instance(A), await net.instance(B), peer)
 
 
 

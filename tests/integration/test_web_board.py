@@ -1,7 +1,6 @@
 """The network board: our groups' public items and the items of groups they follow elsewhere,
 delivered over real signed HTTP between two instances; filters by kind, category and distance."""
 
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +13,7 @@ from models.actors import Role
 from models.items import ItemVisibility, RemoteItem
 from outbox import items as posting
 from outbox.items import Draft
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
 from tests.web import PASSWORD, Page, set_password, sign_in
 
 A = "http://127.0.0.1:8101"
@@ -24,12 +22,6 @@ LIMA = Place("Miraflores", -12.12, -77.03, 500)
 CUSCO = Place("San Blas", -13.51, -71.97, 500)
 
 
-@pytest.fixture
-async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance]]:
-    network = Loopback()
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        yield a, b
 
 
 async def _post(instance: Instance, *drafts: Draft) -> None:
