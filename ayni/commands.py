@@ -13,6 +13,7 @@ database `ayni init` has set up, one kind of user-facing error, and the group or
 import argparse
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -61,10 +62,16 @@ async def running(settings: Settings, *, initialised: bool = True) -> AsyncItera
 
 async def _revision(runtime: Runtime) -> str | None:
     """The first query of every command, so a database out of reach fails here in one line."""
+    url = make_url(runtime.settings.database_url)
+    where = url.render_as_string(hide_password=True)
+    # SQLite makes a missing file, not a missing directory. Checked first: a failed aiosqlite
+    # connect leaves a thread that may outlive the event loop and print a traceback.
+    directory = Path(url.database or "").parent
+    if url.get_backend_name() == "sqlite" and not directory.is_dir():
+        raise CommandError(f"cannot open the database {where}: there is no directory {directory}")
     try:
         return await db.current_revision(runtime.engine)
     except (OSError, DBAPIError) as e:
-        where = make_url(runtime.settings.database_url).render_as_string(hide_password=True)
         reason = e.orig if isinstance(e, DBAPIError) else e
         raise CommandError(f"cannot open the database {where}: {reason}") from None
 
