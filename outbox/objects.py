@@ -19,8 +19,9 @@ from starlette.routing import Route
 from ayni.requests import require_signer, signer_of
 from ayni.runtime import Runtime
 from federation import vocab
+from federation.visibility import Visibility
 from models.follows import Direction, Follow, FollowState
-from models.queue import Activity, Visibility
+from models.queue import Activity
 from models.remote import RemoteActor
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"

@@ -18,10 +18,11 @@ from ayni.runtime import Runtime
 from ayni.web import groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
+from federation.visibility import Visibility
 from models import actors
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
-from models.queue import Activity, Visibility
+from models.queue import Activity
 from models.remote import RemoteActor
 from outbox import item_documents, objects
 

@@ -19,9 +19,10 @@ from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from ayni.web.item_form import Problem
 from federation.itemterms import CLOSED, Kind, Status
+from federation.visibility import Visibility
 from models import items
 from models.actors import LocalActor
-from models.items import Category, Item, ItemResponse, ItemVisibility
+from models.items import Category, Item, ItemResponse
 from outbox import items as posting
 from outbox.items import NotAllowed, PersonalData
 
@@ -100,7 +101,7 @@ async def _edit_page(
     runtime: Runtime = request.app.state.runtime
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
-    members_only = item.visibility == ItemVisibility.MEMBERS
+    members_only = item.visibility == Visibility.MEMBERS
     return render(request, "item_edit.html", {
         "item": item, "group": group, "values": values, "errors": errors,
         "categories": await items.categories(session, runtime.uris, group),
@@ -135,7 +136,7 @@ async def edit(request: Request) -> Response:
                     raise HTTPException(400, CLOSED_ALREADY)
                 # What is fixed once posted comes from the item, never from the form.
                 values["kind"], values["as_group"] = item.kind, "yes" if item.as_group else ""
-                if item.visibility == ItemVisibility.MEMBERS or values["visibility"] == ItemVisibility.MEMBERS:
+                if item.visibility == Visibility.MEMBERS or values["visibility"] == Visibility.MEMBERS:
                     values["visibility"] = item.visibility
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:

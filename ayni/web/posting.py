@@ -15,9 +15,9 @@ from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.i18n import N_
 from ayni.web.item_form import Problem
 from federation.itemterms import Kind
+from federation.visibility import ITEM_VISIBILITIES
 from models import items
 from models.actors import LocalActor, Role
-from models.items import ItemVisibility
 from outbox import items as posting
 from outbox.items import NotAllowed, PersonalData
 
@@ -43,7 +43,7 @@ async def form_context(
     return {
         "groups": groups, "group": chosen, "categories": categories, "values": values,
         "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
-        "visibility_choices": [str(v) for v in ItemVisibility],
+        "visibility_choices": [str(v) for v in ITEM_VISIBILITIES],
         "host": runtime.settings.host,
     }
 
