@@ -22,7 +22,7 @@ from federation.places import Place
 from federation.privacy import findings
 from federation.visibility import ITEM_VISIBILITIES, Visibility
 from models import items
-from models.actors import ActorType, LocalActor, Membership, Role
+from models.actors import ActorType, LocalActor, Role, role_in
 from models.base import utcnow
 from models.content import RemoteObject
 from models.items import Item, ItemResponse, ResponseKind
@@ -72,13 +72,6 @@ class Draft:
             raise ValueError("an item is public, followers-only or members-only")
 
 
-async def role_in(session: AsyncSession, group: LocalActor, member: LocalActor) -> Role | None:
-    role = await session.scalar(
-        select(Membership.role).where(Membership.group_id == group.id, Membership.member_id == member.id)
-    )
-    return Role(role) if role else None
-
-
 def check_personal_data(draft: Draft) -> None:
     texts = [draft.title, draft.body_markdown, draft.meeting_point or "", draft.place.name if draft.place else ""]
     found = [f"{f.kind.value} {f.text!r}" for text in texts for f in findings(text)]
@@ -105,7 +98,7 @@ async def create_item(
 ) -> Item:
     if group.type != ActorType.GROUP:
         raise ValueError(f"{group.username!r} is not a group")
-    if not author.is_admin and await role_in(session, group, author) is None:
+    if await role_in(session, group, author) is None:
         raise NotAllowed(f"@{author.username} is not a member of @{group.username}")
     if len(draft.title) > MAX_TITLE:
         raise ValueError(f"a title has at most {MAX_TITLE} characters")
@@ -169,7 +162,8 @@ async def publish_update(session: AsyncSession, uris: Uris, item: Item) -> None:
 
 
 async def may_change(session: AsyncSession, item: Item, member: LocalActor | None) -> None:
-    """The author, or a moderator or admin of the group; None means an admin tool (the CLI)."""
+    """The author, or a moderator or admin of the group (an instance admin is every group's admin);
+    None means an admin tool (the CLI)."""
     if member is None or member.id == item.author_id:
         return
     group = await session.get(LocalActor, item.group_id)

@@ -28,7 +28,7 @@ from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
 from models import items
-from models.actors import LocalActor, Role
+from models.actors import LocalActor, Role, role_in
 from models.content import RemoteObject
 from models.items import Category, Item, ItemResponse, ResponseKind
 from models.remote import RemoteActor
@@ -126,7 +126,7 @@ async def visible_item(
     assert group is not None
     # Only look the viewer up when there is one: signing a stranger "out" would drop her CSRF token.
     who = await access.optional_member(request, session) if security.viewer(request) else None
-    role = await access.role_in(session, group, who) if who else None
+    role = await role_in(session, group, who) if who else None
     if item.visibility != Visibility.PUBLIC and role is None:
         raise HTTPException(404, NO_ITEM)
     if item.deleted_at is not None:

@@ -281,8 +281,7 @@ async def remove_item(request: Request) -> Response:
         if item is None:
             raise HTTPException(404, NO_SUCH_ITEM)
         title = item.title
-        # An instance admin holds no membership that delete_item's own check would find.
-        await delete_item(session, runtime.uris, item, by=None if me.is_admin else me)
+        await delete_item(session, runtime.uris, item, by=me)
     flash.flash(request, N_("“%(title)s” was removed."), title=title)
     return _back(group)
 
