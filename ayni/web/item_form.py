@@ -5,13 +5,13 @@ Every value is kept as typed (`values`), so a refused form comes back filled in.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import FormData
 
 from ayni.web.i18n import N_
+from ayni.web.refusals import Problem
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import ITEM_VISIBILITIES, Visibility
@@ -34,12 +34,6 @@ VISIBILITY_LABELS = {
 PERSONAL_DATA_KINDS = {
     "phone": N_("a phone number"), "email": N_("an e-mail address"), "street_address": N_("a street address"),
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    message: str
-    variables: dict[str, str] = field(default_factory=dict)
 
 
 def values_of(form: FormData) -> dict[str, str]:

@@ -17,7 +17,7 @@ from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
-from ayni.web.item_form import Problem
+from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
 from models import items
@@ -140,11 +140,11 @@ async def edit(request: Request) -> Response:
                     values["visibility"] = item.visibility
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:
-                    raise _Refused
+                    raise FormRefused(*problems)
                 await posting.edit_item(session, runtime.uris, item, draft, by=who)
                 title = item.title
-        except _Refused:
-            pass
+        except FormRefused as refused:
+            problems = refused.problems
         except PersonalData as e:
             problems = [item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))]
         except LookupError:
@@ -158,10 +158,6 @@ async def edit(request: Request) -> Response:
                 return await _edit_page(request, session, item, values, errors, 400)
     flash.flash(request, SAVED, title=title)
     return RedirectResponse("/my/items", status_code=303)
-
-
-class _Refused(Exception):
-    """Leaves the transaction, so that a refused edit changes nothing."""
 
 
 async def close(request: Request) -> Response:

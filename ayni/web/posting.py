@@ -13,7 +13,7 @@ from starlette.routing import Route
 from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.i18n import N_
-from ayni.web.item_form import Problem
+from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import Kind
 from federation.visibility import ITEM_VISIBILITIES
 from models import items
@@ -85,9 +85,9 @@ async def post_item(request: Request) -> Response:
             who = await access.member(request, session)
             group = await access.group(session, values["group"], who, Role.MEMBER)  # 403 outside it
             if problems or draft is None:
-                raise _Refused(problems)
+                raise FormRefused(*problems)
             item = await posting.create_item(session, runtime.uris, group, who, draft)
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _form_page(request, values, refused.problems, 400)
     except PersonalData as e:
         problem = item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))
@@ -100,14 +100,6 @@ async def post_item(request: Request) -> Response:
         return await _form_page(request, values, [Problem(NOT_POSTED, {"reason": str(e)})], 400)
     flash.flash(request, POSTED)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
-
-
-class _Refused(Exception):
-    """Raised inside the transaction so that nothing of a refused form is kept."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("refused")
-        self.problems = problems
 
 
 routes = [
