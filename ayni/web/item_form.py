@@ -25,7 +25,6 @@ FIELDS = (
 MAX_BODY = 5000
 MAX_SHORT = 200
 
-KIND_LABELS = {Kind.ASK: N_("Ask"), Kind.OFFER: N_("Offer"), Kind.CALL: N_("Call")}
 VISIBILITY_LABELS = {
     Visibility.PUBLIC: N_("Public"),
     Visibility.FOLLOWERS: N_("Followers only"),

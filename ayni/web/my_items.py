@@ -105,7 +105,7 @@ async def _edit_page(
     return render(request, "item_edit.html", {
         "item": item, "group": group, "values": values, "errors": errors,
         "categories": await items.categories(session, runtime.uris, group),
-        "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "kinds": KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
         "visibility_choices": ["members"] if members_only else ["public", "followers"],
     }, status_code)
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
+from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import Kind
@@ -42,7 +43,7 @@ async def form_context(
     categories = await items.categories(session, runtime.uris, chosen) if chosen else []
     return {
         "groups": groups, "group": chosen, "categories": categories, "values": values,
-        "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "kinds": KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
         "visibility_choices": [str(v) for v in ITEM_VISIBILITIES],
         "host": runtime.settings.host,
     }
