@@ -27,9 +27,9 @@ from ayni.commands import (
 )
 from ayni.runtime import Runtime
 from ayni.settings import Settings
+from federation.visibility import Visibility
 from models import actors, db, invitations, member_sessions, passwords
 from models.actors import ActorType, Role
-from models.items import ItemVisibility
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,7 +276,7 @@ async def seed_items(
         (ana, Draft(Kind.OFFER, "Bread every evening", "The bakery gives us what is left at closing.",
                     "food", as_group=True, quantity=10, place=Place("Riverside market"))),
         (ben, Draft(Kind.ASK, "A lift to the clinic on Thursday", "", "transport",
-                    visibility=ItemVisibility.FOLLOWERS)),
+                    visibility=Visibility.FOLLOWERS)),
         (ana, Draft(Kind.CALL, "Help us move Maria's family", "Boxes and a van; bring gloves.", "housing",
                     as_group=True, starts_at=soon, ends_at=soon + timedelta(hours=3), people_wanted=6,
                     place=Place("Riverside"), meeting_point="the community centre")),

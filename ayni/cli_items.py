@@ -13,9 +13,10 @@ from ayni.commands import CommandError, find_group, find_member, transaction
 from ayni.runtime import Runtime
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
+from federation.visibility import ITEM_VISIBILITIES, Visibility
 from models import items
 from models.actors import LocalActor, Membership, Role
-from models.items import Category, Item, ItemVisibility, RemoteItem
+from models.items import Category, Item, RemoteItem
 from outbox import items as posting
 from outbox.items import Draft
 
@@ -31,7 +32,7 @@ def register(commands: Any) -> None:
         parser.add_argument("--body", default="", help="Markdown")
         parser.add_argument("--category", default="other", help="a category slug of the group (default other)")
         parser.add_argument("--as-group", action="store_true", help="post as the group: your name never goes out")
-        parser.add_argument("--visibility", choices=[v.value for v in ItemVisibility], default="public")
+        parser.add_argument("--visibility", choices=[v.value for v in ITEM_VISIBILITIES], default="public")
         parser.add_argument("--member", metavar="USERNAME", help="the author (required unless --as-group)")
         parser.add_argument("--point", metavar="LAT,LON", help="blurred to --radius before it is stored")
         parser.add_argument("--radius", type=int, default=500, help="metres, at least 500")
@@ -126,7 +127,7 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
         place = Place(args.place, lat, lon, args.radius)
     draft = Draft(
         kind=kind, title=args.title, body_markdown=args.body, category=args.category,
-        visibility=ItemVisibility(args.visibility), as_group=args.as_group, place=place,
+        visibility=Visibility(args.visibility), as_group=args.as_group, place=place,
         timezone=args.timezone,
         quantity=getattr(args, "quantity", None),
         needed_by=_moment(getattr(args, "needed_by", None), args.timezone, "--needed-by"),

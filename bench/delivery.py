@@ -52,9 +52,10 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from federation import keys
 from federation.keys import VerificationKey
+from federation.visibility import Visibility
 from models import actors, db
 from models.follows import Follow
-from models.queue import Delivery, Visibility
+from models.queue import Delivery
 from models.remote import RemoteActor
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker, sender

@@ -16,10 +16,10 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from federation import keys
 from federation.keys import VerificationKey
+from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor
 from models.follows import Direction, Follow, FollowState
-from models.queue import Visibility
 from models.remote import RemoteActor
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker, Limits

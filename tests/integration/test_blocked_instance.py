@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from ayni import following
 from federation.errors import NotFound
 from federation.itemterms import Kind
+from federation.visibility import Visibility
 from models import actors, policy
 from models.follows import Follow
-from models.items import ItemVisibility
 from models.queue import Activity, Delivery
 from outbox import items as posting
 from outbox.items import Draft
@@ -48,7 +48,7 @@ async def test_a_blocked_domain_cannot_deliver_or_read_followers_only_items(
         assert group is not None and ana is not None
         item = await posting.create_item(session, a.runtime.uris, group, ana, Draft(
             Kind.ASK, "A room for two nights", "Quietly, please.", "housing",
-            visibility=ItemVisibility.FOLLOWERS, as_group=True))
+            visibility=Visibility.FOLLOWERS, as_group=True))
     await settle(a, b, c)
 
     # Then C's follow is gone and nothing was delivered to C

@@ -5,7 +5,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from models.queue import Delivery, DomainBlock, Host, Visibility
+from federation.visibility import Visibility
+from models.queue import Delivery, DomainBlock, Host
 from tests.integration.delivery_setup import Sender, start_sender
 
 

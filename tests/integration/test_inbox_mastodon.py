@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from federation import vocab
+from federation.visibility import Visibility
 from inbox import follow_requests, worker
 from models import actors
 from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow, FollowState
-from models.queue import Activity, Incoming, Visibility
+from models.queue import Activity, Incoming
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker
 from tests.instances import Instance

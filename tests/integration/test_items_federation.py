@@ -13,10 +13,11 @@ from federation import vocab
 from federation.itemterms import Kind, Status
 from federation.places import Place
 from federation.sanitize import html_to_text
+from federation.visibility import Visibility
 from inbox import actors as remote_actors
 from models import actors
 from models.follows import Direction, Follow, FollowState
-from models.items import Item, ItemVisibility, RemoteItem
+from models.items import Item, RemoteItem
 from outbox import items as posting
 from outbox.following import follow
 from outbox.items import Draft
@@ -158,7 +159,7 @@ async def test_members_only_items_are_not_delivered_to_followers(world: World) -
         ana = await actors.find_actor(session, "ana")
         assert group_a is not None and ana is not None
         item = await posting.create_item(session, a.runtime.uris, group_a, ana, Draft(
-            Kind.ASK, "Members only: a room for a night", visibility=ItemVisibility.MEMBERS))
+            Kind.ASK, "Members only: a room for a night", visibility=Visibility.MEMBERS))
     await settle(a, b)
     assert peer.received == []
     fetched = await peer.http.get(item.uri, headers={"Accept": vocab.ACTIVITY_JSON})
