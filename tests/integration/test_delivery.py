@@ -188,10 +188,12 @@ async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(data
     import asyncio
 
     from ayni.app import create_app
+    from tests.instances import InProcess
 
     async with start_sender(database_url) as sender:
         await sender.add_follower("127.0.0.2:9000", "ann")
-        app = create_app(sender.runtime.settings, mounts={"all://": sender.receiver}, workers=True)
+        app = create_app(sender.runtime.settings, mounts={"all://": sender.receiver}, workers=True,
+                         connector=InProcess(sender.receiver))
         await app.state.runtime.engine.dispose()
         async with app.router.lifespan_context(app):
             await sender.publish_note()
