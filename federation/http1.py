@@ -13,7 +13,8 @@ answer, a Transfer-Encoding beside a Content-Length (smuggling) and bytes after 
 make the connection not reusable. CR, LF or NUL inside a head line is Malformed, never a new
 header.
 
-(h11 reads the same answers; bench/http1.py measured it at about five times this one's cost.)
+(h11 reads the same answers, but bench/http1.py measured it at 5-7 times this reader's CPU per
+answer, its request head included: 49-62 us against 7-12 us.)
 """
 
 from dataclasses import dataclass
