@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from federation.visibility import Visibility
 from models import actors
-from models.queue import Activity, Visibility
+from models.queue import Activity
 from models.transactions import NetworkInTransaction
 from outbox import retry
 from outbox.deliver import Payload, deliver
