@@ -18,6 +18,7 @@ from ayni.settings import Settings
 from ayni.web import pages, security
 from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
+from federation.sender import Connector, network
 from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
 from outbox import expiry
@@ -39,11 +40,15 @@ async def healthz(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None, workers: bool = False
+    settings: Settings,
+    mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    workers: bool = False,
+    connector: Connector = network,
 ) -> Starlette:
-    """`mounts` routes other hosts to in-process apps: tests federate several instances.
-    `workers` runs the queue workers inside the app (`ayni serve`); tests drive `run_once()`."""
-    runtime = Runtime.build(settings, mounts)
+    """`mounts` (fetches) and `connector` (deliveries) route other hosts to in-process apps:
+    tests federate several instances. `workers` runs the queue workers inside the app
+    (`ayni serve`); tests drive `run_once()`."""
+    runtime = Runtime.build(settings, mounts, connector)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -51,7 +56,7 @@ def create_app(
         tasks = (
             [
                 asyncio.create_task(inbox_worker.run(runtime, stop)),
-                asyncio.create_task(outbox_worker.run(runtime, stop, mounts)),
+                asyncio.create_task(outbox_worker.run(runtime, stop)),
                 asyncio.create_task(expiry.run(runtime, stop)),
             ]
             if workers

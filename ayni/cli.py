@@ -8,21 +8,28 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import __version__, cli_federation, cli_items, cli_moderation, eventloop
 from ayni import settings as settings_module
-from ayni.commands import CommandError, load_settings, require_schema, with_runtime
+from ayni.commands import (
+    FAILURES,
+    CommandError,
+    command,
+    find_group,
+    find_member,
+    load_settings,
+    running,
+    transaction,
+)
 from ayni.runtime import Runtime
-from ayni.settings import Settings, SettingsError
-from federation.errors import FederationError
+from ayni.settings import Settings
+from federation.visibility import Visibility
 from models import actors, db, invitations, member_sessions, passwords
 from models.actors import ActorType, Role
-from models.items import ItemVisibility
-
-Command = Callable[[argparse.Namespace], Awaitable[None]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         eventloop.run(args.run(args))
-    except (CommandError, SettingsError, ValueError, LookupError, FederationError) as e:
+    except FAILURES as e:
         print(f"ayni: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -134,8 +141,7 @@ async def cmd_init(args: argparse.Namespace) -> None:
     settings = Settings(
         base_url=values["base_url"], database_url=values["database_url"], secret_key=values["secret_key"]
     )
-
-    async def work(runtime: Runtime) -> None:
+    async with running(settings, initialised=False) as runtime:
         await db.upgrade(runtime.engine)
         async with runtime.sessions() as session, session.begin():
             try:
@@ -146,113 +152,75 @@ async def cmd_init(args: argparse.Namespace) -> None:
                 raise CommandError("this database is already initialised")
             await actors.create_instance(session, settings.base_url, settings.host)
             await actors.create_member(session, args.admin, password, is_admin=True)
-
-    await with_runtime(settings, work)
     settings_module.write_config_file(path, {**{k[5:].lower(): v for k, v in existing.items()}, **values})
     print(f"Initialised {settings.base_url}; settings written to {path}.")
     print(f"Admin: {args.admin}. Next: ayni group create NAME --title TITLE")
 
 
 async def cmd_migrate(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
+    async with running(load_settings(), initialised=False) as runtime:
         await db.upgrade(runtime.engine)
         print(f"Database at revision {await db.current_revision(runtime.engine)}.")
 
-    await with_runtime(load_settings(), work)
+
+@transaction
+async def cmd_group_create(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    await actors.create_group(session, args.name, args.title, args.summary, args.manual_approval)
+    return f"Created group @{args.name}@{runtime.settings.host} ({runtime.uris.actor(args.name)})"
 
 
-async def cmd_group_create(args: argparse.Namespace) -> None:
-    settings = load_settings()
-
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            await actors.create_group(session, args.name, args.title, args.summary, args.manual_approval)
-        print(f"Created group @{args.name}@{settings.host} ({runtime.uris.actor(args.name)})")
-
-    await with_runtime(settings, work)
-
-
-async def cmd_member_add(args: argparse.Namespace) -> None:
-    settings = load_settings()
-    password = read_password(args)
-
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            member = await actors.find_actor(session, args.username)
-            if member is None:
-                member = await actors.create_member(session, args.username, password, args.display_name)
-                print(f"Created member @{member.username}@{settings.host}")
-            elif member.type != ActorType.PERSON or not args.group:
-                raise actors.NameTaken(f"the name {args.username!r} is already taken by a group or member")
-            if args.group:
-                group = await actors.find_actor(session, args.group)
-                if group is None or group.type != ActorType.GROUP:
-                    raise CommandError(f"--group: there is no group named {args.group!r}")
-                await actors.join_group(session, group, member, Role(args.role))
-                print(f"@{member.username} is a {args.role} of @{group.username}")
-
-    await with_runtime(settings, work)
+@transaction
+async def cmd_member_add(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    password = read_password(args)  # before the first query, which starts the transaction
+    report = []
+    member = await actors.find_actor(session, args.username)
+    if member is None:
+        member = await actors.create_member(session, args.username, password, args.display_name)
+        report.append(f"Created member @{member.username}@{runtime.settings.host}")
+    elif member.type != ActorType.PERSON or not args.group:
+        raise actors.NameTaken(f"the name {args.username!r} is already taken by a group or member")
+    if args.group:
+        group = await find_group(session, args.group)
+        await actors.join_group(session, group, member, Role(args.role))
+        report.append(f"@{member.username} is a {args.role} of @{group.username}")
+    return "\n".join(report)
 
 
-async def cmd_member_password(args: argparse.Namespace) -> None:
-    settings = load_settings()
+@command
+async def cmd_member_password(args: argparse.Namespace, runtime: Runtime) -> None:
     password = read_password(args)
     assert password is not None  # --password-stdin is required
+    # Hashed before the transaction: Argon2 takes a while at production strength.
     password_hash = passwords.hash_password(password)
-
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            member = await actors.find_actor(session, args.username)
-            if member is None or member.type != ActorType.PERSON:
-                raise CommandError(f"there is no member named {args.username!r}")
-            ended = await member_sessions.new_password(session, member, password_hash)
-        print(f"New password set for @{member.username}; {ended} signed-in session(s) ended.")
-
-    await with_runtime(settings, work)
+    async with runtime.sessions() as session, session.begin():
+        member = await find_member(session, args.username)
+        ended = await member_sessions.new_password(session, member, password_hash)
+    print(f"New password set for @{member.username}; {ended} signed-in session(s) ended.")
 
 
-async def cmd_invite(args: argparse.Namespace) -> None:
-    settings = load_settings()
-
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            group = await actors.find_actor(session, args.group)
-            if group is None or group.type != ActorType.GROUP:
-                raise CommandError(f"there is no group named {args.group!r}")
-            token = await invitations.invite(session, group, Role(args.role))
-        # Only its hash is stored: this is the one time the link is shown.
-        print(f"{settings.base_url}/invite/{token}")
-        print(f"Joins @{args.group} as {args.role}; works once, expires in {invitations.VALID_FOR.days} days.",
-              file=sys.stderr)
-
-    await with_runtime(settings, work)
+@command
+async def cmd_invite(args: argparse.Namespace, runtime: Runtime) -> None:
+    async with runtime.sessions() as session, session.begin():
+        token = await invitations.invite(session, await find_group(session, args.group), Role(args.role))
+    # Only its hash is stored: this is the one time the link is shown.
+    print(f"{runtime.settings.base_url}/invite/{token}")
+    print(f"Joins @{args.group} as {args.role}; works once, expires in {invitations.VALID_FOR.days} days.",
+          file=sys.stderr)
 
 
-async def cmd_queue_status(args: argparse.Namespace) -> None:
+@transaction
+async def cmd_queue_status(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     from outbox import status
 
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        async with runtime.sessions() as session:
-            print("\n".join((await status.queue_status(session)).lines()))
-
-    await with_runtime(load_settings(), work)
+    return "\n".join((await status.queue_status(session)).lines())
 
 
-async def cmd_queue_retry(args: argparse.Namespace) -> None:
+@transaction
+async def cmd_queue_retry(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     from outbox import status
 
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            count = await status.retry_host(session, args.host.lower())
-        print(f"{count} deliveries to {args.host} are due now.")
-
-    await with_runtime(load_settings(), work)
+    count = await status.retry_host(session, args.host.lower())
+    return f"{count} deliveries to {args.host} are due now."
 
 
 async def serve(settings: Settings, host: str, port: int) -> None:
@@ -260,10 +228,8 @@ async def serve(settings: Settings, host: str, port: int) -> None:
 
     from ayni.app import create_app
 
-    async def check(runtime: Runtime) -> None:
-        await require_schema(runtime)
-
-    await with_runtime(settings, check)
+    async with running(settings):  # fail here, in one line, rather than in the first request
+        pass
     eventloop.tune_gc()
     # Forwarded headers are read by the app itself, from AYNI_TRUSTED_PROXIES only.
     app = create_app(settings, workers=True)
@@ -275,31 +241,26 @@ async def cmd_serve(args: argparse.Namespace) -> None:
     await serve(load_settings(), args.host, args.port)
 
 
-async def cmd_worker(args: argparse.Namespace) -> None:
-    settings = load_settings()
+@command
+async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
+    import signal
 
-    async def work(runtime: Runtime) -> None:
-        await require_schema(runtime)
-        import signal
+    from inbox import worker as inbox_worker
+    from outbox import expiry
+    from outbox import worker as outbox_worker
 
-        from inbox import worker as inbox_worker
-        from outbox import expiry
-        from outbox import worker as outbox_worker
+    eventloop.tune_gc()
 
-        eventloop.tune_gc()
-
-        stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit
-            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-        await asyncio.gather(
-            inbox_worker.run(runtime, stop), outbox_worker.run(runtime, stop), expiry.run(runtime, stop)
-        )
-
-    await with_runtime(settings, work)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    await asyncio.gather(
+        inbox_worker.run(runtime, stop), outbox_worker.run(runtime, stop), expiry.run(runtime, stop)
+    )
 
 
 async def seed_items(
-    runtime: Runtime, session: Any, group: actors.LocalActor, ana: actors.LocalActor, ben: actors.LocalActor
+    runtime: Runtime, session: AsyncSession, group: actors.LocalActor, ana: actors.LocalActor, ben: actors.LocalActor
 ) -> None:
     """A few sample asks, offers and calls for the demo group."""
     from datetime import UTC, datetime, timedelta
@@ -315,7 +276,7 @@ async def seed_items(
         (ana, Draft(Kind.OFFER, "Bread every evening", "The bakery gives us what is left at closing.",
                     "food", as_group=True, quantity=10, place=Place("Riverside market"))),
         (ben, Draft(Kind.ASK, "A lift to the clinic on Thursday", "", "transport",
-                    visibility=ItemVisibility.FOLLOWERS)),
+                    visibility=Visibility.FOLLOWERS)),
         (ana, Draft(Kind.CALL, "Help us move Maria's family", "Boxes and a van; bring gloves.", "housing",
                     as_group=True, starts_at=soon, ends_at=soon + timedelta(hours=3), people_wanted=6,
                     place=Place("Riverside"), meeting_point="the community centre")),
@@ -331,22 +292,20 @@ async def cmd_demo(args: argparse.Namespace) -> None:
         secret_key=secrets.token_urlsafe(32),
     )
 
-    async def seed(runtime: Runtime) -> None:
-        await db.upgrade(runtime.engine)
-        async with runtime.sessions() as session, session.begin():
-            await actors.create_instance(session, settings.base_url, settings.host)
-            group = await actors.create_group(
-                session, "mutualaid", "Riverside Mutual Aid",
-                "Neighbours helping neighbours: food, rides, childcare and rapid response.",
-            )
-            ana = await actors.create_member(session, "ana", "demo-password", "Ana", is_admin=True)
-            ben = await actors.create_member(session, "ben", "demo-password", "Ben")
-            await actors.join_group(session, group, ana, Role.ADMIN)
-            await actors.join_group(session, group, ben, Role.MEMBER)
-            await seed_items(runtime, session, group, ana, ben)
-
     try:
-        await with_runtime(settings, seed)
+        async with running(settings, initialised=False) as runtime:
+            await db.upgrade(runtime.engine)
+            async with runtime.sessions() as session, session.begin():
+                await actors.create_instance(session, settings.base_url, settings.host)
+                group = await actors.create_group(
+                    session, "mutualaid", "Riverside Mutual Aid",
+                    "Neighbours helping neighbours: food, rides, childcare and rapid response.",
+                )
+                ana = await actors.create_member(session, "ana", "demo-password", "Ana", is_admin=True)
+                ben = await actors.create_member(session, "ben", "demo-password", "Ben")
+                await actors.join_group(session, group, ana, Role.ADMIN)
+                await actors.join_group(session, group, ben, Role.MEMBER)
+                await seed_items(runtime, session, group, ana, ben)
         print(f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid", flush=True)
         print("Members: ana (admin), ben; password: demo-password. The data is deleted on exit.", flush=True)
         await serve(settings, "127.0.0.1", args.port)

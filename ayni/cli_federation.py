@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ayni import following
-from ayni.commands import CommandError, load_settings, require_schema, with_runtime
+from ayni.commands import CommandError, command, transaction
 from ayni.runtime import Runtime
 from models import policy
 
@@ -51,87 +53,83 @@ def register(commands: Any) -> None:
     exports.set_defaults(run=cmd_export)
 
 
-async def _in_transaction(work: Any) -> Any:
-    async def run(runtime: Runtime) -> Any:
-        async with runtime.sessions() as session, session.begin():
-            return await work(session)
-
-    return await _with_runtime(run)
-
-
-async def _with_runtime(work: Any) -> Any:
-    async def run(runtime: Runtime) -> Any:
-        await require_schema(runtime)
-        return await work(runtime)
-
-    return await with_runtime(load_settings(), run)
-
-
-async def cmd_follow(args: argparse.Namespace) -> None:
-    remote = await _with_runtime(lambda runtime: following.follow_handle(runtime, args.group, args.handle))
+@command
+async def cmd_follow(args: argparse.Namespace, runtime: Runtime) -> None:
+    remote = await following.follow_handle(runtime, args.group, args.handle)
     print(f"@{args.group} asked to follow {remote.uri}; pending until it accepts (delivered by the workers).")
 
 
-async def cmd_unfollow(args: argparse.Namespace) -> None:
-    remote = await _with_runtime(lambda runtime: following.unfollow_handle(runtime, args.group, args.handle))
+@command
+async def cmd_unfollow(args: argparse.Namespace, runtime: Runtime) -> None:
+    remote = await following.unfollow_handle(runtime, args.group, args.handle)
     print(f"@{args.group} no longer follows {remote.uri}.")
 
 
-async def cmd_list(args: argparse.Namespace) -> None:
-    for relation in await _with_runtime(lambda runtime: following.relations(runtime, args.group)):
+@command
+async def cmd_list(args: argparse.Namespace, runtime: Runtime) -> None:
+    for relation in await following.relations(runtime, args.group):
         label = "follows" if relation.direction == "outbound" else "followed by"
         print(f"{label}\t{relation.handle}\t{relation.state}")
 
 
-async def cmd_mode(args: argparse.Namespace) -> None:
-    await _in_transaction(lambda session: policy.set_mode(session, args.mode))
+@transaction
+async def cmd_mode(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    await policy.set_mode(session, args.mode)
     if args.mode == policy.Mode.ALLOWLIST:
-        print("Allowlist mode: only allowed domains may deliver to us, fetch our non-public documents"
-              " or receive our deliveries. Allow one with `ayni federation allow DOMAIN`.")
-    else:
-        print("Open federation: every domain but the blocked ones.")
+        return ("Allowlist mode: only allowed domains may deliver to us, fetch our non-public documents"
+                " or receive our deliveries. Allow one with `ayni federation allow DOMAIN`.")
+    return "Open federation: every domain but the blocked ones."
 
 
-async def cmd_allow(args: argparse.Namespace) -> None:
-    allow = await _in_transaction(lambda session: policy.allow_domain(session, args.domain))
-    print(f"Allowed {allow.domain} and its subdomains.")
+@transaction
+async def cmd_allow(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    allow = await policy.allow_domain(session, args.domain)
+    return f"Allowed {allow.domain} and its subdomains."
 
 
-async def cmd_disallow(args: argparse.Namespace) -> None:
-    if not await _in_transaction(lambda session: policy.disallow_domain(session, args.domain)):
+@transaction
+async def cmd_disallow(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    if not await policy.disallow_domain(session, args.domain):
         raise CommandError(f"{args.domain} is not on the allowlist")
-    print(f"{policy.normalise_domain(args.domain)} is no longer allowed.")
+    return f"{policy.normalise_domain(args.domain)} is no longer allowed."
 
 
-async def cmd_block(args: argparse.Namespace) -> None:
-    block = await _in_transaction(lambda session: policy.block_domain(session, args.domain, args.reason))
-    print(f"Blocked {block.domain} and its subdomains; follows with it removed, deliveries to it cancelled.")
+@transaction
+async def cmd_block(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    block = await policy.block_domain(session, args.domain, args.reason)
+    return f"Blocked {block.domain} and its subdomains; follows with it removed, deliveries to it cancelled."
 
 
-async def cmd_unblock(args: argparse.Namespace) -> None:
-    if not await _in_transaction(lambda session: policy.unblock_domain(session, args.domain)):
+@transaction
+async def cmd_unblock(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    if not await policy.unblock_domain(session, args.domain):
         raise CommandError(f"{args.domain} is not blocked")
-    print(f"Unblocked {policy.normalise_domain(args.domain)}.")
+    return f"Unblocked {policy.normalise_domain(args.domain)}."
 
 
-async def cmd_blocks(args: argparse.Namespace) -> None:
-    for block in await _in_transaction(policy.blocked_domains):
-        print(f"{block.domain}\t{block.reason}" if block.reason else block.domain)
+@transaction
+async def cmd_blocks(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    blocks = await policy.blocked_domains(session)
+    return "\n".join(f"{block.domain}\t{block.reason}" if block.reason else block.domain for block in blocks)
 
 
-async def cmd_import(args: argparse.Namespace) -> None:
+@command
+async def cmd_import(args: argparse.Namespace, runtime: Runtime) -> None:
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise CommandError(f"cannot read {args.file}: {e}") from None
-    report = await _in_transaction(lambda session: policy.import_blocklist(session, text))
+    async with runtime.sessions() as session, session.begin():
+        report = await policy.import_blocklist(session, text)
     for problem in report.skipped:
         print(f"skipped {problem}", file=sys.stderr)
     print(f"Blocked {len(report.blocked)} domains; {len(report.skipped)} rows skipped.")
 
 
-async def cmd_export(args: argparse.Namespace) -> None:
-    text = policy.export_blocklist(await _in_transaction(policy.blocked_domains))
+@command
+async def cmd_export(args: argparse.Namespace, runtime: Runtime) -> None:
+    async with runtime.sessions() as session:
+        text = policy.export_blocklist(await policy.blocked_domains(session))
     if args.file == "-":
         sys.stdout.write(text)
     else:

@@ -9,15 +9,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.commands import CommandError, load_settings, require_schema, with_runtime
+from ayni.commands import CommandError, find_group, find_member, transaction
 from ayni.runtime import Runtime
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
-from models import actors, items
-from models.actors import ActorType, LocalActor, Membership, Role
-from models.items import Category, Item, ItemVisibility, RemoteItem
+from federation.visibility import ITEM_VISIBILITIES, Visibility
+from models import items
+from models.actors import LocalActor, Membership, Role
+from models.items import Category, Item, RemoteItem
 from outbox import items as posting
-from outbox.items import Draft, NotAllowed
+from outbox.items import Draft
 
 CLOSING = ["fulfilled", "withdrawn", "expired", "cancelled", "done"]
 
@@ -31,7 +32,7 @@ def register(commands: Any) -> None:
         parser.add_argument("--body", default="", help="Markdown")
         parser.add_argument("--category", default="other", help="a category slug of the group (default other)")
         parser.add_argument("--as-group", action="store_true", help="post as the group: your name never goes out")
-        parser.add_argument("--visibility", choices=[v.value for v in ItemVisibility], default="public")
+        parser.add_argument("--visibility", choices=[v.value for v in ITEM_VISIBILITIES], default="public")
         parser.add_argument("--member", metavar="USERNAME", help="the author (required unless --as-group)")
         parser.add_argument("--point", metavar="LAT,LON", help="blurred to --radius before it is stored")
         parser.add_argument("--radius", type=int, default=500, help="metres, at least 500")
@@ -79,19 +80,6 @@ def register(commands: Any) -> None:
     listing.set_defaults(run=cmd_items)
 
 
-
-async def _run(work: Any) -> Any:
-    async def run(runtime: Runtime) -> Any:
-        await require_schema(runtime)
-        async with runtime.sessions() as session, session.begin():
-            try:
-                return await work(runtime, session)
-            except NotAllowed as e:
-                raise CommandError(str(e)) from None
-
-    return await with_runtime(load_settings(), run)
-
-
 def _point(text: str, option: str) -> tuple[float, float]:
     try:
         lat, lon = (float(part) for part in text.split(","))
@@ -115,10 +103,7 @@ def _moment(text: str | None, timezone: str, option: str) -> datetime | None:
 
 async def _author(session: AsyncSession, group: LocalActor, args: argparse.Namespace) -> LocalActor:
     if args.member:
-        member = await actors.find_actor(session, args.member)
-        if member is None or member.type != ActorType.PERSON:
-            raise CommandError(f"--member: there is no member named {args.member!r}")
-        return member
+        return await find_member(session, args.member)
     if not args.as_group:
         raise CommandError("say who posts it: --member USERNAME, or --as-group")
     # Posted as the group from an admin tool: the group's first admin (else the instance's) is
@@ -133,7 +118,8 @@ async def _author(session: AsyncSession, group: LocalActor, args: argparse.Names
     return member
 
 
-async def cmd_post(args: argparse.Namespace) -> None:
+@transaction
+async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     kind: Kind = args.kind
     place = None
     if args.place:
@@ -141,7 +127,7 @@ async def cmd_post(args: argparse.Namespace) -> None:
         place = Place(args.place, lat, lon, args.radius)
     draft = Draft(
         kind=kind, title=args.title, body_markdown=args.body, category=args.category,
-        visibility=ItemVisibility(args.visibility), as_group=args.as_group, place=place,
+        visibility=Visibility(args.visibility), as_group=args.as_group, place=place,
         timezone=args.timezone,
         quantity=getattr(args, "quantity", None),
         needed_by=_moment(getattr(args, "needed_by", None), args.timezone, "--needed-by"),
@@ -149,53 +135,34 @@ async def cmd_post(args: argparse.Namespace) -> None:
         ends_at=_moment(getattr(args, "ends", None), args.timezone, "--ends"),
         meeting_point=getattr(args, "meeting_point", None), people_wanted=getattr(args, "people", None),
     )
-
-    async def work(runtime: Runtime, session: AsyncSession) -> Item:
-        group = await actors.find_actor(session, args.group)
-        if group is None or group.type != ActorType.GROUP:
-            raise CommandError(f"there is no group named {args.group!r}")
-        author = await _author(session, group, args)
-        return await posting.create_item(
-            session, runtime.uris, group, author, draft, confirm=args.confirm_personal_data
-        )
-
-    item = await _run(work)
-    print(f"Posted {kind.value} {item.id} ({item.visibility}): {item.uri}")
+    group = await find_group(session, args.group)
+    author = await _author(session, group, args)
+    item = await posting.create_item(
+        session, runtime.uris, group, author, draft, confirm=args.confirm_personal_data
+    )
+    return f"Posted {kind.value} {item.id} ({item.visibility}): {item.uri}"
 
 
-async def _group_named(session: AsyncSession, name: str) -> LocalActor:
-    group = await actors.find_actor(session, name)
-    if group is None or group.type != ActorType.GROUP:
-        raise CommandError(f"there is no group named {name!r}")
-    return group
+@transaction
+async def cmd_category_add(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    group = await find_group(session, args.group)
+    category = await items.add_category(session, runtime.uris, group, args.slug, args.name, args.action)
+    return f"Added {category.slug} ({category.name}): {category.uri}"
 
 
-async def cmd_category_add(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime, session: AsyncSession) -> Category:
-        group = await _group_named(session, args.group)
-        return await items.add_category(session, runtime.uris, group, args.slug, args.name, args.action)
-
-    category = await _run(work)
-    print(f"Added {category.slug} ({category.name}): {category.uri}")
+@transaction
+async def cmd_category_list(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    categories = await items.categories(session, runtime.uris, await find_group(session, args.group))
+    return "\n".join(f"{category.slug}\t{category.name}\t{category.uri}" for category in categories)
 
 
-async def cmd_category_list(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime, session: AsyncSession) -> list[Category]:
-        return await items.categories(session, runtime.uris, await _group_named(session, args.group))
-
-    for category in await _run(work):
-        print(f"{category.slug}\t{category.name}\t{category.uri}")
-
-
-async def cmd_close(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime, session: AsyncSession) -> Item:
-        item = await items.find_item(session, args.id)
-        if item is None or item.deleted_at is not None:
-            raise CommandError(f"there is no item {args.id}")
-        return await posting.close_item(session, runtime.uris, item, args.status)
-
-    item = await _run(work)
-    print(f"The {item.kind} {item.id} is {item.status}.")
+@transaction
+async def cmd_close(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    item = await items.find_item(session, args.id)
+    if item is None or item.deleted_at is not None:
+        raise CommandError(f"there is no item {args.id}")
+    item = await posting.close_item(session, runtime.uris, item, args.status)
+    return f"The {item.kind} {item.id} is {item.status}."
 
 
 async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> list[dict[str, Any]]:
@@ -236,13 +203,15 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
     return [row for row in rows if keep(row)]
 
 
-async def cmd_items(args: argparse.Namespace) -> None:
-    host = load_settings().host
-    rows = await _run(lambda runtime, session: board(session, args, host))
+@transaction
+async def cmd_items(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    rows = await board(session, args, runtime.settings.host)
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    for row in rows:
-        label = row["id"] if row["id"] is not None else "remote"
-        where = f" @ {row['place']}" if row["place"] else ""
-        print(f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}\t{row['title']}{where}\t{row['group']}")
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    return "\n".join(_line(row) for row in rows)
+
+
+def _line(row: dict[str, Any]) -> str:
+    label = row["id"] if row["id"] is not None else "remote"
+    where = f" @ {row['place']}" if row["place"] else ""
+    return f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}\t{row['title']}{where}\t{row['group']}"

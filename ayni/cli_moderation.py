@@ -5,16 +5,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.commands import CommandError, load_settings, require_schema, with_runtime
-from ayni.following import FollowError, resolve_actor
+from ayni.commands import CommandError, command, find_group, transaction
+from ayni.following import resolve_actor
 from ayni.runtime import Runtime
 from federation import vocab
-from federation.errors import FederationError
 from federation.sanitize import html_to_text
 from inbox import actors as remote_actors
 from inbox.follow_requests import decide, pending_requests
-from models import actors
-from models.actors import ActorType, LocalActor
 from models.follows import Follow
 from models.remote import RemoteActor
 from outbox import moderation, relays
@@ -60,23 +57,10 @@ def register(commands: Any) -> None:
         parser.set_defaults(run=run)
 
 
-
-async def _run(work: Any) -> Any:
-    async def run(runtime: Runtime) -> Any:
-        await require_schema(runtime)
-        try:
-            return await work(runtime)
-        except (LookupError, ValueError, FollowError, FederationError) as e:
-            raise CommandError(str(e)) from None
-
-    return await with_runtime(load_settings(), run)
-
-
-async def _group(session: AsyncSession, name: str) -> LocalActor:
-    group = await actors.find_actor(session, name)
-    if group is None or group.type != ActorType.GROUP:
-        raise LookupError(f"there is no group named {name!r}")
-    return group
+async def _check_group(runtime: Runtime, name: str) -> None:
+    """Before anything is fetched: a mistyped group costs no request."""
+    async with runtime.sessions() as session:
+        await find_group(session, name)
 
 
 async def _actor(runtime: Runtime, ref: str) -> RemoteActor:
@@ -86,147 +70,125 @@ async def _actor(runtime: Runtime, ref: str) -> RemoteActor:
     return await remote_actors.remote_actor(runtime, ref)
 
 
-async def cmd_relay(args: argparse.Namespace) -> None:
+@command
+async def cmd_relay(args: argparse.Namespace, runtime: Runtime) -> None:
     if args.group == "auto":
-        await _auto(args)
+        await _auto(args, runtime)
         return
-
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session, session.begin():
-            row = await relays.relay_item(session, runtime.uris, await _group(session, args.group), args.item)
-        print(f"@{args.group} shared {row.object_uri} with its followers (delivered by the workers).")
-
-    await _run(work)
+    async with runtime.sessions() as session, session.begin():
+        row = await relays.relay_item(session, runtime.uris, await find_group(session, args.group), args.item)
+    print(f"@{args.group} shared {row.object_uri} with its followers (delivered by the workers).")
 
 
-async def _auto(args: argparse.Namespace) -> None:
+async def _auto(args: argparse.Namespace, runtime: Runtime) -> None:
     group_name, ally = args.item, args.rest
     if not ally:
         raise CommandError("usage: ayni relay auto GROUP @ally@host [--category URI] [--off]")
-
-    async def work(runtime: Runtime) -> None:
-        remote = await _actor(runtime, ally)
-        async with runtime.sessions() as session, session.begin():
-            group = await _group(session, group_name)
-            if args.off:
-                removed = await relays.remove_ally(session, group, remote)
-                print(f"@{group_name} no longer relays {remote.uri} ({removed} rules removed).")
-                return
+    await _check_group(runtime, group_name)
+    remote = await _actor(runtime, ally)
+    async with runtime.sessions() as session, session.begin():
+        group = await find_group(session, group_name)
+        if args.off:
+            removed = await relays.remove_ally(session, group, remote)
+            report = f"@{group_name} no longer relays {remote.uri} ({removed} rules removed)."
+        else:
             await relays.add_ally(session, group, remote, args.category)
-        scope = f"items of {args.category}" if args.category else "items"
-        print(f"@{group_name} now relays {remote.uri}'s {scope} automatically.")
-
-    await _run(work)
-
-
-async def cmd_block(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        remote = await _actor(runtime, args.actor)
-        async with runtime.sessions() as session, session.begin():
-            await moderation.block_actor(session, await _group(session, args.group), remote)
-        print(f"@{args.group} blocks {remote.uri}: no follows, replies or submissions from it.")
-
-    await _run(work)
+            scope = f"items of {args.category}" if args.category else "items"
+            report = f"@{group_name} now relays {remote.uri}'s {scope} automatically."
+    print(report)
 
 
-async def cmd_unblock(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        remote = await _actor(runtime, args.actor)
-        async with runtime.sessions() as session, session.begin():
-            if not await moderation.unblock_actor(session, await _group(session, args.group), remote):
-                raise LookupError(f"@{args.group} does not block {remote.uri}")
-        print(f"@{args.group} no longer blocks {remote.uri}.")
-
-    await _run(work)
+@command
+async def cmd_block(args: argparse.Namespace, runtime: Runtime) -> None:
+    await _check_group(runtime, args.group)
+    remote = await _actor(runtime, args.actor)
+    async with runtime.sessions() as session, session.begin():
+        await moderation.block_actor(session, await find_group(session, args.group), remote)
+    print(f"@{args.group} blocks {remote.uri}: no follows, replies or submissions from it.")
 
 
-async def cmd_report(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        target, objects = args.target, []
-        if "://" in target:
-            document = await runtime.fetch(target)
-            if not vocab.has_type(document, *vocab.ACTOR_TYPES):
-                authors = [a for a in vocab.attributed_to(document) if vocab.same_origin(a, target)]
-                if not authors:
-                    raise ValueError(f"{target} names no author on its own server")
-                target, objects = authors[0], [args.target]
-        remote = await _actor(runtime, target)
-        async with runtime.sessions() as session, session.begin():
-            group = await _group(session, args.group)
-            await moderation.report(session, runtime.uris, group, remote, objects, args.comment)
-        print(f"Reported {remote.uri} to {remote.host} (delivered by the workers).")
-
-    await _run(work)
+@command
+async def cmd_unblock(args: argparse.Namespace, runtime: Runtime) -> None:
+    await _check_group(runtime, args.group)
+    remote = await _actor(runtime, args.actor)
+    async with runtime.sessions() as session, session.begin():
+        if not await moderation.unblock_actor(session, await find_group(session, args.group), remote):
+            raise CommandError(f"@{args.group} does not block {remote.uri}")
+    print(f"@{args.group} no longer blocks {remote.uri}.")
 
 
-async def cmd_reports(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session:
-            group = await _group(session, args.group)
-            for row in await moderation.reports(session, runtime.uris, group):
-                reporter = await session.get(RemoteActor, row.remote_actor_id)
-                targets = " ".join(u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str))
-                print(f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}\t{html_to_text(row.content_html)}")
-
-    await _run(work)
-
-
-async def cmd_submissions(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session:
-            group = await _group(session, args.group)
-            for row in await moderation.submissions(session, group):
-                author = await session.get(RemoteActor, row.remote_actor_id)
-                print(f"{row.id}\t{author.uri if author else '?'}\t{row.uri}\t{html_to_text(row.content_html)[:200]}")
-
-    await _run(work)
+@command
+async def cmd_report(args: argparse.Namespace, runtime: Runtime) -> None:
+    await _check_group(runtime, args.group)
+    target, objects = args.target, []
+    if "://" in target:
+        document = await runtime.fetch(target)
+        if not vocab.has_type(document, *vocab.ACTOR_TYPES):
+            authors = [a for a in vocab.attributed_to(document) if vocab.same_origin(a, target)]
+            if not authors:
+                raise CommandError(f"{target} names no author on its own server")
+            target, objects = authors[0], [args.target]
+    remote = await _actor(runtime, target)
+    async with runtime.sessions() as session, session.begin():
+        group = await find_group(session, args.group)
+        await moderation.report(session, runtime.uris, group, remote, objects, args.comment)
+    print(f"Reported {remote.uri} to {remote.host} (delivered by the workers).")
 
 
-async def cmd_approve(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session, session.begin():
-            group = await _group(session, args.group)
-            row = await moderation.approve_submission(session, runtime.uris, group, args.id)
-        print(f"@{args.group} shares {row.object_uri} with its followers.")
-
-    await _run(work)
-
-
-async def cmd_reject(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session, session.begin():
-            await moderation.reject_submission(session, await _group(session, args.group), args.id)
-        print(f"Submission {args.id} rejected; nothing was sent.")
-
-    await _run(work)
+@transaction
+async def cmd_reports(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    lines = []
+    for row in await moderation.reports(session, runtime.uris, await find_group(session, args.group)):
+        reporter = await session.get(RemoteActor, row.remote_actor_id)
+        targets = " ".join(u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str))
+        lines.append(f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}\t{html_to_text(row.content_html)}")
+    return "\n".join(lines)
 
 
-async def cmd_requests(args: argparse.Namespace) -> None:
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session:
-            for follow, remote in await pending_requests(session, await _group(session, args.group)):
-                handle = f"@{remote.username}@{remote.host}" if remote.username else remote.uri
-                print(f"{follow.id}\t{handle}\t{remote.uri}")
-
-    await _run(work)
-
-
-async def _decide(args: argparse.Namespace, accept: bool) -> None:
-    async def work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session, session.begin():
-            group = await _group(session, args.group)
-            follow = await session.get(Follow, args.id)
-            if follow is None or follow.local_actor_id != group.id:
-                raise LookupError(f"@{args.group} has no follow request {args.id}")
-            await decide(runtime, session, follow, accept)
-        print(f"Follow request {args.id} {'accepted' if accept else 'refused'}.")
-
-    await _run(work)
+@transaction
+async def cmd_submissions(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    lines = []
+    for row in await moderation.submissions(session, await find_group(session, args.group)):
+        author = await session.get(RemoteActor, row.remote_actor_id)
+        lines.append(f"{row.id}\t{author.uri if author else '?'}\t{row.uri}\t{html_to_text(row.content_html)[:200]}")
+    return "\n".join(lines)
 
 
-async def cmd_accept(args: argparse.Namespace) -> None:
-    await _decide(args, True)
+@transaction
+async def cmd_approve(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    row = await moderation.approve_submission(session, runtime.uris, await find_group(session, args.group), args.id)
+    return f"@{args.group} shares {row.object_uri} with its followers."
 
 
-async def cmd_refuse(args: argparse.Namespace) -> None:
-    await _decide(args, False)
+@transaction
+async def cmd_reject(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    await moderation.reject_submission(session, await find_group(session, args.group), args.id)
+    return f"Submission {args.id} rejected; nothing was sent."
+
+
+@transaction
+async def cmd_requests(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    lines = []
+    for follow, remote in await pending_requests(session, await find_group(session, args.group)):
+        handle = f"@{remote.username}@{remote.host}" if remote.username else remote.uri
+        lines.append(f"{follow.id}\t{handle}\t{remote.uri}")
+    return "\n".join(lines)
+
+
+async def _decide(args: argparse.Namespace, runtime: Runtime, session: AsyncSession, accept: bool) -> str:
+    group = await find_group(session, args.group)
+    follow = await session.get(Follow, args.id)
+    if follow is None or follow.local_actor_id != group.id:
+        raise CommandError(f"@{args.group} has no follow request {args.id}")
+    await decide(runtime, session, follow, accept)
+    return f"Follow request {args.id} {'accepted' if accept else 'refused'}."
+
+
+@transaction
+async def cmd_accept(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    return await _decide(args, runtime, session, True)
+
+
+@transaction
+async def cmd_refuse(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    return await _decide(args, runtime, session, False)

@@ -1,11 +1,11 @@
 """Following by handle: WebFinger, then the actor, then the Follow; the network comes first,
 outside any transaction, and the Follow is delivered later by the workers."""
 
+from ayni.commands import CommandError, find_group
 from ayni.runtime import Runtime
 from federation import addresses, discovery
 from inbox.actors import remote_actor
-from models import actors
-from models.actors import ActorType, LocalActor
+from models.actors import LocalActor
 from models.remote import RemoteActor
 from outbox import following
 
@@ -31,11 +31,12 @@ async def resolve_actor(runtime: Runtime, handle: str) -> RemoteActor:
 
 
 async def _group(runtime: Runtime, name: str) -> LocalActor:
+    """Looked up before anything is fetched: a mistyped group costs no request."""
     async with runtime.sessions() as session:
-        group = await actors.find_actor(session, name)
-    if group is None or group.type != ActorType.GROUP:
-        raise FollowError(f"there is no group named {name!r}")
-    return group
+        try:
+            return await find_group(session, name)
+        except CommandError as e:  # every failure of following by handle is a FollowError
+            raise FollowError(str(e)) from None
 
 
 async def follow_handle(runtime: Runtime, group_name: str, handle: str) -> RemoteActor:

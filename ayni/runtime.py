@@ -17,6 +17,7 @@ from federation.breaker import Breaker
 from federation.client import Client
 from federation.errors import Refused
 from federation.keyresolver import KeyResolver
+from federation.sender import Connector, network
 from federation.signatures import SchemeMemory, SigningAuth
 from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
@@ -30,6 +31,9 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     uris: Uris
     client: Client
+    # What the delivery Sender's connections go through (outbox.worker.sender): the network,
+    # or in tests in-process apps, as `mounts` are for the client.
+    connector: Connector = network
     key_resolver: KeyResolver = field(init=False)
     # Fetches per remote host: a few at once, none for a while from a host that stops answering.
     breaker: Breaker = field(init=False)
@@ -46,9 +50,13 @@ class Runtime:
 
     @classmethod
     def build(
-        cls, settings: Settings, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
+        cls,
+        settings: Settings,
+        mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        connector: Connector = network,
     ) -> "Runtime":
-        """`mounts` routes hosts to in-process apps (tests federating several instances)."""
+        """`mounts` and `connector` route hosts to in-process apps (tests federating several
+        instances): the first for the client's fetches, the second for deliveries."""
         engine = db.create_engine(settings.database_url)
         client = Client(
             f"Ayni/{__version__} (+{settings.base_url})",
@@ -56,7 +64,7 @@ class Runtime:
             mounts=mounts,
             deadline=settings.fetch_deadline,
         )
-        return cls(settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client)
+        return cls(settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client, connector)
 
     async def close(self) -> None:
         await self.client.aclose()

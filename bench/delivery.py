@@ -52,9 +52,10 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from federation import keys
 from federation.keys import VerificationKey
+from federation.visibility import Visibility
 from models import actors, db
 from models.follows import Follow
-from models.queue import Delivery, Visibility
+from models.queue import Delivery
 from models.remote import RemoteActor
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker, sender
@@ -181,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
     # Room for every host's connection between rounds (the default keeps 256 idle in all), kept
     # as long as aiohttp keeps them (75 s), so that on a loaded machine a slow first round does
     # not leave the second one cold.
-    posts = sender(runtime, max_idle=args.inboxes, keepalive_expiry=60) if args.sender else None
+    posts = sender(runtime, max_idle=args.inboxes, keepalive_expiry=60)
     worker = CountingWorker(runtime, sender=posts)
     eventloop.tune_gc()  # as `ayni worker` does once it is up
     print(f"sender: this process (pid {os.getpid()}); receiver: process {receiver.pid}, verifying every "
@@ -195,7 +196,7 @@ async def main(args: argparse.Namespace) -> None:
     for label, times, fresh in plan:
         rounds = []
         for _ in range(times):
-            if fresh and posts is not None:
+            if fresh:
                 await posts.aclose()
                 posts = sender(runtime, max_idle=args.inboxes, keepalive_expiry=60)
                 worker = CountingWorker(runtime, sender=posts)
@@ -208,9 +209,8 @@ async def main(args: argparse.Namespace) -> None:
             receiver_cpu = 1000 * (stats["cpu"] - before["cpu"]) / args.inboxes
             rounds.append(Round(rate, signs, cpu, signs_cpu, receiver_cpu, fanned))
         report(label, rounds, args.inboxes, sent)
-    if posts is not None:
-        print(f"connections opened (last round): {posts.connections_opened:4d}")
-        await posts.aclose()
+    print(f"connections opened (last round): {posts.connections_opened:4d}")
+    await posts.aclose()
 
     await add_followers(runtime, group.id, hosts, args.followers - args.inboxes, "p")
     async with runtime.sessions() as session:
@@ -314,8 +314,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inboxes", type=int, default=1000)
     parser.add_argument("--followers", type=int, default=10_000)
-    parser.add_argument("--sender", action=argparse.BooleanOptionalAction, default=True,
-                        help="deliver through federation.sender (--no-sender: the httpx client)")
     parser.add_argument("--publishes", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3, help="rounds after the first, each (median printed)")
     parser.add_argument("--database-url", default=os.environ.get("AYNI_BENCH_DATABASE_URL"))

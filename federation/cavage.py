@@ -1,6 +1,7 @@
 """draft-cavage-12 HTTP Signatures: the `Signature` header over (request-target), host, date, digest.
 
-    sign_cavage(method, url, key, body=None, *, now=None) -> dict[str, str]   headers to add
+    sign_cavage(method, url, key, body=None, *, now=None, digest=None) -> dict[str, str]
+                                                    headers to add (Host, Date, Digest, Signature)
 
 Requests are verified through `federation.signatures.verify`, which calls `verify_cavage`.
 """
@@ -22,7 +23,7 @@ from federation.signing_primitives import (
     DIGESTS,
     MAX_HEADER,
     KeyLookup,
-    authority,
+    addressed,
     b64,
     b64decode,
     check,
@@ -47,31 +48,35 @@ def sign_cavage(
     body: bytes | None = None,
     *,
     now: datetime | None = None,
+    digest: bytes | None = None,
 ) -> dict[str, str]:
-    """Headers (Host, Date, Digest on POST, Signature) that sign a request, draft-cavage-12."""
-    parts = urlsplit(url)
-    added = {"Host": authority(parts), "Date": http_date(now or utcnow())}
-    covered = ["(request-target)", "host", "date"]
-    lines = [
-        f"(request-target): {method.lower()} {request_target(parts)}",
-        f"host: {added['Host']}",
-        f"date: {added['Date']}",
-    ]
+    """Headers (Host, Date, Digest on POST, Signature) that sign a request, draft-cavage-12.
+    `digest` is the body's SHA-256 when the caller has it already: a delivery digests its
+    activity once, not once per inbox."""
+    host, target = addressed(url)
+    added = {"Host": host, "Date": http_date(now or utcnow())}
+    covered = "(request-target) host date"
+    base = f"(request-target): {method.lower()} {target}\nhost: {host}\ndate: {added['Date']}"
     if method.upper() == "POST" or body:
-        added["Digest"] = "SHA-256=" + b64(hashlib.sha256(body or b"").digest())
-        covered.append("digest")
-        lines.append(f"digest: {added['Digest']}")
+        added["Digest"] = "SHA-256=" + b64(digest or hashlib.sha256(body or b"").digest())
+        covered += " digest"
+        base += f"\ndigest: {added['Digest']}"
     algorithm = "rsa-sha256" if isinstance(key.private_key, rsa.RSAPrivateKey) else "hs2019"
-    signature = b64(sign(key.private_key, "\n".join(lines).encode()))
+    signature = b64(sign(key.private_key, base.encode()))
     added["Signature"] = (
-        f'keyId="{key.key_id}",algorithm="{algorithm}",'
-        f'headers="{" ".join(covered)}",signature="{signature}"'
+        f'keyId="{key.key_id}",algorithm="{algorithm}",headers="{covered}",signature="{signature}"'
     )
     return added
 
 
 def http_date(moment: datetime) -> str:
-    return email.utils.format_datetime(moment.astimezone(UTC), usegmt=True)
+    return _http_date_of_second(int(moment.timestamp()))
+
+
+@lru_cache(maxsize=4)
+def _http_date_of_second(second: int) -> str:
+    # A worker signs thousands of requests a second; the Date changes once a second.
+    return email.utils.format_datetime(datetime.fromtimestamp(second, UTC), usegmt=True)
 
 
 async def verify_cavage(

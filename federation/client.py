@@ -62,9 +62,9 @@ from federation.errors import (
 )
 from federation.jsonbody import parse_activity
 from federation.sender import KEEPALIVE_EXPIRY
+from federation.vocab import ACTIVITY_JSON, AS_CONTEXT, LD_JSON
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-AS2_ACCEPT = f'application/activity+json, application/ld+json; profile="{AS_CONTEXT}"'
+AS2_ACCEPT = f"{ACTIVITY_JSON}, {LD_JSON}"
 JRD_ACCEPT = "application/jrd+json, application/json"
 
 MAX_BODY = 1024 * 1024

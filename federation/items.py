@@ -21,11 +21,11 @@ from federation.itemterms import (
     Category,
     Kind,
     Status,
-    Visibility,
     action_for,
 )
 from federation.places import Place, place_from_ap, place_to_ap
 from federation.sanitize import html_to_text, sanitize_html
+from federation.visibility import Visibility
 from federation.vocab import (
     AS_CONTEXT,
     PUBLIC,
@@ -89,8 +89,8 @@ class Item:
     def __post_init__(self) -> None:
         for name, enum in (("kind", Kind), ("status", Status), ("visibility", Visibility)):
             object.__setattr__(self, name, enum(getattr(self, name)))
-        if self.visibility == Visibility.DIRECT:
-            raise ValueError("local items are public or followers-only")
+        if self.visibility not in (Visibility.PUBLIC, Visibility.FOLLOWERS):
+            raise ValueError("an item on the wire is public or followers-only")
         if self.status not in STATUSES[self.kind]:
             raise ValueError(f"a {self.kind} cannot be {self.status}")
         if not self.title.strip() or "\n" in self.title:

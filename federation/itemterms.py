@@ -21,7 +21,6 @@ __all__ = [
     "Category",
     "Kind",
     "Status",
-    "Visibility",
     "action_for",
 ]
 
@@ -66,12 +65,6 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     DONE = "done"
     CANCELLED = "cancelled"
-
-
-class Visibility(StrEnum):
-    PUBLIC = "public"
-    FOLLOWERS = "followers"
-    DIRECT = "direct"  # only ever seen on remote items; local items are public or followers
 
 
 CLOSED = frozenset({

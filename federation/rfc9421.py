@@ -1,6 +1,7 @@
 """RFC 9421 HTTP Message Signatures: `Signature-Input` and `Signature`, with `Content-Digest`.
 
-    sign_rfc9421(method, url, key, body=None, *, now=None) -> dict[str, str]  headers to add
+    sign_rfc9421(method, url, key, body=None, *, now=None, digest=None) -> dict[str, str]
+                                            headers to add (Content-Digest, Signature-Input, Signature)
     parse_rfc9421(method, url, fields) -> list[MessageSignature]       each label and its base
 
 Requests are verified through `federation.signatures.verify`, which calls `verify_rfc9421`.
@@ -35,6 +36,7 @@ from federation.signing_primitives import (
     DIGESTS,
     MAX_HEADER,
     KeyLookup,
+    addressed,
     authority,
     b64,
     check,
@@ -62,13 +64,14 @@ def sign_rfc9421(
     body: bytes | None = None,
     *,
     now: datetime | None = None,
+    digest: bytes | None = None,
 ) -> dict[str, str]:
-    """Headers (Content-Digest on POST, Signature-Input, Signature) for an RFC 9421 signature."""
-    parts = urlsplit(url)
+    """Headers (Content-Digest on POST, Signature-Input, Signature) for an RFC 9421 signature.
+    `digest` is the body's SHA-256 when the caller has it already (see sign_cavage)."""
     added: dict[str, str] = {}
-    values = {"@method": method.upper(), "@target-uri": url, "@authority": authority(parts)}
+    values = {"@method": method.upper(), "@target-uri": url, "@authority": addressed(url)[0]}
     if method.upper() == "POST" or body:
-        added["Content-Digest"] = f"sha-256=:{b64(hashlib.sha256(body or b'').digest())}:"
+        added["Content-Digest"] = f"sha-256=:{b64(digest or hashlib.sha256(body or b'').digest())}:"
         values["content-digest"] = added["Content-Digest"]
     alg = "rsa-v1_5-sha256" if isinstance(key.private_key, rsa.RSAPrivateKey) else "ed25519"
     created = int((now or utcnow()).timestamp())

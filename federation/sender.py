@@ -22,6 +22,11 @@ else the client guarantees holds here too (federation.client):
 
 Idle connections are kept per origin (a few per host, a bounded number in all, for a few
 seconds), so a host receiving many deliveries pays for one handshake.
+
+What is underneath can be swapped, as httpx swaps transports: a `Connector` opens the byte
+stream to a checked address (the network's is `loop.create_connection`); tests give one that
+hands the request's bytes to in-process apps, so everything above it (the guard, signing and
+the second knock, the answer's parsing, keeping connections) runs as in production.
 """
 
 import asyncio
@@ -34,9 +39,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from types import TracebackType
-from typing import Self, cast
+from typing import Protocol, Self, cast
 
 import httpx
 
@@ -49,18 +54,15 @@ from federation.addresses import (
     resolve_host,
 )
 from federation.errors import FetchError, Refused, Unavailable
+from federation.http1 import Answer, AnswerReader, Malformed
 
 CONNECT_TIMEOUT = 5.0
 DEADLINE = 30.0
-MAX_HEAD = 64 * 1024
-MAX_DRAIN = 64 * 1024
 KEEPALIVE_EXPIRY = 4.0  # below the 5 s idle timeout of uvicorn and others
 # A host's checked addresses serve its new connections this long without a second lookup and
 # check: about what the system resolver caches a name for, and every address was checked.
 CHECKED_FOR = 30.0
 
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_NO_BODY = frozenset({204, 304})
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
@@ -128,18 +130,8 @@ def _parse_any(url: str) -> Target:
     return Target(str(parsed), parsed.scheme, host, port, authority, path)
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    retry_after: str | None = None
-
-
 class _Stale(Exception):
     """A kept connection the server had closed before it read our request."""
-
-
-class _Malformed(Exception):
-    pass
 
 
 class _Closed(Exception):
@@ -150,40 +142,29 @@ class _Closed(Exception):
         self.heard = heard  # some byte of an answer had arrived: not merely a stale connection
 
 
-@dataclass
-class _Framing:
-    """How the answer's body ends, and whether the connection can take another request."""
-
-    length: int | None  # None: chunked
-    reusable: bool
-
-
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection, read straight from the transport's callbacks: streams would
     wake the waiting task once per layer and per read, this resolves a future once for the
     head and once for the body (usually from the same packet, so one wakeup in all).
 
-    What arrives is gathered in one buffer with caps: MAX_HEAD for the head, then the body
-    (MAX_DRAIN of it); more, or anything the server sends out of turn, and the connection
-    is not used again."""
+    The answer is read by an AnswerReader, with its caps (MAX_HEAD for the head, MAX_DRAIN of
+    the body); more, or anything the server sends out of turn, and the connection is not used
+    again."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
-        self._buffer = bytearray()
+        self._reader = AnswerReader()
         self._heard = False
         self._head: asyncio.Future[Answer] | None = None
         self._drained: asyncio.Future[bool] | None = None  # True: read away, can serve again
-        self._framing: _Framing | None = None
-        self._chunks: _Chunks | None = None
 
     def request(self, data: bytes) -> "asyncio.Future[Answer]":
         """Write a request; the future is its answer's head. `drained()` follows its body."""
-        self._buffer.clear()
+        self._reader = AnswerReader()
         self._heard = False
-        self._framing = self._chunks = None
         self._head = self._loop.create_future()
         self._drained = self._loop.create_future()
         if self.closed or self.transport is None or self.transport.is_closing():
@@ -220,15 +201,22 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._head is None or (self._drained is not None and self._drained.done()):
+        head, drained, reader = self._head, self._drained, self._reader
+        if head is None or drained is None or drained.done():
             self.close()  # nothing asked: a server talking out of turn is not reused
             return
         self._heard = True
-        self._buffer += data
         try:
-            self._read()
-        except _Malformed as e:
+            reader.feed(data)
+        except Malformed as e:
             self._end(e)
+            return
+        if reader.answer is not None and not head.done():
+            head.set_result(reader.answer)
+        if reader.reusable is not None:
+            drained.set_result(reader.reusable)
+            if not reader.reusable:
+                self.close()
 
     def eof_received(self) -> None:
         self._end(_Closed("connection closed before a complete answer", heard=self._heard))
@@ -239,43 +227,6 @@ class _Connection(asyncio.Protocol):
         )
         self._end(_Closed(reason, heard=self._heard))
 
-    def _read(self) -> None:
-        head, drained, buffer = self._head, self._drained, self._buffer
-        assert head is not None and drained is not None
-        while not head.done():
-            end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
-            if end < 0:
-                if len(buffer) >= MAX_HEAD:
-                    raise _Malformed(f"answer head over {MAX_HEAD} bytes")
-                return
-            status, version, fields = _parse_head(bytes(buffer[: end + 4]))
-            del buffer[: end + 4]
-            if status == 101:
-                raise _Malformed("101 Switching Protocols to a POST that asked for none")
-            if status >= 200:  # an interim 1xx is skipped
-                self._framing = _framing(status, version, fields)
-                head.set_result(Answer(status, fields.get("retry-after")))
-        framing = self._framing
-        if drained.done() or framing is None:
-            return
-        if not framing.reusable:
-            drained.set_result(False)
-            self.close()
-            return
-        if framing.length is not None:
-            body_end = framing.length if len(buffer) >= framing.length else None
-        else:
-            self._chunks = self._chunks or _Chunks()
-            body_end = self._chunks.end(buffer)
-        if body_end is None:
-            if len(buffer) > MAX_DRAIN + MAX_HEAD:  # chunk framing and trailers included
-                raise _Malformed("body over the drain cap")
-            return
-        reusable = body_end == len(buffer)  # anything after the answer: the server is not in step
-        drained.set_result(reusable)
-        if not reusable:
-            self.close()
-
     def _end(self, error: Exception) -> None:
         """No more of this answer: fail whichever part has not come; never reuse."""
         self.close()
@@ -283,6 +234,24 @@ class _Connection(asyncio.Protocol):
             self._head.set_exception(error)
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(False)
+
+
+class Connector(Protocol):
+    """Opens a byte stream for `target` to `address` (one the guard checked) and attaches
+    `protocol` to it, calling its `connection_made`; OSError when it cannot."""
+
+    async def __call__(
+        self, target: Target, address: str, protocol: asyncio.Protocol, tls: ssl.SSLContext | None
+    ) -> None: ...
+
+
+async def network(
+    target: Target, address: str, protocol: asyncio.Protocol, tls: ssl.SSLContext | None
+) -> None:
+    """The Connector of production: a TCP connection, with TLS checked against the host name."""
+    await asyncio.get_running_loop().create_connection(
+        lambda: protocol, address, target.port, ssl=tls, server_hostname=target.host if tls else None
+    )
 
 
 class Sender:
@@ -301,10 +270,12 @@ class Sender:
         max_idle: int = 256,
         keepalive_expiry: float = KEEPALIVE_EXPIRY,
         checked_for: float = CHECKED_FOR,
+        connector: Connector = network,
     ) -> None:
+        self._connector = connector
         self._guard = Guard(allow_private, resolve)
-        self._tls = httpx.create_ssl_context(verify=verify, trust_env=False)
-        self._tls.set_alpn_protocols(["http/1.1"])
+        self._verify = verify
+        self._tls: ssl.SSLContext | None = None  # made for the first https connection
         self._user_agent = user_agent
         self._connect_timeout = connect_timeout
         self._deadline = deadline
@@ -388,7 +359,7 @@ class Sender:
 
     async def _connect(self, target: Target) -> _Connection:
         host, port = target.host, target.port
-        tls = self._tls if target.scheme == "https" else None
+        tls = self._tls_context() if target.scheme == "https" else None
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._connect_timeout):
@@ -398,14 +369,9 @@ class Sender:
                     raise Unavailable(f"cannot resolve {host}: {e}", url=target.url) from e
                 failure: OSError | None = None
                 for address in addresses:
+                    connection = _Connection(loop)
                     try:
-                        _, connection = await loop.create_connection(
-                            partial(_Connection, loop),
-                            str(address),
-                            port,
-                            ssl=tls,
-                            server_hostname=host if tls else None,
-                        )
+                        await self._connector(target, str(address), connection, tls)
                     except OSError as e:  # refused, unreachable, a certificate that is not valid
                         failure = e
                         continue
@@ -416,6 +382,14 @@ class Sender:
             raise Unavailable(
                 f"no connection to {host} within {self._connect_timeout:g} s", url=target.url
             ) from e
+
+    def _tls_context(self) -> ssl.SSLContext:
+        # Loading the trust store takes milliseconds: a worker's pass that sends only to
+        # in-process hosts (tests) never pays it.
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context(verify=self._verify, trust_env=False)
+            self._tls.set_alpn_protocols(["http/1.1"])
+        return self._tls
 
     async def _check(self, host: str, port: int, *, plain_http: bool) -> list[IPAddress]:
         """The guard's addresses for a host, remembered for a while (a refusal or a failed
@@ -442,7 +416,7 @@ class Sender:
             if kept and not e.heard:
                 raise _Stale() from e
             raise Unavailable(str(e), url=target.url) from e
-        except _Malformed as e:
+        except Malformed as e:
             connection.close()
             raise Unavailable(f"malformed answer: {e}", url=target.url) from e
         except BaseException:  # cancelled (the deadline): this connection is in an unknown state
@@ -512,89 +486,3 @@ class Sender:
                 self._idle[key] = fresh
             else:
                 del self._idle[key]
-
-
-def _parse_head(raw: bytes) -> tuple[int, bytes, dict[str, str]]:
-    """(status, version, the headers we use, lowercased); _Malformed when not HTTP/1.x."""
-    lines = raw[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise _Malformed(f"status line {lines[0][:80]!r}")
-    code = parts[1]
-    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 599:
-        raise _Malformed(f"status {code[:10]!r}")
-    fields: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or not _TOKEN.issuperset(name):
-            raise _Malformed(f"header line {line[:80]!r}")  # obs-fold, a bare word, a space
-        key = name.decode("ascii").lower()
-        if key in ("content-length", "transfer-encoding", "connection", "retry-after"):
-            text = value.strip(b" \t").decode("latin-1")
-            fields[key] = f"{fields[key]}, {text}" if key in fields else text
-    return int(code), parts[0], fields
-
-
-def _framing(status: int, version: bytes, fields: dict[str, str]) -> _Framing:
-    tokens = {t.strip().lower() for t in fields.get("connection", "").split(",")}
-    reusable = version == b"HTTP/1.1" and "close" not in tokens
-    if status in _NO_BODY:
-        return _Framing(0, reusable)
-    if "transfer-encoding" in fields:
-        codings = [t.strip().lower() for t in fields["transfer-encoding"].split(",")]
-        # With a Content-Length too, someone is smuggling: answer taken, connection dropped.
-        chunked = codings[-1] == "chunked" and "content-length" not in fields
-        return _Framing(None, reusable and chunked)
-    if "content-length" in fields:
-        values = {v.strip() for v in fields["content-length"].split(",")}
-        if len(values) != 1 or not next(iter(values)).isdigit():
-            raise _Malformed(f"Content-Length {fields['content-length'][:40]!r}")
-        length = int(values.pop())
-        return _Framing(length, reusable and length <= MAX_DRAIN)
-    return _Framing(0, False)  # the body runs until the server closes: we do not wait for it
-
-
-class _Chunks:
-    """A chunked body read as it arrives, resuming where the last packet left off (so a server
-    trickling tiny chunks costs no rescans): the payload counts against MAX_DRAIN."""
-
-    def __init__(self) -> None:
-        self.at = 0
-        self.received = 0
-        self.trailers: int | None = None  # counted once the last chunk is in
-
-    def end(self, data: bytearray) -> int | None:
-        """Where the body that starts `data` ends, or None while it is incomplete."""
-        while self.trailers is None:
-            eol = data.find(b"\r\n", self.at)
-            if eol < 0:
-                return None
-            size_text = bytes(data[self.at : eol]).split(b";", 1)[0].strip()
-            if (
-                not size_text
-                or len(size_text) > 8
-                or not all(c in b"0123456789abcdefABCDEF" for c in size_text)
-            ):
-                raise _Malformed("chunk size")
-            size = int(size_text, 16)
-            if self.received + size > MAX_DRAIN:
-                raise _Malformed("body over the drain cap")
-            if size == 0:
-                self.at, self.trailers = eol + 2, 0
-                break
-            if len(data) < eol + 4 + size:
-                return None
-            if data[eol + 2 + size : eol + 4 + size] != b"\r\n":
-                raise _Malformed("chunk not followed by CRLF")
-            self.received += size
-            self.at = eol + 4 + size
-        while True:  # trailers, then the blank line
-            eol = data.find(b"\r\n", self.at)
-            if eol < 0:
-                return None
-            blank, self.at = eol == self.at, eol + 2
-            if blank:
-                return self.at
-            self.trailers += 1
-            if self.trailers > 100:
-                raise _Malformed("too many trailers")

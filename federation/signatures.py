@@ -2,9 +2,11 @@
 
 Pure: (method, url, headers, body) in, values out; no web framework, no database.
 
-What the client and the inbox call:
+What the client, the delivery worker and the inbox call:
 
-    SigningAuth(key, *, schemes=None, now=None)   httpx.Auth: signs at send time, "double-knocks"
+    sign(scheme, method, url, key, body=None, *, now=None, digest=None) -> dict[str, str]
+    DoubleKnock(url, schemes)                     the scheme to sign each knock with, for every road
+    SigningAuth(key, *, schemes=None, now=None)   httpx.Auth for fetches: signs, double-knocks
     await verify(method, url, headers, body, keys, *, now=None) -> str       the key id that signed
     SchemeMemory()                                which scheme each origin wants, keyed by origin()
 
@@ -48,7 +50,7 @@ def origin(url: str) -> str:
 
 class SchemeMemory:
     """Which signature scheme each origin wants, one per instance, read and written by every
-    road that signs (SigningAuth for fetches, outbox.deliver for deliveries), so that what a
+    road that signs (DoubleKnock, for fetches and deliveries alike), so that what a
     fetch learns the next delivery knocks with first, and the other way round.
 
     Only origins that want something other than draft-cavage are kept: most servers take it."""
@@ -68,14 +70,54 @@ class SchemeMemory:
             self._wanted[origin(url)] = scheme
 
 
-class SigningAuth(httpx.Auth):
-    """Signs each request at send time as one actor, "double-knocking" on refusal.
+def sign(
+    scheme: Scheme,
+    method: str,
+    url: str,
+    key: SigningKey,
+    body: bytes | None = None,
+    *,
+    now: datetime | None = None,
+    digest: bytes | None = None,
+) -> dict[str, str]:
+    """The headers that sign a request in `scheme` (see sign_cavage and sign_rfc9421)."""
+    signer = sign_cavage if scheme == "cavage" else sign_rfc9421
+    return signer(method, url, key, body, now=now, digest=digest)
 
-    Signs with what `schemes` says the origin wants (draft-cavage, what Mastodon and GoToSocial
-    expect, unless it said otherwise); on a 400 or 401 retries once with the other scheme, and
-    tells `schemes` whichever was answered with a success. Share one SchemeMemory between Auth
-    instances (and deliveries) to share what they learn.
-    """
+
+class DoubleKnock:
+    """Which scheme to sign a request with, knock after knock; the one policy of every road
+    that signs (SigningAuth's fetches, outbox.deliver's deliveries):
+
+        knock = DoubleKnock(url, schemes)
+        while True:
+            status = <send the request signed with knock.scheme>
+            if not knock.again(status):
+                break
+
+    Draft-cavage first (what Mastodon and GoToSocial expect) unless the origin said otherwise;
+    on a 400 or 401 once more with the other scheme; whichever was answered with a success is
+    remembered for the origin."""
+
+    def __init__(self, url: str, schemes: SchemeMemory) -> None:
+        self.url, self.schemes = url, schemes
+        self.scheme = schemes.first(url)
+        self._knocked_twice = False
+
+    def again(self, status: int) -> bool:
+        """Told the status of the last knock: whether to knock again, with `self.scheme`."""
+        if status in (400, 401) and not self._knocked_twice:
+            self.scheme = "rfc9421" if self.scheme == "cavage" else "cavage"
+            self._knocked_twice = True
+            return True
+        if status < 400:
+            self.schemes.accepted(self.url, self.scheme)
+        return False
+
+
+class SigningAuth(httpx.Auth):
+    """Signs each request at send time as one actor, double-knocking (DoubleKnock). Share one
+    SchemeMemory between Auth instances and deliveries to share what they learn."""
 
     requires_request_body = True
 
@@ -91,23 +133,17 @@ class SigningAuth(httpx.Auth):
         self._now = now or utcnow
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url = str(request.url)
-        scheme = self.schemes.first(url)
-        self._sign(request, scheme)
-        response = yield request
-        if response.status_code in (400, 401):
-            scheme = "rfc9421" if scheme == "cavage" else "cavage"
-            self._sign(request, scheme)
+        knock = DoubleKnock(str(request.url), self.schemes)
+        while True:
+            for name in ("signature", "signature-input", "digest", "content-digest"):
+                request.headers.pop(name, None)
+            request.headers.update(
+                sign(knock.scheme, request.method, str(request.url), self.key, request.content,
+                     now=self._now())
+            )
             response = yield request
-        if response.status_code < 400:
-            self.schemes.accepted(url, scheme)
-
-    def _sign(self, request: httpx.Request, scheme: Scheme) -> None:
-        for name in ("signature", "signature-input", "digest", "content-digest"):
-            request.headers.pop(name, None)
-        sign = sign_cavage if scheme == "cavage" else sign_rfc9421
-        added = sign(request.method, str(request.url), self.key, request.content, now=self._now())
-        request.headers.update(added)
+            if not knock.again(response.status_code):
+                return
 
 
 async def verify(

@@ -11,8 +11,9 @@ import binascii
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
-from urllib.parse import SplitResult
+from urllib.parse import SplitResult, urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -110,6 +111,14 @@ def authority(parts: SplitResult) -> str:
 
 def request_target(parts: SplitResult) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@lru_cache(maxsize=4096)
+def addressed(url: str) -> tuple[str, str]:
+    """(the Host header, the request target) of a request to `url`: what a signature covers.
+    Cached: a worker signs for the same inboxes again and again."""
+    parts = urlsplit(url)
+    return authority(parts), request_target(parts)
 
 
 def b64(data: bytes) -> str:

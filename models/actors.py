@@ -173,5 +173,16 @@ async def join_group(session: AsyncSession, group: LocalActor, member: LocalActo
     return membership
 
 
+async def role_in(session: AsyncSession, group: LocalActor, member: LocalActor) -> Role | None:
+    """The member's role in the group. An instance admin counts as every group's admin, for the
+    pages, the CLI and the domain functions alike: she answers for the whole instance."""
+    if member.is_admin:
+        return Role.ADMIN
+    role = await session.scalar(
+        select(Membership.role).where(Membership.group_id == group.id, Membership.member_id == member.id)
+    )
+    return Role(role) if role else None
+
+
 async def count_actors(session: AsyncSession, type: ActorType) -> int:
     return await session.scalar(select(func.count()).select_from(LocalActor).where(LocalActor.type == type)) or 0

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from federation import items as wire
 from federation.itemterms import Kind, Status
 from federation.places import Place
+from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor
 from models.base import Base, UTCDateTime, upsert, utcnow
@@ -38,12 +39,6 @@ DEFAULT_CATEGORIES = (
     ("health", "Health"), ("money", "Money"), ("goods", "Goods"), ("skills", "Skills"),
     ("care", "Care"), ("legal", "Legal"), ("other", "Other"),
 )
-
-
-class ItemVisibility(enum.StrEnum):
-    PUBLIC = "public"
-    FOLLOWERS = "followers"
-    MEMBERS = "members"  # never leaves the instance
 
 
 class ResponseKind(enum.StrEnum):
@@ -227,12 +222,12 @@ async def to_wire(session: AsyncSession, uris: Uris, item: Item) -> wire.Item:
         assert author is not None
         author_uri = uris.actor(author.username)
     # Members-only items are never federated; locally they read like followers-only ones.
-    visibility = "public" if item.visibility == ItemVisibility.PUBLIC else "followers"
+    visibility = Visibility.PUBLIC if item.visibility == Visibility.PUBLIC else Visibility.FOLLOWERS
     return wire.Item(
         uri=item.uri, url=item.uri, kind=Kind(item.kind), title=item.title,
         body_markdown=item.body_markdown,
         category=wire.Category(row.slug, row.name, row.uri, row.action),
-        status=Status(item.status), visibility=wire.Visibility(visibility),
+        status=Status(item.status), visibility=visibility,
         author_uri=author_uri, group_uri=group_uri, group_handle=f"@{group.username}@{uris.host}",
         group_followers_uri=uris.followers(group_uri), published=item.created_at,
         updated=item.updated_at, quantity=item.quantity, place=item.place, needed_by=item.needed_by,

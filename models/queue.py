@@ -72,13 +72,6 @@ class Incoming(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Visibility(enum.StrEnum):
-    PUBLIC = "public"  # to Public, cc followers
-    FOLLOWERS = "followers"  # to followers only
-    DIRECT = "direct"  # to the named actors only
-    MEMBERS = "members"  # never leaves the instance
-
-
 class FanoutState(enum.StrEnum):
     PENDING = "pending"
     DONE = "done"

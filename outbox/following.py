@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from federation.visibility import Visibility
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
-from models.queue import Visibility
 from models.remote import RemoteActor
 from models.uris import Uris
 from outbox.publish import publish

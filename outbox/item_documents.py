@@ -18,8 +18,9 @@ from ayni.runtime import Runtime
 from ayni.web import item_page
 from federation import items as wire
 from federation import vocab
+from federation.visibility import Visibility
 from models import items
-from models.items import Item, ItemVisibility
+from models.items import Item
 from models.queue import Activity
 from outbox.objects import ActivityResponse, may_see, not_found
 
@@ -44,10 +45,10 @@ async def item_document(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
-        if item is None or item.visibility == ItemVisibility.MEMBERS:
+        if item is None or item.visibility == Visibility.MEMBERS:
             return not_found()
         value = None if item.deleted_at else await items.to_wire(session, runtime.uris, item)
-    if item.visibility != ItemVisibility.PUBLIC:
+    if item.visibility != Visibility.PUBLIC:
         gate = await _gate(runtime, item)
         if gate is None or not await may_see(request, gate):
             return not_found()

@@ -20,12 +20,12 @@ from federation.itemterms import CLOSED, STATUSES, Kind, Status
 from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
+from federation.visibility import ITEM_VISIBILITIES, Visibility
 from models import items
-from models.actors import ActorType, LocalActor, Membership, Role
+from models.actors import ActorType, LocalActor, Role, role_in
 from models.base import utcnow
 from models.content import RemoteObject
-from models.items import Item, ItemResponse, ItemVisibility, ResponseKind
-from models.queue import Visibility
+from models.items import Item, ItemResponse, ResponseKind
 from models.remote import RemoteActor
 from models.uris import Uris
 from outbox.publish import publish
@@ -56,7 +56,7 @@ class Draft:
     title: str
     body_markdown: str = ""
     category: str = "other"
-    visibility: ItemVisibility = ItemVisibility.PUBLIC
+    visibility: Visibility = Visibility.PUBLIC
     as_group: bool = False
     quantity: int | None = None
     place: Place | None = None
@@ -67,12 +67,9 @@ class Draft:
     meeting_point: str | None = None
     people_wanted: int | None = None
 
-
-async def role_in(session: AsyncSession, group: LocalActor, member: LocalActor) -> Role | None:
-    role = await session.scalar(
-        select(Membership.role).where(Membership.group_id == group.id, Membership.member_id == member.id)
-    )
-    return Role(role) if role else None
+    def __post_init__(self) -> None:
+        if self.visibility not in ITEM_VISIBILITIES:
+            raise ValueError("an item is public, followers-only or members-only")
 
 
 def check_personal_data(draft: Draft) -> None:
@@ -101,11 +98,11 @@ async def create_item(
 ) -> Item:
     if group.type != ActorType.GROUP:
         raise ValueError(f"{group.username!r} is not a group")
-    if not author.is_admin and await role_in(session, group, author) is None:
+    if await role_in(session, group, author) is None:
         raise NotAllowed(f"@{author.username} is not a member of @{group.username}")
     if len(draft.title) > MAX_TITLE:
         raise ValueError(f"a title has at most {MAX_TITLE} characters")
-    if draft.visibility != ItemVisibility.MEMBERS and not confirm:
+    if draft.visibility != Visibility.MEMBERS and not confirm:
         check_personal_data(draft)
     category = await items.category(session, uris, group, draft.category)
     uuid = uuid4().hex
@@ -115,7 +112,7 @@ async def create_item(
     document = wire.to_ap(await items.to_wire(session, uris, item))  # validates, too
     session.add(item)
     await session.flush()
-    if item.visibility != ItemVisibility.MEMBERS:
+    if item.visibility != Visibility.MEMBERS:
         await _publish_create(session, uris, item, group, author, document)
     return item
 
@@ -123,7 +120,7 @@ async def create_item(
 async def _publish_create(
     session: AsyncSession, uris: Uris, item: Item, group: LocalActor, author: LocalActor, document: dict[str, Any]
 ) -> None:
-    visibility = _queue_visibility(item)
+    visibility = Visibility(item.visibility)
     creator = group if item.as_group else author
     await publish(session, creator, _activity(uris, "Create", creator, document), visibility, followers=True)
     if not item.as_group:
@@ -144,10 +141,6 @@ def _activity(uris: Uris, type: str, actor: LocalActor, document: dict[str, Any]
     }
 
 
-def _queue_visibility(item: Item) -> Visibility:
-    return Visibility.PUBLIC if item.visibility == ItemVisibility.PUBLIC else Visibility.FOLLOWERS
-
-
 async def _author_actor(session: AsyncSession, item: Item) -> tuple[LocalActor, LocalActor]:
     """(the actor that speaks for the item, its group)."""
     group = await session.get(LocalActor, item.group_id)
@@ -157,19 +150,20 @@ async def _author_actor(session: AsyncSession, item: Item) -> tuple[LocalActor, 
 
 
 async def publish_update(session: AsyncSession, uris: Uris, item: Item) -> None:
-    if item.visibility == ItemVisibility.MEMBERS:
+    if item.visibility == Visibility.MEMBERS:
         return
     speaker, group = await _author_actor(session, item)
     document = wire.to_ap(await items.to_wire(session, uris, item))
     others = [] if speaker is group else [group]
     await publish(
-        session, speaker, _activity(uris, "Update", speaker, document), _queue_visibility(item),
+        session, speaker, _activity(uris, "Update", speaker, document), Visibility(item.visibility),
         followers=True, followers_of=others,
     )
 
 
 async def may_change(session: AsyncSession, item: Item, member: LocalActor | None) -> None:
-    """The author, or a moderator or admin of the group; None means an admin tool (the CLI)."""
+    """The author, or a moderator or admin of the group (an instance admin is every group's admin);
+    None means an admin tool (the CLI)."""
     if member is None or member.id == item.author_id:
         return
     group = await session.get(LocalActor, item.group_id)
@@ -188,10 +182,10 @@ async def edit_item(
     if draft.kind != item.kind:
         raise ValueError("an item's kind cannot change")
     if draft.as_group != item.as_group or (
-        draft.visibility != item.visibility and ItemVisibility.MEMBERS in (draft.visibility, item.visibility)
+        draft.visibility != item.visibility and Visibility.MEMBERS in (draft.visibility, item.visibility)
     ):
         raise ValueError("who posts an item and whether it leaves the instance are fixed once posted")
-    if draft.visibility != ItemVisibility.MEMBERS and not confirm:
+    if draft.visibility != Visibility.MEMBERS and not confirm:
         check_personal_data(draft)
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
@@ -207,7 +201,7 @@ def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
     """The item as a Draft (for editing a few fields); `place` keeps the coarse point."""
     draft = Draft(
         kind=Kind(item.kind), title=item.title, body_markdown=item.body_markdown, category=category_slug,
-        visibility=ItemVisibility(item.visibility), as_group=item.as_group, quantity=item.quantity,
+        visibility=Visibility(item.visibility), as_group=item.as_group, quantity=item.quantity,
         place=Place(item.place_name, item.latitude, item.longitude, item.radius_m) if item.place_name else None,
         needed_by=item.needed_by, starts_at=item.starts_at, ends_at=item.ends_at, timezone=item.timezone,
         meeting_point=item.meeting_point, people_wanted=item.people_wanted,
@@ -239,7 +233,7 @@ async def delete_item(
     if item.deleted_at is not None:
         return
     item.deleted_at = now or utcnow()
-    if item.visibility == ItemVisibility.MEMBERS:
+    if item.visibility == Visibility.MEMBERS:
         return
     speaker, group = await _author_actor(session, item)
     speaker_uri = uris.actor(speaker.username)
@@ -247,14 +241,14 @@ async def delete_item(
     tombstone.pop("@context")
     group_uri = uris.actor(group.username)
     followers = uris.followers(group_uri)
-    to = [vocab.PUBLIC] if item.visibility == ItemVisibility.PUBLIC else [followers]
-    cc = ([followers] if item.visibility == ItemVisibility.PUBLIC else []) + ([] if item.as_group else [group_uri])
+    to = [vocab.PUBLIC] if item.visibility == Visibility.PUBLIC else [followers]
+    cc = ([followers] if item.visibility == Visibility.PUBLIC else []) + ([] if item.as_group else [group_uri])
     delete = {
         "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Delete",
         "actor": speaker_uri, "to": to, "cc": cc, "object": tombstone,
     }
     await publish(
-        session, speaker, delete, _queue_visibility(item), followers=True,
+        session, speaker, delete, Visibility(item.visibility), followers=True,
         followers_of=[] if speaker is group else [group],
     )
 

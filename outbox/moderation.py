@@ -8,12 +8,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from federation.visibility import Visibility
 from models import inbound
 from models.actors import ActorType, LocalActor
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import Item
 from models.moderation import ActorBlock, Decision, Relay, Review
-from models.queue import Visibility
 from models.remote import RemoteActor
 from models.uris import Uris
 from outbox.publish import publish

@@ -19,15 +19,16 @@ from starlette.routing import Route
 from ayni.requests import require_signer, signer_of
 from ayni.runtime import Runtime
 from federation import vocab
+from federation.visibility import Visibility
 from models.follows import Direction, Follow, FollowState
-from models.queue import Activity, Visibility
+from models.queue import Activity
 from models.remote import RemoteActor
-
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 
 
 class ActivityResponse(JSONResponse):
-    media_type = "application/activity+json"
+    """An AS2 document: every route that serves one answers with this."""
+
+    media_type = vocab.ACTIVITY_JSON
 
 
 def not_found() -> Response:
@@ -93,7 +94,7 @@ async def object_document(request: Request) -> Response:
         return not_found()
     if not await may_see(request, activity):
         return not_found()
-    document: dict[str, Any] = {"@context": activity.document.get("@context", AS_CONTEXT)}
+    document: dict[str, Any] = {"@context": activity.document.get("@context", vocab.AS_CONTEXT)}
     document.update(activity.document["object"])
     return ActivityResponse(document, headers={"Vary": "Accept, Signature"})
 

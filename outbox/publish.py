@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from federation.visibility import Visibility
 from models.actors import LocalActor
-from models.queue import Activity, Visibility
+from models.queue import Activity
 
 
 async def publish(

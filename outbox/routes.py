@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.requests import UNSIGNED, require_signer
@@ -18,18 +18,16 @@ from ayni.runtime import Runtime
 from ayni.web import groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
+from federation.visibility import Visibility
 from models import actors
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
-from models.queue import Activity, Visibility
+from models.queue import Activity
 from models.remote import RemoteActor
 from outbox import item_documents, objects
+from outbox.objects import ActivityResponse
 
 PAGE_SIZE = 40
-
-
-class ActivityResponse(JSONResponse):
-    media_type = "application/activity+json"
 
 
 def actor_values(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:

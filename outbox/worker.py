@@ -16,12 +16,11 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import httpx
 from sqlalchemy import Table, Update, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,8 +118,8 @@ class DeliveryWorker:
     now: Callable[[], datetime] = utcnow
     limits: Limits = field(default_factory=Limits)
     random_unit: Callable[[], float] = random.random
-    # What POSTs: a Sender in production (run()); the runtime's client, whose mounts route
-    # hosts to in-process apps, when None (tests).
+    # What POSTs: run()'s Sender; when None, run_once() opens one for its pass (tests, the CLI).
+    # Either goes through the runtime's connector: the network, or in tests in-process apps.
     sender: Sender | None = None
     _payloads: dict[int, tuple[Payload, SigningKey]] = field(default_factory=dict)
     _busy: Counter[str] = field(default_factory=Counter)
@@ -190,8 +189,8 @@ class DeliveryWorker:
         async with total:  # a host's own limit was kept by claim(): it never takes more
             payload, key = self._payloads[item.activity_id]
             try:
-                via = self.sender or self.runtime.client
-                outcome = await deliver(via, item.inbox_uri, payload, key, self.runtime.schemes)
+                assert self.sender is not None, "run() and run_once() give the worker a Sender"
+                outcome = await deliver(self.sender, item.inbox_uri, payload, key, self.runtime.schemes)
             except Exception as e:  # one broad except per job: a bug must not lose the row
                 log.exception("delivery %s to %s failed", item.id, item.inbox_uri)
                 outcome = Outcome(None, error=f"{type(e).__name__}: {e}")
@@ -276,7 +275,13 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """One pass, for tests and the CLI: returns how many rows were made or attempted."""
         made = await self.fan_out_due()
-        return made + await self.deliver_due()
+        if self.sender is not None:
+            return made + await self.deliver_due()
+        async with sender(self.runtime) as self.sender:  # for this pass only
+            try:
+                return made + await self.deliver_due()
+            finally:
+                self.sender = None
 
     async def run(self, stop: asyncio.Event) -> None:
         total = asyncio.Semaphore(self.limits.total)
@@ -335,16 +340,11 @@ async def remove_gone_followers(session: AsyncSession, inbox_uris: list[str]) ->
 def sender(runtime: Runtime, **options: Any) -> Sender:
     settings = runtime.settings
     user_agent = f"Ayni/{__version__} (+{settings.base_url})"  # the same as the client's
+    options.setdefault("connector", runtime.connector)
     return Sender(user_agent, allow_private=settings.allow_private_addresses, **options)
 
 
-async def run(
-    runtime: Runtime, stop: asyncio.Event, mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None
-) -> None:
-    """The worker loop of `ayni serve` and `ayni worker`, until `stop` is set. With `mounts`
-    (tests federating in-process), the runtime's client, which has them, does the sending."""
-    if mounts:
-        await DeliveryWorker(runtime).run(stop)
-        return
+async def run(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The worker loop of `ayni serve` and `ayni worker`, until `stop` is set."""
     async with sender(runtime) as posts:
         await DeliveryWorker(runtime, sender=posts).run(stop)

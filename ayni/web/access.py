@@ -1,7 +1,8 @@
 """Who may do what on the pages. Every page that changes or shows something private asks here,
 on the server, from the database: the session only says who is signed in.
 
-Roles rank member < moderator < admin within a group; an instance admin may act in every group.
+Roles rank member < moderator < admin within a group; an instance admin may act in every group
+(`models.actors.role_in`, which the CLI and the domain functions ask too).
 """
 
 from urllib.parse import quote
@@ -15,7 +16,6 @@ from ayni.web import nav, security
 from ayni.web.i18n import N_
 from models import actors
 from models.actors import ActorType, LocalActor, Membership, Role
-from outbox import items as posting
 
 RANK = {Role.MEMBER: 0, Role.MODERATOR: 1, Role.ADMIN: 2}
 
@@ -57,18 +57,13 @@ async def optional_member(request: Request, session: AsyncSession) -> LocalActor
         return None
 
 
-async def role_in(session: AsyncSession, group: LocalActor, who: LocalActor) -> Role | None:
-    """The member's role in the group; an instance admin counts as the group's admin."""
-    return Role.ADMIN if who.is_admin else await posting.role_in(session, group, who)
-
-
 async def group(session: AsyncSession, name: str, who: LocalActor, at_least: Role) -> LocalActor:
     """The group named `name` if `who` holds at least `at_least` in it: 404 if there is no such
     group, 403 if the role is missing (a member may know the group exists: it is public)."""
     found = await actors.find_actor(session, name)
     if found is None or found.type != ActorType.GROUP:
         raise HTTPException(404, N_("There is no such group here."))
-    role = await role_in(session, found, who)
+    role = await actors.role_in(session, found, who)
     if role is None or RANK[role] < RANK[at_least]:
         raise HTTPException(403, N_("You do not have permission to do that in this group."))
     return found

@@ -22,11 +22,12 @@ from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind
 from federation.places import distance_km
+from federation.visibility import Visibility
 from federation.vocab import host_of
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
-from models.items import DEFAULT_CATEGORIES, Category, Item, ItemVisibility, RemoteItem
+from models.items import DEFAULT_CATEGORIES, Category, Item, RemoteItem
 from models.policy import Rules
 from models.remote import RemoteActor
 
@@ -117,7 +118,7 @@ async def local_entries(session: AsyncSession, query: Query) -> list[Entry]:
         .join(LocalActor, LocalActor.id == Item.group_id)
         .join(Category, Category.id == Item.category_id)
         .where(
-            Item.visibility == ItemVisibility.PUBLIC, Item.deleted_at.is_(None),
+            Item.visibility == Visibility.PUBLIC, Item.deleted_at.is_(None),
             Item.status.not_in([str(s) for s in CLOSED]),
         )
         .order_by(Item.created_at.desc(), Item.id.desc())

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ayni.runtime import Runtime
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
+from federation.visibility import Visibility
 from models.actors import LocalActor
-from models.items import Category, Item, ItemVisibility
+from models.items import Category, Item
 
 LIMIT = 100
 
@@ -52,7 +53,7 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
         .join(LocalActor, LocalActor.id == Item.author_id)
         .where(
             Item.group_id == group.id,
-            Item.visibility == ItemVisibility.PUBLIC,
+            Item.visibility == Visibility.PUBLIC,
             Item.deleted_at.is_(None),
         )
         .order_by(Item.created_at.desc(), Item.id.desc())
@@ -92,7 +93,7 @@ async def own_public_items(session: AsyncSession, member: LocalActor) -> list[Li
     rows = await session.scalars(
         select(Item)
         .where(
-            Item.author_id == member.id, Item.as_group.is_(False), Item.visibility == ItemVisibility.PUBLIC,
+            Item.author_id == member.id, Item.as_group.is_(False), Item.visibility == Visibility.PUBLIC,
             Item.deleted_at.is_(None),
         )
         .order_by(Item.created_at.desc(), Item.id.desc())

@@ -5,16 +5,17 @@ Every value is kept as typed (`values`), so a refused form comes back filled in.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from starlette.datastructures import FormData
 
 from ayni.web.i18n import N_
+from ayni.web.refusals import Problem
 from federation.itemterms import Kind
 from federation.places import Place
-from models.items import Item, ItemVisibility
+from federation.visibility import ITEM_VISIBILITIES, Visibility
+from models.items import Item
 from outbox.items import MAX_TITLE, Draft
 
 FIELDS = (
@@ -24,21 +25,14 @@ FIELDS = (
 MAX_BODY = 5000
 MAX_SHORT = 200
 
-KIND_LABELS = {Kind.ASK: N_("Ask"), Kind.OFFER: N_("Offer"), Kind.CALL: N_("Call")}
 VISIBILITY_LABELS = {
-    ItemVisibility.PUBLIC: N_("Public"),
-    ItemVisibility.FOLLOWERS: N_("Followers only"),
-    ItemVisibility.MEMBERS: N_("Members only"),
+    Visibility.PUBLIC: N_("Public"),
+    Visibility.FOLLOWERS: N_("Followers only"),
+    Visibility.MEMBERS: N_("Members only"),
 }
 PERSONAL_DATA_KINDS = {
     "phone": N_("a phone number"), "email": N_("an e-mail address"), "street_address": N_("a street address"),
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    message: str
-    variables: dict[str, str] = field(default_factory=dict)
 
 
 def values_of(form: FormData) -> dict[str, str]:
@@ -133,7 +127,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         problems.append(Problem(N_("A title is one line of at most 200 characters.")))
     if len(values["body"]) > MAX_BODY:
         problems.append(Problem(N_("The details have at most 5000 characters.")))
-    visibility = next((v for v in ItemVisibility if v == values["visibility"]), None)
+    visibility = next((v for v in ITEM_VISIBILITIES if v == values["visibility"]), None)
     if visibility is None:
         problems.append(Problem(N_("Choose who can see it.")))
     zone = _zone(values["timezone"] or "UTC")

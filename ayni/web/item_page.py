@@ -26,10 +26,11 @@ from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
+from federation.visibility import Visibility
 from models import items
-from models.actors import LocalActor, Role
+from models.actors import LocalActor, Role, role_in
 from models.content import RemoteObject
-from models.items import Category, Item, ItemResponse, ItemVisibility, ResponseKind
+from models.items import Category, Item, ItemResponse, ResponseKind
 from models.remote import RemoteActor
 from outbox import items as posting
 from outbox.items import NotAllowed
@@ -125,8 +126,8 @@ async def visible_item(
     assert group is not None
     # Only look the viewer up when there is one: signing a stranger "out" would drop her CSRF token.
     who = await access.optional_member(request, session) if security.viewer(request) else None
-    role = await access.role_in(session, group, who) if who else None
-    if item.visibility != ItemVisibility.PUBLIC and role is None:
+    role = await role_in(session, group, who) if who else None
+    if item.visibility != Visibility.PUBLIC and role is None:
         raise HTTPException(404, NO_ITEM)
     if item.deleted_at is not None:
         raise HTTPException(410, GONE)
@@ -196,7 +197,7 @@ async def show(request: Request) -> Response:
         page = await context(request, session)
     response = render(request, "item.html", page)
     response.headers["Vary"] = "Accept, Signature, Cookie"
-    if page["item"].visibility != ItemVisibility.PUBLIC:
+    if page["item"].visibility != Visibility.PUBLIC:
         response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -20,6 +20,7 @@ from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from ayni.web.my_groups import ROLE_LABELS
+from ayni.web.refusals import FormRefused
 from models import invitations, member_sessions
 from models.actors import LocalActor, Membership, Role
 
@@ -28,14 +29,6 @@ NO_SUCH_INVITATION = N_("This group has no such pending invitation.")
 UNKNOWN_ROLE = N_("Choose member, moderator or admin.")
 LAST_ADMIN = N_("The group needs at least one admin: make someone else an admin first.")
 _INVITATION_KEY = "new_invitation"
-
-
-class Refused(Exception):
-    """Raised inside a transaction (which then rolls back) to re-render the page with an error."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,7 @@ def _role(value: object) -> Role:
     try:
         return Role(str(value))
     except ValueError:
-        raise Refused(UNKNOWN_ROLE) from None
+        raise FormRefused(UNKNOWN_ROLE) from None
 
 
 async def _administered(request: Request, session: AsyncSession) -> tuple[LocalActor, LocalActor]:
@@ -82,7 +75,7 @@ async def _keeps_an_admin(session: AsyncSession, membership: Membership) -> None
         .with_for_update()
     ))
     if len(admins) <= 1:
-        raise Refused(LAST_ADMIN)
+        raise FormRefused(LAST_ADMIN)
 
 
 async def _context(session: AsyncSession, group: LocalActor) -> dict[str, Any]:
@@ -140,7 +133,7 @@ async def change_role(request: Request) -> Response:
                 membership.role = role
             member = await session.get(LocalActor, membership.member_id)
             username = member.username if member else ""
-    except Refused as refused:
+    except FormRefused as refused:
         return await _render(request, refused.message, 400)
     flash.flash(request, N_("@%(name)s is now: %(role)s."), name=username,
                 role=i18n.gettext(request, ROLE_LABELS[role]))
@@ -160,7 +153,7 @@ async def remove_member(request: Request) -> Response:
             await session.delete(membership)
             if membership.member_id != me.id:  # whoever may be using her account loses its pages too
                 await member_sessions.end_all(session, membership.member_id)
-    except Refused as refused:
+    except FormRefused as refused:
         return await _render(request, refused.message, 400)
     flash.flash(request, N_("@%(name)s is no longer a member of the group."), name=username)
     return _back(group, me, stays_admin=membership.member_id != me.id)
@@ -174,7 +167,7 @@ async def create_invitation(request: Request) -> Response:
             me, group = await _administered(request, session)
             role = _role(form.get("role"))
             token = await invitations.invite(session, group, role, created_by=me)
-    except Refused as refused:
+    except FormRefused as refused:
         return await _render(request, refused.message, 400)
     # Only the hash is stored: the session carries the link to the one page view that shows it.
     request.session[_INVITATION_KEY] = {

@@ -23,6 +23,7 @@ from ayni.runtime import Runtime
 from ayni.web import access, flash, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
+from ayni.web.refusals import FormRefused
 from federation import vocab
 from federation.errors import FederationError
 from federation.sanitize import html_to_text
@@ -50,14 +51,6 @@ NOT_ON_BOARD = N_("That item is not on the network board: only items of groups t
 NOT_RELAYED = N_("This item cannot be relayed: it is from this instance, the group shared it already, "
                  "or it is for its group's followers only.")
 DECIDED_ALREADY = N_("That submission was decided already.")
-
-
-class Refused(Exception):
-    """Raised inside a transaction (which then rolls back) to re-render the page with an error."""
-
-    def __init__(self, field: str, message: str, value: str = "") -> None:
-        super().__init__(message)
-        self.field, self.message, self.value = field, message, value
 
 
 @dataclass(frozen=True)
@@ -210,8 +203,8 @@ async def decide_submission(request: Request) -> Response:
             except LookupError:
                 raise HTTPException(404, NO_SUCH_SUBMISSION) from None
             except ValueError:  # decided already, or (approving) ours or shared already
-                raise Refused("submissions", DECIDED_ALREADY if decision == "reject" else NOT_RELAYED) from None
-    except Refused as refused:
+                raise FormRefused(DECIDED_ALREADY if decision == "reject" else NOT_RELAYED, field="submissions") from None
+    except FormRefused as refused:
         return await _render(request, request.path_params["name"], {refused.field: refused.message}, status_code=400)
     flash.flash(request, N_("The group shared the post with its followers.") if decision == "approve"
                 else N_("The post was rejected; nothing was sent."))
@@ -281,8 +274,7 @@ async def remove_item(request: Request) -> Response:
         if item is None:
             raise HTTPException(404, NO_SUCH_ITEM)
         title = item.title
-        # An instance admin holds no membership that delete_item's own check would find.
-        await delete_item(session, runtime.uris, item, by=None if me.is_admin else me)
+        await delete_item(session, runtime.uris, item, by=me)
     flash.flash(request, N_("“%(title)s” was removed."), title=title)
     return _back(group)
 
@@ -295,18 +287,18 @@ async def relay(request: Request) -> Response:
         async with runtime.sessions() as session, session.begin():
             _, group = await _moderated(request, session)
             if not reference:
-                raise Refused("relay", OBJECT_MISSING)
+                raise FormRefused(OBJECT_MISSING, field="relay")
             found = await session.scalar(
                 select(RemoteItem).where(or_(RemoteItem.uri == reference, RemoteItem.url == reference)).limit(1)
             )
             if found is None:
-                raise Refused("relay", NOT_ON_BOARD, reference)
+                raise FormRefused(NOT_ON_BOARD, field="relay", value=reference)
             try:
                 await relays.relay_item(session, runtime.uris, group, found)
             except relays.NotRelayed:
-                raise Refused("relay", NOT_RELAYED, reference) from None
+                raise FormRefused(NOT_RELAYED, field="relay", value=reference) from None
             title = found.title
-    except Refused as refused:
+    except FormRefused as refused:
         return await _render(request, request.path_params["name"], {refused.field: refused.message},
                              {"object": refused.value}, 400)
     flash.flash(request, N_("The group shared “%(title)s” with its followers."), title=title)

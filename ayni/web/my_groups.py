@@ -9,7 +9,7 @@ from starlette.routing import Route
 from ayni.runtime import Runtime
 from ayni.web import access, render
 from ayni.web.i18n import N_
-from models.actors import Role
+from models.actors import Role, role_in
 
 ROLE_LABELS = {Role.MEMBER: N_("Member"), Role.MODERATOR: N_("Moderator"), Role.ADMIN: N_("Admin")}
 
@@ -35,7 +35,7 @@ async def my_groups(request: Request) -> Response:
         me = await access.member(request, session)
         listed = []
         for group in await access.groups_of(session, me):
-            role = await access.role_in(session, group, me)
+            role = await role_in(session, group, me)
             if role is not None:
                 listed.append(MyGroup(group.username, group.name, role))
     return render(request, "groups.html", {

@@ -17,11 +17,12 @@ from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
-from ayni.web.item_form import Problem
+from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import CLOSED, Kind, Status
+from federation.visibility import Visibility
 from models import items
 from models.actors import LocalActor
-from models.items import Category, Item, ItemResponse, ItemVisibility
+from models.items import Category, Item, ItemResponse
 from outbox import items as posting
 from outbox.items import NotAllowed, PersonalData
 
@@ -100,11 +101,11 @@ async def _edit_page(
     runtime: Runtime = request.app.state.runtime
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
-    members_only = item.visibility == ItemVisibility.MEMBERS
+    members_only = item.visibility == Visibility.MEMBERS
     return render(request, "item_edit.html", {
         "item": item, "group": group, "values": values, "errors": errors,
         "categories": await items.categories(session, runtime.uris, group),
-        "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "kinds": KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
         "visibility_choices": ["members"] if members_only else ["public", "followers"],
     }, status_code)
 
@@ -135,15 +136,15 @@ async def edit(request: Request) -> Response:
                     raise HTTPException(400, CLOSED_ALREADY)
                 # What is fixed once posted comes from the item, never from the form.
                 values["kind"], values["as_group"] = item.kind, "yes" if item.as_group else ""
-                if item.visibility == ItemVisibility.MEMBERS or values["visibility"] == ItemVisibility.MEMBERS:
+                if item.visibility == Visibility.MEMBERS or values["visibility"] == Visibility.MEMBERS:
                     values["visibility"] = item.visibility
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:
-                    raise _Refused
+                    raise FormRefused(*problems)
                 await posting.edit_item(session, runtime.uris, item, draft, by=who)
                 title = item.title
-        except _Refused:
-            pass
+        except FormRefused as refused:
+            problems = refused.problems
         except PersonalData as e:
             problems = [item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))]
         except LookupError:
@@ -157,10 +158,6 @@ async def edit(request: Request) -> Response:
                 return await _edit_page(request, session, item, values, errors, 400)
     flash.flash(request, SAVED, title=title)
     return RedirectResponse("/my/items", status_code=303)
-
-
-class _Refused(Exception):
-    """Leaves the transaction, so that a refused edit changes nothing."""
 
 
 async def close(request: Request) -> Response:

@@ -21,7 +21,7 @@ from models.items import Item, ItemResponse, ResponseKind
 from models.remote import RemoteActor
 
 LIMIT = 100
-KIND_LABELS = {
+RESPONSE_LABELS = {
     ResponseKind.HELP: N_("can help with"), ResponseKind.COMING: N_("is coming to"),
     ResponseKind.REPLY: N_("replied to"), ResponseKind.MESSAGE: N_("sent a private message about"),
 }
@@ -73,7 +73,7 @@ async def notifications_page(request: Request) -> Response:
         listed = await notifications(session, member)
         count = await nav.unread(session, member)
     return render(request, "notifications.html", {
-        "notifications": listed, "unread": count, "labels": {str(k): v for k, v in KIND_LABELS.items()},
+        "notifications": listed, "unread": count, "labels": {str(k): v for k, v in RESPONSE_LABELS.items()},
     })
 
 

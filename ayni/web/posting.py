@@ -12,12 +12,13 @@ from starlette.routing import Route
 
 from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
+from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
-from ayni.web.item_form import Problem
+from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import Kind
+from federation.visibility import ITEM_VISIBILITIES
 from models import items
 from models.actors import LocalActor, Role
-from models.items import ItemVisibility
 from outbox import items as posting
 from outbox.items import NotAllowed, PersonalData
 
@@ -42,8 +43,8 @@ async def form_context(
     categories = await items.categories(session, runtime.uris, chosen) if chosen else []
     return {
         "groups": groups, "group": chosen, "categories": categories, "values": values,
-        "kinds": item_form.KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
-        "visibility_choices": [str(v) for v in ItemVisibility],
+        "kinds": KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "visibility_choices": [str(v) for v in ITEM_VISIBILITIES],
         "host": runtime.settings.host,
     }
 
@@ -85,9 +86,9 @@ async def post_item(request: Request) -> Response:
             who = await access.member(request, session)
             group = await access.group(session, values["group"], who, Role.MEMBER)  # 403 outside it
             if problems or draft is None:
-                raise _Refused(problems)
+                raise FormRefused(*problems)
             item = await posting.create_item(session, runtime.uris, group, who, draft)
-    except _Refused as refused:
+    except FormRefused as refused:
         return await _form_page(request, values, refused.problems, 400)
     except PersonalData as e:
         problem = item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))
@@ -100,14 +101,6 @@ async def post_item(request: Request) -> Response:
         return await _form_page(request, values, [Problem(NOT_POSTED, {"reason": str(e)})], 400)
     flash.flash(request, POSTED)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
-
-
-class _Refused(Exception):
-    """Raised inside the transaction so that nothing of a refused form is kept."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("refused")
-        self.problems = problems
 
 
 routes = [

@@ -5,11 +5,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from federation.visibility import Visibility
 from federation.vocab import AS_CONTEXT
 from inbox.handlers.context import Context, Ignored
 from models import inbound
 from models.actors import LocalActor
-from models.queue import Visibility
 from models.remote import RemoteActor
 from outbox.moderation import blocked_by
 from outbox.publish import publish

@@ -16,14 +16,14 @@ from ayni.runtime import Runtime
 from ayni.settings import Settings
 from federation import keys
 from federation.keys import VerificationKey
+from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor
 from models.follows import Direction, Follow, FollowState
-from models.queue import Visibility
 from models.remote import RemoteActor
 from outbox.publish import publish
-from outbox.worker import DeliveryWorker, Limits
-from tests.instances import seed
+from outbox.worker import DeliveryWorker, Limits, sender
+from tests.instances import InProcess, seed
 from tests.receiver import Receiver, StaticKeys
 
 BASE_URL = "http://127.0.0.1:8101"
@@ -111,10 +111,8 @@ async def start_sender(database_url: str, *, deadline: float | None = None) -> A
     settings = Settings(
         base_url=BASE_URL, database_url=database_url, secret_key="test", allow_private_addresses=LOOPBACK_NET
     )
-    app = create_app(settings, mounts={"all://": receiver})
+    app = create_app(settings, mounts={"all://": receiver}, connector=InProcess(receiver))
     runtime: Runtime = app.state.runtime
-    if deadline is not None:
-        runtime.client._deadline = deadline
     await seed(runtime)
     async with runtime.sessions() as session:
         for actor in (await session.scalars(select(LocalActor))).all():
@@ -123,8 +121,12 @@ async def start_sender(database_url: str, *, deadline: float | None = None) -> A
             assert isinstance(receiver.keys, StaticKeys)
             receiver.keys.keys[key_id] = VerificationKey(key_id, runtime.actor_uri(actor), public)
     clock = Clock()
-    worker = DeliveryWorker(runtime, now=clock.now, random_unit=lambda: 0.5, limits=Limits(per_host=4))
+    options = {} if deadline is None else {"deadline": deadline}
     try:
-        yield Sender(app, runtime, receiver, worker, clock)
+        async with sender(runtime, **options) as posts:  # the production road, to the receiver
+            worker = DeliveryWorker(
+                runtime, now=clock.now, random_unit=lambda: 0.5, limits=Limits(per_host=4), sender=posts
+            )
+            yield Sender(app, runtime, receiver, worker, clock)
     finally:
         await runtime.close()

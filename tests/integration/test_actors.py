@@ -3,6 +3,7 @@
 import pytest
 
 from tests.instances import Instance
+from tests.integration.conftest import Net
 
 AS2 = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
@@ -82,15 +83,12 @@ async def test_collection_pages_link_back_to_their_collection(instance: Instance
     assert "next" not in page
 
 
-async def test_two_instances_live_side_by_side_in_one_process(database_urls) -> None:  # type: ignore[no-untyped-def]
-    from tests.instances import Loopback, start_instance
+async def test_two_instances_live_side_by_side_in_one_process(net: Net) -> None:
+    a, b = await net.instance("http://127.0.0.1:8201"), await net.instance("http://127.0.0.1:8202")
 
-    network = Loopback()
-    async with start_instance("http://127.0.0.1:8201", await database_urls.new(), network) as a, \
-            start_instance("http://127.0.0.1:8202", await database_urls.new(), network) as b:
-        # A's own outgoing client reaches B through the network, signed as A's instance actor.
-        fetched = await a.runtime.fetch("http://127.0.0.1:8202/actors/food")
-        own = (await a.http.get("/actors/food", headers={"Accept": AS2})).json()
+    # A's own outgoing client reaches B through the network, signed as A's instance actor.
+    fetched = await a.runtime.fetch("http://127.0.0.1:8202/actors/food")
+    own = (await a.http.get("/actors/food", headers={"Accept": AS2})).json()
 
     assert fetched["id"] == "http://127.0.0.1:8202/actors/food"
     assert own["id"] == "http://127.0.0.1:8201/actors/food"

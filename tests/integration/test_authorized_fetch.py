@@ -2,7 +2,6 @@
 the instance actor, a minimal actor document, HTML pages and discovery stay public, so two
 servers in this mode still federate."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +15,7 @@ from outbox import items as posting
 from outbox.items import Draft
 from tests.conftest import DatabaseUrls
 from tests.instances import Instance, Loopback, settings_for, start_instance
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 AS2 = "application/activity+json"
@@ -49,21 +49,14 @@ async def post_public_item(instance: Instance) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    network = Loopback()
-    friend = MastodonPeer("http://127.0.0.1:8201", network, username="friend")
-    blocked = MastodonPeer("http://localhost:8202", network, username="blocked")
-    for peer in (friend, blocked):
-        network.add(peer.host, peer.app)
-    settings = settings_for(A, database_url, authorized_fetch=True)
-    async with start_instance(A, database_url, network, settings=settings) as instance:
-        async with instance.runtime.sessions() as session, session.begin():
-            await policy.block_domain(session, "localhost", "test block")
-        instance.runtime.blocklist.forget()
-        item_uri, activity_uri = await post_public_item(instance)
-        yield World(instance, friend, blocked, item_uri, activity_uri)
-    await friend.aclose()
-    await blocked.aclose()
+async def world(net: Net) -> World:
+    friend, blocked = net.peer("http://127.0.0.1:8201", "friend"), net.peer("http://localhost:8202", "blocked")
+    instance = await net.instance(A, authorized_fetch=True)
+    async with instance.runtime.sessions() as session, session.begin():
+        await policy.block_domain(session, "localhost", "test block")
+    instance.runtime.blocklist.forget()
+    item_uri, activity_uri = await post_public_item(instance)
+    return World(instance, friend, blocked, item_uri, activity_uri)
 
 
 async def test_an_unsigned_actor_fetch_gets_only_the_minimal_document(world: World) -> None:

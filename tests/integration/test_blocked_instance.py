@@ -2,7 +2,6 @@
 ids it learned through B, while B (an allowed follower) still can. Three instances over real
 signed HTTP: A and B on 127.0.0.1, C and a Mastodon-shaped user on `localhost`."""
 
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -10,29 +9,23 @@ from sqlalchemy import func, select
 from ayni import following
 from federation.errors import NotFound
 from federation.itemterms import Kind
+from federation.visibility import Visibility
 from models import actors, policy
 from models.follows import Follow
-from models.items import ItemVisibility
 from models.queue import Activity, Delivery
 from outbox import items as posting
 from outbox.items import Draft
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 A, B, C = "http://127.0.0.1:8121", "http://127.0.0.1:8122", "http://localhost:8123"
 
 
 @pytest.fixture
-async def three(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance, Instance, MastodonPeer]]:
-    network = Loopback()
-    mallory = MastodonPeer("http://localhost:8223", network, username="mallory")
-    network.add(mallory.host, mallory.app)
-    urls = [await database_urls.new() for _ in range(3)]
-    async with start_instance(A, urls[0], network) as a, start_instance(B, urls[1], network) as b, \
-            start_instance(C, urls[2], network) as c:
-        yield a, b, c, mallory
-    await mallory.aclose()
+async def three(net: Net) -> tuple[Instance, Instance, Instance, MastodonPeer]:
+    mallory = net.peer("http://localhost:8223", "mallory")
+    return await net.instance(A), await net.instance(B), await net.instance(C), mallory
 
 
 async def test_a_blocked_domain_cannot_deliver_or_read_followers_only_items(
@@ -55,7 +48,7 @@ async def test_a_blocked_domain_cannot_deliver_or_read_followers_only_items(
         assert group is not None and ana is not None
         item = await posting.create_item(session, a.runtime.uris, group, ana, Draft(
             Kind.ASK, "A room for two nights", "Quietly, please.", "housing",
-            visibility=ItemVisibility.FOLLOWERS, as_group=True))
+            visibility=Visibility.FOLLOWERS, as_group=True))
     await settle(a, b, c)
 
     # Then C's follow is gone and nothing was delivered to C

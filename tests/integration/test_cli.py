@@ -59,7 +59,7 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
             member_finger = await http.get("/.well-known/webfinger", params={"resource": f"acct:rosa@127.0.0.1:{port}"})
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.communicate(timeout=10)  # reaps it and closes its pipe
     assert actor["type"] == "Group"
     assert actor["manuallyApprovesFollowers"] is True
     assert member_finger.status_code == 200

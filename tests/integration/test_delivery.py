@@ -5,7 +5,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from models.queue import Delivery, DomainBlock, Host, Visibility
+from federation.visibility import Visibility
+from models.queue import Delivery, DomainBlock, Host
 from tests.integration.delivery_setup import Sender, start_sender
 
 
@@ -188,10 +189,12 @@ async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(data
     import asyncio
 
     from ayni.app import create_app
+    from tests.instances import InProcess
 
     async with start_sender(database_url) as sender:
         await sender.add_follower("127.0.0.2:9000", "ann")
-        app = create_app(sender.runtime.settings, mounts={"all://": sender.receiver}, workers=True)
+        app = create_app(sender.runtime.settings, mounts={"all://": sender.receiver}, workers=True,
+                         connector=InProcess(sender.receiver))
         await app.state.runtime.engine.dispose()
         async with app.router.lifespan_context(app):
             await sender.publish_note()
@@ -254,3 +257,21 @@ async def test_a_server_wanting_rfc_9421_learned_by_a_delivery_gets_it_on_the_fi
     # Then the first knock is already RFC 9421
     assert document["type"] == "Person"
     assert sender.receiver.knocks[2:] == [("GET", "rfc9421")]
+
+
+async def test_a_receiver_taking_only_rfc_9421_gets_a_second_knock_on_the_senders_kept_connection(
+    sender: Sender,
+) -> None:
+    # Given a follower on a server that refuses draft-cavage, as an RFC 9421-only server does
+    await sender.add_follower("127.0.0.2:9000", "ann")
+    sender.receiver.fault("127.0.0.2:9000", rfc9421_only=True)
+    # When two activities are delivered, one after the other
+    await sender.publish_note()
+    await sender.drain()
+    await sender.publish_note()
+    await sender.drain()
+    # Then the first was knocked twice, the second straight in RFC 9421, both verified
+    assert sender.receiver.knocks == [("POST", "cavage"), ("POST", "rfc9421"), ("POST", "rfc9421")]
+    assert sender.receiver.count() == 2 and await states(sender) == {"sent": 2}
+    # And all three went over one connection of the production Sender, kept between them
+    assert sender.worker.sender is not None and sender.worker.sender.connections_opened == 1

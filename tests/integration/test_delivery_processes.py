@@ -97,10 +97,9 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(database_url: str) -> 
 
             await wait_for(sending)
             worker.send_signal(signal.SIGKILL)  # mid-delivery, holding every lease
-            worker.wait(5)
         finally:
             worker.kill()
-            worker.communicate()  # closes its stdout, which a warning (an error here) would report
+            worker.communicate(timeout=5)  # reaps it and closes its pipe
         assert sender.receiver.count() == 0
         assert await count_state(sender, "pending") == 8
         for host in hosts:

@@ -8,7 +8,7 @@ import pytest
 from federation import keys, vocab
 from federation.cavage import sign_cavage
 from federation.keys import SigningKey, VerificationKey
-from models.queue import Visibility
+from federation.visibility import Visibility
 from models.remote import KeyStore
 from tests.integration.delivery_setup import BASE_URL, Sender, start_sender
 

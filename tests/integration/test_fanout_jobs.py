@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from federation import retry
+from federation.visibility import Visibility
 from models import actors
-from models.queue import Activity, Visibility
+from models.queue import Activity
 from models.transactions import NetworkInTransaction
 from outbox.deliver import Payload, deliver
 from outbox.publish import publish
-from outbox.worker import DeliveryWorker
+from outbox.worker import DeliveryWorker, sender
 from tests.instances import Instance, Loopback, start_instance
 from tests.integration.delivery_setup import Clock
 from tests.peers import MastodonPeer
@@ -153,6 +154,7 @@ async def test_a_delivery_inside_an_open_transaction_raises_and_nothing_is_sent(
         group = await actors.find_actor(session, "food")
         assert group is not None
         with pytest.raises(NetworkInTransaction):
-            await deliver(runtime.client, f"{world.alice.base_url}/inbox", Payload.of({"type": "Create"}),
-                          runtime.signer(group).key, runtime.schemes)
+            async with sender(runtime) as posts:
+                await deliver(posts, f"{world.alice.base_url}/inbox", Payload.of({"type": "Create"}),
+                              runtime.signer(group).key, runtime.schemes)
     assert world.alice.requests == []

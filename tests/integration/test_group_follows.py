@@ -1,23 +1,15 @@
 """Groups follow groups by handle, across two instances over real signed HTTP."""
 
-from collections.abc import AsyncIterator
 
 import pytest
 
 from ayni import following
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
 
 A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
 
 
-@pytest.fixture
-async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance]]:
-    network = Loopback()
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        yield a, b
 
 
 

@@ -2,7 +2,6 @@
 lets an exception escape nor leaves a row failing for an unexpected reason."""
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,8 @@ from sqlalchemy import select
 from federation import vocab
 from inbox import worker
 from models.queue import Incoming
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 BASE = "http://127.0.0.1:8101"
@@ -39,13 +39,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    network = Loopback()
-    peer = MastodonPeer("http://127.0.0.1:8201", network)
-    network.add(peer.host, peer.app)
-    async with start_instance(BASE, database_url, network) as instance:
-        yield World(instance, peer)
-    await peer.aclose()
+async def world(net: Net) -> World:
+    peer = net.peer("http://127.0.0.1:8201")
+    return World(await net.instance(BASE), peer)
 
 
 def realistic(peer: MastodonPeer) -> list[dict[str, Any]]:

@@ -1,6 +1,5 @@
 """What the worker does with each kind of activity: origin rules, followers, content, moderation."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,8 @@ from models.queue import Incoming
 from models.remote import RemoteActor
 from models.transactions import NetworkInTransaction
 from outbox import moderation
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 BASE = "http://127.0.0.1:8101"
@@ -64,16 +64,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    network = Loopback()
-    alice = MastodonPeer("http://127.0.0.1:8201", network)
-    mallory = MastodonPeer("http://127.0.0.1:8202", network, username="mallory")
-    network.add(alice.host, alice.app)
-    network.add(mallory.host, mallory.app)
-    async with start_instance(BASE, database_url, network) as instance:
-        yield World(instance, alice, mallory)
-    await alice.aclose()
-    await mallory.aclose()
+async def world(net: Net) -> World:
+    alice, mallory = net.peer("http://127.0.0.1:8201"), net.peer("http://127.0.0.1:8202", "mallory")
+    return World(await net.instance(BASE), alice, mallory)
 
 
 async def test_create_of_an_object_on_another_host_is_ignored(world: World) -> None:

@@ -2,21 +2,22 @@
 over real signed HTTP, on both databases."""
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
 from federation import vocab
+from federation.visibility import Visibility
 from inbox import follow_requests, worker
 from models import actors
 from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow, FollowState
-from models.queue import Activity, Incoming, Visibility
+from models.queue import Activity, Incoming
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 BASE = "http://127.0.0.1:8101"
@@ -30,13 +31,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    network = Loopback()
-    peer = MastodonPeer("http://127.0.0.1:8201", network)
-    network.add(peer.host, peer.app)
-    async with start_instance(BASE, database_url, network) as instance:
-        yield World(instance, peer)
-    await peer.aclose()
+async def world(net: Net) -> World:
+    peer = net.peer("http://127.0.0.1:8201")
+    return World(await net.instance(BASE), peer)
 
 
 async def count(instance: Instance, query) -> int:  # type: ignore[no-untyped-def]

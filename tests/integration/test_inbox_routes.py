@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -18,7 +17,8 @@ from models import actors
 from models.follows import Direction, Follow, FollowState
 from models.queue import DomainBlock, Incoming
 from models.remote import RemoteActor, RemoteKey
-from tests.instances import Instance, Loopback, start_instance
+from tests.instances import Instance, Loopback
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 BASE = "http://127.0.0.1:8101"
@@ -44,16 +44,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    network = Loopback()
-    peer = MastodonPeer("http://127.0.0.1:8201", network)
-    mallory = MastodonPeer("http://127.0.0.1:8202", network, username="mallory")
-    network.add(peer.host, peer.app)
-    network.add(mallory.host, mallory.app)
-    async with start_instance(BASE, database_url, network) as instance:
-        yield World(instance, peer, mallory, network)
-    await peer.aclose()
-    await mallory.aclose()
+async def world(net: Net) -> World:
+    peer, mallory = net.peer("http://127.0.0.1:8201"), net.peer("http://127.0.0.1:8202", "mallory")
+    return World(await net.instance(BASE), peer, mallory, net.loopback)
 
 
 async def test_a_body_over_one_megabyte_is_refused_with_413(world: World) -> None:

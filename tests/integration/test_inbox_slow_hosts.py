@@ -127,7 +127,7 @@ async def test_a_follow_is_accepted_within_seconds_behind_eight_activities_stuck
     started = time.monotonic()
     workers = [
         asyncio.create_task(worker.run(world.runtime, stop)),
-        asyncio.create_task(outbox_worker.run(world.runtime, stop, mounts={"all://127.0.0.1": Loopback()})),
+        asyncio.create_task(outbox_worker.run(world.runtime, stop)),
     ]
     produced_after = None
     try:

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from federation import vocab
 from federation.itemterms import Kind, Status
 from federation.places import Place
+from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor, Role
-from models.items import Item, ItemResponse, ItemVisibility
+from models.items import Item, ItemResponse
 from models.queue import Activity, Delivery
 from outbox import items as posting
 from outbox.items import Draft, PersonalData
@@ -76,9 +77,9 @@ async def test_a_members_public_ask_is_her_create_and_the_groups_announce_of_the
     assert page.status_code == 200 and "Ask: Nappies, size 4" in page.text
 
 
-@pytest.mark.parametrize("visibility", [ItemVisibility.PUBLIC, ItemVisibility.FOLLOWERS])
+@pytest.mark.parametrize("visibility", [Visibility.PUBLIC, Visibility.FOLLOWERS])
 async def test_an_item_posted_as_the_group_names_the_member_nowhere_federated(
-    instance: Instance, visibility: ItemVisibility
+    instance: Instance, visibility: Visibility
 ) -> None:
     await members(instance)
     draft = Draft(Kind.OFFER, "Bread from the bakery", "Every evening at closing time.", "food",
@@ -99,7 +100,7 @@ async def test_an_item_posted_as_the_group_names_the_member_nowhere_federated(
         text = json.dumps(activity.document)
         for trace in ("rosa_q", "Rosa", "Quispe"):
             assert trace not in text, f"{activity.type} names the member: {trace}"
-    expected_to = [vocab.PUBLIC] if visibility == ItemVisibility.PUBLIC else [FOLLOWERS]
+    expected_to = [vocab.PUBLIC] if visibility == Visibility.PUBLIC else [FOLLOWERS]
     assert all(a.document["to"] == expected_to for a in published)
     # The moderators still know who posted it
     async with instance.runtime.sessions() as session:
@@ -110,7 +111,7 @@ async def test_an_item_posted_as_the_group_names_the_member_nowhere_federated(
 async def test_members_only_items_never_leave_the_instance(instance: Instance) -> None:
     await members(instance)
     draft = Draft(Kind.ASK, "Someone to sit with my mum", "Call me on 0612 345 678", "care",
-                  visibility=ItemVisibility.MEMBERS)
+                  visibility=Visibility.MEMBERS)
     item = await post(instance, draft)  # personal data is fine: it never leaves
     async with instance.runtime.sessions() as session, session.begin():
         stored = await session.get(Item, item.id)
@@ -129,7 +130,7 @@ async def test_members_only_items_never_leave_the_instance(instance: Instance) -
 
 async def test_followers_only_items_are_not_shown_to_unsigned_fetches(instance: Instance) -> None:
     await members(instance)
-    item = await post(instance, Draft(Kind.ASK, "A lift to the clinic", visibility=ItemVisibility.FOLLOWERS,
+    item = await post(instance, Draft(Kind.ASK, "A lift to the clinic", visibility=Visibility.FOLLOWERS,
                                       category="transport"))
     [create, announce] = await activities(instance)
     assert create.document["to"] == [FOLLOWERS] and announce.visibility == "followers"

@@ -3,7 +3,6 @@ group B follows group A; A posts an ask, an offer and a call; B's network board 
 structured; A fulfils the ask and cancels the call; B shows the new states; the Mastodon
 follower reads them and its reply becomes a response on A."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,15 +13,16 @@ from federation import vocab
 from federation.itemterms import Kind, Status
 from federation.places import Place
 from federation.sanitize import html_to_text
+from federation.visibility import Visibility
 from inbox import actors as remote_actors
 from models import actors
 from models.follows import Direction, Follow, FollowState
-from models.items import Item, ItemVisibility, RemoteItem
+from models.items import Item, RemoteItem
 from outbox import items as posting
 from outbox.following import follow
 from outbox.items import Draft
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 A = "http://127.0.0.1:8101"
@@ -38,14 +38,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_urls: DatabaseUrls) -> AsyncIterator[World]:
-    network = Loopback()
-    peer = MastodonPeer("http://127.0.0.1:8201", network)
-    network.add(peer.host, peer.app)
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        yield World(a, b, peer)
-    await peer.aclose()
+async def world(net: Net) -> World:
+    peer = net.peer("http://127.0.0.1:8201")
+    return World(await net.instance(A), await net.instance(B), peer)
 
 
 
@@ -164,7 +159,7 @@ async def test_members_only_items_are_not_delivered_to_followers(world: World) -
         ana = await actors.find_actor(session, "ana")
         assert group_a is not None and ana is not None
         item = await posting.create_item(session, a.runtime.uris, group_a, ana, Draft(
-            Kind.ASK, "Members only: a room for a night", visibility=ItemVisibility.MEMBERS))
+            Kind.ASK, "Members only: a room for a night", visibility=Visibility.MEMBERS))
     await settle(a, b)
     assert peer.received == []
     fetched = await peer.http.get(item.uri, headers={"Accept": vocab.ACTIVITY_JSON})

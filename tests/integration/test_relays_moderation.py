@@ -4,7 +4,6 @@ submissions.
 
 Every instance has a group "food"; B follows A, A follows B, C follows B."""
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,8 +29,8 @@ from outbox import moderation, relays
 from outbox.following import follow
 from outbox.items import Draft
 from outbox.relays import NotRelayed
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
+from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
 
 A, B, C = "http://127.0.0.1:8111", "http://127.0.0.1:8112", "http://127.0.0.1:8113"
@@ -52,18 +51,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_urls: DatabaseUrls) -> AsyncIterator[World]:
-    network = Loopback()
-    peer = MastodonPeer("http://127.0.0.1:8211", network)
-    network.add(peer.host, peer.app)
-    urls = [await database_urls.new() for _ in range(3)]
-    async with (
-        start_instance(A, urls[0], network) as a,
-        start_instance(B, urls[1], network) as b,
-        start_instance(C, urls[2], network) as c,
-    ):
-        yield World(a, b, c, peer)
-    await peer.aclose()
+async def world(net: Net) -> World:
+    peer = net.peer("http://127.0.0.1:8211")
+    return World(await net.instance(A), await net.instance(B), await net.instance(C), peer)
 
 
 

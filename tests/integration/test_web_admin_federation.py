@@ -15,8 +15,8 @@ from models.actors import LocalActor
 from models.follows import Follow
 from models.queue import DomainAllow, DomainBlock
 from models.remote import RemoteActor
-from tests.conftest import DatabaseUrls
 from tests.instances import Instance, Loopback, settle, start_instance
+from tests.integration.conftest import A, B
 from tests.integration.test_web_admin import add_admin, browser, post
 from tests.peers import MastodonPeer
 from tests.web import Page, set_password
@@ -309,25 +309,19 @@ async def test_switching_to_allowlist_mode_on_the_page_lets_in_only_allowed_doma
         assert await session.scalar(select(InstanceRow.federation_mode)) == policy.Mode.OPEN
 
 
-A = "http://127.0.0.1:8101"
-B = "http://127.0.0.1:8102"
-
-
 @pytest.fixture
-async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance, httpx.AsyncClient]]:
-    """Two instances on one loopback network; an admin of the second is signed in."""
-    network = Loopback()
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        await add_admin(b)
-        async with browser(b, "root") as http:
-            yield a, b, http
+async def pair_admin(pair: tuple[Instance, Instance]) -> AsyncIterator[tuple[Instance, Instance, httpx.AsyncClient]]:
+    """The `pair`, and an admin of the second signed in."""
+    a, b = pair
+    await add_admin(b)
+    async with browser(b, "root") as http:
+        yield a, b, http
 
 
 async def test_an_admin_makes_a_group_follow_a_group_on_another_instance_by_handle(
-    pair: tuple[Instance, Instance, httpx.AsyncClient],
+    pair_admin: tuple[Instance, Instance, httpx.AsyncClient],
 ) -> None:
-    a, b, admin = pair
+    a, b, admin = pair_admin
 
     response = await post(admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE)
     pending = (await admin.get(PAGE)).text
@@ -343,9 +337,9 @@ async def test_an_admin_makes_a_group_follow_a_group_on_another_instance_by_hand
 
 
 async def test_an_admin_can_follow_by_the_groups_address_and_unfollow(
-    pair: tuple[Instance, Instance, httpx.AsyncClient],
+    pair_admin: tuple[Instance, Instance, httpx.AsyncClient],
 ) -> None:
-    a, b, admin = pair
+    a, b, admin = pair_admin
     await post(admin, f"{PAGE}/follows", {"group": "food", "handle": f"{A}/actors/food"}, PAGE)
     await settle(a, b)
     assert [r.state for r in await following.relations(a.runtime, "food")] == ["accepted"]
@@ -360,9 +354,9 @@ async def test_an_admin_can_follow_by_the_groups_address_and_unfollow(
 
 
 async def test_an_admin_demoted_while_the_handle_is_looked_up_follows_nothing(
-    pair: tuple[Instance, Instance, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+    pair_admin: tuple[Instance, Instance, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b, admin = pair
+    a, b, admin = pair_admin
     lookup = following.resolve_actor
 
     async def demoted_meanwhile(runtime: object, handle: str) -> RemoteActor:
@@ -389,9 +383,9 @@ async def test_an_admin_demoted_while_the_handle_is_looked_up_follows_nothing(
     ("root", "@food@127.0.0.1:8101", "Choose one of this instance&#39;s groups."),
 ])
 async def test_a_follow_that_cannot_be_resolved_is_refused_and_nothing_is_stored(
-    pair: tuple[Instance, Instance, httpx.AsyncClient], group: str, handle: str, error: str
+    pair_admin: tuple[Instance, Instance, httpx.AsyncClient], group: str, handle: str, error: str
 ) -> None:
-    a, b, admin = pair
+    a, b, admin = pair_admin
 
     response = await post(admin, f"{PAGE}/follows", {"group": group, "handle": handle}, PAGE)
     await settle(a, b)
@@ -404,8 +398,8 @@ async def test_a_follow_that_cannot_be_resolved_is_refused_and_nothing_is_stored
         assert await session.scalar(select(func.count()).select_from(Follow)) == 0
 
 
-async def test_unfollowing_what_is_not_followed_is_refused(pair: tuple[Instance, Instance, httpx.AsyncClient]) -> None:
-    _, _, admin = pair
+async def test_unfollowing_what_is_not_followed_is_refused(pair_admin: tuple[Instance, Instance, httpx.AsyncClient]) -> None:
+    _, _, admin = pair_admin
 
     response = await post(admin, f"{PAGE}/follows/delete", {"group": "food", "actor": f"{A}/actors/food"}, PAGE)
 

@@ -1,7 +1,6 @@
 """The network board: our groups' public items and the items of groups they follow elsewhere,
 delivered over real signed HTTP between two instances; filters by kind, category and distance."""
 
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
@@ -9,13 +8,13 @@ from sqlalchemy import select
 from ayni import following
 from federation.itemterms import Kind
 from federation.places import Place
+from federation.visibility import Visibility
 from models import actors, policy
 from models.actors import Role
-from models.items import ItemVisibility, RemoteItem
+from models.items import RemoteItem
 from outbox import items as posting
 from outbox.items import Draft
-from tests.conftest import DatabaseUrls
-from tests.instances import Instance, Loopback, settle, start_instance
+from tests.instances import Instance, settle
 from tests.web import PASSWORD, Page, set_password, sign_in
 
 A = "http://127.0.0.1:8101"
@@ -24,12 +23,6 @@ LIMA = Place("Miraflores", -12.12, -77.03, 500)
 CUSCO = Place("San Blas", -13.51, -71.97, 500)
 
 
-@pytest.fixture
-async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance]]:
-    network = Loopback()
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        yield a, b
 
 
 async def _post(instance: Instance, *drafts: Draft) -> None:
@@ -64,7 +57,7 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pai
     await settle(a, b)
     await _post(a, Draft(Kind.ASK, "Blankets for the shelter", category="goods", as_group=True, place=LIMA))
     await _post(b, Draft(Kind.OFFER, "Bread on Saturdays", category="food", as_group=True),
-                Draft(Kind.ASK, "Members-only rent fund", visibility=ItemVisibility.MEMBERS, as_group=True))
+                Draft(Kind.ASK, "Members-only rent fund", visibility=Visibility.MEMBERS, as_group=True))
     await settle(a, b)
     await set_password(b)
     await sign_in(b.http, "ana", PASSWORD)
@@ -113,7 +106,7 @@ async def test_followers_only_items_show_only_to_members_of_the_following_group(
     a, b = pair
     await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
     await settle(a, b)
-    await _post(a, Draft(Kind.ASK, "Quiet ask for followers", visibility=ItemVisibility.FOLLOWERS, as_group=True))
+    await _post(a, Draft(Kind.ASK, "Quiet ask for followers", visibility=Visibility.FOLLOWERS, as_group=True))
     await settle(a, b)
     async with b.runtime.sessions() as session:
         assert list(await session.scalars(select(RemoteItem.visibility))) == ["followers"]

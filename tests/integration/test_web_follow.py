@@ -2,7 +2,6 @@
 visitor to their own server's subscribe template, and our `/authorize_interaction` lets a group
 admin here make a group follow one found elsewhere. Two instances over real signed HTTP."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +18,6 @@ from models import actors, policy
 from models.actors import Role
 from models.follows import Direction, Follow
 from models.remote import RemoteActor
-from tests.conftest import DatabaseUrls
 from tests.instances import Instance, Loopback, settings_for, settle, start_instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in
 
@@ -29,12 +27,6 @@ OTHER = "http://127.0.0.1:8203"
 FOOD_ON_A = "food@127.0.0.1:8101"
 
 
-@pytest.fixture
-async def pair(database_urls: DatabaseUrls) -> AsyncIterator[tuple[Instance, Instance]]:
-    network = Loopback()
-    url_a, url_b = await database_urls.new(), await database_urls.new()
-    async with start_instance(A, url_a, network) as a, start_instance(B, url_b, network) as b:
-        yield a, b
 
 
 class Lookups:

@@ -26,7 +26,7 @@ async def test_an_invitation_joins_the_new_member_with_its_role_once(instance: I
 
     async with instance.runtime.sessions() as session, session.begin():
         carla = await invitations.accept(session, token, "carla", passwords.hash_password(PASSWORD), "Carla")
-        assert await access.role_in(session, food, carla) == Role.MODERATOR
+        assert await actors.role_in(session, food, carla) == Role.MODERATOR
         stored = await session.scalar(select(Invitation))
         assert stored is not None and stored.token_hash != token and stored.used_by_id == carla.id
 

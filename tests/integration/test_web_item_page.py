@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from federation.itemterms import Kind
 from federation.places import Place
+from federation.visibility import Visibility
 from models import actors
 from models.content import RemoteObject
-from models.items import Item, ItemResponse, ItemVisibility, ResponseKind
+from models.items import Item, ItemResponse, ResponseKind
 from models.queue import Activity
 from models.remote import RemoteActor
 from outbox import items as posting
@@ -83,9 +84,9 @@ async def test_a_public_item_page_shows_its_facts_and_the_author_only_when_not_p
     accessible(text)
 
 
-@pytest.mark.parametrize("visibility", [ItemVisibility.MEMBERS, ItemVisibility.FOLLOWERS])
+@pytest.mark.parametrize("visibility", [Visibility.MEMBERS, Visibility.FOLLOWERS])
 async def test_a_non_public_item_page_is_only_for_signed_in_members_of_its_group(
-    instance: Instance, visibility: ItemVisibility
+    instance: Instance, visibility: Visibility
 ) -> None:
     await people(instance)
     item = await posted(instance, Draft(Kind.ASK, "Rent support", category="money", visibility=visibility))

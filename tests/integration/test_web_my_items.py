@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from federation.itemterms import Kind
 from federation.places import Place
+from federation.visibility import Visibility
 from models import actors
 from models.actors import Role
-from models.items import Item, ItemVisibility
+from models.items import Item
 from outbox import items as posting
 from outbox.items import Draft
 from tests.instances import Instance
@@ -64,7 +65,7 @@ def fields_of(item: Item, **changes: str) -> dict[str, str]:
 async def test_my_items_lists_every_status_newest_first_with_its_facts_and_actions(instance: Instance) -> None:
     await people(instance)
     soup = await posted(instance, Draft(Kind.OFFER, "Soup on Fridays", category="food"))
-    lift = await posted(instance, Draft(Kind.ASK, "A lift to the clinic", visibility=ItemVisibility.FOLLOWERS,
+    lift = await posted(instance, Draft(Kind.ASK, "A lift to the clinic", visibility=Visibility.FOLLOWERS,
                                         as_group=True))
     await posted(instance, Draft(Kind.ASK, "Dani's own ask"), author="dani")
     async with instance.runtime.sessions() as session, session.begin():

@@ -5,8 +5,8 @@ and the accessibility basics (labelled controls, one h1, landmarks)."""
 import pytest
 
 from federation.itemterms import Kind
+from federation.visibility import Visibility
 from models import actors
-from models.items import ItemVisibility
 from outbox import items as posting
 from outbox.items import Draft
 from tests.instances import Instance
@@ -124,7 +124,7 @@ async def test_the_group_page_lists_public_items_only_and_names_no_member_for_gr
         uris = instance.runtime.uris
         await posting.create_item(session, uris, group, ana, Draft(Kind.ASK, "Nappies for a newborn", as_group=True))
         await posting.create_item(session, uris, group, ana, Draft(
-            Kind.ASK, "Rent support for the Flores family", visibility=ItemVisibility.MEMBERS, as_group=True,
+            Kind.ASK, "Rent support for the Flores family", visibility=Visibility.MEMBERS, as_group=True,
         ))
         await posting.create_item(session, uris, group, ana, Draft(Kind.OFFER, "Soup on Fridays"))
 

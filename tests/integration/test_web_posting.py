@@ -9,9 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import actors, invitations, passwords
-from models.actors import Role
+from models.actors import Role, role_in
 from models.items import Item
-from outbox.items import role_in
 from tests.instances import Instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in, signed_in_as
 

@@ -5,8 +5,8 @@ and "Follow from your server"."""
 import pytest
 
 from federation.itemterms import Kind
+from federation.visibility import Visibility
 from models import actors
-from models.items import ItemVisibility
 from outbox import items as posting
 from outbox.items import Draft
 from tests.instances import Instance
@@ -31,7 +31,7 @@ async def test_a_members_profile_shows_only_her_own_public_items_and_never_her_g
         instance,
         Draft(Kind.ASK, "Nappies for a newborn", as_group=True),
         Draft(Kind.OFFER, "Soup on Fridays"),
-        Draft(Kind.ASK, "Rent support for the Flores family", visibility=ItemVisibility.MEMBERS),
+        Draft(Kind.ASK, "Rent support for the Flores family", visibility=Visibility.MEMBERS),
     )
 
     # When anyone opens her profile

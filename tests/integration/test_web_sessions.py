@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from ayni.settings import DEFAULT_TRUSTED_PROXIES, Settings, load
 from ayni.web.logins import LoginAttempts
@@ -105,7 +105,7 @@ async def test_a_session_unused_for_longer_than_the_idle_time_ends(people: Insta
 async def test_a_cookie_without_a_live_server_session_is_not_signed_in(people: Instance) -> None:
     async with browser(people, "ben") as ben:
         async with people.runtime.sessions() as session, session.begin():
-            await session.execute(MemberSession.__table__.delete())
+            await session.execute(delete(MemberSession))
 
         assert await signed_in_as(ben) is None
         # The browser is told to drop the dead cookie.

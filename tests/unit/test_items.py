@@ -229,7 +229,7 @@ def test_an_item_posted_as_the_group_names_no_member_anywhere() -> None:
 
 def test_members_only_items_cannot_be_built_for_federation() -> None:
     with pytest.raises(ValueError):
-        dataclasses.replace(ASK, visibility="members")  # type: ignore[arg-type]
+        dataclasses.replace(ASK, visibility=Visibility.MEMBERS)
     with pytest.raises(ValueError):
         dataclasses.replace(ASK, visibility=Visibility.DIRECT)
 
