@@ -1,4 +1,5 @@
-"""The one way Ayni talks to other servers: an HTTP client that cannot be turned against us.
+"""Ayni's GET road to other servers (documents, JSON, signed fetches): an HTTP client that
+cannot be turned against us. Deliveries, the only POSTs, take the other road: federation.sender.
 
     client = Client("Ayni/0.1 (+https://ayni.example)", allow_private=parse_networks(setting))
     actor = await client.fetch("https://remote.example/users/alice", auth=instance_signer)
@@ -13,9 +14,9 @@ included, runs under one deadline, so a server trickling a byte a second cannot 
 (fetch() may make two exchanges: see there).
 
 Idle connections are kept 4 s, under the 5 s after which uvicorn and others close theirs. A
-GET that finds its kept connection closed or reset before any byte of an answer (the server's
-idle close crossed our request on the wire) goes again once, on another connection, within
-the same deadline; a POST, a timeout or a partial answer never does.
+request that finds its kept connection closed or reset before any byte of an answer (the
+server's idle close crossed it on the wire) goes again once, on another connection, within
+the same deadline; a timeout or a partial answer never does.
 
 Errors, all FetchError subclasses carrying `url` (and `status` when the server answered):
     Refused       scheme, private address, plain http to a public host, more than 3
@@ -25,7 +26,7 @@ Errors, all FetchError subclasses carrying `url` (and `status` when the server a
     Unavailable   timeouts, DNS and connection failures, 5xx, 408, 429
     NotFound      404
     Gone          410
-    FetchError    any other status that is not 2xx (post() returns statuses instead)
+    FetchError    any other status that is not 2xx
 """
 
 import asyncio
@@ -73,22 +74,6 @@ DEADLINE = 30.0
 MAX_REDIRECTS = 3
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# A redirected POST becomes a GET on 301-303; a delivery must not, so only these are followed.
-_BODY_PRESERVING_REDIRECTS = frozenset({307, 308})
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What a POST got back: delivery decides from the status and Retry-After."""
-
-    url: str
-    status: int
-    headers: httpx.Headers
-
-    @property
-    def retry_after(self) -> str | None:
-        value: str | None = self.headers.get("retry-after")
-        return value
 
 
 @dataclass(frozen=True)
@@ -182,21 +167,12 @@ class Client:
 
     async def get_json(self, url: str, accept: str = JRD_ACCEPT) -> dict[str, Any]:
         """A JSON object (WebFinger, NodeInfo), unsigned; any JSON media type is accepted."""
-        reply = await self._exchange("GET", url, headers={"Accept": accept})
+        reply = await self._exchange(url, headers={"Accept": accept})
         _raise_for_status(reply)
         media_type, _ = _media_type(reply.headers.get("content-type"))
         if not (media_type == "application/json" or media_type.endswith("+json")):
             raise Refused(f"Content-Type {media_type} is not JSON", url=str(reply.url), status=200)
         return _json_object(reply)
-
-    async def post(
-        self, url: str, body: bytes, content_type: str, auth: httpx.Auth | None = None
-    ) -> Receipt:
-        """POST `body`; any HTTP status is returned, only the guard or the network raise."""
-        reply = await self._exchange(
-            "POST", url, headers={"Content-Type": content_type}, content=body, auth=auth
-        )
-        return Receipt(url=str(reply.url), status=reply.status, headers=reply.headers)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -215,7 +191,7 @@ class Client:
     async def _fetch_once(
         self, url: str, auth: httpx.Auth | None
     ) -> tuple[dict[str, Any], httpx.URL]:
-        reply = await self._exchange("GET", url, headers={"Accept": AS2_ACCEPT}, auth=auth)
+        reply = await self._exchange(url, headers={"Accept": AS2_ACCEPT}, auth=auth)
         _raise_for_status(reply)
         content_type = reply.headers.get("content-type")
         if not _is_activity_streams(content_type):
@@ -227,43 +203,26 @@ class Client:
         return _json_object(reply), reply.url
 
     async def _exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: dict[str, str],
-        content: bytes | None = None,
-        auth: httpx.Auth | None = None,
+        self, url: str, *, headers: dict[str, str], auth: httpx.Auth | None = None
     ) -> _Reply:
+        """GET `url`, following redirects, under the deadline."""
         try:
             async with asyncio.timeout(self._deadline):
-                return await self._follow(method, url, headers, content, auth)
+                return await self._follow(url, headers, auth)
         except TimeoutError as e:
             raise Unavailable(f"no complete answer within {self._deadline:g} s", url=url) from e
 
-    async def _follow(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        content: bytes | None,
-        auth: httpx.Auth | None,
-    ) -> _Reply:
+    async def _follow(self, url: str, headers: dict[str, str], auth: httpx.Auth | None) -> _Reply:
         target = check_url(url)
         seen = {target}
-        redirects = _REDIRECTS if method == "GET" else _BODY_PRESERVING_REDIRECTS
         for hop in range(self._max_redirects + 1):
             with _mapped_errors(target):
-                request = self._http.build_request(method, target, headers=headers, content=content)
+                request = self._http.build_request("GET", target, headers=headers)
                 response = await self._send(request, auth)
                 try:
                     location = response.headers.get("location")
-                    if response.status_code not in redirects or location is None:
-                        if method == "GET":
-                            body = await self._read(response)
-                        else:
-                            await self._drain(response)
-                            body = b""
+                    if response.status_code not in _REDIRECTS or location is None:
+                        body = await self._read(response)
                         return _Reply(response.url, response.status_code, response.headers, body)
                 finally:
                     await response.aclose()
@@ -299,14 +258,13 @@ class Client:
             await response.aclose()
 
     async def _transmit(self, request: httpx.Request) -> httpx.Response:
-        """Send one request and await its head. A GET whose kept connection turns out closed
-        before any byte of the answer goes again, once: nothing was heard, and a GET changes
-        nothing. A POST may have been acted on, and a timeout or a partial answer is a server
-        that did not answer: those are never sent again."""
+        """Send one GET and await its head. One whose kept connection turns out closed before
+        any byte of the answer goes again, once: nothing was heard, and a GET changes nothing.
+        A timeout or a partial answer is a server that did not answer: never sent again."""
         try:
             return await self._http.send(request, stream=True)
         except httpx.TransportError as e:
-            if request.method != "GET" or not isinstance(e.__cause__, _Stale):
+            if not isinstance(e.__cause__, _Stale):
                 raise
         # The pool closed the stale connection; it connects anew unless another is ready.
         return await self._http.send(request, stream=True)

@@ -1,7 +1,6 @@
 """A Mastodon-shaped peer follows a group, replies, sends a DM, unfollows and deletes its reply,
 over real signed HTTP, on both databases."""
 
-import json
 from dataclasses import dataclass
 
 import pytest
@@ -14,8 +13,10 @@ from models import actors
 from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity, Incoming
+from outbox.deliver import Payload, deliver
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker
+from outbox.worker import sender as outbox_sender
 from tests.instances import Instance
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
@@ -41,16 +42,16 @@ async def count(instance: Instance, query) -> int:  # type: ignore[no-untyped-de
         return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
-async def deliver_as_outbox_would(instance: Instance, activity: Activity, inbox: str) -> int:
-    """Sign the stored activity as its actor and POST it (the outbox worker's job, done by hand)."""
+async def deliver_as_outbox_would(instance: Instance, activity: Activity, inbox: str) -> int | None:
+    """Sign the stored activity as its actor and POST it through a Sender (the outbox worker's
+    job, done by hand)."""
     async with instance.runtime.sessions() as session:
         sender = await session.get(actors.LocalActor, activity.actor_id)
         assert sender is not None
-    receipt = await instance.runtime.client.post(
-        inbox, json.dumps(activity.document).encode(), vocab.ACTIVITY_JSON,
-        auth=instance.runtime.signer(sender),
-    )
-    return receipt.status
+    key = instance.runtime.signer(sender).key
+    async with outbox_sender(instance.runtime) as posts:
+        outcome = await deliver(posts, inbox, Payload.of(activity.document), key, instance.runtime.schemes)
+    return outcome.status
 
 
 async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one_follower_row(world: World) -> None:

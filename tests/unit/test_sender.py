@@ -415,17 +415,20 @@ async def test_a_body_that_never_comes_leaves_the_status_standing_and_the_connec
         assert s.connections_opened == 2  # the first connection was not kept
 
 
-async def test_retry_after_is_returned_with_the_status() -> None:
-    busy = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n"
+@pytest.mark.parametrize("status", [202, 400, 401, 404, 410, 429, 500, 503])
+async def test_any_status_is_an_answer_with_its_retry_after(status: int) -> None:
+    busy = f"HTTP/1.1 {status} X\r\nRetry-After: 120\r\nContent-Length: 1\r\n\r\nx".encode()
     async with serving(answering(busy)) as server, sender() as s:
         answer = await s.post(Target.of(server.url()), b"{}", [])
-    assert (answer.status, answer.retry_after) == (429, "120")
+    assert (answer.status, answer.retry_after) == (status, "120")
 
 
-async def test_redirects_are_answers_not_followed() -> None:
-    moved = b"HTTP/1.1 308 Permanent Redirect\r\nLocation: http://10.0.0.7/inbox\r\nContent-Length: 0\r\n\r\n"
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_redirects_are_answers_not_followed(status: int) -> None:
+    # Back to the same server: a redirect followed would be a second request there.
+    moved = f"HTTP/1.1 {status} Moved\r\nLocation: /inbox2\r\nContent-Length: 0\r\n\r\n".encode()
     async with serving(answering(moved)) as server, sender() as s:
-        assert await post(s, server.url()) == 308
+        assert await post(s, server.url()) == status
         assert len(server.requests) == 1
 
 
@@ -461,8 +464,73 @@ async def test_a_closed_port_is_unavailable_not_an_os_error() -> None:
     async with serving(answering(ACCEPTED)) as server:
         url = server.url()
     async with sender() as s:
-        with pytest.raises(Unavailable, match="cannot connect"):
+        with pytest.raises(Unavailable, match="cannot connect") as caught:
             await post(s, url)
+    assert caught.value.url == url
+
+
+def first_answer_then(later: bytes) -> Handler:
+    """ACCEPTED for a connection's first request; `later` for its second, then it closes."""
+
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await read_request(reader, server)
+            writer.write(ACCEPTED)
+            await writer.drain()
+            await read_request(reader, server)
+            writer.write(later)
+            await writer.drain()
+        writer.close()
+
+    return handle
+
+
+async def test_a_kept_connection_closed_after_part_of_a_status_line_is_not_sent_again() -> None:
+    async with serving(first_answer_then(b"HTTP/1.1 202 Acc")) as server, sender() as s:
+        assert await post(s, server.url()) == 202
+        with pytest.raises(Unavailable):
+            await post(s, server.url())
+        assert (server.connections, len(server.requests)) == (1, 2)
+
+
+async def test_a_kept_connection_closed_after_the_head_keeps_the_status_and_is_not_sent_again() -> None:
+    cut = b"HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n{\"error\": "
+    async with serving(first_answer_then(cut)) as server, sender() as s:
+        assert [await post(s, server.url()) for _ in range(2)] == [202, 500]
+        assert (server.connections, len(server.requests)) == (1, 2)
+
+
+async def test_a_new_connection_closed_before_any_answer_is_not_sent_again() -> None:
+    async def hang_up(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await read_request(reader, server)
+        writer.close()
+
+    async with serving(hang_up) as server, sender() as s:
+        with pytest.raises(Unavailable):
+            await post(s, server.url())
+        assert (server.connections, len(server.requests)) == (1, 1)
+
+
+async def test_a_black_hole_on_a_kept_connection_is_not_sent_again() -> None:
+    async def then_silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        await read_request(reader, server)
+        writer.write(ACCEPTED)
+        await writer.drain()
+        await read_request(reader, server)
+        await asyncio.Event().wait()
+
+    async with serving(then_silent) as server, sender(deadline=0.3) as s:
+        assert await post(s, server.url()) == 202
+        with pytest.raises(Unavailable, match="within 0.3 s"):
+            await post(s, server.url())
+        assert (server.connections, len(server.requests)) == (1, 2)
 
 
 async def test_a_resolver_that_hangs_is_bounded_by_the_connect_timeout() -> None:
