@@ -19,7 +19,7 @@ sender process's CPU per delivery (with the rate it would reach on a core of its
 rate's ratio to signatures per CPU-second: the figure other load disturbs least); and the
 publish transaction's p50/p99 with 10,000 followers (target p99 <= 100 ms). A round is timed
 until the worker has written a result for every delivery; nothing polls the database meanwhile.
-SQLite in a temporary directory by default. --no-sender measures the httpx client instead.
+SQLite in a temporary directory by default.
 """
 
 import argparse
