@@ -23,7 +23,7 @@ from ayni.runtime import Runtime
 from inbox import worker as inbox_worker
 from models import actors, passwords
 from outbox.worker import DeliveryWorker
-from tests.instances import Loopback, seed, settings_for
+from tests.instances import InProcess, Loopback, seed, settings_for
 from tests.peers import MastodonPeer
 from tests.web import PASSWORD
 
@@ -84,7 +84,7 @@ async def served(database: Path, network: Loopback, peer: MastodonPeer) -> Async
     listener = _free_socket()
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     settings = settings_for(base_url, f"sqlite+aiosqlite:///{database}")
-    app = create_app(settings, mounts={"all://127.0.0.1": network})
+    app = create_app(settings, mounts={"all://127.0.0.1": network}, connector=InProcess(network))
     network.add(settings.host, app)
     await seed(app.state.runtime)
 
