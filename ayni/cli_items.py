@@ -10,13 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.commands import CommandError, find_group, find_member, transaction
-from ayni.runtime import Runtime
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
 from models import items
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
+from models.runtime import Runtime
 from outbox import items as posting
 from outbox.items import Draft
 

@@ -7,13 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.commands import CommandError, command, find_group, transaction
 from ayni.following import resolve_actor
-from ayni.runtime import Runtime
 from federation import vocab
 from federation.sanitize import html_to_text
 from inbox import actors as remote_actors
 from inbox.follow_requests import decide, pending_requests
 from models.follows import Follow
 from models.remote import RemoteActor
+from models.runtime import Runtime
 from outbox import moderation, relays
 
 

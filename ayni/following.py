@@ -2,11 +2,11 @@
 outside any transaction, and the Follow is delivered later by the workers."""
 
 from ayni.commands import CommandError, find_group
-from ayni.runtime import Runtime
 from federation import addresses, discovery
 from inbox.actors import remote_actor
 from models.actors import LocalActor
 from models.remote import RemoteActor
+from models.runtime import Runtime
 from outbox import following
 
 

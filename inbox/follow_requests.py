@@ -4,13 +4,13 @@ followed actor, embedding the original Follow with its id (Mastodon matches on i
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.runtime import Runtime
 from inbox.handlers.context import Context
 from inbox.handlers.follows import answer_follow
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 
 async def pending_requests(session: AsyncSession, local: LocalActor) -> list[tuple[Follow, RemoteActor]]:

@@ -27,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ayni.runtime import Runtime
 from federation import retry, vocab
 from federation.errors import Gone, InvalidDocument, NotFound, Refused
 from federation.retry import Failure
@@ -35,6 +34,7 @@ from inbox.handlers import Context, Ignored, dispatch
 from models import queue
 from models.base import utcnow
 from models.queue import Incoming, IncomingState
+from models.runtime import Runtime
 from outbox.hosts import mark_host_alive
 
 log = logging.getLogger("ayni.inbox")

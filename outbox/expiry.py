@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 
-from ayni.runtime import Runtime
+from models.runtime import Runtime
 from outbox.items import expire_due
 
 log = logging.getLogger("ayni.items")

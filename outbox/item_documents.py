@@ -14,7 +14,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ayni.requests import require_signer
-from ayni.runtime import Runtime
 from ayni.web import item_page
 from federation import items as wire
 from federation import vocab
@@ -22,6 +21,7 @@ from federation.visibility import Visibility
 from models import items
 from models.items import Item
 from models.queue import Activity
+from models.runtime import Runtime
 from outbox.objects import ActivityResponse, may_see, not_found
 
 

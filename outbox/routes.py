@@ -14,7 +14,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.requests import UNSIGNED, require_signer
-from ayni.runtime import Runtime
 from ayni.web import groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
@@ -24,6 +23,7 @@ from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
 from models.remote import RemoteActor
+from models.runtime import Runtime
 from outbox import item_documents, objects
 from outbox.objects import ActivityResponse
 

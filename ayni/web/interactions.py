@@ -22,7 +22,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.following import FollowError, resolve_actor, webfinger_scheme
-from ayni.runtime import Runtime
 from ayni.web import access, render, security
 from ayni.web.i18n import N_
 from federation import discovery, sanitize
@@ -33,6 +32,7 @@ from models import actors
 from models.actors import ActorType, LocalActor, Role
 from models.follows import Direction, Follow
 from models.remote import RemoteActor
+from models.runtime import Runtime
 from outbox import following
 
 MAX_ACCOUNT = 255

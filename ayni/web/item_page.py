@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
@@ -32,6 +31,7 @@ from models.actors import LocalActor, Role, role_in
 from models.content import RemoteObject
 from models.items import Category, Item, ItemResponse, ResponseKind
 from models.remote import RemoteActor
+from models.runtime import Runtime
 from outbox import items as posting
 from outbox.items import NotAllowed
 

@@ -19,7 +19,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.following import FollowError, resolve_actor
-from ayni.runtime import Runtime
 from ayni.web import access, flash, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
@@ -34,6 +33,7 @@ from models.follows import Direction, Follow, FollowState
 from models.items import Item, RemoteItem
 from models.moderation import Relay
 from models.remote import RemoteActor
+from models.runtime import Runtime
 from outbox import moderation, relays
 from outbox.items import delete_item
 

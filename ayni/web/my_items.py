@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
@@ -23,6 +22,7 @@ from federation.visibility import Visibility
 from models import items
 from models.actors import LocalActor
 from models.items import Category, Item, ItemResponse
+from models.runtime import Runtime
 from outbox import items as posting
 from outbox.items import NotAllowed, PersonalData
 

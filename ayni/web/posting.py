@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
@@ -19,6 +18,7 @@ from federation.itemterms import Kind
 from federation.visibility import ITEM_VISIBILITIES
 from models import items
 from models.actors import LocalActor, Role
+from models.runtime import Runtime
 from outbox import items as posting
 from outbox.items import NotAllowed, PersonalData
 

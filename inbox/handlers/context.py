@@ -13,12 +13,12 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.runtime import Runtime
 from federation import vocab
 from inbox import actors as remote_actors
 from models import actors, transactions
 from models.actors import ActorType, LocalActor
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 
 class Ignored(Exception):

@@ -12,8 +12,6 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from ayni.app import create_app
-from ayni.runtime import Runtime
-from ayni.settings import Settings
 from federation import keys
 from federation.keys import VerificationKey
 from federation.visibility import Visibility
@@ -21,6 +19,8 @@ from models import actors
 from models.actors import LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.remote import RemoteActor
+from models.runtime import Runtime
+from models.settings import Settings
 from outbox.publish import publish
 from outbox.worker import DeliveryWorker, Limits, sender
 from tests.instances import InProcess, seed
