@@ -267,7 +267,7 @@ async def seed_items(
 
     from federation.itemterms import Kind
     from federation.places import Place
-    from outbox.items import Draft, create_item
+    from models.posting import Draft, create_item
 
     soon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
     for author, draft in (

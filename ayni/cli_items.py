@@ -13,12 +13,11 @@ from ayni.commands import CommandError, find_group, find_member, transaction
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import items
+from models import items, posting
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
+from models.posting import Draft
 from models.runtime import Runtime
-from outbox import items as posting
-from outbox.items import Draft
 
 CLOSING = ["fulfilled", "withdrawn", "expired", "cancelled", "done"]
 

@@ -3,11 +3,11 @@ outside any transaction, and the Follow is delivered later by the workers."""
 
 from ayni.commands import CommandError, find_group
 from federation import addresses, discovery
-from inbox.actors import remote_actor
+from models import following
 from models.actors import LocalActor
 from models.remote import RemoteActor
+from models.remote_actors import remote_actor
 from models.runtime import Runtime
-from outbox import following
 
 
 class FollowError(ValueError):

@@ -53,11 +53,11 @@ from federation.keys import VerificationKey
 from federation.visibility import Visibility
 from models import actors, db
 from models.follows import Follow
+from models.publish import publish
 from models.queue import Delivery
 from models.remote import RemoteActor
 from models.runtime import Runtime
 from models.settings import Settings
-from outbox.publish import publish
 from outbox.worker import DeliveryWorker, sender
 
 BASE_URL = "http://127.0.0.1:8101"

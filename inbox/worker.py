@@ -33,9 +33,9 @@ from federation.retry import Failure
 from inbox.handlers import Context, Ignored, dispatch
 from models import queue
 from models.base import utcnow
+from models.hosts import mark_host_alive
 from models.queue import Incoming, IncomingState
 from models.runtime import Runtime
-from outbox.hosts import mark_host_alive
 
 log = logging.getLogger("ayni.inbox")
 

@@ -4,8 +4,8 @@ import asyncio
 import contextlib
 import logging
 
+from models.posting import expire_due
 from models.runtime import Runtime
-from outbox.items import expire_due
 
 log = logging.getLogger("ayni.items")
 

@@ -28,14 +28,14 @@ from federation import retry
 from federation.keys import SigningKey
 from federation.retry import Failure
 from federation.sender import Sender
-from models import queue
+from models import hosts, queue
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow
 from models.queue import Activity, Delivery, DeliveryState, Host
 from models.remote import RemoteActor
 from models.runtime import Runtime
-from outbox import hosts, jobs
+from outbox import jobs
 from outbox.deliver import Outcome, Payload, deliver
 
 log = logging.getLogger("ayni.outbox")

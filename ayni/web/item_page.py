@@ -26,14 +26,13 @@ from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
-from models import items
+from models import items, posting
 from models.actors import LocalActor, Role, role_in
 from models.content import RemoteObject
 from models.items import Category, Item, ItemResponse, ResponseKind
+from models.posting import NotAllowed
 from models.remote import RemoteActor
 from models.runtime import Runtime
-from outbox import items as posting
-from outbox.items import NotAllowed
 
 NO_ITEM = N_("There is no such item, or you cannot see it.")
 GONE = N_("This item was deleted.")

@@ -1,7 +1,7 @@
 """A member's own items (`/my/items`) and changing an item: edit, close, delete.
 
 The author may change an item, and so may the moderators and admins of its group
-(`outbox.items.may_change`, asked on every request); everyone else gets 403.
+(`models.posting.may_change`, asked on every request); everyone else gets 403.
 """
 
 from dataclasses import dataclass
@@ -19,12 +19,11 @@ from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
-from models import items
+from models import items, posting
 from models.actors import LocalActor
 from models.items import Category, Item, ItemResponse
+from models.posting import NotAllowed, PersonalData
 from models.runtime import Runtime
-from outbox import items as posting
-from outbox.items import NotAllowed, PersonalData
 
 # What a member may close an item as; "expired" is the clock's to decide.
 CLOSING = {

@@ -9,13 +9,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
-from inbox import actors as remote_actors
-from models import actors, transactions
+from models import actors, remote_actors, transactions
 from models.actors import ActorType, LocalActor
 from models.remote import RemoteActor
 from models.runtime import Runtime
@@ -71,12 +69,6 @@ class Context:
         if found is None or found.username != name or found.type == ActorType.APPLICATION:
             return None
         return found
-
-    def local_uri(self, actor: LocalActor) -> str:
-        return self.runtime.actor_uri(actor)
-
-    def new_activity_uri(self) -> str:
-        return f"{self.base_url}/activities/{uuid4().hex}"
 
     async def _not_blocked(self, uri: str) -> None:
         host = vocab.host_of(uri)

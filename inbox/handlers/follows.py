@@ -2,17 +2,11 @@
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from federation import vocab
-from federation.visibility import Visibility
-from federation.vocab import AS_CONTEXT
 from inbox.handlers.context import Context, Ignored
 from models import inbound
-from models.actors import LocalActor
-from models.remote import RemoteActor
-from outbox.moderation import blocked_by
-from outbox.publish import publish
+from models.follow_requests import answer_follow
+from models.group_moderation import blocked_by
 
 
 def actor_of(activity: dict[str, Any]) -> str:
@@ -37,24 +31,7 @@ async def on_follow(ctx: Context, activity: dict[str, Any]) -> None:
             raise Ignored(f"{actor_uri} is blocked by @{local.username}")
         follow = await inbound.request_follow(session, local, remote, follow_uri)
         if follow.state == "accepted":
-            await answer_follow(ctx, session, local, remote, follow_uri, "Accept")
-
-
-async def answer_follow(
-    ctx: Context, session: AsyncSession, local: LocalActor, remote: RemoteActor, follow_uri: str, answer: str
-) -> None:
-    """Accept or Reject from the followed actor, embedding the Follow with its id (Mastodon
-    matches the Follow by id), addressed to the follower only."""
-    local_uri = ctx.local_uri(local)
-    document = {
-        "@context": AS_CONTEXT,
-        "id": ctx.new_activity_uri(),
-        "type": answer,
-        "actor": local_uri,
-        "object": {"id": follow_uri, "type": "Follow", "actor": remote.uri, "object": local_uri},
-        "to": [remote.uri],
-    }
-    await publish(session, local, document, Visibility.DIRECT, to_actors=[remote.uri])
+            await answer_follow(ctx.runtime, session, local, remote, follow_uri, "Accept")
 
 
 async def on_undo(ctx: Context, activity: dict[str, Any]) -> None:

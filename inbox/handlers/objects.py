@@ -8,16 +8,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import sanitize, vocab
-from inbox import actors as remote_actors
 from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored
 from inbox.handlers.follows import actor_of
-from models import inbound, items
+from models import inbound, items, remote_actors
 from models.actors import ActorType, LocalActor
 from models.content import RemoteObjectKind
+from models.group_moderation import blocked_by
 from models.queue import Activity
 from models.remote import RemoteActor
-from outbox.moderation import blocked_by
 
 OBJECT_TYPES = ("Note", "Article", "Page", "Question", "Event", "ChatMessage")
 ACTIVITY_TYPES = ("Create", "Update", "Announce")

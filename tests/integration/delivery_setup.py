@@ -18,10 +18,10 @@ from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor
 from models.follows import Direction, Follow, FollowState
+from models.publish import publish
 from models.remote import RemoteActor
 from models.runtime import Runtime
 from models.settings import Settings
-from outbox.publish import publish
 from outbox.worker import DeliveryWorker, Limits, sender
 from tests.instances import InProcess, seed
 from tests.receiver import Receiver, StaticKeys
