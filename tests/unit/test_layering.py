@@ -15,27 +15,6 @@ PROJECT = {*LAYERS, "tests", "bench"}
 NOT_IN_FEDERATION = {"sqlalchemy", "starlette", "jinja2", "alembic", "asyncpg", "aiosqlite"}
 # Requests, responses and pages are the shell's: below it nothing knows a web framework.
 SHELL_ONLY = {"starlette", "jinja2"}
-# What today's code still does, taken off as each piece moves (issue 14, item 4).
-NOT_YET_MOVED = frozenset({
-    'inbox/routes.py (inbox.routes) imports starlette.requests',
-    'inbox/routes.py (inbox.routes) imports starlette.responses',
-    'inbox/routes.py (inbox.routes) imports starlette.routing',
-    'inbox/routes.py (inbox.routes) imports ayni.requests',
-    'outbox/item_documents.py (outbox.item_documents) imports starlette.requests',
-    'outbox/item_documents.py (outbox.item_documents) imports starlette.responses',
-    'outbox/item_documents.py (outbox.item_documents) imports starlette.routing',
-    'outbox/item_documents.py (outbox.item_documents) imports ayni.requests',
-    'outbox/item_documents.py (outbox.item_documents) imports ayni.web',
-    'outbox/objects.py (outbox.objects) imports starlette.requests',
-    'outbox/objects.py (outbox.objects) imports starlette.responses',
-    'outbox/objects.py (outbox.objects) imports starlette.routing',
-    'outbox/objects.py (outbox.objects) imports ayni.requests',
-    'outbox/routes.py (outbox.routes) imports starlette.requests',
-    'outbox/routes.py (outbox.routes) imports starlette.responses',
-    'outbox/routes.py (outbox.routes) imports starlette.routing',
-    'outbox/routes.py (outbox.routes) imports ayni.requests',
-    'outbox/routes.py (outbox.routes) imports ayni.web',
-})
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -90,10 +69,7 @@ def violations() -> list[str]:
 
 def test_no_module_imports_upward_or_across() -> None:
     found = violations()
-    new = [line for line in found if line.split(":")[0] not in NOT_YET_MOVED]
-    assert not new, "upward imports:\n" + "\n".join(new)
-    moved = NOT_YET_MOVED - {line.split(":")[0] for line in found}
-    assert not moved, "moved already, take off NOT_YET_MOVED:\n" + "\n".join(sorted(moved))
+    assert not found, "upward imports:\n" + "\n".join(found)
 
 
 def test_the_walk_reads_every_package_and_sees_imports_inside_functions(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ayni import documents, item_documents
+from ayni.documents import ActivityResponse
 from ayni.requests import UNSIGNED, require_signer
 from ayni.web import groups, render
 from federation import actors as ap
@@ -24,8 +26,6 @@ from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
 from models.remote import RemoteActor
 from models.runtime import Runtime
-from outbox import item_documents, objects
-from outbox.objects import ActivityResponse
 
 PAGE_SIZE = 40
 
@@ -226,6 +226,6 @@ routes = [
     Route("/actors/{name}/following", following),
     Route("/actors/{name}/collections/featured", featured),
     Route("/@{name}", profile_page),
-    *objects.routes,
+    *documents.routes,
     *item_documents.routes,
 ]
