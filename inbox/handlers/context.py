@@ -74,3 +74,10 @@ class Context:
         host = vocab.host_of(uri)
         if await self.runtime.blocklist.blocks(host):
             raise Ignored(f"{host} is a blocked domain")
+
+
+def actor_of(activity: dict[str, Any]) -> str:
+    uri = vocab.id_of(activity.get("actor"))
+    if uri is None:
+        raise Ignored("the activity names no actor")
+    return uri

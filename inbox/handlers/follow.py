@@ -1,19 +1,12 @@
-"""Follow, Undo, Accept, Reject, Block, Move: who follows whom."""
+"""Follow, and what answers or takes it back: Accept, Reject, Undo."""
 
 from typing import Any
 
 from federation import vocab
-from inbox.handlers.context import Context, Ignored
+from inbox.handlers.context import Context, Ignored, actor_of
 from models import inbound
 from models.follow_requests import answer_follow
 from models.group_moderation import blocked_by
-
-
-def actor_of(activity: dict[str, Any]) -> str:
-    uri = vocab.id_of(activity.get("actor"))
-    if uri is None:
-        raise Ignored("the activity names no actor")
-    return uri
 
 
 async def on_follow(ctx: Context, activity: dict[str, Any]) -> None:
@@ -83,32 +76,3 @@ async def _answer(ctx: Context, activity: dict[str, Any], accepted: bool) -> Non
         # Matching is on the remote actor too: only the followed actor can answer our follow.
         if not await inbound.answer_outbound_follow(session, remote, follow_uri, local, accepted):
             raise Ignored(f"{name} from {actor_uri} matches no follow we sent to it")
-
-
-async def on_block(ctx: Context, activity: dict[str, Any]) -> None:
-    actor_uri = actor_of(activity)
-    target = vocab.id_of(activity.get("object"))
-    remote = await ctx.actor(actor_uri)
-    async with ctx.transaction() as session:
-        local = await ctx.local_actor(session, target)
-        if local is None:
-            raise Ignored(f"Block of {target!r}, which is not ours")
-        # Stop delivering to them: they no longer follow the blocked actor.
-        await inbound.remove_inbound_follow(session, local, remote)
-
-
-async def on_move(ctx: Context, activity: dict[str, Any]) -> None:
-    actor_uri = actor_of(activity)
-    if vocab.id_of(activity.get("object")) != actor_uri:
-        raise Ignored("Move of an account other than the sender's")
-    target_uri = vocab.id_of(activity.get("target"))
-    if target_uri is None or target_uri == actor_uri:
-        raise Ignored("Move without a target")
-    old = await ctx.actor(actor_uri)
-    new = await ctx.actor(target_uri, refresh=True)
-    if actor_uri not in vocab.ids_of(new.document.get("alsoKnownAs")):
-        raise Ignored(f"Move to {target_uri}, whose alsoKnownAs does not name {actor_uri}")
-    async with ctx.transaction() as session:
-        old = await session.merge(old)
-        new = await session.merge(new)
-        await inbound.move_followers(session, old, new)
