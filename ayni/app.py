@@ -12,17 +12,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ayni import wellknown
-from ayni.runtime import Runtime
-from ayni.settings import Settings
+from ayni import __version__, actor_documents, inbox_route, wellknown
 from ayni.web import pages, security
 from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
 from federation.sender import Connector, network
-from inbox import routes as inbox_routes
 from inbox import worker as inbox_worker
+from models.runtime import Runtime
+from models.settings import Settings
 from outbox import expiry
-from outbox import routes as outbox_routes
 from outbox import worker as outbox_worker
 
 log = logging.getLogger("ayni")
@@ -48,7 +46,7 @@ def create_app(
     """`mounts` (fetches) and `connector` (deliveries) route other hosts to in-process apps:
     tests federate several instances. `workers` runs the queue workers inside the app
     (`ayni serve`); tests drive `run_once()`."""
-    runtime = Runtime.build(settings, mounts, connector)
+    runtime = Runtime.build(settings, mounts, connector, version=__version__)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,7 +69,7 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/healthz", healthz), *wellknown.routes, *inbox_routes.routes, *outbox_routes.routes,
+            Route("/healthz", healthz), *wellknown.routes, *inbox_route.routes, *actor_documents.routes,
             *web_routes.routes,
         ],
         middleware=security.middleware(settings),

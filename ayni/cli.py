@@ -25,11 +25,11 @@ from ayni.commands import (
     running,
     transaction,
 )
-from ayni.runtime import Runtime
-from ayni.settings import Settings
 from federation.visibility import Visibility
 from models import actors, db, invitations, member_sessions, passwords
 from models.actors import ActorType, Role
+from models.runtime import Runtime
+from models.settings import DEFAULT_DATABASE_URL, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="create the database, the instance actor and the first admin")
     init.add_argument("--base-url", required=True, help="the public origin, e.g. https://aid.example.org")
-    init.add_argument("--database-url", help=f"default {settings_module.DEFAULT_DATABASE_URL}")
+    init.add_argument("--database-url", help=f"default {DEFAULT_DATABASE_URL}")
     init.add_argument("--admin", required=True, metavar="USERNAME", help="the first admin's username")
     init.add_argument("--password-stdin", action="store_true", help="read the admin's password from stdin")
     init.set_defaults(run=cmd_init)
@@ -132,7 +132,7 @@ async def cmd_init(args: argparse.Namespace) -> None:
     values = {
         "base_url": settings_module.check_base_url(args.base_url),
         "database_url": settings_module.check_database_url(
-            args.database_url or existing.get("AYNI_DATABASE_URL") or settings_module.DEFAULT_DATABASE_URL
+            args.database_url or existing.get("AYNI_DATABASE_URL") or DEFAULT_DATABASE_URL
         ),
         "secret_key": existing.get("AYNI_SECRET_KEY") or os.environ.get("AYNI_SECRET_KEY") or secrets.token_urlsafe(32),
     }
@@ -267,7 +267,7 @@ async def seed_items(
 
     from federation.itemterms import Kind
     from federation.places import Place
-    from outbox.items import Draft, create_item
+    from models.posting import Draft, create_item
 
     soon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
     for author, draft in (

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import following
 from ayni.commands import CommandError, command, transaction
-from ayni.runtime import Runtime
 from models import policy
+from models.runtime import Runtime
 
 
 def register(commands: Any) -> None:

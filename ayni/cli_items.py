@@ -10,15 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.commands import CommandError, find_group, find_member, transaction
-from ayni.runtime import Runtime
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import items
+from models import items, posting
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
-from outbox import items as posting
-from outbox.items import Draft
+from models.posting import Draft
+from models.runtime import Runtime
 
 CLOSING = ["fulfilled", "withdrawn", "expired", "cancelled", "done"]
 

@@ -7,14 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.commands import CommandError, command, find_group, transaction
 from ayni.following import resolve_actor
-from ayni.runtime import Runtime
 from federation import vocab
 from federation.sanitize import html_to_text
-from inbox import actors as remote_actors
-from inbox.follow_requests import decide, pending_requests
+from models import group_moderation, relays, remote_actors
+from models.follow_requests import decide, pending_requests
 from models.follows import Follow
 from models.remote import RemoteActor
-from outbox import moderation, relays
+from models.runtime import Runtime
 
 
 def register(commands: Any) -> None:
@@ -103,7 +102,7 @@ async def cmd_block(args: argparse.Namespace, runtime: Runtime) -> None:
     await _check_group(runtime, args.group)
     remote = await _actor(runtime, args.actor)
     async with runtime.sessions() as session, session.begin():
-        await moderation.block_actor(session, await find_group(session, args.group), remote)
+        await group_moderation.block_actor(session, await find_group(session, args.group), remote)
     print(f"@{args.group} blocks {remote.uri}: no follows, replies or submissions from it.")
 
 
@@ -112,7 +111,7 @@ async def cmd_unblock(args: argparse.Namespace, runtime: Runtime) -> None:
     await _check_group(runtime, args.group)
     remote = await _actor(runtime, args.actor)
     async with runtime.sessions() as session, session.begin():
-        if not await moderation.unblock_actor(session, await find_group(session, args.group), remote):
+        if not await group_moderation.unblock_actor(session, await find_group(session, args.group), remote):
             raise CommandError(f"@{args.group} does not block {remote.uri}")
     print(f"@{args.group} no longer blocks {remote.uri}.")
 
@@ -131,14 +130,14 @@ async def cmd_report(args: argparse.Namespace, runtime: Runtime) -> None:
     remote = await _actor(runtime, target)
     async with runtime.sessions() as session, session.begin():
         group = await find_group(session, args.group)
-        await moderation.report(session, runtime.uris, group, remote, objects, args.comment)
+        await group_moderation.report(session, runtime.uris, group, remote, objects, args.comment)
     print(f"Reported {remote.uri} to {remote.host} (delivered by the workers).")
 
 
 @transaction
 async def cmd_reports(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     lines = []
-    for row in await moderation.reports(session, runtime.uris, await find_group(session, args.group)):
+    for row in await group_moderation.reports(session, runtime.uris, await find_group(session, args.group)):
         reporter = await session.get(RemoteActor, row.remote_actor_id)
         targets = " ".join(u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str))
         lines.append(f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}\t{html_to_text(row.content_html)}")
@@ -148,7 +147,7 @@ async def cmd_reports(args: argparse.Namespace, runtime: Runtime, session: Async
 @transaction
 async def cmd_submissions(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     lines = []
-    for row in await moderation.submissions(session, await find_group(session, args.group)):
+    for row in await group_moderation.submissions(session, await find_group(session, args.group)):
         author = await session.get(RemoteActor, row.remote_actor_id)
         lines.append(f"{row.id}\t{author.uri if author else '?'}\t{row.uri}\t{html_to_text(row.content_html)[:200]}")
     return "\n".join(lines)
@@ -156,13 +155,13 @@ async def cmd_submissions(args: argparse.Namespace, runtime: Runtime, session: A
 
 @transaction
 async def cmd_approve(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
-    row = await moderation.approve_submission(session, runtime.uris, await find_group(session, args.group), args.id)
+    row = await group_moderation.approve_submission(session, runtime.uris, await find_group(session, args.group), args.id)
     return f"@{args.group} shares {row.object_uri} with its followers."
 
 
 @transaction
 async def cmd_reject(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
-    await moderation.reject_submission(session, await find_group(session, args.group), args.id)
+    await group_moderation.reject_submission(session, await find_group(session, args.group), args.id)
     return f"Submission {args.id} rejected; nothing was sent."
 
 

@@ -20,12 +20,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ayni import __version__
 from ayni import settings as settings_module
-from ayni.runtime import Runtime
-from ayni.settings import Settings
 from federation.errors import FederationError
 from models import actors, db
 from models.actors import ActorType, LocalActor
+from models.runtime import Runtime
+from models.settings import Settings
 
 
 class CommandError(Exception):
@@ -48,7 +49,7 @@ def load_settings() -> Settings:
 async def running(settings: Settings, *, initialised: bool = True) -> AsyncIterator[Runtime]:
     """A runtime for the length of a command, once the database answered (and, unless
     `initialised=False` for `init` and `migrate`, has a schema)."""
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, version=__version__)
     try:
         revision = await _revision(runtime)
         if initialised and revision is None:

@@ -2,12 +2,12 @@
 outside any transaction, and the Follow is delivered later by the workers."""
 
 from ayni.commands import CommandError, find_group
-from ayni.runtime import Runtime
 from federation import addresses, discovery
-from inbox.actors import remote_actor
+from models import following
 from models.actors import LocalActor
 from models.remote import RemoteActor
-from outbox import following
+from models.remote_actors import remote_actor
+from models.runtime import Runtime
 
 
 class FollowError(ValueError):

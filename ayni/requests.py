@@ -6,10 +6,10 @@ import re
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ayni.runtime import Runtime
 from federation import vocab
 from federation.errors import FederationError
 from federation.signatures import verify
+from models.runtime import Runtime
 
 _UNCHECKED = object()
 UNSIGNED = 401  # require_signer's answer to a GET with no valid signature

@@ -1,4 +1,5 @@
-"""Settings, read once from the environment (and an optional `ayni.toml`) into a frozen object.
+"""Settings, read once from the environment (and an optional `ayni.toml`) into a frozen
+`models.settings.Settings`.
 
 The environment wins over the file. Every problem names the setting at fault.
 """
@@ -6,7 +7,6 @@ The environment wins over the file. Every problem names the setting at fault.
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,43 +14,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from federation import addresses
+from models.settings import DEFAULT_DATABASE_URL, DEFAULT_TRUSTED_PROXIES, Network, Settings
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ayni.db"
 DEFAULT_CONFIG = "ayni.toml"
-Network = addresses.IPNetwork
-# A proxy on the same host (nginx, Caddy) is the common case; behind anything else, name it.
-DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8, ::1"
 
 
 class SettingsError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Settings:
-    base_url: str
-    database_url: str = DEFAULT_DATABASE_URL
-    secret_key: str = ""
-    allow_private_addresses: tuple[Network, ...] = field(default=())
-    # Require signed GETs for actors' full documents, objects and collections (Mastodon's
-    # "secure mode"): a blocked server can then no longer read public items anonymously.
-    authorized_fetch: bool = False
-    # Whose X-Forwarded-For (and -Proto) is believed: the proxies in front of us, nobody else.
-    trusted_proxies: tuple[Network, ...] = field(
-        default_factory=lambda: addresses.parse_networks(DEFAULT_TRUSTED_PROXIES)
-    )
-    # Seconds one fetch from another server may take, redirects included. Not read from the
-    # environment: tests shorten it so that a server that never answers costs them a second.
-    fetch_deadline: float = 30.0
-
-    @property
-    def host(self) -> str:
-        """The host part of handles, `name@host`: includes a non-default port."""
-        return urlsplit(self.base_url).netloc
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 def parse_networks(name: str, text: str) -> tuple[Network, ...]:

@@ -5,10 +5,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ayni import __version__
-from ayni.runtime import Runtime
 from federation import discovery
 from models import actors
 from models.actors import ActorType
+from models.runtime import Runtime
 
 CORS = {"Access-Control-Allow-Origin": "*"}
 

@@ -47,17 +47,17 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ayni import eventloop
-from ayni.runtime import Runtime
-from ayni.settings import Settings
+from ayni import __version__, eventloop
 from federation import keys
 from federation.keys import VerificationKey
 from federation.visibility import Visibility
 from models import actors, db
 from models.follows import Follow
+from models.publish import publish
 from models.queue import Delivery
 from models.remote import RemoteActor
-from outbox.publish import publish
+from models.runtime import Runtime
+from models.settings import Settings
 from outbox.worker import DeliveryWorker, sender
 
 BASE_URL = "http://127.0.0.1:8101"
@@ -158,7 +158,7 @@ async def main(args: argparse.Namespace) -> None:
         database_url = await scratch_database(database_url, f"ayni_bench_{uuid.uuid4().hex[:8]}")
     settings = Settings(base_url=BASE_URL, database_url=database_url, secret_key="bench",
                         allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),))
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, version=__version__)
     await db.upgrade(runtime.engine)
     async with runtime.sessions() as session, session.begin():
         await actors.create_instance(session, BASE_URL, settings.host)

@@ -211,7 +211,7 @@ def serve(database_url: str, base_url: str, port: int) -> None:
     import uvicorn
 
     from ayni.app import create_app
-    from ayni.settings import Settings
+    from models.settings import Settings
 
     app = create_app(Settings(base_url=base_url, database_url=database_url, secret_key="bench"))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

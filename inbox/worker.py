@@ -27,15 +27,15 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ayni.runtime import Runtime
 from federation import retry, vocab
 from federation.errors import Gone, InvalidDocument, NotFound, Refused
 from federation.retry import Failure
 from inbox.handlers import Context, Ignored, dispatch
 from models import queue
 from models.base import utcnow
+from models.hosts import mark_host_alive
 from models.queue import Incoming, IncomingState
-from outbox.hosts import mark_host_alive
+from models.runtime import Runtime
 
 log = logging.getLogger("ayni.inbox")
 

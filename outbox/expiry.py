@@ -4,8 +4,8 @@ import asyncio
 import contextlib
 import logging
 
-from ayni.runtime import Runtime
-from outbox.items import expire_due
+from models.posting import expire_due
+from models.runtime import Runtime
 
 log = logging.getLogger("ayni.items")
 

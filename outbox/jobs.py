@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from federation import retry, vocab
 from federation.errors import FederationError
 from federation.retry import Failure
-from models import policy, queue
+from models import hosts, policy, queue
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity, Delivery, FanoutState
 from models.remote import RemoteActor
-from outbox import fanout, hosts
+from outbox import fanout
 from outbox.fanout import Recipient
 
 log = logging.getLogger("ayni.outbox")

@@ -24,19 +24,18 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni import __version__
-from ayni.runtime import Runtime
 from federation import retry
 from federation.keys import SigningKey
 from federation.retry import Failure
 from federation.sender import Sender
-from models import queue
+from models import hosts, queue
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow
 from models.queue import Activity, Delivery, DeliveryState, Host
 from models.remote import RemoteActor
-from outbox import hosts, jobs
+from models.runtime import Runtime
+from outbox import jobs
 from outbox.deliver import Outcome, Payload, deliver
 
 log = logging.getLogger("ayni.outbox")
@@ -339,9 +338,8 @@ async def remove_gone_followers(session: AsyncSession, inbox_uris: list[str]) ->
 
 def sender(runtime: Runtime, **options: Any) -> Sender:
     settings = runtime.settings
-    user_agent = f"Ayni/{__version__} (+{settings.base_url})"  # the same as the client's
     options.setdefault("connector", runtime.connector)
-    return Sender(user_agent, allow_private=settings.allow_private_addresses, **options)
+    return Sender(runtime.user_agent, allow_private=settings.allow_private_addresses, **options)
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:

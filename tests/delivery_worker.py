@@ -12,9 +12,9 @@ import signal
 import sys
 from datetime import timedelta
 
-from ayni import eventloop
-from ayni.runtime import Runtime
-from ayni.settings import Settings
+from ayni import __version__, eventloop
+from models.runtime import Runtime
+from models.settings import Settings
 from outbox.worker import DeliveryWorker, Limits, sender
 
 
@@ -31,7 +31,7 @@ async def main(base_url: str, database_url: str, lease: float) -> None:
         base_url=base_url, database_url=database_url, secret_key="test",
         allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),),
     )
-    runtime = Runtime.build(settings)
+    runtime = Runtime.build(settings, version=__version__)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)

@@ -20,12 +20,12 @@ import httpx
 from starlette.applications import Starlette
 
 from ayni.app import create_app
-from ayni.runtime import Runtime
-from ayni.settings import Settings
 from federation.sender import Target
 from inbox import worker as inbox_worker
 from models import actors, db
 from models.actors import Role
+from models.runtime import Runtime
+from models.settings import Settings
 from outbox.worker import DeliveryWorker
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"),)

@@ -14,13 +14,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from models import actors
 from models.actors import ActorType, Instance, LocalActor, Role
 from models.base import utcnow
 from models.queue import Delivery, DeliveryState, DomainBlock, Host
+from models.runtime import Runtime
 from outbox import status
 
 NAME_MAX = 200  # Instance.name and LocalActor.name are String(200)

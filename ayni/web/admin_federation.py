@@ -20,12 +20,12 @@ from ayni.web import i18n, security
 from ayni.web.admin import done, field, page, runtime_of, signed_in_admin
 from ayni.web.i18n import N_
 from federation.errors import FederationError
-from inbox.actors import remote_actor
+from models import following as follows
 from models import policy
 from models.actors import ActorType, Instance, LocalActor
 from models.queue import DomainAllow
 from models.remote import RemoteActor
-from outbox import following as follows
+from models.remote_actors import remote_actor
 
 HANDLE_MAX = 500
 REASON_MAX = 1000

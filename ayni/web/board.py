@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, render
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
@@ -30,6 +29,7 @@ from models.follows import Direction, Follow, FollowState
 from models.items import DEFAULT_CATEGORIES, Category, Item, RemoteItem
 from models.policy import Rules
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 LIMIT = 200  # newest rows read from each side before filtering by distance
 DEFAULT_WITHIN_KM = 10.0

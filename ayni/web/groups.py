@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.runtime import Runtime
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
 from models.actors import LocalActor
 from models.items import Category, Item
+from models.runtime import Runtime
 
 LIMIT = 100
 

@@ -22,18 +22,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.following import FollowError, resolve_actor, webfinger_scheme
-from ayni.runtime import Runtime
 from ayni.web import access, render, security
 from ayni.web.i18n import N_
 from federation import discovery, sanitize
 from federation.errors import FederationError, NotFound, Refused
 from federation.vocab import host_of
-from inbox.actors import remote_actor
-from models import actors
+from models import actors, following
 from models.actors import ActorType, LocalActor, Role
 from models.follows import Direction, Follow
 from models.remote import RemoteActor
-from outbox import following
+from models.remote_actors import remote_actor
+from models.runtime import Runtime
 
 MAX_ACCOUNT = 255
 MAX_URI = 2048

@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import render, security
 from ayni.web.i18n import N_
 from models import actors, invitations, passwords
 from models.actors import LocalActor, Role
 from models.invitations import Invitation, InvitationInvalid
+from models.runtime import Runtime
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024

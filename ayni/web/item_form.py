@@ -16,7 +16,7 @@ from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import ITEM_VISIBILITIES, Visibility
 from models.items import Item
-from outbox.items import MAX_TITLE, Draft
+from models.posting import MAX_TITLE, Draft
 
 FIELDS = (
     "group", "kind", "title", "body", "category", "place_name", "latitude", "longitude", "quantity",
@@ -166,7 +166,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
 
 
 def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> Problem:
-    """outbox.items.PersonalData lists findings as "kind 'text'"; say them in plain words."""
+    """models.posting.PersonalData lists findings as "kind 'text'"; say them in plain words."""
     described = []
     for finding in found:
         kind, _, text = finding.partition(" ")

@@ -20,20 +20,19 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
-from models import items
+from models import items, posting
 from models.actors import LocalActor, Role, role_in
 from models.content import RemoteObject
 from models.items import Category, Item, ItemResponse, ResponseKind
+from models.posting import NotAllowed
 from models.remote import RemoteActor
-from outbox import items as posting
-from outbox.items import NotAllowed
+from models.runtime import Runtime
 
 NO_ITEM = N_("There is no such item, or you cannot see it.")
 GONE = N_("This item was deleted.")

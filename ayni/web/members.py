@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from ayni.web.my_groups import ROLE_LABELS
 from ayni.web.refusals import FormRefused
 from models import invitations, member_sessions
 from models.actors import LocalActor, Membership, Role
+from models.runtime import Runtime
 
 NOT_A_MEMBER = N_("That person is not a member of this group.")
 NO_SUCH_INVITATION = N_("This group has no such pending invitation.")

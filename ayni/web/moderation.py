@@ -1,7 +1,7 @@
 """A group's moderation page: follow requests, held submissions, reports, blocks, removing an item
 and relaying one.
 
-The domain functions (outbox.moderation, outbox.relays, inbox.follow_requests) check no roles: each
+The domain functions (models.group_moderation, models.relays, models.follow_requests) check no roles: each
 route here checks the viewer's role in the group and that every id it was sent belongs to that
 group, in the same transaction as the change, so a refused action leaves nothing behind.
 """
@@ -19,7 +19,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.following import FollowError, resolve_actor
-from ayni.runtime import Runtime
 from ayni.web import access, flash, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
@@ -27,15 +26,15 @@ from ayni.web.refusals import FormRefused
 from federation import vocab
 from federation.errors import FederationError
 from federation.sanitize import html_to_text
-from inbox import actors as remote_actors
-from inbox.follow_requests import decide, pending_requests
+from models import group_moderation, relays, remote_actors
 from models.actors import LocalActor, Role
+from models.follow_requests import decide, pending_requests
 from models.follows import Direction, Follow, FollowState
 from models.items import Item, RemoteItem
 from models.moderation import Relay
+from models.posting import delete_item
 from models.remote import RemoteActor
-from outbox import moderation, relays
-from outbox.items import delete_item
+from models.runtime import Runtime
 
 LISTED = 50
 NO_SUCH_REQUEST = N_("This group has no such follow request.")
@@ -120,15 +119,15 @@ async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) 
     held = [
         Held(row.id, row.uri, Account.of(await session.get(RemoteActor, row.remote_actor_id)),
              html_to_text(row.content_html)[:500], row.published_at)
-        for row in await moderation.submissions(session, group)
+        for row in await group_moderation.submissions(session, group)
     ]
     reports = [
         Reported(Account.of(await session.get(RemoteActor, row.remote_actor_id)),
                  await _targets(session, runtime, group, row.document.get("object")),
                  html_to_text(row.content_html), row.published_at)
-        for row in await moderation.reports(session, runtime.uris, group)
+        for row in await group_moderation.reports(session, runtime.uris, group)
     ]
-    blocked = [Account.of(remote) for remote in await moderation.blocked_actors(session, group)]
+    blocked = [Account.of(remote) for remote in await group_moderation.blocked_actors(session, group)]
     items = list(await session.scalars(
         select(Item).where(Item.group_id == group.id, Item.deleted_at.is_(None))
         .order_by(Item.created_at.desc(), Item.id.desc()).limit(LISTED)
@@ -197,9 +196,9 @@ async def decide_submission(request: Request) -> Response:
             submission_id = request.path_params["submission_id"]
             try:
                 if decision == "approve":
-                    await moderation.approve_submission(session, runtime.uris, group, submission_id)
+                    await group_moderation.approve_submission(session, runtime.uris, group, submission_id)
                 else:
-                    await moderation.reject_submission(session, group, submission_id)
+                    await group_moderation.reject_submission(session, group, submission_id)
             except LookupError:
                 raise HTTPException(404, NO_SUCH_SUBMISSION) from None
             except ValueError:  # decided already, or (approving) ours or shared already
@@ -244,7 +243,7 @@ async def block(request: Request) -> Response:
         return await _render(request, name, {"block": error}, {"actor": reference}, 400)
     async with runtime.sessions() as session, session.begin():
         _, group = await _moderated(request, session)
-        await moderation.block_actor(session, group, remote)
+        await group_moderation.block_actor(session, group, remote)
     flash.flash(request, N_("%(who)s is blocked: no follows, replies or submissions from it."),
                 who=Account.of(remote).handle)
     return _back(group)
@@ -256,7 +255,7 @@ async def unblock(request: Request) -> Response:
     async with runtime.sessions() as session, session.begin():
         _, group = await _moderated(request, session)
         remote = await session.get(RemoteActor, request.path_params["remote_actor_id"])
-        if remote is None or not await moderation.unblock_actor(session, group, remote):
+        if remote is None or not await group_moderation.unblock_actor(session, group, remote):
             raise HTTPException(404, NOT_BLOCKED)
         who = Account.of(remote).handle
     flash.flash(request, N_("%(who)s is no longer blocked."), who=who)

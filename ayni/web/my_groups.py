@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, render
 from ayni.web.i18n import N_
 from models.actors import Role, role_in
+from models.runtime import Runtime
 
 ROLE_LABELS = {Role.MEMBER: N_("Member"), Role.MODERATOR: N_("Moderator"), Role.ADMIN: N_("Admin")}
 

@@ -1,7 +1,7 @@
 """A member's own items (`/my/items`) and changing an item: edit, close, delete.
 
 The author may change an item, and so may the moderators and admins of its group
-(`outbox.items.may_change`, asked on every request); everyone else gets 403.
+(`models.posting.may_change`, asked on every request); everyone else gets 403.
 """
 
 from dataclasses import dataclass
@@ -13,18 +13,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
-from models import items
+from models import items, posting
 from models.actors import LocalActor
 from models.items import Category, Item, ItemResponse
-from outbox import items as posting
-from outbox.items import NotAllowed, PersonalData
+from models.posting import NotAllowed, PersonalData
+from models.runtime import Runtime
 
 # What a member may close an item as; "expired" is the clock's to decide.
 CLOSING = {

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, nav, render, security
 from ayni.web.i18n import N_
 from models.actors import LocalActor
@@ -19,6 +18,7 @@ from models.base import utcnow
 from models.content import RemoteObject
 from models.items import Item, ItemResponse, ResponseKind
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 LIMIT = 100
 RESPONSE_LABELS = {

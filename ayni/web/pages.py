@@ -11,12 +11,12 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ayni.runtime import Runtime
 from ayni.web import access, i18n, render, security, static_directory
 from ayni.web.i18n import N_
 from ayni.web.logins import LoginAttempts
 from models import actors, passwords
 from models.actors import ActorType, Instance, LocalActor
+from models.runtime import Runtime
 
 LOGIN_FAILED = N_("That username and password do not match.")
 TOO_MANY = N_("Too many failed attempts. Wait a few minutes and try again.")

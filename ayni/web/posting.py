@@ -1,6 +1,6 @@
 """Posting an ask, offer or call from the browser (`/post`), with the privacy choices explained
 where they are made. The domain rules (membership, personal data, coarse places) are
-`outbox.items.create_item`'s; this page reads the form and says what went wrong."""
+`models.posting.create_item`'s; this page reads the form and says what went wrong."""
 
 from typing import Any
 
@@ -10,17 +10,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.runtime import Runtime
 from ayni.web import access, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import Kind
 from federation.visibility import ITEM_VISIBILITIES
-from models import items
+from models import items, posting
 from models.actors import LocalActor, Role
-from outbox import items as posting
-from outbox.items import NotAllowed, PersonalData
+from models.posting import NotAllowed, PersonalData
+from models.runtime import Runtime
 
 UNKNOWN_CATEGORY = N_("Choose one of this group's categories.")
 UNKNOWN_KIND = N_("Choose whether this is an ask, an offer or a call.")
@@ -97,7 +96,7 @@ async def post_item(request: Request) -> Response:
         return await _form_page(request, values, [Problem(UNKNOWN_CATEGORY)], 400)
     except NotAllowed:
         raise HTTPException(403, N_("You do not have permission to do that in this group.")) from None
-    except ValueError as e:  # the item's own rules (outbox.items, federation.items), said plainly
+    except ValueError as e:  # the item's own rules (models.posting, federation.items), said plainly
         return await _form_page(request, values, [Problem(NOT_POSTED, {"reason": str(e)})], 400)
     flash.flash(request, POSTED)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)

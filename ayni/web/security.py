@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ayni.runtime import Runtime
-from ayni.settings import Settings
 from ayni.web.i18n import N_
 from models import member_sessions
 from models.actors import LocalActor
+from models.runtime import Runtime
+from models.settings import Settings
 
 CSRF_FIELD = "csrf_token"
 FORM_EXPIRED = N_("The form expired. Go back, reload the page and try again.")

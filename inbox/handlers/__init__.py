@@ -1,12 +1,20 @@
-"""One small `on_<type>` function per activity type, registered in `HANDLERS`."""
+"""One small `on_<type>` function per activity type, one file per family (follow.py holds
+Follow, Accept, Reject and Undo), registered in `HANDLERS`, the one dispatch table."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from federation import vocab
+from inbox.handlers.announce import on_announce
+from inbox.handlers.block import on_block
 from inbox.handlers.context import Context, Ignored
-from inbox.handlers.follows import on_accept, on_block, on_follow, on_move, on_reject, on_undo
-from inbox.handlers.objects import on_announce, on_create, on_delete, on_flag, on_like, on_update
+from inbox.handlers.create import on_create
+from inbox.handlers.delete import on_delete
+from inbox.handlers.flag import on_flag
+from inbox.handlers.follow import on_accept, on_follow, on_reject, on_undo
+from inbox.handlers.like import on_like
+from inbox.handlers.move import on_move
+from inbox.handlers.update import on_update
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[None]]
 

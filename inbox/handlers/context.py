@@ -9,16 +9,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.runtime import Runtime
 from federation import vocab
-from inbox import actors as remote_actors
-from models import actors, transactions
+from models import actors, remote_actors, transactions
 from models.actors import ActorType, LocalActor
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 
 class Ignored(Exception):
@@ -72,13 +70,14 @@ class Context:
             return None
         return found
 
-    def local_uri(self, actor: LocalActor) -> str:
-        return self.runtime.actor_uri(actor)
-
-    def new_activity_uri(self) -> str:
-        return f"{self.base_url}/activities/{uuid4().hex}"
-
     async def _not_blocked(self, uri: str) -> None:
         host = vocab.host_of(uri)
         if await self.runtime.blocklist.blocks(host):
             raise Ignored(f"{host} is a blocked domain")
+
+
+def actor_of(activity: dict[str, Any]) -> str:
+    uri = vocab.id_of(activity.get("actor"))
+    if uri is None:
+        raise Ignored("the activity names no actor")
+    return uri

@@ -13,7 +13,7 @@ from inbox.handlers.context import Context
 from models import items
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import ResponseKind
-from outbox.relays import auto_relay
+from models.relays import auto_relay
 
 _MAX_LINKS = 20
 

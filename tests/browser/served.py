@@ -19,9 +19,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ayni.app import create_app
-from ayni.runtime import Runtime
 from inbox import worker as inbox_worker
 from models import actors, passwords
+from models.runtime import Runtime
 from outbox.worker import DeliveryWorker
 from tests.instances import InProcess, Loopback, seed, settings_for
 from tests.peers import MastodonPeer

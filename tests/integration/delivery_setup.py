@@ -12,16 +12,16 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from ayni.app import create_app
-from ayni.runtime import Runtime
-from ayni.settings import Settings
 from federation import keys
 from federation.keys import VerificationKey
 from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor
 from models.follows import Direction, Follow, FollowState
+from models.publish import publish
 from models.remote import RemoteActor
-from outbox.publish import publish
+from models.runtime import Runtime
+from models.settings import Settings
 from outbox.worker import DeliveryWorker, Limits, sender
 from tests.instances import InProcess, seed
 from tests.receiver import Receiver, StaticKeys

@@ -8,11 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from federation.itemterms import Kind
-from inbox import actors as remote_actors
-from models import actors, policy
+from models import actors, policy, posting, remote_actors
+from models.posting import Draft
 from models.queue import Activity
-from outbox import items as posting
-from outbox.items import Draft
 from tests.conftest import DatabaseUrls
 from tests.instances import Instance, Loopback, settings_for, start_instance
 from tests.integration.conftest import Net

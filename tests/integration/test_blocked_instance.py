@@ -10,11 +10,10 @@ from ayni import following
 from federation.errors import NotFound
 from federation.itemterms import Kind
 from federation.visibility import Visibility
-from models import actors, policy
+from models import actors, policy, posting
 from models.follows import Follow
+from models.posting import Draft
 from models.queue import Activity, Delivery
-from outbox import items as posting
-from outbox.items import Draft
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer

@@ -162,7 +162,7 @@ async def _black_hole_story(sender: Sender, clock) -> None:  # type: ignore[no-u
 
 
 async def test_a_host_failing_for_a_day_is_skipped_until_it_sends_us_something(sender: Sender) -> None:
-    from outbox.hosts import mark_host_alive
+    from models.hosts import mark_host_alive
 
     await sender.add_follower("127.0.0.2:9000", "ann")
     sender.receiver.fault("127.0.0.2:9000", down=True)

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from federation import retry
 from federation.visibility import Visibility
 from models import actors
+from models.publish import publish
 from models.queue import Activity
 from models.transactions import NetworkInTransaction
 from outbox.deliver import Payload, deliver
-from outbox.publish import publish
 from outbox.worker import DeliveryWorker, sender
 from tests.instances import Instance, Loopback, start_instance
 from tests.integration.delivery_setup import Clock

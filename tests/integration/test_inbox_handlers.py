@@ -10,14 +10,13 @@ from sqlalchemy import select, update
 from federation import retry, vocab
 from inbox import worker
 from inbox.handlers import HANDLERS, Context
-from models import actors
+from models import actors, group_moderation
 from models.base import utcnow
 from models.content import RemoteObject, RemoteObjectKind
 from models.follows import Direction, Follow, FollowState
 from models.queue import Incoming
 from models.remote import RemoteActor
 from models.transactions import NetworkInTransaction
-from outbox import moderation
 from tests.instances import Instance
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
@@ -161,7 +160,7 @@ async def test_a_flag_from_an_actor_the_group_blocked_is_not_stored(world: World
         group = await actors.find_actor(session, "food")
         alice = await session.scalar(select(RemoteActor).where(RemoteActor.uri == world.alice.actor_uri))
         assert group is not None and alice is not None
-        await moderation.block_actor(session, group, alice)
+        await group_moderation.block_actor(session, group, alice)
 
     again = {**first, "id": world.alice.new_id()}
     assert (await world.run(world.alice, again))[0] == "ignored"

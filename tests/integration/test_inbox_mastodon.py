@@ -8,13 +8,13 @@ from sqlalchemy import func, select
 
 from federation import vocab
 from federation.visibility import Visibility
-from inbox import follow_requests, worker
-from models import actors
+from inbox import worker
+from models import actors, follow_requests
 from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow, FollowState
+from models.publish import publish
 from models.queue import Activity, Incoming
 from outbox.deliver import Payload, deliver
-from outbox.publish import publish
 from outbox.worker import DeliveryWorker
 from outbox.worker import sender as outbox_sender
 from tests.instances import Instance

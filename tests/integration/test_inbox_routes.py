@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select, text
 
 from ayni.app import create_app
-from ayni.runtime import Runtime
 from federation import cavage, keys, vocab
 from federation.keys import SigningKey
 from inbox import worker
@@ -17,6 +16,7 @@ from models import actors
 from models.follows import Direction, Follow, FollowState
 from models.queue import DomainBlock, Incoming
 from models.remote import RemoteActor, RemoteKey
+from models.runtime import Runtime
 from tests.instances import Instance, Loopback
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer

@@ -12,12 +12,11 @@ from federation import vocab
 from federation.itemterms import Kind, Status
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors
+from models import actors, posting
 from models.actors import LocalActor, Role
 from models.items import Item, ItemResponse
+from models.posting import Draft, PersonalData
 from models.queue import Activity, Delivery
-from outbox import items as posting
-from outbox.items import Draft, PersonalData
 from tests.instances import Instance
 
 BASE = "http://127.0.0.1:8101"

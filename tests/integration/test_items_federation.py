@@ -14,13 +14,11 @@ from federation.itemterms import Kind, Status
 from federation.places import Place
 from federation.sanitize import html_to_text
 from federation.visibility import Visibility
-from inbox import actors as remote_actors
-from models import actors
+from models import actors, posting, remote_actors
+from models.following import follow
 from models.follows import Direction, Follow, FollowState
 from models.items import Item, RemoteItem
-from outbox import items as posting
-from outbox.following import follow
-from outbox.items import Draft
+from models.posting import Draft
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer

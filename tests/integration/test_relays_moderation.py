@@ -15,20 +15,17 @@ from federation import vocab
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.sanitize import html_to_text
-from inbox import actors as remote_actors
-from models import actors
+from models import actors, group_moderation, posting, relays, remote_actors
 from models.actors import LocalActor
 from models.content import RemoteObject
+from models.following import follow
 from models.follows import Direction, Follow, FollowState
 from models.items import Item, ItemResponse, RemoteItem
 from models.moderation import Relay
+from models.posting import Draft
 from models.queue import Activity
+from models.relays import NotRelayed
 from models.remote import RemoteActor
-from outbox import items as posting
-from outbox import moderation, relays
-from outbox.following import follow
-from outbox.items import Draft
-from outbox.relays import NotRelayed
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
@@ -200,21 +197,21 @@ async def test_a_report_from_another_group_reaches_the_reported_groups_moderator
     # When B's moderator reports it to A's server
     remote = await remote_actors.remote_actor(b.runtime, f"{A}/actors/ana")
     async with b.runtime.sessions() as session, session.begin():
-        flag = await moderation.report(session, b.runtime.uris, await group_of(b), remote, [ask.uri],
+        flag = await group_moderation.report(session, b.runtime.uris, await group_of(b), remote, [ask.uri],
                                        "This ask is a scam")
     assert flag["object"] == [f"{A}/actors/ana", ask.uri] and flag["type"] == "Flag"
     await settle(a, b)
 
     # Then A's group moderators see it, with the comment and who sent it
     async with a.runtime.sessions() as session:
-        found = await moderation.reports(session, a.runtime.uris, await group_of(a))
+        found = await group_moderation.reports(session, a.runtime.uris, await group_of(a))
         reporters = [await session.get(RemoteActor, row.remote_actor_id) for row in found]
     assert [html_to_text(row.content_html) for row in found] == ["This ask is a scam"]
     assert [r.uri for r in reporters if r] == [GROUP_B]
     assert ask.uri in vocab.ids_of(found[0].document["object"])
     # And B's own group has no reports
     async with b.runtime.sessions() as session:
-        assert await moderation.reports(session, b.runtime.uris, await group_of(b)) == []
+        assert await group_moderation.reports(session, b.runtime.uris, await group_of(b)) == []
 
 
 async def mention(peer: MastodonPeer, text: str) -> dict[str, Any]:
@@ -236,15 +233,15 @@ async def test_a_submission_is_held_then_announced_on_approval_and_silent_on_rej
 
     # Then both are held for the moderators, and nothing went out
     async with a.runtime.sessions() as session:
-        held = await moderation.submissions(session, await group_of(a))
+        held = await group_moderation.submissions(session, await group_of(a))
     assert [row.uri for row in held] == [first["object"]["id"], second["object"]["id"]]
     assert await count(a, select(func.count()).select_from(Activity).where(Activity.type == "Announce")) == 0
 
     # When a moderator approves the first and rejects the second
     async with a.runtime.sessions() as session, session.begin():
         group = await group_of(a)
-        await moderation.approve_submission(session, a.runtime.uris, group, held[0].id)
-        await moderation.reject_submission(session, group, held[1].id)
+        await group_moderation.approve_submission(session, a.runtime.uris, group, held[0].id)
+        await group_moderation.reject_submission(session, group, held[1].id)
     await settle(a, b)
 
     # Then the follower receives the group's Announce of the first, public, and nothing else
@@ -255,9 +252,9 @@ async def test_a_submission_is_held_then_announced_on_approval_and_silent_on_rej
     # And nothing is pending any more; deciding again is refused
     async with a.runtime.sessions() as session, session.begin():
         group = await group_of(a)
-        assert await moderation.submissions(session, group) == []
+        assert await group_moderation.submissions(session, group) == []
         with pytest.raises(ValueError):
-            await moderation.reject_submission(session, group, held[0].id)
+            await group_moderation.reject_submission(session, group, held[0].id)
 
 
 async def test_a_blocked_actor_can_no_longer_follow_reply_or_submit(world: World) -> None:
@@ -276,7 +273,7 @@ async def test_a_blocked_actor_can_no_longer_follow_reply_or_submit(world: World
 
     # When the group blocks her
     async with a.runtime.sessions() as session, session.begin():
-        await moderation.block_actor(session, await group_of(a), remote)
+        await group_moderation.block_actor(session, await group_of(a), remote)
     inbound = select(func.count()).select_from(Follow).where(Follow.direction == Direction.INBOUND)
     # Then her follow is gone
     assert await count(a, inbound) == 0
@@ -296,7 +293,7 @@ async def test_a_blocked_actor_can_no_longer_follow_reply_or_submit(world: World
 
     # And once unblocked, she can follow again
     async with a.runtime.sessions() as session, session.begin():
-        assert await moderation.unblock_actor(session, await group_of(a), remote)
+        assert await group_moderation.unblock_actor(session, await group_of(a), remote)
     await peer.send(f"{GROUP_A}/inbox", peer.follow(GROUP_A))
     await settle(a)
     assert await count(a, inbound) == 1

@@ -19,8 +19,7 @@ from federation.items import Kind, Status, Visibility
 from federation.items import RemoteItem as RemoteItemValue
 from federation.keys import VerificationKey
 from federation.remote_actor import actor_from_ap
-from inbox import actors as remote_actors
-from models import db, inbound
+from models import db, inbound, remote_actors
 from models.content import RemoteObject, Tombstone
 from models.items import RemoteItem, store_remote_item
 from models.remote import KeyStore, RemoteActor, RemoteKey

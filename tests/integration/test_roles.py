@@ -7,11 +7,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.itemterms import Kind, Status
-from models import actors
+from models import actors, posting
 from models.actors import LocalActor, Role, role_in
 from models.items import Item, ResponseKind
-from outbox import items as posting
-from outbox.items import Draft, NotAllowed
+from models.posting import Draft, NotAllowed
 from tests.instances import Instance
 from tests.integration.test_web_my_items import browser, people, posted, stored
 from tests.web import PASSWORD, Page

@@ -9,11 +9,10 @@ from ayni import following
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors, policy
+from models import actors, policy, posting
 from models.actors import Role
 from models.items import RemoteItem
-from outbox import items as posting
-from outbox.items import Draft
+from models.posting import Draft
 from tests.instances import Instance, settle
 from tests.web import PASSWORD, Page, set_password, sign_in
 

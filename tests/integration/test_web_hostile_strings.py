@@ -20,13 +20,12 @@ from sqlalchemy import select
 from federation import vocab
 from federation.itemterms import Kind
 from federation.places import Place
-from models import actors, invitations, passwords
+from models import actors, invitations, passwords, posting
 from models import items as stored_items
 from models.actors import Role
 from models.items import Item, RemoteItem
+from models.posting import Draft
 from models.remote import RemoteActor
-from outbox import items as posting
-from outbox.items import Draft
 from tests.instances import Instance, Loopback, settle, start_instance
 from tests.integration.test_web_my_items import browser
 from tests.peers import MastodonPeer

@@ -9,13 +9,12 @@ from sqlalchemy import select
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors
+from models import actors, posting
 from models.content import RemoteObject
 from models.items import Item, ItemResponse, ResponseKind
+from models.posting import Draft
 from models.queue import Activity
 from models.remote import RemoteActor
-from outbox import items as posting
-from outbox.items import Draft
 from tests.instances import Instance
 from tests.integration.test_web_my_items import anonymous_get, browser, people, posted
 from tests.web import Page, csrf

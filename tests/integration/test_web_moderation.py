@@ -16,18 +16,16 @@ from sqlalchemy import func, select
 
 from federation.itemterms import Kind
 from inbox import worker
-from models import actors
+from models import actors, group_moderation, posting
 from models.actors import Membership, Role
 from models.content import RemoteObject, RemoteObjectKind
 from models.follows import Direction, Follow, FollowState
 from models.invitations import Invitation
 from models.items import Item, RemoteItem
 from models.moderation import ActorBlock, Relay, Review
+from models.posting import Draft
 from models.queue import Activity
 from models.remote import RemoteActor
-from outbox import items as posting
-from outbox import moderation
-from outbox.items import Draft
 from outbox.worker import DeliveryWorker
 from tests.instances import Instance, Loopback, start_instance
 from tests.peers import MastodonPeer
@@ -114,7 +112,7 @@ async def fill(scene: Scene) -> None:
         session.add_all([submission, report])
         session.add(RemoteItem(uri=BOARD_ITEM, remote_actor_id=bob.id, kind=Kind.OFFER, title="Soup for all",
                                status="open", visibility="public", document={"id": BOARD_ITEM}))
-        await moderation.block_actor(session, food, bob)
+        await group_moderation.block_actor(session, food, bob)
         await session.flush()
         scene.submission_id, scene.bob_id, scene.item_uuid = submission.id, bob.id, item.uuid
         scene.item_uri = item.uri
@@ -400,7 +398,7 @@ async def test_a_moderator_cannot_act_on_another_groups_ids_through_their_own_gr
     async with scene.instance.runtime.sessions() as session:
         food = await actors.find_actor(session, "food")
         assert food is not None
-        assert [r.uri for r in await moderation.blocked_actors(session, food)] == [BOB]
+        assert [r.uri for r in await group_moderation.blocked_actors(session, food)] == [BOB]
 
 
 async def test_every_moderation_form_refuses_a_missing_or_forged_csrf_token(scene: Scene) -> None:

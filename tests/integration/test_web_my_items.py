@@ -12,11 +12,10 @@ from sqlalchemy import select
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors
+from models import actors, posting
 from models.actors import Role
 from models.items import Item
-from outbox import items as posting
-from outbox.items import Draft
+from models.posting import Draft
 from tests.instances import Instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in
 

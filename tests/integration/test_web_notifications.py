@@ -6,13 +6,12 @@ import re
 import pytest
 
 from federation.itemterms import Kind
-from models import actors, items
+from models import actors, items, posting
 from models.actors import LocalActor, Role
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import ResponseKind
+from models.posting import Draft
 from models.remote import RemoteActor
-from outbox import items as posting
-from outbox.items import Draft
 from tests.instances import Instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in
 

@@ -6,9 +6,8 @@ import pytest
 
 from federation.itemterms import Kind
 from federation.visibility import Visibility
-from models import actors
-from outbox import items as posting
-from outbox.items import Draft
+from models import actors, posting
+from models.posting import Draft
 from tests.instances import Instance
 from tests.web import GENERIC_ERROR, PASSWORD, Page, set_password, sign_in, signed_in_as
 

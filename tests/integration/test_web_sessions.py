@@ -11,12 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import delete, update
 
-from ayni.settings import DEFAULT_TRUSTED_PROXIES, Settings, load
+from ayni.settings import load
 from ayni.web.logins import LoginAttempts
 from federation.addresses import parse_networks
 from models import actors, member_sessions, passwords
 from models.base import utcnow
 from models.member_sessions import MemberSession
+from models.settings import DEFAULT_TRUSTED_PROXIES, Settings
 from tests.instances import Instance, settings_for, start_instance
 from tests.integration.test_web_moderation import add_people, browser
 from tests.web import PASSWORD, csrf, sign_in, signed_in_as

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from federation.retry import DELIVERY, INBOX, Failure, RetryPolicy, parse_retry_after
+from models.hosts import host_unavailable
 from models.queue import DeliveryState
 from outbox.deliver import Outcome
-from outbox.hosts import host_unavailable
 from outbox.worker import decide
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)

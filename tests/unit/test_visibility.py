@@ -4,7 +4,7 @@ import pytest
 
 from federation.itemterms import Kind
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from outbox.items import Draft
+from models.posting import Draft
 
 # What the `activities`, `items` and `remote_items` tables hold: changing one needs a migration.
 STORED = {"public", "followers", "direct", "members"}

@@ -1,25 +1,12 @@
-"""Follow, Undo, Accept, Reject, Block, Move: who follows whom."""
+"""Follow, and what answers or takes it back: Accept, Reject, Undo."""
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from federation import vocab
-from federation.visibility import Visibility
-from federation.vocab import AS_CONTEXT
-from inbox.handlers.context import Context, Ignored
+from inbox.handlers.context import Context, Ignored, actor_of
 from models import inbound
-from models.actors import LocalActor
-from models.remote import RemoteActor
-from outbox.moderation import blocked_by
-from outbox.publish import publish
-
-
-def actor_of(activity: dict[str, Any]) -> str:
-    uri = vocab.id_of(activity.get("actor"))
-    if uri is None:
-        raise Ignored("the activity names no actor")
-    return uri
+from models.follow_requests import answer_follow
+from models.group_moderation import blocked_by
 
 
 async def on_follow(ctx: Context, activity: dict[str, Any]) -> None:
@@ -37,24 +24,7 @@ async def on_follow(ctx: Context, activity: dict[str, Any]) -> None:
             raise Ignored(f"{actor_uri} is blocked by @{local.username}")
         follow = await inbound.request_follow(session, local, remote, follow_uri)
         if follow.state == "accepted":
-            await answer_follow(ctx, session, local, remote, follow_uri, "Accept")
-
-
-async def answer_follow(
-    ctx: Context, session: AsyncSession, local: LocalActor, remote: RemoteActor, follow_uri: str, answer: str
-) -> None:
-    """Accept or Reject from the followed actor, embedding the Follow with its id (Mastodon
-    matches the Follow by id), addressed to the follower only."""
-    local_uri = ctx.local_uri(local)
-    document = {
-        "@context": AS_CONTEXT,
-        "id": ctx.new_activity_uri(),
-        "type": answer,
-        "actor": local_uri,
-        "object": {"id": follow_uri, "type": "Follow", "actor": remote.uri, "object": local_uri},
-        "to": [remote.uri],
-    }
-    await publish(session, local, document, Visibility.DIRECT, to_actors=[remote.uri])
+            await answer_follow(ctx.runtime, session, local, remote, follow_uri, "Accept")
 
 
 async def on_undo(ctx: Context, activity: dict[str, Any]) -> None:
@@ -106,32 +76,3 @@ async def _answer(ctx: Context, activity: dict[str, Any], accepted: bool) -> Non
         # Matching is on the remote actor too: only the followed actor can answer our follow.
         if not await inbound.answer_outbound_follow(session, remote, follow_uri, local, accepted):
             raise Ignored(f"{name} from {actor_uri} matches no follow we sent to it")
-
-
-async def on_block(ctx: Context, activity: dict[str, Any]) -> None:
-    actor_uri = actor_of(activity)
-    target = vocab.id_of(activity.get("object"))
-    remote = await ctx.actor(actor_uri)
-    async with ctx.transaction() as session:
-        local = await ctx.local_actor(session, target)
-        if local is None:
-            raise Ignored(f"Block of {target!r}, which is not ours")
-        # Stop delivering to them: they no longer follow the blocked actor.
-        await inbound.remove_inbound_follow(session, local, remote)
-
-
-async def on_move(ctx: Context, activity: dict[str, Any]) -> None:
-    actor_uri = actor_of(activity)
-    if vocab.id_of(activity.get("object")) != actor_uri:
-        raise Ignored("Move of an account other than the sender's")
-    target_uri = vocab.id_of(activity.get("target"))
-    if target_uri is None or target_uri == actor_uri:
-        raise Ignored("Move without a target")
-    old = await ctx.actor(actor_uri)
-    new = await ctx.actor(target_uri, refresh=True)
-    if actor_uri not in vocab.ids_of(new.document.get("alsoKnownAs")):
-        raise Ignored(f"Move to {target_uri}, whose alsoKnownAs does not name {actor_uri}")
-    async with ctx.transaction() as session:
-        old = await session.merge(old)
-        new = await session.merge(new)
-        await inbound.move_followers(session, old, new)

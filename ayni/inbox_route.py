@@ -1,4 +1,4 @@
-"""The inbox routes: read (1 MB), parse, refuse blocked domains, verify, store, 202.
+"""The inbox route (shared and per actor): read (1 MB), parse, refuse blocked domains, verify, store, 202.
 
 Nothing here acts on an activity; the worker does, later. The only network I/O a request can
 cause is the signer's key fetch, and never for a blocked domain.
@@ -16,13 +16,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from ayni.requests import claimed_key_id, url_as_received
-from ayni.runtime import Runtime
 from federation import signatures, vocab
 from federation.errors import InvalidDocument, SignatureError
 from inbox.store import Batcher
 from models import actors
 from models.actors import ActorType
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 log = logging.getLogger("ayni.inbox")
 

@@ -1,16 +1,20 @@
-"""A moderator's answer to a follow request held for approval: Accept or Reject, from the
-followed actor, embedding the original Follow with its id (Mastodon matches on it)."""
+"""The answer to a follow request: Accept or Reject, from the followed actor, embedding the
+original Follow with its id (Mastodon matches on it). Sent at once by the inbox when the actor
+takes followers freely, or later by a moderator for a request held for approval."""
+
+from uuid import uuid4
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.runtime import Runtime
-from inbox.handlers.context import Context
-from inbox.handlers.follows import answer_follow
+from federation.visibility import Visibility
+from federation.vocab import AS_CONTEXT
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
+from models.publish import publish
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 
 async def pending_requests(session: AsyncSession, local: LocalActor) -> list[tuple[Follow, RemoteActor]]:
@@ -33,5 +37,22 @@ async def decide(runtime: Runtime, session: AsyncSession, follow: Follow, accept
         raise LookupError("the follow request names an actor that no longer exists")
     follow.state = FollowState.ACCEPTED if accept else FollowState.REJECTED
     follow.updated_at = utcnow()
-    await answer_follow(Context(runtime), session, local, remote, follow.activity_uri,
+    await answer_follow(runtime, session, local, remote, follow.activity_uri,
                         "Accept" if accept else "Reject")
+
+
+async def answer_follow(
+    runtime: Runtime, session: AsyncSession, local: LocalActor, remote: RemoteActor, follow_uri: str, answer: str
+) -> None:
+    """Accept or Reject from the followed actor, embedding the Follow with its id (Mastodon
+    matches the Follow by id), addressed to the follower only."""
+    local_uri = runtime.actor_uri(local)
+    document = {
+        "@context": AS_CONTEXT,
+        "id": runtime.uris.activity(uuid4().hex),
+        "type": answer,
+        "actor": local_uri,
+        "object": {"id": follow_uri, "type": "Follow", "actor": remote.uri, "object": local_uri},
+        "to": [remote.uri],
+    }
+    await publish(session, local, document, Visibility.DIRECT, to_actors=[remote.uri])

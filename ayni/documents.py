@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ayni.requests import require_signer, signer_of
-from ayni.runtime import Runtime
 from federation import vocab
 from federation.visibility import Visibility
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 
 class ActivityResponse(JSONResponse):

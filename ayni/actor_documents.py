@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from ayni import documents, item_documents
+from ayni.documents import ActivityResponse
 from ayni.requests import UNSIGNED, require_signer
-from ayni.runtime import Runtime
 from ayni.web import groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
@@ -24,8 +25,7 @@ from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
 from models.remote import RemoteActor
-from outbox import item_documents, objects
-from outbox.objects import ActivityResponse
+from models.runtime import Runtime
 
 PAGE_SIZE = 40
 
@@ -226,6 +226,6 @@ routes = [
     Route("/actors/{name}/following", following),
     Route("/actors/{name}/collections/featured", featured),
     Route("/@{name}", profile_page),
-    *objects.routes,
+    *documents.routes,
     *item_documents.routes,
 ]

@@ -26,9 +26,9 @@ from models.actors import ActorType, LocalActor, Role, role_in
 from models.base import utcnow
 from models.content import RemoteObject
 from models.items import Item, ItemResponse, ResponseKind
+from models.publish import publish
 from models.remote import RemoteActor
 from models.uris import Uris
-from outbox.publish import publish
 
 MAX_TITLE = 200
 

@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.runtime import Runtime
 from federation.errors import Gone
 from federation.remote_actor import RemoteActorValues, actor_from_ap
 from models import base
 from models.base import utcnow
 from models.remote import RemoteActor
+from models.runtime import Runtime
 
 STALE_AFTER = timedelta(days=1)
 

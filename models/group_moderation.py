@@ -14,10 +14,10 @@ from models.actors import ActorType, LocalActor
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import Item
 from models.moderation import ActorBlock, Decision, Relay, Review
+from models.publish import publish
+from models.relays import announce
 from models.remote import RemoteActor
 from models.uris import Uris
-from outbox.publish import publish
-from outbox.relays import announce
 
 MAX_LISTED = 500
 

@@ -17,9 +17,9 @@ from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
 from models.items import RemoteItem
 from models.moderation import Ally, Relay
+from models.publish import publish
 from models.remote import RemoteActor
 from models.uris import Uris
-from outbox.publish import publish
 
 
 class NotRelayed(ValueError):

@@ -1,6 +1,8 @@
 """What one running instance holds: settings, database, the outgoing client, keys.
 
 Built by `create_app(settings)`, never at import time, so two instances can share a process.
+It lives below the inbox and the outbox, which both hold one: the engine and sessions are the
+models', the client, key resolver, breaker and signers the federation's.
 """
 
 from collections.abc import Mapping
@@ -10,8 +12,6 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ayni import __version__
-from ayni.settings import Settings
 from federation import keys, vocab
 from federation.breaker import Breaker
 from federation.client import Client
@@ -21,6 +21,7 @@ from federation.sender import Connector, network
 from federation.signatures import SchemeMemory, SigningAuth
 from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
+from models.settings import Settings
 from models.uris import Uris
 
 
@@ -34,6 +35,8 @@ class Runtime:
     # What the delivery Sender's connections go through (outbox.worker.sender): the network,
     # or in tests in-process apps, as `mounts` are for the client.
     connector: Connector = network
+    # What our requests say they are, fetches and deliveries alike: `Ayni/<version> (+<base>)`.
+    user_agent: str = "Ayni"
     key_resolver: KeyResolver = field(init=False)
     # Fetches per remote host: a few at once, none for a while from a host that stops answering.
     breaker: Breaker = field(init=False)
@@ -54,17 +57,23 @@ class Runtime:
         settings: Settings,
         mounts: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         connector: Connector = network,
+        *,
+        version: str,
     ) -> "Runtime":
         """`mounts` and `connector` route hosts to in-process apps (tests federating several
-        instances): the first for the client's fetches, the second for deliveries."""
+        instances): the first for the client's fetches, the second for deliveries. `version` is
+        the shell's (`ayni.__version__`), for the User-Agent."""
         engine = db.create_engine(settings.database_url)
+        user_agent = f"Ayni/{version} (+{settings.base_url})"
         client = Client(
-            f"Ayni/{__version__} (+{settings.base_url})",
+            user_agent,
             allow_private=settings.allow_private_addresses,
             mounts=mounts,
             deadline=settings.fetch_deadline,
         )
-        return cls(settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client, connector)
+        return cls(
+            settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client, connector, user_agent
+        )
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -11,9 +11,9 @@ from federation.visibility import Visibility
 from models.actors import LocalActor
 from models.base import utcnow
 from models.follows import Direction, Follow, FollowState
+from models.publish import publish
 from models.remote import RemoteActor
 from models.uris import Uris
-from outbox.publish import publish
 
 
 async def follow(session: AsyncSession, uris: Uris, local: LocalActor, remote: RemoteActor) -> Follow:

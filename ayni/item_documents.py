@@ -1,7 +1,7 @@
 """An item at its uri, in its current state: AS2 JSON for those allowed to see it, else a page.
 
 Who may see the AS2 document is decided as for the group's own activities about it
-(`outbox.objects.may_see` on the group's Create or Announce): public to anyone, followers-only to
+(`ayni.documents.may_see` on the group's Create or Announce): public to anyone, followers-only to
 signed fetches from the group's followers' servers, members-only to no one from outside.
 Otherwise 404. With authorized fetch on, it needs a signed GET (401, or 404 for a refused server).
 The HTML page (`ayni.web.item_page`) stays public for public items; non-public ones only to
@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ayni.documents import ActivityResponse, may_see, not_found
 from ayni.requests import require_signer
-from ayni.runtime import Runtime
 from ayni.web import item_page
 from federation import items as wire
 from federation import vocab
@@ -22,7 +22,7 @@ from federation.visibility import Visibility
 from models import items
 from models.items import Item
 from models.queue import Activity
-from outbox.objects import ActivityResponse, may_see, not_found
+from models.runtime import Runtime
 
 
 async def _gate(runtime: Runtime, item: Item) -> Activity | None:

@@ -1,0 +1,39 @@
+"""What one instance is configured with: a frozen value, built by `ayni.settings.load` from the
+environment and `ayni.toml` (or by tests directly), and held by the `Runtime`."""
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from federation import addresses
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ayni.db"
+Network = addresses.IPNetwork
+# A proxy on the same host (nginx, Caddy) is the common case; behind anything else, name it.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8, ::1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = ""
+    allow_private_addresses: tuple[Network, ...] = field(default=())
+    # Require signed GETs for actors' full documents, objects and collections (Mastodon's
+    # "secure mode"): a blocked server can then no longer read public items anonymously.
+    authorized_fetch: bool = False
+    # Whose X-Forwarded-For (and -Proto) is believed: the proxies in front of us, nobody else.
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: addresses.parse_networks(DEFAULT_TRUSTED_PROXIES)
+    )
+    # Seconds one fetch from another server may take, redirects included. Not read from the
+    # environment: tests shorten it so that a server that never answers costs them a second.
+    fetch_deadline: float = 30.0
+
+    @property
+    def host(self) -> str:
+        """The host part of handles, `name@host`: includes a non-default port."""
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
