@@ -222,7 +222,9 @@ async def test_first_deliveries_racing_through_two_servers_on_one_database_are_a
         await second.state.runtime.close()
     assert [r.status_code for r in responses] == [202] * 20
     assert await world.stored() == 20
-    assert world.peer.requests.count(("GET", "/users/alice")) == 2  # once per process
+    # At most once per process: a process that reads the key after the other stored it fetches
+    # nothing (the store's own race is pinned down in test_remote_cache_races.py).
+    assert world.peer.requests.count(("GET", "/users/alice")) in (1, 2)
     assert await _remote_rows(world.instance.runtime) == [(world.peer.key_id, world.peer.actor_uri)]
 
 
