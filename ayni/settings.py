@@ -43,9 +43,13 @@ def parse_bool(name: str, text: str) -> bool:
 def check_base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"AYNI_BASE_URL: {value!r} is not an http(s) origin such as https://aid.example.org")
+        raise SettingsError(
+            f"AYNI_BASE_URL: {value!r} is not an http(s) origin such as https://aid.example.org"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise SettingsError(f"AYNI_BASE_URL: {value!r} must be an origin, without path, query or user")
+        raise SettingsError(
+            f"AYNI_BASE_URL: {value!r} must be an origin, without path, query or user"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise SettingsError(
             f"AYNI_BASE_URL: {value!r} uses http; only loopback development origins may (use https)"
@@ -102,7 +106,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=parse_networks(
             "AYNI_TRUSTED_PROXIES", values.get("AYNI_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
         ),
-        authorized_fetch=parse_bool("AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")),
+        authorized_fetch=parse_bool(
+            "AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")
+        ),
     )
 
 

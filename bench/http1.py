@@ -28,11 +28,15 @@ ANSWERS = {
     b"X-Request-Id: 0b7c2d1e-5f8a-4c3b-9d2e-1a2b3c4d5e6f\r\nX-Runtime: 0.012345\r\n"
     b"Content-Length: 0\r\n\r\n",
     "chunked 401": b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
-    b"Transfer-Encoding: chunked\r\n\r\n19\r\n{\"error\":\"Verify failed\"}\r\n0\r\n\r\n",
+    b'Transfer-Encoding: chunked\r\n\r\n19\r\n{"error":"Verify failed"}\r\n0\r\n\r\n',
 }
 TARGET = Target.of("https://remote.example/inbox")
-HEADERS = [("Content-Type", "application/activity+json"), ("Date", "Mon, 23 Nov 2026 10:00:00 GMT"),
-           ("Digest", "SHA-256=" + "x" * 44), ("Signature", "keyId=\"k\",signature=\"" + "y" * 344 + "\"")]
+HEADERS = [
+    ("Content-Type", "application/activity+json"),
+    ("Date", "Mon, 23 Nov 2026 10:00:00 GMT"),
+    ("Digest", "SHA-256=" + "x" * 44),
+    ("Signature", 'keyId="k",signature="' + "y" * 344 + '"'),
+]
 
 
 def ours(answer: bytes) -> None:
@@ -51,7 +55,12 @@ def ours_with_head(sender: Sender) -> Callable[[bytes], None]:
 
 def with_h11() -> Callable[[bytes], None]:
     connection = h11.Connection(h11.CLIENT)
-    head = [("Host", TARGET.authority), ("User-Agent", "Ayni/0.1"), ("Content-Length", "0"), *HEADERS]
+    head = [
+        ("Host", TARGET.authority),
+        ("User-Agent", "Ayni/0.1"),
+        ("Content-Length", "0"),
+        *HEADERS,
+    ]
 
     def run(answer: bytes) -> None:
         if connection.our_state is h11.DONE:
@@ -77,7 +86,9 @@ def per_answer(run: Callable[[bytes], None], answer: bytes, rounds: int, n: int 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     sender = Sender("Ayni/0.1")
@@ -89,7 +100,9 @@ def main() -> None:
         c = per_answer(with_h11(), answer, args.rounds)
         ratios.append(c / b)
         print(f"{name:14} {a:6.2f}us {b:8.2f}us {c:6.2f}us  {c / b:5.2f}")
-    print(f"h11 costs {statistics.median(ratios):.1f} times ours (median; within 10% would be <= 1.10)")
+    print(
+        f"h11 costs {statistics.median(ratios):.1f} times ours (median; within 10% would be <= 1.10)"
+    )
 
 
 if __name__ == "__main__":

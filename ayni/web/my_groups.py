@@ -38,9 +38,15 @@ async def my_groups(request: Request) -> Response:
             role = await role_in(session, group, me)
             if role is not None:
                 listed.append(MyGroup(group.username, group.name, role))
-    return render(request, "groups.html", {
-        "groups": listed, "role_labels": ROLE_LABELS, "instance_admin": me.is_admin,
-    })
+    return render(
+        request,
+        "groups.html",
+        {
+            "groups": listed,
+            "role_labels": ROLE_LABELS,
+            "instance_admin": me.is_admin,
+        },
+    )
 
 
 routes = [Route("/groups", my_groups, methods=["GET"])]

@@ -18,7 +18,10 @@ from tests.browser.tabs import SCREENSHOTS, Tab
 
 CHROMIUM = os.environ.get("AYNI_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
     "--disable-background-networking",
 ]
 
@@ -54,7 +57,10 @@ async def browser() -> AsyncIterator[Any]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def site(browser: Any, tmp_path: Path) -> AsyncIterator[Site]:
     """A fresh instance per test (needs the browser first: no browser, no instance started)."""
-    async with network_with_peer() as (network, peer), served(tmp_path / "site.db", network, peer) as running:
+    async with (
+        network_with_peer() as (network, peer),
+        served(tmp_path / "site.db", network, peer) as running,
+    ):
         yield running
 
 

@@ -844,7 +844,9 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
 
 
 @pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
-async def test_over_tls_a_get_on_a_kept_connection_the_server_closed_goes_again(reset: bool) -> None:
+async def test_over_tls_a_get_on_a_kept_connection_the_server_closed_goes_again(
+    reset: bool,
+) -> None:
     server_tls, client_tls = tls_contexts("remote.test")
     resolve, _ = resolver(["127.0.0.1"])
     respond = closing_when_idle(0.2, document_at("/note"), reset=reset)

@@ -376,7 +376,9 @@ def test_the_origin_is_scheme_lower_case_host_and_a_port_only_when_not_the_defau
     assert origin(url) == expected
 
 
-async def test_what_one_signer_learns_every_signer_sharing_the_memory_knocks_with_first(rsa_key: Any) -> None:
+async def test_what_one_signer_learns_every_signer_sharing_the_memory_knocks_with_first(
+    rsa_key: Any,
+) -> None:
     # Given a server that wants RFC 9421, found out by one actor's request on its default port
     seen: list[str] = []
     schemes = SchemeMemory()

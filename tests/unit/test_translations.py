@@ -49,7 +49,11 @@ def test_every_page_string_is_translated_into_spanish(spanish: dict[str, str]) -
 
 
 def test_translations_keep_the_placeholders(spanish: dict[str, str]) -> None:
-    wrong = {m: t for m, t in spanish.items() if set(PLACEHOLDER.findall(m)) != set(PLACEHOLDER.findall(t))}
+    wrong = {
+        m: t
+        for m, t in spanish.items()
+        if set(PLACEHOLDER.findall(m)) != set(PLACEHOLDER.findall(t))
+    }
 
     assert wrong == {}
 
