@@ -245,7 +245,8 @@ async def cmd_invite(args: argparse.Namespace, runtime: Runtime) -> None:
     # Only its hash is stored: this is the one time the link is shown.
     print(f"{runtime.settings.base_url}/invite/{token}")
     print(
-        f"Joins @{args.group} as {args.role}; works once, expires in {invitations.VALID_FOR.days} days.",
+        f"Joins @{args.group} as {args.role}; works once, "
+        f"expires in {invitations.VALID_FOR.days} days.",
         file=sys.stderr,
     )
 

@@ -71,7 +71,8 @@ def register(commands: Any) -> None:
 async def cmd_follow(args: argparse.Namespace, runtime: Runtime) -> None:
     remote = await following.follow_handle(runtime, args.group, args.handle)
     print(
-        f"@{args.group} asked to follow {remote.uri}; pending until it accepts (delivered by the workers)."
+        f"@{args.group} asked to follow {remote.uri}; "
+        "pending until it accepts (delivered by the workers)."
     )
 
 
@@ -115,7 +116,10 @@ async def cmd_disallow(args: argparse.Namespace, runtime: Runtime, session: Asyn
 @transaction
 async def cmd_block(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     block = await policy.block_domain(session, args.domain, args.reason)
-    return f"Blocked {block.domain} and its subdomains; follows with it removed, deliveries to it cancelled."
+    return (
+        f"Blocked {block.domain} and its subdomains; "
+        "follows with it removed, deliveries to it cancelled."
+    )
 
 
 @transaction

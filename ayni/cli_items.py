@@ -295,4 +295,7 @@ async def cmd_items(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
 def _line(row: dict[str, Any]) -> str:
     label = row["id"] if row["id"] is not None else "remote"
     where = f" @ {row['place']}" if row["place"] else ""
-    return f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}\t{row['title']}{where}\t{row['group']}"
+    return (
+        f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}"
+        f"\t{row['title']}{where}\t{row['group']}"
+    )

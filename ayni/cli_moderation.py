@@ -157,7 +157,8 @@ async def cmd_reports(args: argparse.Namespace, runtime: Runtime, session: Async
             u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str)
         )
         lines.append(
-            f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}\t{html_to_text(row.content_html)}"
+            f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}"
+            f"\t{html_to_text(row.content_html)}"
         )
     return "\n".join(lines)
 
@@ -168,7 +169,8 @@ async def cmd_submissions(args: argparse.Namespace, runtime: Runtime, session: A
     for row in await group_moderation.submissions(session, await find_group(session, args.group)):
         author = await session.get(RemoteActor, row.remote_actor_id)
         lines.append(
-            f"{row.id}\t{author.uri if author else '?'}\t{row.uri}\t{html_to_text(row.content_html)[:200]}"
+            f"{row.id}\t{author.uri if author else '?'}\t{row.uri}"
+            f"\t{html_to_text(row.content_html)[:200]}"
         )
     return "\n".join(lines)
 

@@ -1,4 +1,5 @@
-"""The inbox route (shared and per actor): read (1 MB), parse, refuse blocked domains, verify, store, 202.
+"""The inbox route (shared and per actor): read (1 MB), parse, refuse blocked domains, verify,
+store, 202.
 
 Nothing here acts on an activity; the worker does, later. The only network I/O a request can
 cause is the signer's key fetch, and never for a blocked domain.

@@ -72,7 +72,8 @@ async def require_signer(request: Request, refused_status: int = 403) -> str | N
     """Authorized fetch, in one place. When `AYNI_AUTHORIZED_FETCH` is on: the signer, or the
     response to send instead: 401 if the GET is unsigned or its signature does not verify,
     `refused_status` if the signer's server is blocked or not allowed (objects pass 404, so that
-    a refused server cannot tell which ids exist). When off, nothing is refused: the signer or None."""
+    a refused server cannot tell which ids exist). When off, nothing is refused: the signer or
+    None."""
     runtime: Runtime = request.app.state.runtime
     if not runtime.settings.authorized_fetch:
         return await signer_of(request)

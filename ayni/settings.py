@@ -69,7 +69,8 @@ def check_database_url(value: str) -> str:
         raise SettingsError(f"AYNI_DATABASE_URL: {value!r} is not a database URL") from None
     if backend not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
         raise SettingsError(
-            f"AYNI_DATABASE_URL: {backend!r} is not supported; use sqlite+aiosqlite:// or postgresql+asyncpg://"
+            f"AYNI_DATABASE_URL: {backend!r} is not supported; "
+            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
     return value
 

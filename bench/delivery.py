@@ -66,7 +66,10 @@ BASE_URL = "http://127.0.0.1:8101"
 def sign_rate(seconds: float = 2.0) -> tuple[float, float]:
     """Signatures per second of wall time, and per second of CPU time (a core of its own)."""
     key = keys.generate_private_key()
-    base = b"(request-target): post /inbox\nhost: 127.0.0.1:40000\ndate: Mon, 23 Nov 2026 16:00:00 GMT\ndigest: SHA-256=x"
+    base = (
+        b"(request-target): post /inbox\nhost: 127.0.0.1:40000\n"
+        b"date: Mon, 23 Nov 2026 16:00:00 GMT\ndigest: SHA-256=x"
+    )
     n, start, cpu = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - start < seconds:
         key.sign(base, padding.PKCS1v15(), hashes.SHA256())
@@ -183,7 +186,8 @@ def note(runtime: Runtime) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> None:
     raw, raw_cpu = sign_rate()
     print(
-        f"raw RSA-2048 sign rate:      {raw:8.0f} signatures/s (one thread; {raw_cpu:.0f} per CPU-second)"
+        f"raw RSA-2048 sign rate:      {raw:8.0f} signatures/s "
+        f"(one thread; {raw_cpu:.0f} per CPU-second)"
     )
     database_url = (
         args.database_url
@@ -226,8 +230,9 @@ async def main(args: argparse.Namespace) -> None:
     worker = CountingWorker(runtime, sender=posts)
     eventloop.tune_gc()  # as `ayni worker` does once it is up
     print(
-        f"sender: this process (pid {os.getpid()}); receiver: process {receiver.pid}, verifying every "
-        f"signature; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+        f"sender: this process (pid {os.getpid()}); "
+        f"receiver: process {receiver.pid}, verifying every signature; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     )
     # The first round also pays the process's warm-up (key loading, statement caches, imports);
     # the last opens new connections again from a warmed process, as a long-running server does.
@@ -250,7 +255,8 @@ async def main(args: argparse.Namespace) -> None:
             stats = await receiver_stats(hosts[0])
             if stats["received"] != sent or stats["refused"]:
                 raise SystemExit(
-                    f"receiver verified {stats['received']} and refused {stats['refused']}; {sent} sent"
+                    f"receiver verified {stats['received']} and refused {stats['refused']}; "
+                    f"{sent} sent"
                 )
             receiver_cpu = 1000 * (stats["cpu"] - before["cpu"]) / args.inboxes
             rounds.append(Round(rate, signs, cpu, signs_cpu, receiver_cpu, fanned))
@@ -272,8 +278,8 @@ async def main(args: argparse.Namespace) -> None:
     timings.sort()
     p99 = timings[int(0.99 * (len(timings) - 1))]
     print(
-        f"publish with {followers} followers: p50 {statistics.median(timings):.1f} ms, p99 {p99:.1f} ms "
-        f"over {len(timings)} (target p99 <= 100 ms)"
+        f"publish with {followers} followers: p50 {statistics.median(timings):.1f} ms, "
+        f"p99 {p99:.1f} ms over {len(timings)} (target p99 <= 100 ms)"
     )
     receiver.terminate()
     await runtime.close()
@@ -296,7 +302,8 @@ class Round:
 
 
 def report(label: str, rounds: list[Round], inboxes: int, sent: int) -> None:
-    """The median round (by ratio) of `rounds`, with the range of the ratio when there are several."""
+    """The median round (by ratio) of `rounds`, with the range of the ratio when there are
+    several."""
     ranked = sorted(rounds, key=lambda r: r.ratio)
     r = ranked[len(ranked) // 2]
     spread = (
@@ -306,14 +313,17 @@ def report(label: str, rounds: list[Round], inboxes: int, sent: int) -> None:
     )
     print(f"{label}, one activity to {inboxes} hosts (fan-out {r.fanned:.0f} ms):")
     print(
-        f"  deliveries:                {r.rate:8.0f} /s  ({sent} sent in all, all verified by the receiver)"
+        f"  deliveries:                {r.rate:8.0f} /s  "
+        f"({sent} sent in all, all verified by the receiver)"
     )
     print(
-        f"  ratio to raw sign rate:    {r.ratio:8.2f}  (target >= 0.5{spread}; {r.signs:.0f} signatures/s just before)"
+        f"  ratio to raw sign rate:    {r.ratio:8.2f}  "
+        f"(target >= 0.5{spread}; {r.signs:.0f} signatures/s just before)"
     )
     print(
-        f"  sender CPU per delivery:   {r.cpu:8.2f} ms  (a signature: {1000 / r.signs_cpu:.2f} ms; on a core of "
-        f"its own {1000 / r.cpu:.0f} /s, ratio {1000 / r.cpu / r.signs_cpu:.2f})"
+        f"  sender CPU per delivery:   {r.cpu:8.2f} ms  "
+        f"(a signature: {1000 / r.signs_cpu:.2f} ms; "
+        f"on a core of its own {1000 / r.cpu:.0f} /s, ratio {1000 / r.cpu / r.signs_cpu:.2f})"
     )
     print(f"  receiver CPU per delivery: {r.receiver_cpu:8.2f} ms")
 

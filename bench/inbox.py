@@ -271,7 +271,8 @@ def run_database(
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     print(
-        f"{label:10} accepted (verified + committed): {rate:7.0f}/s   ({stored} rows stored, {refused} not 202)"
+        f"{label:10} accepted (verified + committed): {rate:7.0f}/s   "
+        f"({stored} rows stored, {refused} not 202)"
     )
     print(
         f"{label:10} at {args.rate:.0f}/s offered ({achieved:.0f}/s achieved): "

@@ -114,10 +114,11 @@ def self_link(document: object) -> str:
 
 
 def subscribe_template(document: object) -> str | None:
-    """The OStatus subscribe template of a JRD (Mastodon: `https://host/authorize_interaction?uri={uri}`,
-    Misskey: `.../authorize-follow?acct={uri}`): where a visitor's own server lets them follow
-    someone they found elsewhere. None when the answer has no usable one; the caller still
-    checks the template's scheme and host before sending anyone there."""
+    """The OStatus subscribe template of a JRD (Mastodon:
+    `https://host/authorize_interaction?uri={uri}`, Misskey: `.../authorize-follow?acct={uri}`):
+    where a visitor's own server lets them follow someone they found elsewhere. None when the
+    answer has no usable one; the caller still checks the template's scheme and host before
+    sending anyone there."""
     links = document.get("links") if isinstance(document, dict) else None
     for link in links[:50] if isinstance(links, list) else []:
         if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-# The answers that may mean something else later: unauthorised (a key not yet known), timeout, too many.
+# The answers that may mean something else later: unauthorised (a key not yet known), timeout,
+# too many.
 RETRIED_4XX = frozenset({401, 408, 429})
 ASKS_TO_WAIT = frozenset({429, 503})  # the statuses whose Retry-After we honour
 

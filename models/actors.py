@@ -70,7 +70,8 @@ class LocalActor(Base):
 
 
 class ActorKey(Base):
-    """Generated once, stored, backed up, never rotated silently (GoToSocial rejects changed keys)."""
+    """Generated once, stored, backed up, never rotated silently (GoToSocial rejects changed
+    keys)."""
 
     __tablename__ = "actor_keys"
 
@@ -128,7 +129,8 @@ async def _new_actor(
 
 
 async def create_instance(session: AsyncSession, base_url: str, host: str) -> LocalActor:
-    """The instance row and its `Application` actor (preferredUsername = host), which signs fetches."""
+    """The instance row and its `Application` actor (preferredUsername = host), which signs
+    fetches."""
     session.add(Instance(base_url=base_url))
     return await _new_actor(session, host, ActorType.APPLICATION, name=host)
 

@@ -123,7 +123,8 @@ async def forget_actor(session: AsyncSession, remote: RemoteActor) -> None:
 
 
 async def move_followers(session: AsyncSession, old: RemoteActor, new: RemoteActor) -> int:
-    """Point the old account's follows at the new one; where the new one already follows, drop the old."""
+    """Point the old account's follows at the new one; where the new one already follows, drop
+    the old."""
     follows = list(
         await session.scalars(
             select(Follow).where(

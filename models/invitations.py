@@ -87,7 +87,8 @@ async def usable(session: AsyncSession, token: str, now: datetime | None = None)
 async def accept(
     session: AsyncSession, token: str, username: str, password_hash: str, display_name: str = ""
 ) -> LocalActor:
-    """Creates the member (with a password hashed beforehand, away from the event loop), joins them to the group with the invitation's role, uses up the link.
+    """Creates the member (with a password hashed beforehand, away from the event loop), joins
+    them to the group with the invitation's role, uses up the link.
     Raises InvitationInvalid, actors.InvalidName or actors.NameTaken; the caller's transaction
     rolls everything back on any of them."""
     invitation = await usable(session, token)

@@ -133,7 +133,8 @@ def parse_blocklist_csv(text: str) -> tuple[list[tuple[str, str]], list[str]]:
         severity = cell.get("severity", "suspend").lower() or "suspend"
         if severity != "suspend":
             problems.append(
-                f"line {number}: {cell['domain'] or '?'}: severity {severity!r} is not a block; skipped"
+                f"line {number}: {cell['domain'] or '?'}: "
+                f"severity {severity!r} is not a block; skipped"
             )
             continue
         try:
@@ -191,7 +192,8 @@ async def disallow_domain(session: AsyncSession, text: str) -> bool:
 
 @dataclass(frozen=True)
 class Rules:
-    """What the instance refuses: blocked domains always; in allowlist mode, everything not allowed."""
+    """What the instance refuses: blocked domains always; in allowlist mode, everything not
+    allowed."""
 
     blocked: frozenset[str] = frozenset()
     allowed: frozenset[str] | None = None  # None: open federation

@@ -332,7 +332,8 @@ async def respond(
     member: LocalActor,
     kind: ResponseKind | str | None = None,
 ) -> ItemResponse:
-    """A member's "I can help" (asks, offers) or "I'm coming" (calls: the count goes out in an Update)."""
+    """A member's "I can help" (asks, offers) or "I'm coming" (calls: the count goes out in an
+    Update)."""
     kind = ResponseKind(
         kind or (ResponseKind.COMING if item.kind == Kind.CALL else ResponseKind.HELP)
     )

@@ -1,6 +1,7 @@
 """Fixtures shared by every test: databases (SQLite and PostgreSQL) and running instances.
 
-PostgreSQL tests need AYNI_TEST_POSTGRES_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test).
+PostgreSQL tests need AYNI_TEST_POSTGRES_URL
+(e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test).
 Outside CI they skip without it; under CI (CI=true) a missing URL is a failure, never a skip.
 """
 

@@ -148,7 +148,8 @@ class MastodonPeer:
         return await self.http.post(inbox, content=body, headers=headers)
 
     async def get_signed(self, url: str, accept: str = vocab.ACTIVITY_JSON) -> httpx.Response:
-        """A GET signed as this actor, as Mastodon fetches from a server in authorized-fetch mode."""
+        """A GET signed as this actor, as Mastodon fetches from a server in authorized-fetch
+        mode."""
         headers = cavage.sign_cavage("GET", url, SigningKey(self.key_id, self.private_key))
         return await self.http.get(url, headers={**headers, "Accept": accept})
 

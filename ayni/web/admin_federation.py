@@ -143,7 +143,8 @@ async def _local_group(session: AsyncSession, name: str) -> LocalActor | None:
 
 
 async def _resolve(request: Request, handle: str) -> RemoteActor:
-    """A handle goes through WebFinger (as `ayni federation follow` does); a URL is the actor's own."""
+    """A handle goes through WebFinger (as `ayni federation follow` does); a URL is the actor's
+    own."""
     runtime = runtime_of(request)
     if handle.startswith(("https://", "http://")):
         return await remote_actor(runtime, handle)

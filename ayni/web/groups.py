@@ -41,7 +41,8 @@ class Filters:
 
     @classmethod
     def parse(cls, kind: str | None, status: str | None, category: str | None = None) -> "Filters":
-        """Unknown values are ignored rather than refused: these come from links and old bookmarks."""
+        """Unknown values are ignored rather than refused: these come from links and old
+        bookmarks."""
         kinds = {str(member): member for member in Kind}
         statuses = {str(member): member for member in Status}
         return cls(

@@ -278,7 +278,8 @@ async def authorize(request: Request) -> Response:
             raise HTTPException(404, N_("There is no such group here."))
         await following.follow(session, runtime.uris, fresh, target)
     return RedirectResponse(
-        f"/authorize_interaction/followed?group={quote(group.username)}&uri={quote(remote.uri, safe='')}",
+        f"/authorize_interaction/followed?group={quote(group.username)}"
+        f"&uri={quote(remote.uri, safe='')}",
         status_code=303,
     )
 

@@ -120,8 +120,8 @@ def _place(values: Mapping[str, str], problems: list[Problem]) -> Place | None:
         problems.append(
             Problem(
                 N_(
-                    "The approximate location needs both a latitude (-90 to 90) and a longitude (-180 to 180), "
-                    "or neither."
+                    "The approximate location needs both a latitude (-90 to 90) "
+                    "and a longitude (-180 to 180), or neither."
                 )
             )
         )
@@ -228,8 +228,9 @@ def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> 
         described.append(f"{translate(PERSONAL_DATA_KINDS.get(kind, kind))}: {text}")
     return Problem(
         N_(
-            "This looks like personal data, and it would be published: %(found)s. Remove it; people can "
-            "contact you through a private reply. If it really must be there, choose “Members only”: "
+            "This looks like personal data, and it would be published: %(found)s. "
+            "Remove it; people can contact you through a private reply. "
+            "If it really must be there, choose “Members only”: "
             "those posts never leave this server."
         ),
         {"found": "; ".join(described)},

@@ -176,7 +176,8 @@ def _formatted(request: Request, item: Item) -> dict[str, str]:
         if moment := getattr(item, name):
             local = moment.astimezone(zone)
             dates[name] = (
-                f"{format_date(local, 'full', locale=language)}, {format_time(local, 'short', locale=language)}"
+                f"{format_date(local, 'full', locale=language)}, "
+                f"{format_time(local, 'short', locale=language)}"
             )
     if dates:
         dates["timezone"] = str(zone)

@@ -1,9 +1,9 @@
 """A group's moderation page: follow requests, held submissions, reports, blocks, removing an item
 and relaying one.
 
-The domain functions (models.group_moderation, models.relays, models.follow_requests) check no roles: each
-route here checks the viewer's role in the group and that every id it was sent belongs to that
-group, in the same transaction as the change, so a refused action leaves nothing behind.
+The domain functions (models.group_moderation, models.relays, models.follow_requests) check no
+roles: each route here checks the viewer's role in the group and that every id it was sent belongs
+to that group, in the same transaction as the change, so a refused action leaves nothing behind.
 """
 
 from dataclasses import dataclass
@@ -51,7 +51,8 @@ ACTOR_UNRESOLVED = N_(
 )
 OBJECT_MISSING = N_("Enter the address of the item to relay.")
 NOT_ON_BOARD = N_(
-    "That item is not on the network board: only items of groups this instance follows can be relayed."
+    "That item is not on the network board: "
+    "only items of groups this instance follows can be relayed."
 )
 NOT_RELAYED = N_(
     "This item cannot be relayed: it is from this instance, the group shared it already, "

@@ -1,4 +1,5 @@
-"""`/groups`: the signed-in member's groups, their role in each, and what that role lets them open."""
+"""`/groups`: the signed-in member's groups, their role in each, and what that role lets them
+open."""
 
 from dataclasses import dataclass
 

@@ -33,7 +33,7 @@ def require_browser() -> None:
         missing = f"{CHROMIUM} is missing (apt-get install chromium)"
     else:
         try:
-            import playwright.async_api  # noqa: F401
+            import playwright.async_api  # noqa: F401  only whether it imports
         except ImportError:
             missing = "the playwright package is missing (pip install -e '.[test]')"
     if missing is None:

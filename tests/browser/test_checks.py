@@ -1,4 +1,5 @@
-"""The accessibility check must catch what it is there for, or every flow passing it means nothing."""
+"""The accessibility check must catch what it is there for, or every flow passing it means
+nothing."""
 
 from typing import Any
 

@@ -1,4 +1,5 @@
-"""Allowlist mode: only listed domains may deliver to us or receive from us; discovery stays open."""
+"""Allowlist mode: only listed domains may deliver to us or receive from us; discovery stays
+open."""
 
 from collections.abc import AsyncIterator
 
@@ -19,7 +20,8 @@ GROUP = f"{BASE}/actors/food"
 async def allowlisted(
     database_url: str,
 ) -> AsyncIterator[tuple[Instance, MastodonPeer, MastodonPeer]]:
-    """An instance in allowlist mode that allows `localhost` (peer `friend`), not 127.0.0.1 (peer `stranger`)."""
+    """An instance in allowlist mode that allows `localhost` (peer `friend`), not 127.0.0.1
+    (peer `stranger`)."""
     network = Loopback()
     friend = MastodonPeer("http://localhost:8201", network, username="friend")
     stranger = MastodonPeer("http://127.0.0.1:8202", network, username="stranger")

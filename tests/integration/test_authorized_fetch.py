@@ -149,7 +149,9 @@ async def test_a_bad_signature_is_treated_as_none(world: World) -> None:
     headers = {
         "Accept": AS2,
         "Date": "Mon, 23 Nov 2026 10:00:00 GMT",
-        "Signature": f'keyId="{world.friend.key_id}",headers="(request-target) host date",signature="AAAA"',
+        "Signature": (
+            f'keyId="{world.friend.key_id}",headers="(request-target) host date",signature="AAAA"'
+        ),
     }
 
     response = await world.instance.http.get(world.item_uri, headers=headers)

@@ -72,7 +72,8 @@ async def test_a_blocked_domain_cannot_deliver_or_read_followers_only_items(
         )
     assert followers == 1
     assert hosts == {"127.0.0.1:8122"}
-    # B, an allowed follower's server, can fetch the item by its id; C cannot, though it knows the id
+    # B, an allowed follower's server, can fetch the item by its id; C cannot, though it knows
+    # the id
     fetched = await b.runtime.fetch(item.uri)
     assert fetched["id"] == item.uri
     with pytest.raises(NotFound):

@@ -66,9 +66,9 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
     assert (init.returncode, group.returncode, member.returncode) == (0, 0, 0), (
         init.stderr + group.stderr + member.stderr
     )
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: ASYNC220  fork and exec, no wait: does not block the loop
         [*AYNI, "serve", "--port", str(port)],
-        env=cli_env,  # noqa: ASYNC220 (fork and exec: no wait)
+        env=cli_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -168,9 +168,9 @@ def test_every_command_has_help() -> None:
 async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: ASYNC220  fork and exec, no wait: does not block the loop
         [*AYNI, "demo", "--port", str(port)],
-        env=env,  # noqa: ASYNC220 (fork and exec: no wait)
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -138,7 +138,10 @@ def test_every_command_on_a_database_out_of_reach_says_so_in_one_line(
 
     results = failures(list(MINIMAL.values()), capsys)
 
-    expected = f"ayni: error: cannot open the database {url}: there is no directory {tmp_path / 'missing'}\n"
+    expected = (
+        f"ayni: error: cannot open the database {url}: "
+        f"there is no directory {tmp_path / 'missing'}\n"
+    )
     assert results == {command: (1, "", expected) for command in results}
 
 

@@ -253,7 +253,8 @@ def wants_rfc9421(sender: Sender, actor_uri: str) -> None:
 async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first_delivery(
     sender: Sender,
 ) -> None:
-    # Given a server that refuses draft-cavage, found out by a signed fetch (default port written out)
+    # Given a server that refuses draft-cavage, found out by a signed fetch (default port written
+    # out)
     ann = await sender.add_follower("127.0.0.2", "ann")
     wants_rfc9421(sender, ann)
     await sender.runtime.fetch("http://127.0.0.2:80/users/ann")

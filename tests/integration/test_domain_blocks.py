@@ -99,7 +99,11 @@ async def test_block_lists_import_export_and_unblock_from_the_cli(
         ).returncode
         == 0
     )
-    blocklist = "#domain,#severity,#public_comment,#unknown\nspam.example,suspend,spam,x\nbad row!,suspend,,\n"
+    blocklist = (
+        "#domain,#severity,#public_comment,#unknown\n"
+        "spam.example,suspend,spam,x\n"
+        "bad row!,suspend,,\n"
+    )
 
     imported = run_cli(["federation", "import-blocks", "-"], env, blocklist)
     blocked = run_cli(["federation", "block", "Harass.Example", "--reason", "harassment"], env)

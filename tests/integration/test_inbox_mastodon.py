@@ -70,7 +70,8 @@ async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one
     assert (await peer.send(inbox, follow)).status_code == 202
     assert await worker.run_once(instance.runtime) == 1
 
-    # Then one accepted follower row exists, and an Accept from the group embedding the Follow is stored
+    # Then one accepted follower row exists, and an Accept from the group embedding the Follow is
+    # stored
     async with instance.runtime.sessions() as session:
         follows = list(await session.scalars(select(Follow)))
         accepts = list(await session.scalars(select(Activity).where(Activity.type == "Accept")))

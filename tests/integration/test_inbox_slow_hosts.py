@@ -168,7 +168,8 @@ async def test_a_follow_is_accepted_within_seconds_behind_eight_activities_stuck
 
     # Then bob had his Accept well within the time one stuck fetch takes
     print(
-        f"\nAccept produced after {produced_after or accepted_after:.2f} s, delivered after {accepted_after:.2f} s"
+        f"\nAccept produced after {produced_after or accepted_after:.2f} s, "
+        f"delivered after {accepted_after:.2f} s"
     )
     assert accepted_after < DEADLINE
     assert world.silent.connections >= 1  # the announces really did wait on the silent server
@@ -251,7 +252,8 @@ def queued(actor_uri: str, n: int) -> Incoming:
 async def test_a_claim_takes_a_few_jobs_per_host_and_one_per_actor_leaving_the_rest_due(
     instance: Instance,
 ) -> None:
-    # Given six actors of one busy host with a row each, a second row of one of them, and one elsewhere
+    # Given six actors of one busy host with a row each, a second row of one of them, and one
+    # elsewhere
     busy = [f"https://busy.example/users/{n}" for n in range(6)]
     async with instance.runtime.sessions() as session, session.begin():
         session.add_all([queued(uri, 1) for uri in busy])

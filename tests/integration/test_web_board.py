@@ -68,7 +68,8 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(
     # When Ana on B opens the board
     response = await b.http.get("/board")
 
-    # Then she sees A's ask (linking to its uri on A) and B's own public offer, not the members-only one
+    # Then she sees A's ask (linking to its uri on A) and B's own public offer, not the
+    # members-only one
     assert response.status_code == 200
     page = response.text
     assert "Blankets for the shelter" in page and f'href="{A}/items/' in page

@@ -172,7 +172,10 @@ async def test_a_server_that_does_not_answer_as_a_fediverse_server_is_not_redire
     assert response.status_code == 200 and "location" not in response.headers
     assert f"We could not confirm {server}" in response.text
     # She may still go by hand, to a link that names where it goes and sends no referrer.
-    link = f'href="{scheme}://{server}/authorize_interaction?uri=food%40127.0.0.1%3A8101" rel="noopener noreferrer nofollow"'
+    link = (
+        f'href="{scheme}://{server}/authorize_interaction?uri=food%40127.0.0.1%3A8101" '
+        'rel="noopener noreferrer nofollow"'
+    )
     assert link in response.text
 
 

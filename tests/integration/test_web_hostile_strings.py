@@ -37,7 +37,10 @@ HTML = {"Accept": "text/html"}
 
 
 def hostile(field: str) -> str:
-    return f'{field} <script>alert(1)</script> "><img src=x onerror=alert(1)> [{{{{7*7}}}}] %(x)s 100 %'
+    return (
+        f'{field} <script>alert(1)</script> "><img src=x onerror=alert(1)> '
+        "[{{7*7}}] %(x)s 100 %"
+    )
 
 
 def shown(field: str) -> str:

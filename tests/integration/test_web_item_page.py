@@ -214,7 +214,7 @@ async def test_a_call_counts_the_people_coming(instance: Instance) -> None:
     assert "<dt>People coming</dt><dd>1</dd>" in after
 
 
-async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_who_answers_privately(
+async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_answering_privately(
     instance: Instance,
 ) -> None:
     await people(instance)

@@ -204,7 +204,7 @@ async def signed_in_ana(instance: Instance) -> httpx.AsyncClient:
     return instance.http
 
 
-async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_that_names_her_nowhere(
+async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_naming_her_nowhere(
     instance: Instance,
 ) -> None:
     # Given an invitation link, accepted with a password

@@ -1,6 +1,6 @@
-"""The pages in Spanish: a browser asking for Spanish gets the Spanish catalogue, on a signed-in page,
-in a form's errors and in a message made in Python. Each assertion names a translated sentence, so a
-broken or missing catalogue fails here."""
+"""The pages in Spanish: a browser asking for Spanish gets the Spanish catalogue, on a signed-in
+page, in a form's errors and in a message made in Python. Each assertion names a translated
+sentence, so a broken or missing catalogue fails here."""
 
 from tests.instances import Instance
 from tests.web import PASSWORD, csrf, set_password, sign_in

@@ -133,7 +133,10 @@ def test_a_huge_content_length_gives_the_status_without_reading_the_body(
     [
         b"HTTP/1.1 202 Accepted\r\n\r\n",  # no length: the body runs until the server closes
         b"HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n",
-        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n0\r\n\r\n",
+        (
+            b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n"
+            b"0\r\n\r\n"
+        ),
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: gzip\r\n\r\n",
     ],
 )
@@ -150,8 +153,7 @@ def test_answers_we_cannot_frame_exactly_give_their_status_and_close(head: bytes
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n",
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n123456789\r\n",
-        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"ffff\r\n"
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nffff\r\n"
         + b"x" * 0xFFFF
         + b"\r\n" * 2,
         b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
@@ -168,5 +170,9 @@ def test_malformed_answers_are_malformed_in_any_pieces(raw: bytes) -> None:
 
 
 def test_an_answer_in_single_bytes_is_read_whole() -> None:
-    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 60\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    raw = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 429 Too Many\r\nRetry-After: 60\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
     assert read(raw, list(range(1, len(raw)))) == (Answer(429, "60"), True)

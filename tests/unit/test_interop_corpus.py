@@ -39,7 +39,8 @@ def document(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def embedded(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The document and every object embedded under `object` (Announce{Create{Note}} and the like)."""
+    """The document and every object embedded under `object` (Announce{Create{Note}} and the
+    like)."""
     current: Any = document
     while isinstance(current, dict):
         yield current

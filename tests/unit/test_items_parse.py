@@ -1,4 +1,5 @@
-"""Items from other servers: structured when they are items, plain posts otherwise, never a crash."""
+"""Items from other servers: structured when they are items, plain posts otherwise, never a
+crash."""
 
 import copy
 import dataclasses
@@ -30,8 +31,10 @@ MASTODON_NOTE = {
     "to": ["https://www.w3.org/ns/activitystreams#Public"],
     "cc": ["https://mastodon.example/users/rosa/followers"],
     "sensitive": False,
-    "content": '<p>Anyone need a pram? <a href="https://mastodon.example/tags/mutualaid" class="mention hashtag" '
-    'rel="tag">#<span>MutualAid</span></a></p>',
+    "content": (
+        '<p>Anyone need a pram? <a href="https://mastodon.example/tags/mutualaid" '
+        'class="mention hashtag" rel="tag">#<span>MutualAid</span></a></p>'
+    ),
     "tag": [
         {"type": "Hashtag", "href": "https://mastodon.example/tags/mutualaid", "name": "#mutualaid"}
     ],
@@ -198,7 +201,8 @@ def test_an_item_sent_to_one_person_is_direct() -> None:
 
 
 def _reshaped(document: dict[str, Any]) -> dict[str, Any]:
-    """The same call as another server might spell it: arrays, embedded objects, prefixes, numbers."""
+    """The same call as another server might spell it: arrays, embedded objects, prefixes,
+    numbers."""
     d = copy.deepcopy(document)
     d["type"] = ["as:Event"]
     d["attributedTo"] = [{"type": "Group", "id": d["attributedTo"]}, {"type": "Link", "href": "x"}]

@@ -5,7 +5,8 @@ import pytest
 from models.policy import export_blocklist, is_blocked, normalise_domain, parse_blocklist_csv
 from models.queue import DomainBlock
 
-MASTODON_EXPORT = """#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate,#extra_column
+MASTODON_EXPORT = """\
+#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate,#extra_column
 spam.example,suspend,true,true,Spam and harassment,false,whatever
 Nazi.Example.,suspend,false,false,,false,
 quiet.example,silence,false,false,noisy,false,

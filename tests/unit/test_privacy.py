@@ -141,7 +141,8 @@ def test_coarsening_moves_points_by_at_most_a_cell_and_is_stable(
     cell_m = max(radius, MIN_RADIUS_M)
 
     assert coarsen(coarse_lat, coarse_lon, radius) == (coarse_lat, coarse_lon)
-    # A grid step is at most 2.5x the radius (2 -> 5, 20 -> 45), so a point moves at most ~1.3 of them.
+    # A grid step is at most 2.5x the radius (2 -> 5, 20 -> 45), so a point moves at most ~1.3 of
+    # them.
     assert abs(coarse_lat - lat) * 111_320 <= 2.5 * cell_m
     east_west = (
         abs(((coarse_lon - lon + 180) % 360) - 180) * 111_320 * math.cos(math.radians(coarse_lat))

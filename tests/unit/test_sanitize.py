@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from federation.sanitize import LINK_REL, html_to_text, sanitize_html
 
 MASTODON_MENTION = (
-    '<p><span class="h-card" translate="no"><a href="https://mamot.fr/@retiolus" class="u-url mention">'
+    '<p><span class="h-card" translate="no">'
+    '<a href="https://mamot.fr/@retiolus" class="u-url mention">'
     "@<span>retiolus</span></a></span> hello</p>"
 )
 
@@ -18,7 +19,8 @@ def test_a_mastodon_post_keeps_its_markup_and_microformats() -> None:
     cleaned = sanitize_html(MASTODON_MENTION)
 
     assert cleaned == (
-        '<p><span class="h-card" translate="no"><a href="https://mamot.fr/@retiolus" class="u-url mention" '
+        '<p><span class="h-card" translate="no">'
+        '<a href="https://mamot.fr/@retiolus" class="u-url mention" '
         f'target="_blank" rel="{LINK_REL}">@<span>retiolus</span></a></span> hello</p>'
     )
 
@@ -137,7 +139,8 @@ def test_link_rel_and_target_are_forced_whatever_the_sender_said() -> None:
 
 def test_only_microformat_and_mastodon_classes_are_kept() -> None:
     html = (
-        '<p class="h-entry e-content evil"><span class="p-name mention hashtag quote-inline big-red">x</span>'
+        '<p class="h-entry e-content evil">'
+        '<span class="p-name mention hashtag quote-inline big-red">x</span>'
         '<a href="https://x.example/" class="u-url dt-published button">y</a></p>'
     )
 
@@ -194,7 +197,10 @@ def test_sanitising_is_idempotent_on_a_real_post() -> None:
 
 
 def test_plain_text_keeps_words_and_paragraph_breaks() -> None:
-    html = "<p>Need <b>rice</b> &amp; beans</p><p>line one<br>line two</p><ul><li>a</li><li>b</li></ul><p>end</p>"
+    html = (
+        "<p>Need <b>rice</b> &amp; beans</p><p>line one<br>line two</p>"
+        "<ul><li>a</li><li>b</li></ul><p>end</p>"
+    )
 
     assert html_to_text(html) == "Need rice & beans\n\nline one\nline two\n\na\nb\n\nend"
 

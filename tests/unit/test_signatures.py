@@ -279,7 +279,10 @@ async def test_signature_input_without_matching_signature_is_rejected(rsa_key: A
         'keyId="x"',
         'keyId="https://remote.example/users/alice#main-key",signature="%%%"',
         'keyId="a",keyId="b",signature="AAAA",headers="(request-target) date"',
-        'keyId="https://remote.example/users/alice#main-key",headers="(request-target) host date digest",signature="AAAA"',
+        (
+            'keyId="https://remote.example/users/alice#main-key",'
+            'headers="(request-target) host date digest",signature="AAAA"'
+        ),
         "keyId=unquoted,signature=also",
     ],
 )

@@ -36,7 +36,8 @@ def spanish() -> dict[str, str]:
             if m.string:
                 translated[m.id] = str(m.string)
         elif isinstance(m.string, tuple | list) and all(m.string):
-            # Spanish has two forms, like English: form 0 goes with the singular id, form 1 with the plural.
+            # Spanish has two forms, like English: form 0 goes with the singular id, form 1 with
+            # the plural.
             translated.update(zip(m.id, m.string, strict=True))
     return translated
 

@@ -273,7 +273,10 @@ def test_same_origin_compares_scheme_host_and_port() -> None:
         "Application/Activity+JSON; charset=utf-8",
         'application/ld+json; profile="https://www.w3.org/ns/activitystreams"',
         "application/ld+json; profile=https://www.w3.org/ns/activitystreams",
-        'application/ld+json; profile="https://www.w3.org/ns/activitystreams https://w3id.org/security/v1"',
+        (
+            'application/ld+json; profile="https://www.w3.org/ns/activitystreams '
+            'https://w3id.org/security/v1"'
+        ),
         "application/ld+json",
     ],
 )
@@ -303,7 +306,8 @@ def test_other_media_types_are_not_as2(content_type: Any) -> None:
         "application/ld+json",
         # Mastodon's fetcher
         (
-            'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams", '
+            "application/activity+json, "
+            'application/ld+json; profile="https://www.w3.org/ns/activitystreams", '
             "text/html;q=0.1"
         ),
         "text/html;q=0.5, application/activity+json",
@@ -318,7 +322,8 @@ def test_fediverse_accept_headers_get_activity_json(accept: str) -> None:
 @pytest.mark.parametrize(
     "accept",
     [
-        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",  # Firefox
+        # Firefox
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
         "*/*",
         "",
         "application/json",
