@@ -545,7 +545,11 @@ async def test_a_gzip_bomb_is_stopped_at_the_cap_while_inflating(backend: Counti
 
 @pytest.mark.parametrize(
     ("encoding", "body"),
-    [("gzip", b"not gzip at all"), ("gzip", gzip.compress(b'{"id": "x"}')[:-12]), ("br", b"{}")],
+    [
+        ("gzip", b"not gzip at all"),
+        ("gzip", gzip.compress(b'{"id": "x"}', mtime=0)[:-12]),
+        ("br", b"{}"),
+    ],
 )
 async def test_bad_or_unknown_encodings_are_refused(encoding: str, body: bytes) -> None:
     async with online(answer(body, content_type=AS2, content_encoding=encoding)) as (
