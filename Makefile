@@ -23,10 +23,13 @@ bench: $(BIN)/ayni
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/delivery.py
 
+# Ruff's rules and format, then mypy (strict): all configured in pyproject.toml. CI runs it (.ci/run).
+LINTED := ayni federation inbox outbox models
 lint: $(BIN)/ayni
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/ruff check ayni federation inbox outbox models tests bench
-	$(BIN)/mypy ayni federation inbox outbox models
+	$(BIN)/ruff check $(LINTED) tests bench
+	$(BIN)/ruff format --check $(LINTED) tests bench
+	$(BIN)/mypy $(LINTED)
 
 # Extract the pages' strings and merge them into each catalogue (then translate the new entries).
 LOCALES := ayni/web/locales

@@ -39,7 +39,9 @@ def actor_values(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
         type=actor.type,
         username=actor.username,
         name=actor.name,
-        summary_html=sanitize.sanitize_html(f"<p>{_escape(actor.summary)}</p>") if actor.summary else "",
+        summary_html=sanitize.sanitize_html(f"<p>{_escape(actor.summary)}</p>")
+        if actor.summary
+        else "",
         profile_url=runtime.settings.base_url if is_instance else uris.profile(actor.username),
         inbox_uri=uris.inbox(uri),
         outbox_uri=uris.outbox(uri),
@@ -104,7 +106,9 @@ async def profile_page(request: Request) -> Response:
     return await _actor_page(request, runtime, actor, actor_values(runtime, actor))
 
 
-async def _actor_page(request: Request, runtime: Runtime, actor: LocalActor, values: ap.ActorValues) -> Response:
+async def _actor_page(
+    request: Request, runtime: Runtime, actor: LocalActor, values: ap.ActorValues
+) -> Response:
     context: dict[str, Any] = {"actor": actor, "values": values, "host": runtime.settings.host}
     if actor.type == ActorType.GROUP:
         context.update(await groups.page_context(runtime, actor, request.query_params))
@@ -120,9 +124,7 @@ def _page_number(request: Request) -> int | None:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
-async def _collection(
-    request: Request, uri: str, total: int, items: list[Any] | None
-) -> Response:
+async def _collection(request: Request, uri: str, total: int, items: list[Any] | None) -> Response:
     """`items` None means the contents are hidden: only the count is public."""
     page = _page_number(request)
     if items is None or page is None:
@@ -132,7 +134,9 @@ async def _collection(
     chunk = items[start : start + PAGE_SIZE]
     next_uri = f"{uri}?page={page + 1}" if start + PAGE_SIZE < total else None
     prev_uri = f"{uri}?page={page - 1}" if page > 1 else None
-    return ActivityResponse(ap.collection_page(f"{uri}?page={page}", uri, chunk, next_uri, prev_uri))
+    return ActivityResponse(
+        ap.collection_page(f"{uri}?page={page}", uri, chunk, next_uri, prev_uri)
+    )
 
 
 async def _collection_owner(request: Request) -> LocalActor | Response:
@@ -158,13 +162,18 @@ async def outbox(request: Request) -> Response:
         if page is None:
             return ActivityResponse(ap.collection(uri, total, f"{uri}?page=1"))
         documents = await session.scalars(
-            select(Activity.document).where(*public).order_by(Activity.id.desc())
-            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+            select(Activity.document)
+            .where(*public)
+            .order_by(Activity.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
         )
         items: list[Any] = list(documents)
     next_uri = f"{uri}?page={page + 1}" if page * PAGE_SIZE < total else None
     prev_uri = f"{uri}?page={page - 1}" if page > 1 else None
-    return ActivityResponse(ap.collection_page(f"{uri}?page={page}", uri, items, next_uri, prev_uri))
+    return ActivityResponse(
+        ap.collection_page(f"{uri}?page={page}", uri, items, next_uri, prev_uri)
+    )
 
 
 async def followers(request: Request) -> Response:
@@ -175,7 +184,9 @@ async def followers(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         total = await session.scalar(
-            select(func.count()).select_from(Follow).where(
+            select(func.count())
+            .select_from(Follow)
+            .where(
                 Follow.local_actor_id == actor.id,
                 Follow.direction == Direction.INBOUND,
                 Follow.state == FollowState.ACCEPTED,

@@ -69,7 +69,10 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/healthz", healthz), *wellknown.routes, *inbox_route.routes, *actor_documents.routes,
+            Route("/healthz", healthz),
+            *wellknown.routes,
+            *inbox_route.routes,
+            *actor_documents.routes,
             *web_routes.routes,
         ],
         middleware=security.middleware(settings),

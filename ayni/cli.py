@@ -53,42 +53,66 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ayni", description="Ayni: federated mutual aid for local groups.")
+    parser = argparse.ArgumentParser(
+        prog="ayni", description="Ayni: federated mutual aid for local groups."
+    )
     parser.add_argument("--version", action="version", version=f"ayni {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    init = commands.add_parser("init", help="create the database, the instance actor and the first admin")
-    init.add_argument("--base-url", required=True, help="the public origin, e.g. https://aid.example.org")
+    init = commands.add_parser(
+        "init", help="create the database, the instance actor and the first admin"
+    )
+    init.add_argument(
+        "--base-url", required=True, help="the public origin, e.g. https://aid.example.org"
+    )
     init.add_argument("--database-url", help=f"default {DEFAULT_DATABASE_URL}")
-    init.add_argument("--admin", required=True, metavar="USERNAME", help="the first admin's username")
-    init.add_argument("--password-stdin", action="store_true", help="read the admin's password from stdin")
+    init.add_argument(
+        "--admin", required=True, metavar="USERNAME", help="the first admin's username"
+    )
+    init.add_argument(
+        "--password-stdin", action="store_true", help="read the admin's password from stdin"
+    )
     init.set_defaults(run=cmd_init)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=cmd_migrate)
 
-    serve = commands.add_parser("serve", help="serve HTTP and run the queue workers in this process")
+    serve = commands.add_parser(
+        "serve", help="serve HTTP and run the queue workers in this process"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=cmd_serve)
 
-    worker = commands.add_parser("worker", help="run only the queue workers (for PostgreSQL deployments)")
+    worker = commands.add_parser(
+        "worker", help="run only the queue workers (for PostgreSQL deployments)"
+    )
     worker.set_defaults(run=cmd_worker)
 
     demo = commands.add_parser("demo", help="serve a throw-away SQLite instance with a demo group")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(run=cmd_demo)
 
-    group = commands.add_parser("group", help="manage groups").add_subparsers(title="group commands", metavar="COMMAND")
+    group = commands.add_parser("group", help="manage groups").add_subparsers(
+        title="group commands", metavar="COMMAND"
+    )
     create = group.add_parser("create", help="create a group")
-    create.add_argument("name", help="lowercase [a-z0-9_], 1-30 characters; the handle is @NAME@host")
+    create.add_argument(
+        "name", help="lowercase [a-z0-9_], 1-30 characters; the handle is @NAME@host"
+    )
     create.add_argument("--title", required=True)
     create.add_argument("--summary", default="")
-    create.add_argument("--manual-approval", action="store_true", help="hold follow requests for moderators")
+    create.add_argument(
+        "--manual-approval", action="store_true", help="hold follow requests for moderators"
+    )
     create.set_defaults(run=cmd_group_create)
 
-    queue = commands.add_parser("queue", help="inspect the delivery queue").add_subparsers(title="queue commands", metavar="COMMAND")
-    queue.add_parser("status", help="counts by state and the oldest due delivery per host").set_defaults(run=cmd_queue_status)
+    queue = commands.add_parser("queue", help="inspect the delivery queue").add_subparsers(
+        title="queue commands", metavar="COMMAND"
+    )
+    queue.add_parser(
+        "status", help="counts by state and the oldest due delivery per host"
+    ).set_defaults(run=cmd_queue_status)
     retry = queue.add_parser("retry", help="make a host's pending deliveries due now")
     retry.add_argument("host", help="host[:port], as `queue status` shows it")
     retry.set_defaults(run=cmd_queue_retry)
@@ -97,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_items.register(commands)
     cli_moderation.register(commands)
 
-    member = commands.add_parser("member", help="manage members").add_subparsers(title="member commands", metavar="COMMAND")
+    member = commands.add_parser("member", help="manage members").add_subparsers(
+        title="member commands", metavar="COMMAND"
+    )
     add = member.add_parser("add", help="add a member, or add an existing member to a group")
     add.add_argument("username", help="lowercase [a-z0-9_], 1-30 characters")
     add.add_argument("--group", help="the group to join")
@@ -105,9 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(run=cmd_member_add)
-    password = member.add_parser("password", help="set a member's password; signs her out everywhere")
+    password = member.add_parser(
+        "password", help="set a member's password; signs her out everywhere"
+    )
     password.add_argument("username")
-    password.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
+    password.add_argument(
+        "--password-stdin", action="store_true", required=True, help="read the password from stdin"
+    )
     password.set_defaults(run=cmd_member_password)
 
     invite = commands.add_parser("invite", help="print a one-time invitation link to join a group")
@@ -134,12 +164,16 @@ async def cmd_init(args: argparse.Namespace) -> None:
         "database_url": settings_module.check_database_url(
             args.database_url or existing.get("AYNI_DATABASE_URL") or DEFAULT_DATABASE_URL
         ),
-        "secret_key": existing.get("AYNI_SECRET_KEY") or os.environ.get("AYNI_SECRET_KEY") or secrets.token_urlsafe(32),
+        "secret_key": existing.get("AYNI_SECRET_KEY")
+        or os.environ.get("AYNI_SECRET_KEY")
+        or secrets.token_urlsafe(32),
     }
     actors.validate_name(args.admin)
     password = read_password(args)
     settings = Settings(
-        base_url=values["base_url"], database_url=values["database_url"], secret_key=values["secret_key"]
+        base_url=values["base_url"],
+        database_url=values["database_url"],
+        secret_key=values["secret_key"],
     )
     async with running(settings, initialised=False) as runtime:
         await db.upgrade(runtime.engine)
@@ -152,7 +186,9 @@ async def cmd_init(args: argparse.Namespace) -> None:
                 raise CommandError("this database is already initialised")
             await actors.create_instance(session, settings.base_url, settings.host)
             await actors.create_member(session, args.admin, password, is_admin=True)
-    settings_module.write_config_file(path, {**{k[5:].lower(): v for k, v in existing.items()}, **values})
+    settings_module.write_config_file(
+        path, {**{k[5:].lower(): v for k, v in existing.items()}, **values}
+    )
     print(f"Initialised {settings.base_url}; settings written to {path}.")
     print(f"Admin: {args.admin}. Next: ayni group create NAME --title TITLE")
 
@@ -164,7 +200,9 @@ async def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 @transaction
-async def cmd_group_create(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+async def cmd_group_create(
+    args: argparse.Namespace, runtime: Runtime, session: AsyncSession
+) -> str:
     await actors.create_group(session, args.name, args.title, args.summary, args.manual_approval)
     return f"Created group @{args.name}@{runtime.settings.host} ({runtime.uris.actor(args.name)})"
 
@@ -201,15 +239,22 @@ async def cmd_member_password(args: argparse.Namespace, runtime: Runtime) -> Non
 @command
 async def cmd_invite(args: argparse.Namespace, runtime: Runtime) -> None:
     async with runtime.sessions() as session, session.begin():
-        token = await invitations.invite(session, await find_group(session, args.group), Role(args.role))
+        token = await invitations.invite(
+            session, await find_group(session, args.group), Role(args.role)
+        )
     # Only its hash is stored: this is the one time the link is shown.
     print(f"{runtime.settings.base_url}/invite/{token}")
-    print(f"Joins @{args.group} as {args.role}; works once, expires in {invitations.VALID_FOR.days} days.",
-          file=sys.stderr)
+    print(
+        f"Joins @{args.group} as {args.role}; works once, "
+        f"expires in {invitations.VALID_FOR.days} days.",
+        file=sys.stderr,
+    )
 
 
 @transaction
-async def cmd_queue_status(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+async def cmd_queue_status(
+    args: argparse.Namespace, runtime: Runtime, session: AsyncSession
+) -> str:
     from outbox import status
 
     return "\n".join((await status.queue_status(session)).lines())
@@ -260,7 +305,11 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
 
 
 async def seed_items(
-    runtime: Runtime, session: AsyncSession, group: actors.LocalActor, ana: actors.LocalActor, ben: actors.LocalActor
+    runtime: Runtime,
+    session: AsyncSession,
+    group: actors.LocalActor,
+    ana: actors.LocalActor,
+    ben: actors.LocalActor,
 ) -> None:
     """A few sample asks, offers and calls for the demo group."""
     from datetime import UTC, datetime, timedelta
@@ -271,15 +320,55 @@ async def seed_items(
 
     soon = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
     for author, draft in (
-        (ben, Draft(Kind.ASK, "Nappies, size 4", "Two packs would get us to payday.", "goods",
-                    quantity=2, place=Place("Riverside"), needed_by=soon)),
-        (ana, Draft(Kind.OFFER, "Bread every evening", "The bakery gives us what is left at closing.",
-                    "food", as_group=True, quantity=10, place=Place("Riverside market"))),
-        (ben, Draft(Kind.ASK, "A lift to the clinic on Thursday", "", "transport",
-                    visibility=Visibility.FOLLOWERS)),
-        (ana, Draft(Kind.CALL, "Help us move Maria's family", "Boxes and a van; bring gloves.", "housing",
-                    as_group=True, starts_at=soon, ends_at=soon + timedelta(hours=3), people_wanted=6,
-                    place=Place("Riverside"), meeting_point="the community centre")),
+        (
+            ben,
+            Draft(
+                Kind.ASK,
+                "Nappies, size 4",
+                "Two packs would get us to payday.",
+                "goods",
+                quantity=2,
+                place=Place("Riverside"),
+                needed_by=soon,
+            ),
+        ),
+        (
+            ana,
+            Draft(
+                Kind.OFFER,
+                "Bread every evening",
+                "The bakery gives us what is left at closing.",
+                "food",
+                as_group=True,
+                quantity=10,
+                place=Place("Riverside market"),
+            ),
+        ),
+        (
+            ben,
+            Draft(
+                Kind.ASK,
+                "A lift to the clinic on Thursday",
+                "",
+                "transport",
+                visibility=Visibility.FOLLOWERS,
+            ),
+        ),
+        (
+            ana,
+            Draft(
+                Kind.CALL,
+                "Help us move Maria's family",
+                "Boxes and a van; bring gloves.",
+                "housing",
+                as_group=True,
+                starts_at=soon,
+                ends_at=soon + timedelta(hours=3),
+                people_wanted=6,
+                place=Place("Riverside"),
+                meeting_point="the community centre",
+            ),
+        ),
     ):
         await create_item(session, runtime.uris, group, author, draft)
 
@@ -298,16 +387,26 @@ async def cmd_demo(args: argparse.Namespace) -> None:
             async with runtime.sessions() as session, session.begin():
                 await actors.create_instance(session, settings.base_url, settings.host)
                 group = await actors.create_group(
-                    session, "mutualaid", "Riverside Mutual Aid",
+                    session,
+                    "mutualaid",
+                    "Riverside Mutual Aid",
                     "Neighbours helping neighbours: food, rides, childcare and rapid response.",
                 )
-                ana = await actors.create_member(session, "ana", "demo-password", "Ana", is_admin=True)
+                ana = await actors.create_member(
+                    session, "ana", "demo-password", "Ana", is_admin=True
+                )
                 ben = await actors.create_member(session, "ben", "demo-password", "Ben")
                 await actors.join_group(session, group, ana, Role.ADMIN)
                 await actors.join_group(session, group, ben, Role.MEMBER)
                 await seed_items(runtime, session, group, ana, ben)
-        print(f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid", flush=True)
-        print("Members: ana (admin), ben; password: demo-password. The data is deleted on exit.", flush=True)
+        print(
+            f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid",
+            flush=True,
+        )
+        print(
+            "Members: ana (admin), ben; password: demo-password. The data is deleted on exit.",
+            flush=True,
+        )
         await serve(settings, "127.0.0.1", args.port)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

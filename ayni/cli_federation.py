@@ -14,10 +14,12 @@ from models.runtime import Runtime
 
 
 def register(commands: Any) -> None:
-    federation = commands.add_parser("federation", help="follows between groups, blocks, allowlist mode").add_subparsers(
-        title="federation commands", metavar="COMMAND"
+    federation = commands.add_parser(
+        "federation", help="follows between groups, blocks, allowlist mode"
+    ).add_subparsers(title="federation commands", metavar="COMMAND")
+    follow = federation.add_parser(
+        "follow", help="a group follows another group (or any actor) by handle"
     )
-    follow = federation.add_parser("follow", help="a group follows another group (or any actor) by handle")
     follow.add_argument("group", help="our group's name")
     follow.add_argument("handle", help="@name@host")
     follow.set_defaults(run=cmd_follow)
@@ -25,27 +27,39 @@ def register(commands: Any) -> None:
     unfollow.add_argument("group")
     unfollow.add_argument("handle")
     unfollow.set_defaults(run=cmd_unfollow)
-    listing = federation.add_parser("list", help="who a group follows and who follows it, with states")
+    listing = federation.add_parser(
+        "list", help="who a group follows and who follows it, with states"
+    )
     listing.add_argument("group")
     listing.set_defaults(run=cmd_list)
-    mode = federation.add_parser("mode", help="open: all but blocked domains; allowlist: only allowed ones")
+    mode = federation.add_parser(
+        "mode", help="open: all but blocked domains; allowlist: only allowed ones"
+    )
     mode.add_argument("mode", choices=[policy.Mode.OPEN, policy.Mode.ALLOWLIST])
     mode.set_defaults(run=cmd_mode)
-    allow = federation.add_parser("allow", help="allow a domain (and its subdomains) in allowlist mode")
+    allow = federation.add_parser(
+        "allow", help="allow a domain (and its subdomains) in allowlist mode"
+    )
     allow.add_argument("domain")
     allow.set_defaults(run=cmd_allow)
     disallow = federation.add_parser("disallow", help="take a domain off the allowlist")
     disallow.add_argument("domain")
     disallow.set_defaults(run=cmd_disallow)
-    block = federation.add_parser("block", help="block a domain and its subdomains: no traffic either way")
+    block = federation.add_parser(
+        "block", help="block a domain and its subdomains: no traffic either way"
+    )
     block.add_argument("domain")
-    block.add_argument("--reason", default="", help="kept with the block and exported as its public comment")
+    block.add_argument(
+        "--reason", default="", help="kept with the block and exported as its public comment"
+    )
     block.set_defaults(run=cmd_block)
     unblock = federation.add_parser("unblock", help="lift a domain block")
     unblock.add_argument("domain")
     unblock.set_defaults(run=cmd_unblock)
     federation.add_parser("blocks", help="list blocked domains").set_defaults(run=cmd_blocks)
-    imports = federation.add_parser("import-blocks", help="import a Mastodon CSV block list (or - for stdin)")
+    imports = federation.add_parser(
+        "import-blocks", help="import a Mastodon CSV block list (or - for stdin)"
+    )
     imports.add_argument("file")
     imports.set_defaults(run=cmd_import)
     exports = federation.add_parser("export-blocks", help="export the block list as Mastodon CSV")
@@ -56,7 +70,10 @@ def register(commands: Any) -> None:
 @command
 async def cmd_follow(args: argparse.Namespace, runtime: Runtime) -> None:
     remote = await following.follow_handle(runtime, args.group, args.handle)
-    print(f"@{args.group} asked to follow {remote.uri}; pending until it accepts (delivered by the workers).")
+    print(
+        f"@{args.group} asked to follow {remote.uri}; "
+        "pending until it accepts (delivered by the workers)."
+    )
 
 
 @command
@@ -76,8 +93,10 @@ async def cmd_list(args: argparse.Namespace, runtime: Runtime) -> None:
 async def cmd_mode(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     await policy.set_mode(session, args.mode)
     if args.mode == policy.Mode.ALLOWLIST:
-        return ("Allowlist mode: only allowed domains may deliver to us, fetch our non-public documents"
-                " or receive our deliveries. Allow one with `ayni federation allow DOMAIN`.")
+        return (
+            "Allowlist mode: only allowed domains may deliver to us, fetch our non-public documents"
+            " or receive our deliveries. Allow one with `ayni federation allow DOMAIN`."
+        )
     return "Open federation: every domain but the blocked ones."
 
 
@@ -97,7 +116,10 @@ async def cmd_disallow(args: argparse.Namespace, runtime: Runtime, session: Asyn
 @transaction
 async def cmd_block(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     block = await policy.block_domain(session, args.domain, args.reason)
-    return f"Blocked {block.domain} and its subdomains; follows with it removed, deliveries to it cancelled."
+    return (
+        f"Blocked {block.domain} and its subdomains; "
+        "follows with it removed, deliveries to it cancelled."
+    )
 
 
 @transaction
@@ -110,13 +132,19 @@ async def cmd_unblock(args: argparse.Namespace, runtime: Runtime, session: Async
 @transaction
 async def cmd_blocks(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     blocks = await policy.blocked_domains(session)
-    return "\n".join(f"{block.domain}\t{block.reason}" if block.reason else block.domain for block in blocks)
+    return "\n".join(
+        f"{block.domain}\t{block.reason}" if block.reason else block.domain for block in blocks
+    )
 
 
 @command
 async def cmd_import(args: argparse.Namespace, runtime: Runtime) -> None:
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8-sig")
+        text = (
+            sys.stdin.read()
+            if args.file == "-"
+            else Path(args.file).read_text(encoding="utf-8-sig")
+        )
     except (OSError, UnicodeDecodeError) as e:
         raise CommandError(f"cannot read {args.file}: {e}") from None
     async with runtime.sessions() as session, session.begin():

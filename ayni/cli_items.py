@@ -24,57 +24,91 @@ CLOSING = ["fulfilled", "withdrawn", "expired", "cancelled", "done"]
 
 def register(commands: Any) -> None:
     for kind in (Kind.ASK, Kind.OFFER, Kind.CALL):
-        helps = {Kind.ASK: "post an ask", Kind.OFFER: "post an offer", Kind.CALL: "post a solidarity call"}
+        helps = {
+            Kind.ASK: "post an ask",
+            Kind.OFFER: "post an offer",
+            Kind.CALL: "post a solidarity call",
+        }
         parser = commands.add_parser(kind.value, help=helps[kind])
         parser.add_argument("group")
         parser.add_argument("--title", required=True)
         parser.add_argument("--body", default="", help="Markdown")
-        parser.add_argument("--category", default="other", help="a category slug of the group (default other)")
-        parser.add_argument("--as-group", action="store_true", help="post as the group: your name never goes out")
-        parser.add_argument("--visibility", choices=[v.value for v in ITEM_VISIBILITIES], default="public")
-        parser.add_argument("--member", metavar="USERNAME", help="the author (required unless --as-group)")
-        parser.add_argument("--point", metavar="LAT,LON", help="blurred to --radius before it is stored")
+        parser.add_argument(
+            "--category", default="other", help="a category slug of the group (default other)"
+        )
+        parser.add_argument(
+            "--as-group", action="store_true", help="post as the group: your name never goes out"
+        )
+        parser.add_argument(
+            "--visibility", choices=[v.value for v in ITEM_VISIBILITIES], default="public"
+        )
+        parser.add_argument(
+            "--member", metavar="USERNAME", help="the author (required unless --as-group)"
+        )
+        parser.add_argument(
+            "--point", metavar="LAT,LON", help="blurred to --radius before it is stored"
+        )
         parser.add_argument("--radius", type=int, default=500, help="metres, at least 500")
-        parser.add_argument("--confirm-personal-data", action="store_true",
-                            help="publish even though the text looks like a phone, e-mail or address")
+        parser.add_argument(
+            "--confirm-personal-data",
+            action="store_true",
+            help="publish even though the text looks like a phone, e-mail or address",
+        )
         parser.add_argument("--timezone", default="UTC")
         if kind == Kind.CALL:
             parser.add_argument("--starts", required=True, help="ISO date and time")
             parser.add_argument("--ends", help="ISO date and time")
             parser.add_argument("--place", required=True, help="the public place name")
             parser.add_argument("--meeting-point", help="where exactly to meet (public)")
-            parser.add_argument("--people", type=int, required=True, help="how many people are needed")
+            parser.add_argument(
+                "--people", type=int, required=True, help="how many people are needed"
+            )
         else:
-            parser.add_argument("--place", help="a place name people recognise, never a street address")
+            parser.add_argument(
+                "--place", help="a place name people recognise, never a street address"
+            )
             parser.add_argument("--needed-by", help="ISO date (and time): when it expires")
             parser.add_argument("--quantity", type=int)
         parser.set_defaults(run=cmd_post, kind=kind)
 
-    item = commands.add_parser("item", help="change an item").add_subparsers(title="item commands", metavar="COMMAND")
-    close = item.add_parser("close", help="close an item: fulfilled, withdrawn (asks, offers), done, cancelled (calls)")
+    item = commands.add_parser("item", help="change an item").add_subparsers(
+        title="item commands", metavar="COMMAND"
+    )
+    close = item.add_parser(
+        "close", help="close an item: fulfilled, withdrawn (asks, offers), done, cancelled (calls)"
+    )
     close.add_argument("id", help="the item's number or uuid")
     close.add_argument("--status", required=True, choices=CLOSING)
     close.set_defaults(run=cmd_close)
 
     category = commands.add_parser("category", help="a group's categories").add_subparsers(
-        title="category commands", metavar="COMMAND")
-    add = category.add_parser("add", help="add a category to a group's taxonomy (its URI stays stable)")
+        title="category commands", metavar="COMMAND"
+    )
+    add = category.add_parser(
+        "add", help="add a category to a group's taxonomy (its URI stays stable)"
+    )
     add.add_argument("group")
     add.add_argument("slug", help="lowercase [a-z0-9_], 1-30 characters")
     add.add_argument("--name", required=True)
-    add.add_argument("--action", help="the ValueFlows action for its asks and offers (default: by kind)")
+    add.add_argument(
+        "--action", help="the ValueFlows action for its asks and offers (default: by kind)"
+    )
     add.set_defaults(run=cmd_category_add)
     shown = category.add_parser("list", help="list a group's categories with their URIs")
     shown.add_argument("group")
     shown.set_defaults(run=cmd_category_list)
 
-    listing = commands.add_parser("items", help="list local items and followed groups' items (the network board)")
+    listing = commands.add_parser(
+        "items", help="list local items and followed groups' items (the network board)"
+    )
     listing.add_argument("--group", help="only this local group's items (and none from elsewhere)")
     listing.add_argument("--kind", choices=[k.value for k in Kind])
     listing.add_argument("--category", help="a category slug")
     listing.add_argument("--status", choices=[s.value for s in Status])
     listing.add_argument("--near", metavar="LAT,LON")
-    listing.add_argument("--within", type=float, default=10.0, metavar="KM", help="with --near (default 10)")
+    listing.add_argument(
+        "--within", type=float, default=10.0, metavar="KM", help="with --near (default 10)"
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(run=cmd_items)
 
@@ -96,7 +130,9 @@ def _moment(text: str | None, timezone: str, option: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
         zone = ZoneInfo(timezone)
     except (ValueError, ZoneInfoNotFoundError):
-        raise CommandError(f"{option}: expected an ISO date like 2026-12-05T10:00 (and a known --timezone)") from None
+        raise CommandError(
+            f"{option}: expected an ISO date like 2026-12-05T10:00 (and a known --timezone)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -108,12 +144,18 @@ async def _author(session: AsyncSession, group: LocalActor, args: argparse.Names
     # Posted as the group from an admin tool: the group's first admin (else the instance's) is
     # kept as its author, for the moderators.
     member = await session.scalar(
-        select(LocalActor).join(Membership, Membership.member_id == LocalActor.id)
+        select(LocalActor)
+        .join(Membership, Membership.member_id == LocalActor.id)
         .where(Membership.group_id == group.id, Membership.role.in_([Role.ADMIN, Role.MODERATOR]))
-        .order_by(Membership.role, Membership.id).limit(1)
-    ) or await session.scalar(select(LocalActor).where(LocalActor.is_admin.is_(True)).order_by(LocalActor.id))
+        .order_by(Membership.role, Membership.id)
+        .limit(1)
+    ) or await session.scalar(
+        select(LocalActor).where(LocalActor.is_admin.is_(True)).order_by(LocalActor.id)
+    )
     if member is None:
-        raise CommandError(f"@{group.username} has no admin or moderator to stand behind it: use --member")
+        raise CommandError(
+            f"@{group.username} has no admin or moderator to stand behind it: use --member"
+        )
     return member
 
 
@@ -125,14 +167,20 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
         lat, lon = _point(args.point, "--point") if args.point else (None, None)
         place = Place(args.place, lat, lon, args.radius)
     draft = Draft(
-        kind=kind, title=args.title, body_markdown=args.body, category=args.category,
-        visibility=Visibility(args.visibility), as_group=args.as_group, place=place,
+        kind=kind,
+        title=args.title,
+        body_markdown=args.body,
+        category=args.category,
+        visibility=Visibility(args.visibility),
+        as_group=args.as_group,
+        place=place,
         timezone=args.timezone,
         quantity=getattr(args, "quantity", None),
         needed_by=_moment(getattr(args, "needed_by", None), args.timezone, "--needed-by"),
         starts_at=_moment(getattr(args, "starts", None), args.timezone, "--starts"),
         ends_at=_moment(getattr(args, "ends", None), args.timezone, "--ends"),
-        meeting_point=getattr(args, "meeting_point", None), people_wanted=getattr(args, "people", None),
+        meeting_point=getattr(args, "meeting_point", None),
+        people_wanted=getattr(args, "people", None),
     )
     group = await find_group(session, args.group)
     author = await _author(session, group, args)
@@ -143,15 +191,23 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
 
 
 @transaction
-async def cmd_category_add(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+async def cmd_category_add(
+    args: argparse.Namespace, runtime: Runtime, session: AsyncSession
+) -> str:
     group = await find_group(session, args.group)
-    category = await items.add_category(session, runtime.uris, group, args.slug, args.name, args.action)
+    category = await items.add_category(
+        session, runtime.uris, group, args.slug, args.name, args.action
+    )
     return f"Added {category.slug} ({category.name}): {category.uri}"
 
 
 @transaction
-async def cmd_category_list(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
-    categories = await items.categories(session, runtime.uris, await find_group(session, args.group))
+async def cmd_category_list(
+    args: argparse.Namespace, runtime: Runtime, session: AsyncSession
+) -> str:
+    categories = await items.categories(
+        session, runtime.uris, await find_group(session, args.group)
+    )
     return "\n".join(f"{category.slug}\t{category.name}\t{category.uri}" for category in categories)
 
 
@@ -166,31 +222,57 @@ async def cmd_close(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
 
 async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> list[dict[str, Any]]:
     """Local items (not deleted) and, unless --group, remote ones: plain rows, filtered."""
-    query = select(Item, LocalActor.username, Category.slug).join(
-        LocalActor, LocalActor.id == Item.group_id).join(Category, Category.id == Item.category_id)
+    query = (
+        select(Item, LocalActor.username, Category.slug)
+        .join(LocalActor, LocalActor.id == Item.group_id)
+        .join(Category, Category.id == Item.category_id)
+    )
     query = query.where(Item.deleted_at.is_(None)).order_by(Item.id)
     if args.group:
         query = query.where(LocalActor.username == args.group)
     rows: list[dict[str, Any]] = [
-        {"id": item.id, "uri": item.uri, "origin": "local", "group": f"@{group}@{host}", "kind": item.kind,
-         "title": item.title, "category": slug, "status": item.status, "visibility": item.visibility,
-         "place": item.place_name, "latitude": item.latitude, "longitude": item.longitude,
-         "end": item.end.isoformat() if item.end else None}
+        {
+            "id": item.id,
+            "uri": item.uri,
+            "origin": "local",
+            "group": f"@{group}@{host}",
+            "kind": item.kind,
+            "title": item.title,
+            "category": slug,
+            "status": item.status,
+            "visibility": item.visibility,
+            "place": item.place_name,
+            "latitude": item.latitude,
+            "longitude": item.longitude,
+            "end": item.end.isoformat() if item.end else None,
+        }
         for item, group, slug in await session.execute(query)
     ]
     if not args.group:
         rows += [
-            {"id": None, "uri": r.uri, "origin": "remote", "group": r.group_uri, "kind": r.kind,
-             "title": r.title, "category": (r.category_uri or "").rstrip("/").rsplit("/", 1)[-1] or None,
-             "status": r.status, "visibility": r.visibility, "place": r.place_name, "latitude": r.latitude,
-             "longitude": r.longitude,
-             "end": (e.isoformat() if (e := r.ends_at or r.needed_by) else None)}
+            {
+                "id": None,
+                "uri": r.uri,
+                "origin": "remote",
+                "group": r.group_uri,
+                "kind": r.kind,
+                "title": r.title,
+                "category": (r.category_uri or "").rstrip("/").rsplit("/", 1)[-1] or None,
+                "status": r.status,
+                "visibility": r.visibility,
+                "place": r.place_name,
+                "latitude": r.latitude,
+                "longitude": r.longitude,
+                "end": (e.isoformat() if (e := r.ends_at or r.needed_by) else None),
+            }
             for r in await session.scalars(select(RemoteItem).order_by(RemoteItem.id))
         ]
     near = _point(args.near, "--near") if args.near else None
 
     def keep(row: dict[str, Any]) -> bool:
-        if any(getattr(args, f) and row[f] != getattr(args, f) for f in ("kind", "category", "status")):
+        if any(
+            getattr(args, f) and row[f] != getattr(args, f) for f in ("kind", "category", "status")
+        ):
             return False
         if near is None:
             return True
@@ -213,4 +295,7 @@ async def cmd_items(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
 def _line(row: dict[str, Any]) -> str:
     label = row["id"] if row["id"] is not None else "remote"
     where = f" @ {row['place']}" if row["place"] else ""
-    return f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}\t{row['title']}{where}\t{row['group']}"
+    return (
+        f"{label}\t{row['kind']}\t{row['status']}\t{row['category']}"
+        f"\t{row['title']}{where}\t{row['group']}"
+    )

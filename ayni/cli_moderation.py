@@ -27,10 +27,14 @@ def register(commands: Any) -> None:
     relay.add_argument("--category", help="with auto: only items of this category uri")
     relay.add_argument("--off", action="store_true", help="with auto: stop relaying that ally")
 
-    moderation_ = commands.add_parser("moderation", help="a group's blocks, reports, submissions, follow requests")
+    moderation_ = commands.add_parser(
+        "moderation", help="a group's blocks, reports, submissions, follow requests"
+    )
     sub = moderation_.add_subparsers(title="moderation commands", metavar="COMMAND")
-    for name, run, helps in (("block", cmd_block, "the actor can no longer follow, reply or submit"),
-                             ("unblock", cmd_unblock, "lift a group's block")):
+    for name, run, helps in (
+        ("block", cmd_block, "the actor can no longer follow, reply or submit"),
+        ("unblock", cmd_unblock, "lift a group's block"),
+    ):
         parser = sub.add_parser(name, help=helps)
         parser.add_argument("group")
         parser.add_argument("actor", help="@name@host or the actor's uri")
@@ -40,16 +44,20 @@ def register(commands: Any) -> None:
     report.add_argument("target", help="an actor's uri or handle, or a post's uri")
     report.add_argument("--comment", required=True)
     report.set_defaults(run=cmd_report)
-    for name, run, helps in (("reports", cmd_reports, "reports other servers sent about the group"),
-                             ("submissions", cmd_submissions, "posts mentioning the group, held for review"),
-                             ("follow-requests", cmd_requests, "follow requests awaiting a decision")):
+    for name, run, helps in (
+        ("reports", cmd_reports, "reports other servers sent about the group"),
+        ("submissions", cmd_submissions, "posts mentioning the group, held for review"),
+        ("follow-requests", cmd_requests, "follow requests awaiting a decision"),
+    ):
         parser = sub.add_parser(name, help=helps)
         parser.add_argument("group")
         parser.set_defaults(run=run)
-    for name, run, helps in (("approve", cmd_approve, "the group shares the submission (Announce)"),
-                             ("reject", cmd_reject, "nothing goes out; the decision is kept"),
-                             ("accept", cmd_accept, "accept a follow request"),
-                             ("refuse", cmd_refuse, "refuse a follow request")):
+    for name, run, helps in (
+        ("approve", cmd_approve, "the group shares the submission (Announce)"),
+        ("reject", cmd_reject, "nothing goes out; the decision is kept"),
+        ("accept", cmd_accept, "accept a follow request"),
+        ("refuse", cmd_refuse, "refuse a follow request"),
+    ):
         parser = sub.add_parser(name, help=helps)
         parser.add_argument("group")
         parser.add_argument("id", type=int)
@@ -75,7 +83,9 @@ async def cmd_relay(args: argparse.Namespace, runtime: Runtime) -> None:
         await _auto(args, runtime)
         return
     async with runtime.sessions() as session, session.begin():
-        row = await relays.relay_item(session, runtime.uris, await find_group(session, args.group), args.item)
+        row = await relays.relay_item(
+            session, runtime.uris, await find_group(session, args.group), args.item
+        )
     print(f"@{args.group} shared {row.object_uri} with its followers (delivered by the workers).")
 
 
@@ -111,7 +121,9 @@ async def cmd_unblock(args: argparse.Namespace, runtime: Runtime) -> None:
     await _check_group(runtime, args.group)
     remote = await _actor(runtime, args.actor)
     async with runtime.sessions() as session, session.begin():
-        if not await group_moderation.unblock_actor(session, await find_group(session, args.group), remote):
+        if not await group_moderation.unblock_actor(
+            session, await find_group(session, args.group), remote
+        ):
             raise CommandError(f"@{args.group} does not block {remote.uri}")
     print(f"@{args.group} no longer blocks {remote.uri}.")
 
@@ -137,10 +149,17 @@ async def cmd_report(args: argparse.Namespace, runtime: Runtime) -> None:
 @transaction
 async def cmd_reports(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     lines = []
-    for row in await group_moderation.reports(session, runtime.uris, await find_group(session, args.group)):
+    for row in await group_moderation.reports(
+        session, runtime.uris, await find_group(session, args.group)
+    ):
         reporter = await session.get(RemoteActor, row.remote_actor_id)
-        targets = " ".join(u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str))
-        lines.append(f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}\t{html_to_text(row.content_html)}")
+        targets = " ".join(
+            u for u in vocab.ids_of(row.document.get("object")) if isinstance(u, str)
+        )
+        lines.append(
+            f"{row.id}\t{reporter.uri if reporter else '?'}\t{targets}"
+            f"\t{html_to_text(row.content_html)}"
+        )
     return "\n".join(lines)
 
 
@@ -149,19 +168,26 @@ async def cmd_submissions(args: argparse.Namespace, runtime: Runtime, session: A
     lines = []
     for row in await group_moderation.submissions(session, await find_group(session, args.group)):
         author = await session.get(RemoteActor, row.remote_actor_id)
-        lines.append(f"{row.id}\t{author.uri if author else '?'}\t{row.uri}\t{html_to_text(row.content_html)[:200]}")
+        lines.append(
+            f"{row.id}\t{author.uri if author else '?'}\t{row.uri}"
+            f"\t{html_to_text(row.content_html)[:200]}"
+        )
     return "\n".join(lines)
 
 
 @transaction
 async def cmd_approve(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
-    row = await group_moderation.approve_submission(session, runtime.uris, await find_group(session, args.group), args.id)
+    row = await group_moderation.approve_submission(
+        session, runtime.uris, await find_group(session, args.group), args.id
+    )
     return f"@{args.group} shares {row.object_uri} with its followers."
 
 
 @transaction
 async def cmd_reject(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
-    await group_moderation.reject_submission(session, await find_group(session, args.group), args.id)
+    await group_moderation.reject_submission(
+        session, await find_group(session, args.group), args.id
+    )
     return f"Submission {args.id} rejected; nothing was sent."
 
 
@@ -174,7 +200,9 @@ async def cmd_requests(args: argparse.Namespace, runtime: Runtime, session: Asyn
     return "\n".join(lines)
 
 
-async def _decide(args: argparse.Namespace, runtime: Runtime, session: AsyncSession, accept: bool) -> str:
+async def _decide(
+    args: argparse.Namespace, runtime: Runtime, session: AsyncSession, accept: bool
+) -> str:
     group = await find_group(session, args.group)
     follow = await session.get(Follow, args.id)
     if follow is None or follow.local_actor_id != group.id:

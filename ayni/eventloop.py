@@ -1,5 +1,6 @@
 """How Ayni's commands run: on uvloop where it is installed (Linux and macOS, as uvicorn itself
-would choose), else on asyncio's own loop; long-running ones tune the garbage collector for a server.
+would choose), else on asyncio's own loop; long-running ones tune the garbage collector for a
+server.
 
     eventloop.run(main())
     eventloop.tune_gc()       # once `serve` or `worker` is up

@@ -17,7 +17,9 @@ class FollowError(ValueError):
 def webfinger_scheme(host: str, runtime: Runtime) -> str:
     """https everywhere; plain http only to addresses the admin allowed (local test setups)."""
     address = addresses.parse_address(host.rpartition(":")[0] if host.count(":") == 1 else host)
-    allowed = address is not None and any(address in n for n in runtime.settings.allow_private_addresses)
+    allowed = address is not None and any(
+        address in n for n in runtime.settings.allow_private_addresses
+    )
     return "http" if allowed else "https"
 
 
@@ -26,7 +28,9 @@ async def resolve_actor(runtime: Runtime, handle: str) -> RemoteActor:
         _, host = discovery.parse_handle(handle)
     except ValueError as e:
         raise FollowError(f"{handle!r} is not a handle like @group@host: {e}") from None
-    actor_uri = await discovery.resolve(handle, runtime.client.get_json, webfinger_scheme(host, runtime))
+    actor_uri = await discovery.resolve(
+        handle, runtime.client.get_json, webfinger_scheme(host, runtime)
+    )
     return await remote_actor(runtime, actor_uri)
 
 

@@ -1,4 +1,5 @@
-"""The inbox route (shared and per actor): read (1 MB), parse, refuse blocked domains, verify, store, 202.
+"""The inbox route (shared and per actor): read (1 MB), parse, refuse blocked domains, verify,
+store, 202.
 
 Nothing here acts on an activity; the worker does, later. The only network I/O a request can
 cause is the signer's key fetch, and never for a blocked domain.
@@ -98,8 +99,9 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         return Response(status_code=202)
 
     try:
-        signed_by = await signatures.verify("POST", url_as_received(runtime, request), request.headers,
-                                            body, runtime.key_resolver)
+        signed_by = await signatures.verify(
+            "POST", url_as_received(runtime, request), request.headers, body, runtime.key_resolver
+        )
         owner = runtime.key_resolver.owner_of(signed_by)
     except SignatureError as error:
         log.info("inbox: refused %s from %s: %s", types[0], actor_uri, error)
@@ -150,7 +152,10 @@ def _deletes_itself(document: dict[str, Any], actor_uri: str) -> bool:
 
 async def _knows(runtime: Runtime, actor_uri: str) -> bool:
     async with runtime.sessions() as session:
-        return await session.scalar(select(RemoteActor.id).where(RemoteActor.uri == actor_uri)) is not None
+        return (
+            await session.scalar(select(RemoteActor.id).where(RemoteActor.uri == actor_uri))
+            is not None
+        )
 
 
 routes = [

@@ -55,7 +55,9 @@ async def item_document(request: Request) -> Response:
     headers = {"Vary": "Accept, Signature"}
     if value is None:
         assert item.deleted_at is not None
-        return ActivityResponse(wire.item_tombstone(item.uri, item.deleted_at), status_code=410, headers=headers)
+        return ActivityResponse(
+            wire.item_tombstone(item.uri, item.deleted_at), status_code=410, headers=headers
+        )
     return ActivityResponse(wire.to_ap(value), headers=headers)
 
 

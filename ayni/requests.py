@@ -44,8 +44,13 @@ async def verified_signer(request: Request) -> str | None:
     if "signature" in request.headers or "signature-input" in request.headers:
         runtime: Runtime = request.app.state.runtime
         try:
-            key_id = await verify("GET", url_as_received(runtime, request), dict(request.headers), b"",
-                                  runtime.key_resolver)
+            key_id = await verify(
+                "GET",
+                url_as_received(runtime, request),
+                dict(request.headers),
+                b"",
+                runtime.key_resolver,
+            )
             signer = runtime.key_resolver.owner_of(key_id)
         except (FederationError, KeyError):
             signer = None
@@ -67,7 +72,8 @@ async def require_signer(request: Request, refused_status: int = 403) -> str | N
     """Authorized fetch, in one place. When `AYNI_AUTHORIZED_FETCH` is on: the signer, or the
     response to send instead: 401 if the GET is unsigned or its signature does not verify,
     `refused_status` if the signer's server is blocked or not allowed (objects pass 404, so that
-    a refused server cannot tell which ids exist). When off, nothing is refused: the signer or None."""
+    a refused server cannot tell which ids exist). When off, nothing is refused: the signer or
+    None."""
     runtime: Runtime = request.app.state.runtime
     if not runtime.settings.authorized_fetch:
         return await signer_of(request)
@@ -75,10 +81,16 @@ async def require_signer(request: Request, refused_status: int = 403) -> str | N
     refused = await runtime.blocklist.blocks(vocab.host_of(claimed_key_id(request)))
     signer = None if refused else await verified_signer(request)
     if refused or (signer is not None and await runtime.blocklist.blocks(vocab.host_of(signer))):
-        return Response("Not found" if refused_status == 404 else "Forbidden", status_code=refused_status)
+        return Response(
+            "Not found" if refused_status == 404 else "Forbidden", status_code=refused_status
+        )
     if signer is None:
         return Response(
-            "A valid HTTP signature is required", status_code=UNSIGNED,
-            headers={"WWW-Authenticate": 'Signature headers="(request-target) host date"', "Vary": "Signature"},
+            "A valid HTTP signature is required",
+            status_code=UNSIGNED,
+            headers={
+                "WWW-Authenticate": 'Signature headers="(request-target) host date"',
+                "Vary": "Signature",
+            },
         )
     return signer

@@ -43,9 +43,13 @@ def parse_bool(name: str, text: str) -> bool:
 def check_base_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"AYNI_BASE_URL: {value!r} is not an http(s) origin such as https://aid.example.org")
+        raise SettingsError(
+            f"AYNI_BASE_URL: {value!r} is not an http(s) origin such as https://aid.example.org"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise SettingsError(f"AYNI_BASE_URL: {value!r} must be an origin, without path, query or user")
+        raise SettingsError(
+            f"AYNI_BASE_URL: {value!r} must be an origin, without path, query or user"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise SettingsError(
             f"AYNI_BASE_URL: {value!r} uses http; only loopback development origins may (use https)"
@@ -65,7 +69,8 @@ def check_database_url(value: str) -> str:
         raise SettingsError(f"AYNI_DATABASE_URL: {value!r} is not a database URL") from None
     if backend not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
         raise SettingsError(
-            f"AYNI_DATABASE_URL: {backend!r} is not supported; use sqlite+aiosqlite:// or postgresql+asyncpg://"
+            f"AYNI_DATABASE_URL: {backend!r} is not supported; "
+            "use sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
     return value
 
@@ -102,7 +107,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=parse_networks(
             "AYNI_TRUSTED_PROXIES", values.get("AYNI_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES)
         ),
-        authorized_fetch=parse_bool("AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")),
+        authorized_fetch=parse_bool(
+            "AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")
+        ),
     )
 
 

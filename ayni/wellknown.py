@@ -33,7 +33,10 @@ async def webfinger(request: Request) -> Response:
     actor_uri = uris.instance_actor() if is_instance else uris.actor(actor.username)
     profile = runtime.settings.base_url if is_instance else uris.profile(actor.username)
     document = discovery.webfinger_document(
-        f"acct:{actor.username}@{runtime.settings.host}", [actor_uri, profile], actor_uri, profile,
+        f"acct:{actor.username}@{runtime.settings.host}",
+        [actor_uri, profile],
+        actor_uri,
+        profile,
         runtime.settings.base_url,
     )
     return JRDResponse(document, headers=CORS)
@@ -46,8 +49,8 @@ def _username(runtime: Runtime, resource: str) -> str | None:
         if resource == uris.instance_actor():
             return runtime.settings.host
         for prefix in (uris.actor(""), uris.profile("")):
-            if resource.startswith(prefix) and "/" not in resource[len(prefix):]:
-                return resource[len(prefix):] or None
+            if resource.startswith(prefix) and "/" not in resource[len(prefix) :]:
+                return resource[len(prefix) :] or None
         return None
     name, host = discovery.parse_resource(resource)
     return name if host == runtime.settings.host.lower() else None

@@ -66,7 +66,10 @@ BASE_URL = "http://127.0.0.1:8101"
 def sign_rate(seconds: float = 2.0) -> tuple[float, float]:
     """Signatures per second of wall time, and per second of CPU time (a core of its own)."""
     key = keys.generate_private_key()
-    base = b"(request-target): post /inbox\nhost: 127.0.0.1:40000\ndate: Mon, 23 Nov 2026 16:00:00 GMT\ndigest: SHA-256=x"
+    base = (
+        b"(request-target): post /inbox\nhost: 127.0.0.1:40000\n"
+        b"date: Mon, 23 Nov 2026 16:00:00 GMT\ndigest: SHA-256=x"
+    )
     n, start, cpu = 0, time.perf_counter(), time.thread_time()
     while time.perf_counter() - start < seconds:
         key.sign(base, padding.PKCS1v15(), hashes.SHA256())
@@ -74,19 +77,27 @@ def sign_rate(seconds: float = 2.0) -> tuple[float, float]:
     return n / (time.perf_counter() - start), n / (time.thread_time() - cpu)
 
 
-def receiver_process(sockets: list[socket.socket], key_id: str, owner: str, pem: str, ready: Any) -> None:
+def receiver_process(
+    sockets: list[socket.socket], key_id: str, owner: str, pem: str, ready: Any
+) -> None:
     """aiohttp's C parser on every port: uvicorn with h11 would be the bottleneck, not us."""
     from aiohttp import web
 
     from tests.receiver import Receiver, StaticKeys
 
-    receiver = Receiver(StaticKeys({key_id: VerificationKey(key_id, owner, keys.load_public_key(pem))}))
+    receiver = Receiver(
+        StaticKeys({key_id: VerificationKey(key_id, owner, keys.load_public_key(pem))})
+    )
 
     async def stats(request: web.Request) -> web.Response:
         cpu = os.times()
-        return web.json_response({
-            "received": receiver.count(), "refused": len(receiver.refused), "cpu": cpu.user + cpu.system,
-        })
+        return web.json_response(
+            {
+                "received": receiver.count(),
+                "refused": len(receiver.refused),
+                "cpu": cpu.user + cpu.system,
+            }
+        )
 
     async def inbox(request: web.Request) -> web.Response:
         body = await request.read()
@@ -120,20 +131,36 @@ def listening(count: int) -> list[socket.socket]:
     return out
 
 
-async def add_followers(runtime: Runtime, group_id: int, hosts: list[str], count: int, tag: str) -> None:
+async def add_followers(
+    runtime: Runtime, group_id: int, hosts: list[str], count: int, tag: str
+) -> None:
     remotes = [
-        {"uri": f"http://{hosts[n % len(hosts)]}/users/{tag}{n}", "host": hosts[n % len(hosts)],
-         "username": f"{tag}{n}", "inbox_uri": f"http://{hosts[n % len(hosts)]}/users/{tag}{n}/inbox",
-         "shared_inbox_uri": f"http://{hosts[n % len(hosts)]}/inbox", "document": {}}
+        {
+            "uri": f"http://{hosts[n % len(hosts)]}/users/{tag}{n}",
+            "host": hosts[n % len(hosts)],
+            "username": f"{tag}{n}",
+            "inbox_uri": f"http://{hosts[n % len(hosts)]}/users/{tag}{n}/inbox",
+            "shared_inbox_uri": f"http://{hosts[n % len(hosts)]}/inbox",
+            "document": {},
+        }
         for n in range(count)
     ]
     async with runtime.sessions() as session, session.begin():
         for start in range(0, count, 1000):
             await session.execute(insert(RemoteActor), remotes[start : start + 1000])
-        ids = list(await session.scalars(select(RemoteActor.id).where(RemoteActor.username.like(f"{tag}%"))))
+        ids = list(
+            await session.scalars(
+                select(RemoteActor.id).where(RemoteActor.username.like(f"{tag}%"))
+            )
+        )
         follows = [
-            {"activity_uri": f"urn:follow:{tag}{i}", "direction": "inbound", "local_actor_id": group_id,
-             "remote_actor_id": i, "state": "accepted"}
+            {
+                "activity_uri": f"urn:follow:{tag}{i}",
+                "direction": "inbound",
+                "local_actor_id": group_id,
+                "remote_actor_id": i,
+                "state": "accepted",
+            }
             for i in ids
         ]
         for start in range(0, len(follows), 1000):
@@ -144,20 +171,36 @@ def note(runtime: Runtime) -> dict[str, Any]:
     actor = runtime.uris.actor("food")
     return {
         "@context": "https://www.w3.org/ns/activitystreams",
-        "id": runtime.uris.activity(str(uuid.uuid4())), "type": "Create", "actor": actor,
-        "object": {"id": runtime.uris.object(str(uuid.uuid4())), "type": "Note", "attributedTo": actor,
-                   "content": "Soup kitchen tonight at 6, bring containers. #MutualAid"},
+        "id": runtime.uris.activity(str(uuid.uuid4())),
+        "type": "Create",
+        "actor": actor,
+        "object": {
+            "id": runtime.uris.object(str(uuid.uuid4())),
+            "type": "Note",
+            "attributedTo": actor,
+            "content": "Soup kitchen tonight at 6, bring containers. #MutualAid",
+        },
     }
 
 
 async def main(args: argparse.Namespace) -> None:
     raw, raw_cpu = sign_rate()
-    print(f"raw RSA-2048 sign rate:      {raw:8.0f} signatures/s (one thread; {raw_cpu:.0f} per CPU-second)")
-    database_url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='ayni-bench-')}/bench.db"
+    print(
+        f"raw RSA-2048 sign rate:      {raw:8.0f} signatures/s "
+        f"(one thread; {raw_cpu:.0f} per CPU-second)"
+    )
+    database_url = (
+        args.database_url
+        or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='ayni-bench-')}/bench.db"
+    )
     if database_url.startswith("postgresql"):  # a throw-away database beside the one named
         database_url = await scratch_database(database_url, f"ayni_bench_{uuid.uuid4().hex[:8]}")
-    settings = Settings(base_url=BASE_URL, database_url=database_url, secret_key="bench",
-                        allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),))
+    settings = Settings(
+        base_url=BASE_URL,
+        database_url=database_url,
+        secret_key="bench",
+        allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),),
+    )
     runtime = Runtime.build(settings, version=__version__)
     await db.upgrade(runtime.engine)
     async with runtime.sessions() as session, session.begin():
@@ -170,7 +213,8 @@ async def main(args: argparse.Namespace) -> None:
     ready = multiprocessing.get_context("fork").Event()
     receiver = multiprocessing.get_context("fork").Process(
         target=receiver_process,
-        args=(sockets, key_id, runtime.uris.actor("food"), group.key.public_key_pem, ready), daemon=True,
+        args=(sockets, key_id, runtime.uris.actor("food"), group.key.public_key_pem, ready),
+        daemon=True,
     )
     receiver.start()
     ready.wait(10)
@@ -185,14 +229,19 @@ async def main(args: argparse.Namespace) -> None:
     posts = sender(runtime, max_idle=args.inboxes, keepalive_expiry=60)
     worker = CountingWorker(runtime, sender=posts)
     eventloop.tune_gc()  # as `ayni worker` does once it is up
-    print(f"sender: this process (pid {os.getpid()}); receiver: process {receiver.pid}, verifying every "
-          f"signature; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"sender: this process (pid {os.getpid()}); "
+        f"receiver: process {receiver.pid}, verifying every signature; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    )
     # The first round also pays the process's warm-up (key loading, statement caches, imports);
     # the last opens new connections again from a warmed process, as a long-running server does.
     # Rounds after the first run --repeat times; their median and range are printed.
-    plan = (("first round after start, new connections", 1, False),
-            ("kept connections", args.repeat, False),
-            ("new connections, warmed process", args.repeat, True))
+    plan = (
+        ("first round after start, new connections", 1, False),
+        ("kept connections", args.repeat, False),
+        ("new connections, warmed process", args.repeat, True),
+    )
     for label, times, fresh in plan:
         rounds = []
         for _ in range(times):
@@ -205,7 +254,10 @@ async def main(args: argparse.Namespace) -> None:
             fanned, rate, cpu, sent = await deliver_round(runtime, group, worker, args.inboxes)
             stats = await receiver_stats(hosts[0])
             if stats["received"] != sent or stats["refused"]:
-                raise SystemExit(f"receiver verified {stats['received']} and refused {stats['refused']}; {sent} sent")
+                raise SystemExit(
+                    f"receiver verified {stats['received']} and refused {stats['refused']}; "
+                    f"{sent} sent"
+                )
             receiver_cpu = 1000 * (stats["cpu"] - before["cpu"]) / args.inboxes
             rounds.append(Round(rate, signs, cpu, signs_cpu, receiver_cpu, fanned))
         report(label, rounds, args.inboxes, sent)
@@ -225,8 +277,10 @@ async def main(args: argparse.Namespace) -> None:
         timings.append(1000 * (time.perf_counter() - t0))
     timings.sort()
     p99 = timings[int(0.99 * (len(timings) - 1))]
-    print(f"publish with {followers} followers: p50 {statistics.median(timings):.1f} ms, p99 {p99:.1f} ms "
-          f"over {len(timings)} (target p99 <= 100 ms)")
+    print(
+        f"publish with {followers} followers: p50 {statistics.median(timings):.1f} ms, "
+        f"p99 {p99:.1f} ms over {len(timings)} (target p99 <= 100 ms)"
+    )
     receiver.terminate()
     await runtime.close()
     if database_url.startswith("postgresql"):
@@ -248,15 +302,29 @@ class Round:
 
 
 def report(label: str, rounds: list[Round], inboxes: int, sent: int) -> None:
-    """The median round (by ratio) of `rounds`, with the range of the ratio when there are several."""
+    """The median round (by ratio) of `rounds`, with the range of the ratio when there are
+    several."""
     ranked = sorted(rounds, key=lambda r: r.ratio)
     r = ranked[len(ranked) // 2]
-    spread = f", {ranked[0].ratio:.2f}-{ranked[-1].ratio:.2f} over {len(rounds)} rounds" if len(rounds) > 1 else ""
+    spread = (
+        f", {ranked[0].ratio:.2f}-{ranked[-1].ratio:.2f} over {len(rounds)} rounds"
+        if len(rounds) > 1
+        else ""
+    )
     print(f"{label}, one activity to {inboxes} hosts (fan-out {r.fanned:.0f} ms):")
-    print(f"  deliveries:                {r.rate:8.0f} /s  ({sent} sent in all, all verified by the receiver)")
-    print(f"  ratio to raw sign rate:    {r.ratio:8.2f}  (target >= 0.5{spread}; {r.signs:.0f} signatures/s just before)")
-    print(f"  sender CPU per delivery:   {r.cpu:8.2f} ms  (a signature: {1000 / r.signs_cpu:.2f} ms; on a core of "
-          f"its own {1000 / r.cpu:.0f} /s, ratio {1000 / r.cpu / r.signs_cpu:.2f})")
+    print(
+        f"  deliveries:                {r.rate:8.0f} /s  "
+        f"({sent} sent in all, all verified by the receiver)"
+    )
+    print(
+        f"  ratio to raw sign rate:    {r.ratio:8.2f}  "
+        f"(target >= 0.5{spread}; {r.signs:.0f} signatures/s just before)"
+    )
+    print(
+        f"  sender CPU per delivery:   {r.cpu:8.2f} ms  "
+        f"(a signature: {1000 / r.signs_cpu:.2f} ms; "
+        f"on a core of its own {1000 / r.cpu:.0f} /s, ratio {1000 / r.cpu / r.signs_cpu:.2f})"
+    )
     print(f"  receiver CPU per delivery: {r.receiver_cpu:8.2f} ms")
 
 
@@ -297,14 +365,20 @@ async def deliver_round(
     stop.set()
     await task
     async with runtime.sessions() as session:
-        sent = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "sent"))
+        sent = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.state == "sent")
+        )
     return 1000 * (fanned - started), count / (finished - fanned), 1000 * cpu / count, sent or 0
 
 
 async def scratch_database(admin_url: str, name: str, drop: bool = False) -> str:
     engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     async with engine.connect() as connection:
-        verb = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' if drop else f'CREATE DATABASE "{name}"'
+        verb = (
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            if drop
+            else f'CREATE DATABASE "{name}"'
+        )
         await connection.execute(text(verb))
     await engine.dispose()
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
@@ -315,6 +389,8 @@ if __name__ == "__main__":
     parser.add_argument("--inboxes", type=int, default=1000)
     parser.add_argument("--followers", type=int, default=10_000)
     parser.add_argument("--publishes", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds after the first, each (median printed)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds after the first, each (median printed)"
+    )
     parser.add_argument("--database-url", default=os.environ.get("AYNI_BENCH_DATABASE_URL"))
     eventloop.run(main(parser.parse_args()))  # the loop `ayni worker` runs on

@@ -19,20 +19,32 @@ from federation.http1 import AnswerReader
 from federation.sender import Sender, Target
 
 ANSWERS = {
-    "uvicorn 202": b"HTTP/1.1 202 Accepted\r\ndate: Mon, 23 Nov 2026 10:00:00 GMT\r\nserver: uvicorn\r\n"
-    b"content-length: 0\r\n\r\n",
-    "mastodon 202": b"HTTP/1.1 202 Accepted\r\nDate: Mon, 23 Nov 2026 10:00:00 GMT\r\nConnection: keep-alive\r\n"
-    b"Cache-Control: no-cache\r\nContent-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
-    b"Referrer-Policy: same-origin\r\nStrict-Transport-Security: max-age=63072000; includeSubDomains\r\n"
-    b"Vary: Origin\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
-    b"X-Request-Id: 0b7c2d1e-5f8a-4c3b-9d2e-1a2b3c4d5e6f\r\nX-Runtime: 0.012345\r\n"
-    b"Content-Length: 0\r\n\r\n",
-    "chunked 401": b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
-    b"Transfer-Encoding: chunked\r\n\r\n19\r\n{\"error\":\"Verify failed\"}\r\n0\r\n\r\n",
+    "uvicorn 202": (
+        b"HTTP/1.1 202 Accepted\r\ndate: Mon, 23 Nov 2026 10:00:00 GMT\r\nserver: uvicorn\r\n"
+        b"content-length: 0\r\n\r\n"
+    ),
+    "mastodon 202": (
+        b"HTTP/1.1 202 Accepted\r\nDate: Mon, 23 Nov 2026 10:00:00 GMT\r\n"
+        b"Connection: keep-alive\r\nCache-Control: no-cache\r\n"
+        b"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        b"Referrer-Policy: same-origin\r\n"
+        b"Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n"
+        b"Vary: Origin\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+        b"X-Request-Id: 0b7c2d1e-5f8a-4c3b-9d2e-1a2b3c4d5e6f\r\nX-Runtime: 0.012345\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    ),
+    "chunked 401": (
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+        b'Transfer-Encoding: chunked\r\n\r\n19\r\n{"error":"Verify failed"}\r\n0\r\n\r\n'
+    ),
 }
 TARGET = Target.of("https://remote.example/inbox")
-HEADERS = [("Content-Type", "application/activity+json"), ("Date", "Mon, 23 Nov 2026 10:00:00 GMT"),
-           ("Digest", "SHA-256=" + "x" * 44), ("Signature", "keyId=\"k\",signature=\"" + "y" * 344 + "\"")]
+HEADERS = [
+    ("Content-Type", "application/activity+json"),
+    ("Date", "Mon, 23 Nov 2026 10:00:00 GMT"),
+    ("Digest", "SHA-256=" + "x" * 44),
+    ("Signature", 'keyId="k",signature="' + "y" * 344 + '"'),
+]
 
 
 def ours(answer: bytes) -> None:
@@ -51,7 +63,12 @@ def ours_with_head(sender: Sender) -> Callable[[bytes], None]:
 
 def with_h11() -> Callable[[bytes], None]:
     connection = h11.Connection(h11.CLIENT)
-    head = [("Host", TARGET.authority), ("User-Agent", "Ayni/0.1"), ("Content-Length", "0"), *HEADERS]
+    head = [
+        ("Host", TARGET.authority),
+        ("User-Agent", "Ayni/0.1"),
+        ("Content-Length", "0"),
+        *HEADERS,
+    ]
 
     def run(answer: bytes) -> None:
         if connection.our_state is h11.DONE:
@@ -77,7 +94,9 @@ def per_answer(run: Callable[[bytes], None], answer: bytes, rounds: int, n: int 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     sender = Sender("Ayni/0.1")
@@ -89,7 +108,10 @@ def main() -> None:
         c = per_answer(with_h11(), answer, args.rounds)
         ratios.append(c / b)
         print(f"{name:14} {a:6.2f}us {b:8.2f}us {c:6.2f}us  {c / b:5.2f}")
-    print(f"h11 costs {statistics.median(ratios):.1f} times ours (median; within 10% would be <= 1.10)")
+    print(
+        f"h11 costs {statistics.median(ratios):.1f} times ours "
+        "(median; within 10% would be <= 1.10)"
+    )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,12 @@ def activity(n: int, actor: str) -> dict[str, Any]:
         "type": "Create",
         "actor": actor,
         "to": ["https://www.w3.org/ns/activitystreams#Public"],
-        "object": {"id": f"{actor}/statuses/{n}", "type": "Note", "attributedTo": actor,
-                   "content": "<p>" + "Can anyone lend a ladder? " * 10 + "</p>"},
+        "object": {
+            "id": f"{actor}/statuses/{n}",
+            "type": "Note",
+            "attributedTo": actor,
+            "content": "<p>" + "Can anyone lend a ladder? " * 10 + "</p>",
+        },
     }
 
 
@@ -86,8 +90,13 @@ async def seed(database_url: str, base_url: str, senders: list[tuple[str, Any]])
             remote = RemoteActor(uri=uri, host="remote.example", inbox_uri=f"{uri}/inbox")
             session.add(remote)
             await session.flush()
-            session.add(RemoteKey(key_uri=f"{uri}#main-key", actor_id=remote.id,
-                                  public_key_pem=keys.public_key_to_pem(private_key.public_key())))
+            session.add(
+                RemoteKey(
+                    key_uri=f"{uri}#main-key",
+                    actor_id=remote.id,
+                    public_key_pem=keys.public_key_to_pem(private_key.public_key()),
+                )
+            )
     await engine.dispose()
 
 
@@ -99,7 +108,9 @@ async def count_rows(database_url: str) -> int:
     return int(total or 0)
 
 
-def presign(base_url: str, senders: list[tuple[str, Any]], count: int) -> list[tuple[bytes, dict[str, str]]]:
+def presign(
+    base_url: str, senders: list[tuple[str, Any]], count: int
+) -> list[tuple[bytes, dict[str, str]]]:
     inbox = f"{base_url}/inbox"
     requests = []
     for n in range(count):
@@ -115,7 +126,9 @@ class Connection:
     """A bare HTTP/1.1 keep-alive connection: the load generator must cost less than the server
     (httpx's pool spends more CPU per request than the inbox does)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str
+    ) -> None:
         self.reader, self.writer, self.host = reader, writer, host
 
     @classmethod
@@ -142,7 +155,9 @@ class Connection:
         self.writer.close()
 
 
-async def closed_loop(port: int, requests: list[tuple[bytes, dict[str, str]]], concurrency: int = 64) -> tuple[float, int]:
+async def closed_loop(
+    port: int, requests: list[tuple[bytes, dict[str, str]]], concurrency: int = 64
+) -> tuple[float, int]:
     statuses: list[int] = []
     queue = iter(requests)
     connections = [await Connection.open(port) for _ in range(concurrency)]
@@ -159,7 +174,9 @@ async def closed_loop(port: int, requests: list[tuple[bytes, dict[str, str]]], c
     return len(requests) / elapsed, sum(1 for s in statuses if s != 202)
 
 
-async def open_loop(port: int, requests: list[tuple[bytes, dict[str, str]]], rate: float) -> tuple[list[float], int, float]:
+async def open_loop(
+    port: int, requests: list[tuple[bytes, dict[str, str]]], rate: float
+) -> tuple[list[float], int, float]:
     """Requests leave on a fixed schedule whatever the answers; each takes a free connection."""
     idle = [await Connection.open(port) for _ in range(256)]
     latencies: list[float] = []
@@ -169,7 +186,9 @@ async def open_loop(port: int, requests: list[tuple[bytes, dict[str, str]]], rat
         nonlocal errors
         connection = idle.pop() if idle else await Connection.open(port)
         status = await connection.post(body, headers)
-        latencies.append(time.perf_counter() - due)  # from when it should have left: no coordinated omission
+        latencies.append(
+            time.perf_counter() - due
+        )  # from when it should have left: no coordinated omission
         idle.append(connection)
         errors += status != 202
 
@@ -229,13 +248,17 @@ async def wait_up(base_url: str) -> None:
     raise RuntimeError("the server did not come up")
 
 
-def run_database(label: str, database_url: str, senders: list[tuple[str, Any]], args: argparse.Namespace) -> None:
+def run_database(
+    label: str, database_url: str, senders: list[tuple[str, Any]], args: argparse.Namespace
+) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     asyncio.run(seed(database_url, base_url, senders))
     burst = presign(base_url, senders, args.count)
     paced = presign(base_url, senders, int(args.rate * args.seconds))
-    server = subprocess.Popen([sys.executable, __file__, "--serve", database_url, base_url, str(port)])
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", database_url, base_url, str(port)]
+    )
     try:
         asyncio.run(wait_up(base_url))
         rate, refused = asyncio.run(closed_loop(port, burst))
@@ -247,9 +270,14 @@ def run_database(label: str, database_url: str, senders: list[tuple[str, Any]], 
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"{label:10} accepted (verified + committed): {rate:7.0f}/s   ({stored} rows stored, {refused} not 202)")
-    print(f"{label:10} at {args.rate:.0f}/s offered ({achieved:.0f}/s achieved): "
-          f"p50 {p50:5.1f} ms   p99 {p99:5.1f} ms   ({errors} not 202)")
+    print(
+        f"{label:10} accepted (verified + committed): {rate:7.0f}/s   "
+        f"({stored} rows stored, {refused} not 202)"
+    )
+    print(
+        f"{label:10} at {args.rate:.0f}/s offered ({achieved:.0f}/s achieved): "
+        f"p50 {p50:5.1f} ms   p99 {p99:5.1f} ms   ({errors} not 202)"
+    )
     verdict = "PASS" if rate >= 1000 and p99 <= 50 else "FAIL"
     print(f"{label:10} targets >= 1000/s and p99 <= 50 ms at 500/s: {verdict}")
 

@@ -109,7 +109,8 @@ async def main() -> int:
     sign_ok, verify_ok = sign_ratio >= 0.85, verify_ratio >= 0.5
     print(f"{'PASS' if sign_ok else 'FAIL'}: sign pipeline >= 0.85x raw sign ({sign_ratio:.2f}x)")
     print(
-        f"{'PASS' if verify_ok else 'FAIL'}: verify pipeline >= 0.5x raw verify ({verify_ratio:.2f}x)"
+        f"{'PASS' if verify_ok else 'FAIL'}: "
+        f"verify pipeline >= 0.5x raw verify ({verify_ratio:.2f}x)"
     )
     return 0 if sign_ok and verify_ok else 1
 

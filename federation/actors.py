@@ -70,7 +70,16 @@ def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
 
 # What a peer needs to verify our signatures and deliver to us, and nothing about the actor
 # itself: served to unsigned GETs under authorized fetch (Mastodon serves the same fields).
-MINIMAL_FIELDS = ("@context", "id", "type", "preferredUsername", "inbox", "outbox", "endpoints", "publicKey")
+MINIMAL_FIELDS = (
+    "@context",
+    "id",
+    "type",
+    "preferredUsername",
+    "inbox",
+    "outbox",
+    "endpoints",
+    "publicKey",
+)
 
 
 def minimal_actor_to_ap(actor: ActorValues) -> dict[str, Any]:

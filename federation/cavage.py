@@ -1,4 +1,5 @@
-"""draft-cavage-12 HTTP Signatures: the `Signature` header over (request-target), host, date, digest.
+"""draft-cavage-12 HTTP Signatures: the `Signature` header over (request-target), host, date,
+digest.
 
     sign_cavage(method, url, key, body=None, *, now=None, digest=None) -> dict[str, str]
                                                     headers to add (Host, Date, Digest, Signature)

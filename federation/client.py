@@ -121,7 +121,9 @@ class Client:
                 max_connections=max_connections,
                 max_keepalive_connections=max_keepalive_connections,
                 keepalive_expiry=keepalive_expiry,
-                network_backend=_Watching(GuardedBackend(guard, plain_http=plain_http, inner=inner)),
+                network_backend=_Watching(
+                    GuardedBackend(guard, plain_http=plain_http, inner=inner)
+                ),
             )
             return guarded
 

@@ -114,16 +114,22 @@ def self_link(document: object) -> str:
 
 
 def subscribe_template(document: object) -> str | None:
-    """The OStatus subscribe template of a JRD (Mastodon: `https://host/authorize_interaction?uri={uri}`,
-    Misskey: `.../authorize-follow?acct={uri}`): where a visitor's own server lets them follow
-    someone they found elsewhere. None when the answer has no usable one; the caller still
-    checks the template's scheme and host before sending anyone there."""
+    """The OStatus subscribe template of a JRD (Mastodon:
+    `https://host/authorize_interaction?uri={uri}`, Misskey: `.../authorize-follow?acct={uri}`):
+    where a visitor's own server lets them follow someone they found elsewhere. None when the
+    answer has no usable one; the caller still checks the template's scheme and host before
+    sending anyone there."""
     links = document.get("links") if isinstance(document, dict) else None
     for link in links[:50] if isinstance(links, list) else []:
         if not isinstance(link, dict) or link.get("rel") != SUBSCRIBE_REL:
             continue
         template = link.get("template")
-        if isinstance(template, str) and len(template) <= 2048 and "{uri}" in template and _is_web_url(template):
+        if (
+            isinstance(template, str)
+            and len(template) <= 2048
+            and "{uri}" in template
+            and _is_web_url(template)
+        ):
             return template
     return None
 
@@ -154,8 +160,10 @@ def lists_nodeinfo(document: object) -> bool:
     fediverse server's does (Mastodon, Misskey, Lemmy, GoToSocial, Pleroma, Friendica...)."""
     links = document.get("links") if isinstance(document, dict) else None
     return any(
-        isinstance(link, dict) and isinstance(link.get("rel"), str)
-        and link["rel"].startswith(NODEINFO_SCHEMA_PREFIX) and isinstance(link.get("href"), str)
+        isinstance(link, dict)
+        and isinstance(link.get("rel"), str)
+        and link["rel"].startswith(NODEINFO_SCHEMA_PREFIX)
+        and isinstance(link.get("href"), str)
         for link in (links[:20] if isinstance(links, list) else [])
     )
 

@@ -95,7 +95,11 @@ class AnswerReader:
 
 def _parse_head(raw: bytes) -> tuple[int, bytes, dict[str, str]]:
     """(status, version, the headers we use, lowercased); Malformed when not HTTP/1.x."""
-    if b"\0" in raw or raw.count(b"\n") != raw.count(b"\r") or raw.count(b"\r\n") != raw.count(b"\n"):
+    if (
+        b"\0" in raw
+        or raw.count(b"\n") != raw.count(b"\r")
+        or raw.count(b"\r\n") != raw.count(b"\n")
+    ):
         raise Malformed("a bare CR or LF, or a NUL, in the answer head")
     lines = raw[:-4].split(b"\r\n")
     parts = lines[0].split(b" ", 2)

@@ -53,6 +53,7 @@ __all__ = [
     "to_ap",
 ]
 
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """A local item as federation needs it: plain values, no database rows.
@@ -198,6 +199,7 @@ def _iso(moment: datetime) -> str:
 
 
 # --- reading other servers' items ---
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteItem:

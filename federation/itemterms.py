@@ -67,9 +67,15 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-CLOSED = frozenset({
-    Status.FULFILLED, Status.WITHDRAWN, Status.EXPIRED, Status.DONE, Status.CANCELLED,
-})
+CLOSED = frozenset(
+    {
+        Status.FULFILLED,
+        Status.WITHDRAWN,
+        Status.EXPIRED,
+        Status.DONE,
+        Status.CANCELLED,
+    }
+)
 STATUSES = {
     Kind.ASK: frozenset({Status.OPEN, Status.FULFILLED, Status.WITHDRAWN, Status.EXPIRED}),
     Kind.OFFER: frozenset({Status.OPEN, Status.FULFILLED, Status.WITHDRAWN, Status.EXPIRED}),
@@ -77,9 +83,16 @@ STATUSES = {
 }
 # ValueFlows actions: things change hands ("transfer"), a place is used for a while ("use"),
 # someone does something for someone ("deliverService"); people turning up to a call is "work".
-_SERVICE_CATEGORIES = frozenset({
-    "transport", "childcare", "health", "skills", "care", "legal",
-})
+_SERVICE_CATEGORIES = frozenset(
+    {
+        "transport",
+        "childcare",
+        "health",
+        "skills",
+        "care",
+        "legal",
+    }
+)
 _ACTION_BY_CATEGORY = {"housing": "use"} | dict.fromkeys(_SERVICE_CATEGORIES, "deliverService")
 CALL_ACTION = "work"
 DEFAULT_ACTION = "transfer"  # food, goods, money, other, and admin categories without an action

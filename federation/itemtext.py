@@ -25,17 +25,22 @@ __all__ = ["content", "first_line", "hashtags", "summary", "tags", "when"]
 _KIND_LABEL = {"ask": "Ask", "offer": "Offer", "call": "Solidarity call"}
 _KIND_TAG = {"ask": "Ask", "offer": "Offer", "call": "SolidarityCall"}
 _STATE_LABEL = {
-    "fulfilled": "Fulfilled", "withdrawn": "Withdrawn", "expired": "Expired",
-    "cancelled": "Cancelled", "done": "Done",
+    "fulfilled": "Fulfilled",
+    "withdrawn": "Withdrawn",
+    "expired": "Expired",
+    "cancelled": "Cancelled",
+    "done": "Done",
 }
 _INVITATION = {
-    "ask": "Can you help?", "offer": "Would this help you?", "call": "Can you come?",
+    "ask": "Can you help?",
+    "offer": "Would this help you?",
+    "call": "Can you come?",
 }
 _WORD = re.compile(r"[^\W_]+")
 
 
 def first_line(item: Item) -> str:
-    """"Ask: Nappies", or once closed "Fulfilled: Ask: Nappies"."""
+    """ "Ask: Nappies", or once closed "Fulfilled: Ask: Nappies"."""
     line = f"{_KIND_LABEL[item.kind]}: {item.title}"
     state = _STATE_LABEL.get(item.status)
     return f"{state}: {line}" if state else line
@@ -93,7 +98,7 @@ def hashtags(item: Item) -> list[tuple[str, str]]:
 
 
 def when(start: datetime, end: datetime | None, timezone: str) -> str:
-    """"Saturday 5 December 2026, 10:00–13:00 (Europe/Madrid)"."""
+    """ "Saturday 5 December 2026, 10:00–13:00 (Europe/Madrid)"."""
     zone, label = _zone(timezone)
     start = start.astimezone(zone)
     text = f"{_day(start)}, {start:%H:%M}"
@@ -110,8 +115,10 @@ def _details(item: Item) -> list[str]:
         lines.append(f"When: {when(item.starts_at, item.ends_at, item.timezone)}")
         if item.place is not None:
             lines.append(f"Where: {_where(item.place)}")
-        lines.append(f"People needed: {item.people_wanted} ({item.people_coming} of "
-                     f"{item.people_wanted} coming)")
+        lines.append(
+            f"People needed: {item.people_wanted} ({item.people_coming} of "
+            f"{item.people_wanted} coming)"
+        )
     else:
         if item.quantity is not None:
             lines.append(f"Quantity: {item.quantity}")

@@ -17,7 +17,12 @@ _MAX_NAME = 200
 _MAX_RADIUS_M = 20_000_000  # half the Earth's circumference: anything larger says nothing
 # AS2 `units` for Place.radius; "m" is the default.
 _METRES_PER_UNIT = {
-    "m": 1.0, "km": 1000.0, "cm": 0.01, "feet": 0.3048, "inches": 0.0254, "miles": 1609.344,
+    "m": 1.0,
+    "km": 1000.0,
+    "cm": 0.01,
+    "feet": 0.3048,
+    "inches": 0.0254,
+    "miles": 1609.344,
 }
 
 
@@ -47,7 +52,10 @@ class Place:
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle (haversine) distance between two (latitude, longitude) points."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 6371.0 * 2 * math.asin(min(1.0, math.sqrt(h)))
 
 

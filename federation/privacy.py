@@ -17,7 +17,14 @@ _METRES_PER_DEGREE = 111_320.0
 # Grid steps in degrees: 1-2-5 per decade up to 5°, then divisors of 360° so that cells meet evenly
 # at the date line. Coarse values print short and coarsen again to themselves.
 _STEPS = [m * 10.0**e for e in range(-3, 1) for m in (1, 2, 5)] + [
-    10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 180.0, 360.0,
+    10.0,
+    20.0,
+    30.0,
+    45.0,
+    60.0,
+    90.0,
+    180.0,
+    360.0,
 ]
 
 
@@ -103,7 +110,7 @@ def _mask(text: str) -> str:
 
 
 def _finding(kind: FindingKind, match: re.Match[str], text: str) -> Finding:
-    return Finding(kind, match.start(), match.end(), text[match.start():match.end()])
+    return Finding(kind, match.start(), match.end(), text[match.start() : match.end()])
 
 
 def _overlaps(start: int, end: int, others: list[Finding]) -> bool:

@@ -32,7 +32,12 @@ def actor_from_ap(document: dict[str, Any]) -> RemoteActorValues:
         raise InvalidDocument(f"{uri} is not an actor ({vocab.types_of(document) or 'no type'})")
     host = vocab.host_of(uri)
     inbox = vocab.id_of(document.get("inbox"))
-    if host is None or inbox is None or len(inbox) > _MAX_FIELD or not vocab.same_origin(inbox, uri):
+    if (
+        host is None
+        or inbox is None
+        or len(inbox) > _MAX_FIELD
+        or not vocab.same_origin(inbox, uri)
+    ):
         raise InvalidDocument(f"the actor {uri} has no inbox on its own server")
     endpoints = document.get("endpoints")
     shared = vocab.id_of(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-# The answers that may mean something else later: unauthorised (a key not yet known), timeout, too many.
+# The answers that may mean something else later: unauthorised (a key not yet known), timeout,
+# too many.
 RETRIED_4XX = frozenset({401, 408, 429})
 ASKS_TO_WAIT = frozenset({429, 503})  # the statuses whose Retry-After we honour
 
@@ -35,7 +36,9 @@ class Failure:
     @property
     def permanent(self) -> bool:
         status = self.status
-        return self.final or (status is not None and 400 <= status < 500 and status not in RETRIED_4XX)
+        return self.final or (
+            status is not None and 400 <= status < 500 and status not in RETRIED_4XX
+        )
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,11 @@ class RetryPolicy:
         """The wait before the next try, or None to give up. `random_unit` returns [0, 1)."""
         if failure.permanent or attempt >= self.attempts:
             return None
-        if failure.retry_after is not None and failure.status in ASKS_TO_WAIT and self.retry_after_cap:
+        if (
+            failure.retry_after is not None
+            and failure.status in ASKS_TO_WAIT
+            and self.retry_after_cap
+        ):
             return min(max(failure.retry_after, timedelta(seconds=1)), self.retry_after_cap)
         delay: timedelta = min(self.first * self.factor ** max(attempt - 1, 0), self.ceiling)
         if self.jitter:
@@ -63,8 +70,12 @@ class RetryPolicy:
 
 INBOX = RetryPolicy(first=timedelta(seconds=30), factor=4, ceiling=timedelta(hours=6), attempts=8)
 DELIVERY = RetryPolicy(
-    first=timedelta(minutes=1), factor=2, ceiling=timedelta(hours=12), attempts=14,
-    jitter=0.25, retry_after_cap=timedelta(hours=6),
+    first=timedelta(minutes=1),
+    factor=2,
+    ceiling=timedelta(hours=12),
+    attempts=14,
+    jitter=0.25,
+    retry_after_cap=timedelta(hours=6),
 )
 
 

@@ -1,7 +1,7 @@
 """RFC 9421 HTTP Message Signatures: `Signature-Input` and `Signature`, with `Content-Digest`.
 
     sign_rfc9421(method, url, key, body=None, *, now=None, digest=None) -> dict[str, str]
-                                            headers to add (Content-Digest, Signature-Input, Signature)
+                                headers to add (Content-Digest, Signature-Input, Signature)
     parse_rfc9421(method, url, fields) -> list[MessageSignature]       each label and its base
 
 Requests are verified through `federation.signatures.verify`, which calls `verify_rfc9421`.

@@ -13,21 +13,65 @@ import nh3
 
 __all__ = ["LINK_REL", "LINK_SCHEMES", "TAGS", "html_to_text", "sanitize_html"]
 
-TAGS = frozenset({
-    "p", "br", "span", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
-    "ul", "ol", "li", "blockquote", "ruby", "rt", "rp",
-})
-LINK_SCHEMES = frozenset({
-    "http", "https", "dat", "dweb", "ipfs", "ipns", "ssb", "gopher", "xmpp", "magnet", "gemini",
-})
+TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "span",
+        "a",
+        "del",
+        "s",
+        "pre",
+        "code",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "u",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "ruby",
+        "rt",
+        "rp",
+    }
+)
+LINK_SCHEMES = frozenset(
+    {
+        "http",
+        "https",
+        "dat",
+        "dweb",
+        "ipfs",
+        "ipns",
+        "ssb",
+        "gopher",
+        "xmpp",
+        "magnet",
+        "gemini",
+    }
+)
 LINK_REL = "nofollow noopener noreferrer"
 
 _HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
 # Dropped with everything inside them: their text is code, styling or fallback, never prose.
-_CONTENT_DROPPED = frozenset({
-    "script", "style", "iframe", "noembed", "noframes", "noscript", "plaintext", "svg", "xmp",
-    "template", "textarea", "title",
-})
+_CONTENT_DROPPED = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "noembed",
+        "noframes",
+        "noscript",
+        "plaintext",
+        "svg",
+        "xmp",
+        "template",
+        "textarea",
+        "title",
+    }
+)
 _ATTRIBUTES = {
     "*": {"lang"},
     "a": {"href", "class", "translate"},
@@ -122,4 +166,3 @@ class _TextReader(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
-

@@ -250,7 +250,11 @@ async def network(
 ) -> None:
     """The Connector of production: a TCP connection, with TLS checked against the host name."""
     await asyncio.get_running_loop().create_connection(
-        lambda: protocol, address, target.port, ssl=tls, server_hostname=target.host if tls else None
+        lambda: protocol,
+        address,
+        target.port,
+        ssl=tls,
+        server_hostname=target.host if tls else None,
     )
 
 

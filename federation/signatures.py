@@ -138,8 +138,14 @@ class SigningAuth(httpx.Auth):
             for name in ("signature", "signature-input", "digest", "content-digest"):
                 request.headers.pop(name, None)
             request.headers.update(
-                sign(knock.scheme, request.method, str(request.url), self.key, request.content,
-                     now=self._now())
+                sign(
+                    knock.scheme,
+                    request.method,
+                    str(request.url),
+                    self.key,
+                    request.content,
+                    now=self._now(),
+                )
             )
             response = yield request
             if not knock.again(response.status_code):

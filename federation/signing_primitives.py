@@ -1,7 +1,7 @@
 """Signing primitives: what draft-cavage and RFC 9421 share (keys, time window, crypto, encoding).
 
-    sign(private_key, data) -> bytes;  check(public_key, alg, signature, data) -> bool
-    await verified_by(keys, key_id, matches) -> str   the key id, refetching a rotated key once
+sign(private_key, data) -> bytes;  check(public_key, alg, signature, data) -> bool
+await verified_by(keys, key_id, matches) -> str   the key id, refetching a rotated key once
 """
 
 from __future__ import annotations

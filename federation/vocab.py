@@ -87,7 +87,7 @@ def types_of(obj: object) -> list[str]:
         if not isinstance(name, str):
             continue
         if name.startswith(AS_NAMESPACE):
-            name = name[len(AS_NAMESPACE):]
+            name = name[len(AS_NAMESPACE) :]
         elif name.startswith("as:"):
             name = name[3:]
         if name:

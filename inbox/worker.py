@@ -136,11 +136,25 @@ class InboxWorker:
 
         async with self.runtime.sessions() as session, session.begin():
             rows = await queue.claim(
-                session, Incoming, now=now, lease=self.limits.lease, limit=limit, where=where,
-                order_by=[Incoming.next_attempt_at], keep=keep,
-                columns=[Incoming.document, Incoming.recipient_id, Incoming.attempts, Incoming.actor_uri],
+                session,
+                Incoming,
+                now=now,
+                lease=self.limits.lease,
+                limit=limit,
+                where=where,
+                order_by=[Incoming.next_attempt_at],
+                keep=keep,
+                columns=[
+                    Incoming.document,
+                    Incoming.recipient_id,
+                    Incoming.attempts,
+                    Incoming.actor_uri,
+                ],
             )
-            jobs = [Job(row.id, row.document, row.recipient_id, row.attempts, row.actor_uri) for row in rows]
+            jobs = [
+                Job(row.id, row.document, row.recipient_id, row.attempts, row.actor_uri)
+                for row in rows
+            ]
             # A server that sends us something is up again: deliveries to it resume now.
             for host in {job.host for job in jobs} - {""}:
                 await mark_host_alive(session, host, now)

@@ -70,12 +70,15 @@ class LocalActor(Base):
 
 
 class ActorKey(Base):
-    """Generated once, stored, backed up, never rotated silently (GoToSocial rejects changed keys)."""
+    """Generated once, stored, backed up, never rotated silently (GoToSocial rejects changed
+    keys)."""
 
     __tablename__ = "actor_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), unique=True)
+    actor_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), unique=True
+    )
     private_key_pem: Mapped[str] = mapped_column(Text)
     public_key_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -86,8 +89,12 @@ class Membership(Base):
     __table_args__ = (UniqueConstraint("group_id", "member_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -105,7 +112,9 @@ async def find_actor(session: AsyncSession, username: str) -> LocalActor | None:
     )
 
 
-async def _new_actor(session: AsyncSession, username: str, type: ActorType, **fields: object) -> LocalActor:
+async def _new_actor(
+    session: AsyncSession, username: str, type: ActorType, **fields: object
+) -> LocalActor:
     if await find_actor(session, username) is not None:
         raise NameTaken(f"the name {username!r} is already taken by a group or member")
     private_key = keys.generate_private_key()
@@ -120,7 +129,8 @@ async def _new_actor(session: AsyncSession, username: str, type: ActorType, **fi
 
 
 async def create_instance(session: AsyncSession, base_url: str, host: str) -> LocalActor:
-    """The instance row and its `Application` actor (preferredUsername = host), which signs fetches."""
+    """The instance row and its `Application` actor (preferredUsername = host), which signs
+    fetches."""
     session.add(Instance(base_url=base_url))
     return await _new_actor(session, host, ActorType.APPLICATION, name=host)
 
@@ -139,7 +149,11 @@ async def create_group(
     if not title.strip():
         raise ValueError("a group needs a title")
     return await _new_actor(
-        session, name, ActorType.GROUP, name=title.strip(), summary=summary,
+        session,
+        name,
+        ActorType.GROUP,
+        name=title.strip(),
+        summary=summary,
         manually_approves_followers=manual_approval,
     )
 
@@ -153,12 +167,18 @@ async def create_member(
 ) -> LocalActor:
     validate_name(username)
     return await _new_actor(
-        session, username, ActorType.PERSON, name=display_name or username,
-        password_hash=passwords.hash_password(password) if password else None, is_admin=is_admin,
+        session,
+        username,
+        ActorType.PERSON,
+        name=display_name or username,
+        password_hash=passwords.hash_password(password) if password else None,
+        is_admin=is_admin,
     )
 
 
-async def join_group(session: AsyncSession, group: LocalActor, member: LocalActor, role: Role) -> Membership:
+async def join_group(
+    session: AsyncSession, group: LocalActor, member: LocalActor, role: Role
+) -> Membership:
     if group.type != ActorType.GROUP:
         raise ValueError(f"{group.username!r} is not a group")
     existing = await session.scalar(
@@ -179,10 +199,17 @@ async def role_in(session: AsyncSession, group: LocalActor, member: LocalActor) 
     if member.is_admin:
         return Role.ADMIN
     role = await session.scalar(
-        select(Membership.role).where(Membership.group_id == group.id, Membership.member_id == member.id)
+        select(Membership.role).where(
+            Membership.group_id == group.id, Membership.member_id == member.id
+        )
     )
     return Role(role) if role else None
 
 
 async def count_actors(session: AsyncSession, type: ActorType) -> int:
-    return await session.scalar(select(func.count()).select_from(LocalActor).where(LocalActor.type == type)) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(LocalActor).where(LocalActor.type == type)
+        )
+        or 0
+    )

@@ -26,7 +26,9 @@ class RemoteObject(Base):
     uri: Mapped[str] = mapped_column(String(2048), unique=True)
     type: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
-    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    remote_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True
+    )
     # The local actor it concerns: the group replied to, messaged, mentioned or reported to.
     local_actor_id: Mapped[int | None] = mapped_column(
         ForeignKey("local_actors.id", ondelete="CASCADE"), index=True

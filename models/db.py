@@ -1,4 +1,5 @@
-"""Engines, sessions and migrations for both databases (SQLite embedded, PostgreSQL when groups grow)."""
+"""Engines, sessions and migrations for both databases (SQLite embedded, PostgreSQL when groups
+grow)."""
 
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
-from models import (  # noqa: F401
+from models import (  # noqa: F401  imported for that side effect, not used by name
     actors,
     content,
     follows,

@@ -17,12 +17,18 @@ from models.remote import RemoteActor
 from models.runtime import Runtime
 
 
-async def pending_requests(session: AsyncSession, local: LocalActor) -> list[tuple[Follow, RemoteActor]]:
+async def pending_requests(
+    session: AsyncSession, local: LocalActor
+) -> list[tuple[Follow, RemoteActor]]:
     rows = await session.execute(
-        select(Follow, RemoteActor).join(RemoteActor, RemoteActor.id == Follow.remote_actor_id).where(
-            Follow.local_actor_id == local.id, Follow.direction == Direction.INBOUND,
+        select(Follow, RemoteActor)
+        .join(RemoteActor, RemoteActor.id == Follow.remote_actor_id)
+        .where(
+            Follow.local_actor_id == local.id,
+            Follow.direction == Direction.INBOUND,
             Follow.state == FollowState.PENDING,
-        ).order_by(Follow.id)
+        )
+        .order_by(Follow.id)
     )
     return [(row[0], row[1]) for row in rows]
 
@@ -37,12 +43,18 @@ async def decide(runtime: Runtime, session: AsyncSession, follow: Follow, accept
         raise LookupError("the follow request names an actor that no longer exists")
     follow.state = FollowState.ACCEPTED if accept else FollowState.REJECTED
     follow.updated_at = utcnow()
-    await answer_follow(runtime, session, local, remote, follow.activity_uri,
-                        "Accept" if accept else "Reject")
+    await answer_follow(
+        runtime, session, local, remote, follow.activity_uri, "Accept" if accept else "Reject"
+    )
 
 
 async def answer_follow(
-    runtime: Runtime, session: AsyncSession, local: LocalActor, remote: RemoteActor, follow_uri: str, answer: str
+    runtime: Runtime,
+    session: AsyncSession,
+    local: LocalActor,
+    remote: RemoteActor,
+    follow_uri: str,
+    answer: str,
 ) -> None:
     """Accept or Reject from the followed actor, embedding the Follow with its id (Mastodon
     matches the Follow by id), addressed to the follower only."""

@@ -16,37 +16,49 @@ from models.remote import RemoteActor
 from models.uris import Uris
 
 
-async def follow(session: AsyncSession, uris: Uris, local: LocalActor, remote: RemoteActor) -> Follow:
+async def follow(
+    session: AsyncSession, uris: Uris, local: LocalActor, remote: RemoteActor
+) -> Follow:
     """Record a pending outbound follow and publish the Follow to the remote actor; its Accept
     (inbox `on_accept`) makes it accepted. Following again re-sends the Follow."""
     row = await session.scalar(
         select(Follow).where(
-            Follow.local_actor_id == local.id, Follow.remote_actor_id == remote.id,
+            Follow.local_actor_id == local.id,
+            Follow.remote_actor_id == remote.id,
             Follow.direction == Direction.OUTBOUND,
         )
     )
     activity_uri = uris.activity(uuid4().hex)
     if row is None:
-        row = Follow(direction=Direction.OUTBOUND, local_actor_id=local.id, remote_actor_id=remote.id)
+        row = Follow(
+            direction=Direction.OUTBOUND, local_actor_id=local.id, remote_actor_id=remote.id
+        )
         session.add(row)
     if row.state != FollowState.ACCEPTED:
         row.state = FollowState.PENDING
     row.activity_uri, row.updated_at = activity_uri, utcnow()
     document = {
-        "@context": vocab.AS_CONTEXT, "id": activity_uri, "type": "Follow",
-        "actor": uris.actor(local.username), "object": remote.uri, "to": [remote.uri],
+        "@context": vocab.AS_CONTEXT,
+        "id": activity_uri,
+        "type": "Follow",
+        "actor": uris.actor(local.username),
+        "object": remote.uri,
+        "to": [remote.uri],
     }
     await publish(session, local, document, Visibility.DIRECT, to_actors=[remote.uri])
     await session.flush()
     return row
 
 
-async def unfollow(session: AsyncSession, uris: Uris, local: LocalActor, remote: RemoteActor) -> bool:
+async def unfollow(
+    session: AsyncSession, uris: Uris, local: LocalActor, remote: RemoteActor
+) -> bool:
     """Publish Undo{Follow} (embedding the Follow with its id, as Mastodon expects) and forget
     the follow. False when there was nothing to undo."""
     row = await session.scalar(
         select(Follow).where(
-            Follow.local_actor_id == local.id, Follow.remote_actor_id == remote.id,
+            Follow.local_actor_id == local.id,
+            Follow.remote_actor_id == remote.id,
             Follow.direction == Direction.OUTBOUND,
         )
     )
@@ -54,9 +66,17 @@ async def unfollow(session: AsyncSession, uris: Uris, local: LocalActor, remote:
         return False
     actor_uri = uris.actor(local.username)
     document = {
-        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Undo",
-        "actor": actor_uri, "to": [remote.uri],
-        "object": {"id": row.activity_uri, "type": "Follow", "actor": actor_uri, "object": remote.uri},
+        "@context": vocab.AS_CONTEXT,
+        "id": uris.activity(uuid4().hex),
+        "type": "Undo",
+        "actor": actor_uri,
+        "to": [remote.uri],
+        "object": {
+            "id": row.activity_uri,
+            "type": "Follow",
+            "actor": actor_uri,
+            "object": remote.uri,
+        },
     }
     await publish(session, local, document, Visibility.DIRECT, to_actors=[remote.uri])
     await session.delete(row)
@@ -75,7 +95,9 @@ class Relation:
 async def relations(session: AsyncSession, local: LocalActor) -> list[Relation]:
     """Who this actor follows and who follows it, with states."""
     rows = await session.execute(
-        select(Follow.direction, Follow.state, RemoteActor.uri, RemoteActor.username, RemoteActor.host)
+        select(
+            Follow.direction, Follow.state, RemoteActor.uri, RemoteActor.username, RemoteActor.host
+        )
         .join(RemoteActor, RemoteActor.id == Follow.remote_actor_id)
         .where(Follow.local_actor_id == local.id)
         .order_by(Follow.direction, RemoteActor.host, RemoteActor.username)

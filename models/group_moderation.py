@@ -32,7 +32,9 @@ async def block_actor(session: AsyncSession, group: LocalActor, remote: RemoteAc
     following it now. No Block goes out: the actor is not told."""
     _group(group)
     row = await session.scalar(
-        select(ActorBlock).where(ActorBlock.group_id == group.id, ActorBlock.remote_actor_id == remote.id)
+        select(ActorBlock).where(
+            ActorBlock.group_id == group.id, ActorBlock.remote_actor_id == remote.id
+        )
     )
     if row is None:
         row = ActorBlock(group_id=group.id, remote_actor_id=remote.id)
@@ -44,7 +46,9 @@ async def block_actor(session: AsyncSession, group: LocalActor, remote: RemoteAc
 
 async def unblock_actor(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> bool:
     result = await session.execute(
-        delete(ActorBlock).where(ActorBlock.group_id == group.id, ActorBlock.remote_actor_id == remote.id)
+        delete(ActorBlock).where(
+            ActorBlock.group_id == group.id, ActorBlock.remote_actor_id == remote.id
+        )
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -55,22 +59,34 @@ async def blocked_by(session: AsyncSession, group_ids: Iterable[int], remote: Re
     if not ids:
         return False
     found = await session.scalar(
-        select(ActorBlock.id).where(ActorBlock.group_id.in_(ids), ActorBlock.remote_actor_id == remote.id).limit(1)
+        select(ActorBlock.id)
+        .where(ActorBlock.group_id.in_(ids), ActorBlock.remote_actor_id == remote.id)
+        .limit(1)
     )
     return found is not None
 
 
 async def blocked_actors(session: AsyncSession, group: LocalActor) -> list[RemoteActor]:
-    return list(await session.scalars(
-        select(RemoteActor).join(ActorBlock, ActorBlock.remote_actor_id == RemoteActor.id)
-        .where(ActorBlock.group_id == group.id).order_by(ActorBlock.id)
-    ))
+    return list(
+        await session.scalars(
+            select(RemoteActor)
+            .join(ActorBlock, ActorBlock.remote_actor_id == RemoteActor.id)
+            .where(ActorBlock.group_id == group.id)
+            .order_by(ActorBlock.id)
+        )
+    )
 
 
 # --- reports ---
 
+
 async def report(
-    session: AsyncSession, uris: Uris, group: LocalActor, remote: RemoteActor, object_uris: list[str], comment: str
+    session: AsyncSession,
+    uris: Uris,
+    group: LocalActor,
+    remote: RemoteActor,
+    object_uris: list[str],
+    comment: str,
 ) -> dict[str, object]:
     """A `Flag` from the group to the actor's server (its shared inbox, where Mastodon takes
     reports): `object` is the actor then the reported objects, `content` the comment."""
@@ -80,8 +96,12 @@ async def report(
     if foreign:
         raise ValueError(f"reported objects must be on {remote.host}: {', '.join(foreign)}")
     flag = {
-        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Flag",
-        "actor": uris.actor(group.username), "object": [remote.uri, *objects], "content": comment,
+        "@context": vocab.AS_CONTEXT,
+        "id": uris.activity(uuid4().hex),
+        "type": "Flag",
+        "actor": uris.actor(group.username),
+        "object": [remote.uri, *objects],
+        "content": comment,
     }
     activity = await publish(session, group, flag, Visibility.DIRECT, to_actors=[remote.uri])
     return activity.document
@@ -89,10 +109,14 @@ async def report(
 
 async def reports(session: AsyncSession, uris: Uris, group: LocalActor) -> list[RemoteObject]:
     """Reports other servers sent about the group, its members' items posted in it, or its items."""
-    rows = list(await session.scalars(
-        select(RemoteObject).where(RemoteObject.kind == RemoteObjectKind.REPORT)
-        .order_by(RemoteObject.id.desc()).limit(MAX_LISTED)
-    ))
+    rows = list(
+        await session.scalars(
+            select(RemoteObject)
+            .where(RemoteObject.kind == RemoteObjectKind.REPORT)
+            .order_by(RemoteObject.id.desc())
+            .limit(MAX_LISTED)
+        )
+    )
     group_uri = uris.actor(group.username)
     found = []
     for row in rows:
@@ -100,9 +124,13 @@ async def reports(session: AsyncSession, uris: Uris, group: LocalActor) -> list[
         if row.local_actor_id == group.id or group_uri in targets:
             found.append(row)
             continue
-        owned = await session.scalar(
-            select(Item.id).where(Item.group_id == group.id, Item.uri.in_(targets)).limit(1)
-        ) if targets else None
+        owned = (
+            await session.scalar(
+                select(Item.id).where(Item.group_id == group.id, Item.uri.in_(targets)).limit(1)
+            )
+            if targets
+            else None
+        )
         if owned is not None:
             found.append(row)
     return found
@@ -110,11 +138,19 @@ async def reports(session: AsyncSession, uris: Uris, group: LocalActor) -> list[
 
 # --- submissions ---
 
-async def submissions(session: AsyncSession, group: LocalActor, *, pending_only: bool = True) -> list[RemoteObject]:
+
+async def submissions(
+    session: AsyncSession, group: LocalActor, *, pending_only: bool = True
+) -> list[RemoteObject]:
     query = (
-        select(RemoteObject).outerjoin(Review, Review.remote_object_id == RemoteObject.id)
-        .where(RemoteObject.kind == RemoteObjectKind.SUBMISSION, RemoteObject.local_actor_id == group.id)
-        .order_by(RemoteObject.id).limit(MAX_LISTED)
+        select(RemoteObject)
+        .outerjoin(Review, Review.remote_object_id == RemoteObject.id)
+        .where(
+            RemoteObject.kind == RemoteObjectKind.SUBMISSION,
+            RemoteObject.local_actor_id == group.id,
+        )
+        .order_by(RemoteObject.id)
+        .limit(MAX_LISTED)
     )
     if pending_only:
         query = query.where(Review.id.is_(None))
@@ -123,14 +159,23 @@ async def submissions(session: AsyncSession, group: LocalActor, *, pending_only:
 
 async def _pending(session: AsyncSession, group: LocalActor, submission_id: int) -> RemoteObject:
     found = await session.get(RemoteObject, submission_id)
-    if found is None or found.kind != RemoteObjectKind.SUBMISSION or found.local_actor_id != group.id:
+    if (
+        found is None
+        or found.kind != RemoteObjectKind.SUBMISSION
+        or found.local_actor_id != group.id
+    ):
         raise LookupError(f"@{group.username} has no submission {submission_id}")
-    if await session.scalar(select(Review.id).where(Review.remote_object_id == found.id)) is not None:
+    if (
+        await session.scalar(select(Review.id).where(Review.remote_object_id == found.id))
+        is not None
+    ):
         raise ValueError(f"submission {submission_id} was decided already")
     return found
 
 
-async def approve_submission(session: AsyncSession, uris: Uris, group: LocalActor, submission_id: int) -> Relay:
+async def approve_submission(
+    session: AsyncSession, uris: Uris, group: LocalActor, submission_id: int
+) -> Relay:
     """The group Announces the post (FEP-1b12) to its followers."""
     found = await _pending(session, group, submission_id)
     session.add(Review(remote_object_id=found.id, decision=Decision.APPROVED))

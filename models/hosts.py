@@ -16,7 +16,9 @@ UNAVAILABLE_AFTER = timedelta(hours=24)
 UNAVAILABLE_MIN_FAILURES = 5
 
 
-def host_unavailable(consecutive_failures: int, first_failure_at: datetime | None, now: datetime) -> bool:
+def host_unavailable(
+    consecutive_failures: int, first_failure_at: datetime | None, now: datetime
+) -> bool:
     return (
         first_failure_at is not None
         and consecutive_failures >= UNAVAILABLE_MIN_FAILURES
@@ -31,18 +33,29 @@ async def mark_host_alive(session: AsyncSession, host: str, now: datetime | None
     revived = await session.scalar(
         update(Host)
         .where(Host.host == host, Host.consecutive_failures > 0)
-        .values(consecutive_failures=0, first_failure_at=None, unavailable_since=None, last_success_at=now)
+        .values(
+            consecutive_failures=0,
+            first_failure_at=None,
+            unavailable_since=None,
+            last_success_at=now,
+        )
         .returning(Host.id)
     )
     if revived is not None:
         await session.execute(
             update(Delivery)
-            .where(Delivery.host == host, Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at > now)
+            .where(
+                Delivery.host == host,
+                Delivery.state == DeliveryState.PENDING,
+                Delivery.next_attempt_at > now,
+            )
             .values(next_attempt_at=now)
         )
 
 
-async def record_failures(session: AsyncSession, failures: dict[str, datetime], now: datetime) -> None:
+async def record_failures(
+    session: AsyncSession, failures: dict[str, datetime], now: datetime
+) -> None:
     """`failures`: host -> when it failed. Marks hosts unavailable per host_unavailable."""
     if not failures:
         return
@@ -57,7 +70,9 @@ async def record_failures(session: AsyncSession, failures: dict[str, datetime], 
             session.add(row)
         row.consecutive_failures = (row.consecutive_failures or 0) + 1
         row.first_failure_at = row.first_failure_at or moment
-        if row.unavailable_since is None and host_unavailable(row.consecutive_failures, row.first_failure_at, now):
+        if row.unavailable_since is None and host_unavailable(
+            row.consecutive_failures, row.first_failure_at, now
+        ):
             row.unavailable_since = now
 
 

@@ -14,10 +14,13 @@ from models.items import RemoteItem
 from models.remote import RemoteActor
 
 
-async def inbound_follow(session: AsyncSession, local: LocalActor, remote: RemoteActor) -> Follow | None:
+async def inbound_follow(
+    session: AsyncSession, local: LocalActor, remote: RemoteActor
+) -> Follow | None:
     return await session.scalar(
         select(Follow).where(
-            Follow.local_actor_id == local.id, Follow.remote_actor_id == remote.id,
+            Follow.local_actor_id == local.id,
+            Follow.remote_actor_id == remote.id,
             Follow.direction == Direction.INBOUND,
         )
     )
@@ -30,18 +33,25 @@ async def request_follow(
     approves followers by hand, unless it was accepted already."""
     follow = await inbound_follow(session, local, remote)
     if follow is None:
-        follow = Follow(direction=Direction.INBOUND, local_actor_id=local.id, remote_actor_id=remote.id)
+        follow = Follow(
+            direction=Direction.INBOUND, local_actor_id=local.id, remote_actor_id=remote.id
+        )
         session.add(follow)
     follow.activity_uri = activity_uri
     if follow.state != FollowState.ACCEPTED:
-        follow.state = FollowState.PENDING if local.manually_approves_followers else FollowState.ACCEPTED
+        follow.state = (
+            FollowState.PENDING if local.manually_approves_followers else FollowState.ACCEPTED
+        )
     follow.updated_at = utcnow()
     await session.flush()
     return follow
 
 
 async def _find_follow(
-    session: AsyncSession, remote: RemoteActor, direction: Direction, activity_uri: str | None,
+    session: AsyncSession,
+    remote: RemoteActor,
+    direction: Direction,
+    activity_uri: str | None,
     local: LocalActor | None,
 ) -> Follow | None:
     """A follow between `remote` and us: by the Follow activity's id, else by the local actor."""
@@ -66,7 +76,10 @@ async def undo_inbound_follow(
 
 
 async def answer_outbound_follow(
-    session: AsyncSession, remote: RemoteActor, activity_uri: str | None, local: LocalActor | None,
+    session: AsyncSession,
+    remote: RemoteActor,
+    activity_uri: str | None,
+    local: LocalActor | None,
     accepted: bool,
 ) -> bool:
     """Record the followed actor's answer to a follow we sent; only its own follows match."""
@@ -82,14 +95,17 @@ async def followed_by(session: AsyncSession, remote: RemoteActor) -> list[int]:
     """The local actors that follow this remote actor (accepted follows)."""
     rows = await session.scalars(
         select(Follow.local_actor_id).where(
-            Follow.remote_actor_id == remote.id, Follow.direction == Direction.OUTBOUND,
+            Follow.remote_actor_id == remote.id,
+            Follow.direction == Direction.OUTBOUND,
             Follow.state == FollowState.ACCEPTED,
         )
     )
     return list(rows)
 
 
-async def remove_inbound_follow(session: AsyncSession, local: LocalActor, remote: RemoteActor) -> bool:
+async def remove_inbound_follow(
+    session: AsyncSession, local: LocalActor, remote: RemoteActor
+) -> bool:
     follow = await inbound_follow(session, local, remote)
     if follow is None:
         return False
@@ -107,14 +123,20 @@ async def forget_actor(session: AsyncSession, remote: RemoteActor) -> None:
 
 
 async def move_followers(session: AsyncSession, old: RemoteActor, new: RemoteActor) -> int:
-    """Point the old account's follows at the new one; where the new one already follows, drop the old."""
-    follows = list(await session.scalars(
-        select(Follow).where(Follow.remote_actor_id == old.id, Follow.direction == Direction.INBOUND)
-    ))
+    """Point the old account's follows at the new one; where the new one already follows, drop
+    the old."""
+    follows = list(
+        await session.scalars(
+            select(Follow).where(
+                Follow.remote_actor_id == old.id, Follow.direction == Direction.INBOUND
+            )
+        )
+    )
     for follow in follows:
         existing = await session.scalar(
             select(Follow).where(
-                Follow.remote_actor_id == new.id, Follow.local_actor_id == follow.local_actor_id,
+                Follow.remote_actor_id == new.id,
+                Follow.local_actor_id == follow.local_actor_id,
                 Follow.direction == Direction.INBOUND,
             )
         )
@@ -136,17 +158,33 @@ async def remote_object(session: AsyncSession, uri: str) -> RemoteObject | None:
 
 
 async def store_object(
-    session: AsyncSession, *, uri: str, type: str, kind: str, remote: RemoteActor, local_actor_id: int | None,
-    in_reply_to_uri: str | None, content_html: str, public: bool, document: dict[str, Any],
+    session: AsyncSession,
+    *,
+    uri: str,
+    type: str,
+    kind: str,
+    remote: RemoteActor,
+    local_actor_id: int | None,
+    in_reply_to_uri: str | None,
+    content_html: str,
+    public: bool,
+    document: dict[str, Any],
     published_at: datetime | None = None,
 ) -> RemoteObject | None:
     """Store an object once; None when it is known already or was deleted before it arrived."""
     if await is_tombstoned(session, uri):
         return None
     row = {
-        "uri": uri, "type": type[:64], "kind": kind, "remote_actor_id": remote.id,
-        "local_actor_id": local_actor_id, "in_reply_to_uri": in_reply_to_uri, "content_html": content_html,
-        "public": public, "document": document, "published_at": published_at or utcnow(),
+        "uri": uri,
+        "type": type[:64],
+        "kind": kind,
+        "remote_actor_id": remote.id,
+        "local_actor_id": local_actor_id,
+        "in_reply_to_uri": in_reply_to_uri,
+        "content_html": content_html,
+        "public": public,
+        "document": document,
+        "published_at": published_at or utcnow(),
     }
     # Another worker may be storing the same object (a reply delivered to two inboxes).
     row_id = await upsert(session, RemoteObject, row, key="uri")

@@ -35,9 +35,17 @@ from models.base import Base, UTCDateTime, upsert, utcnow
 from models.uris import Uris
 
 DEFAULT_CATEGORIES = (
-    ("food", "Food"), ("housing", "Housing"), ("transport", "Transport"), ("childcare", "Childcare"),
-    ("health", "Health"), ("money", "Money"), ("goods", "Goods"), ("skills", "Skills"),
-    ("care", "Care"), ("legal", "Legal"), ("other", "Other"),
+    ("food", "Food"),
+    ("housing", "Housing"),
+    ("transport", "Transport"),
+    ("childcare", "Childcare"),
+    ("health", "Health"),
+    ("money", "Money"),
+    ("goods", "Goods"),
+    ("skills", "Skills"),
+    ("care", "Care"),
+    ("legal", "Legal"),
+    ("other", "Other"),
 )
 
 
@@ -53,7 +61,9 @@ class Category(Base):
     __table_args__ = (UniqueConstraint("group_id", "slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
     slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     uri: Mapped[str] = mapped_column(String(2048), unique=True)
@@ -65,10 +75,16 @@ class Item(Base):
     __tablename__ = "items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    uuid: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: uuid_module.uuid4().hex)
+    uuid: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: uuid_module.uuid4().hex
+    )
     uri: Mapped[str] = mapped_column(String(2048), unique=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
     as_group: Mapped[bool] = mapped_column(Boolean, default=False)
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
@@ -107,13 +123,18 @@ class ItemResponse(Base):
     """A local member's "I can help"/"I'm coming", or a remote reply or DM about an item."""
 
     __tablename__ = "item_responses"
-    __table_args__ = (UniqueConstraint("item_id", "member_id"), UniqueConstraint("remote_object_id"))
+    __table_args__ = (
+        UniqueConstraint("item_id", "member_id"),
+        UniqueConstraint("remote_object_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
-    remote_object_id: Mapped[int | None] = mapped_column(ForeignKey("remote_objects.id", ondelete="CASCADE"))
+    remote_object_id: Mapped[int | None] = mapped_column(
+        ForeignKey("remote_objects.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -124,7 +145,9 @@ class RemoteItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uri: Mapped[str] = mapped_column(String(2048), unique=True)
-    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    remote_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True
+    )
     group_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
@@ -150,10 +173,15 @@ class RemoteItem(Base):
 
 # --- the taxonomy ---
 
+
 async def categories(session: AsyncSession, uris: Uris, group: LocalActor) -> list[Category]:
     """The group's categories; the default taxonomy is created on first use, so groups made
     before items existed get it too."""
-    rows = list(await session.scalars(select(Category).where(Category.group_id == group.id).order_by(Category.id)))
+    rows = list(
+        await session.scalars(
+            select(Category).where(Category.group_id == group.id).order_by(Category.id)
+        )
+    )
     if rows:
         return rows
     group_uri = uris.actor(group.username)
@@ -167,7 +195,12 @@ async def categories(session: AsyncSession, uris: Uris, group: LocalActor) -> li
 
 
 async def add_category(
-    session: AsyncSession, uris: Uris, group: LocalActor, slug: str, name: str, action: str | None = None
+    session: AsyncSession,
+    uris: Uris,
+    group: LocalActor,
+    slug: str,
+    name: str,
+    action: str | None = None,
 ) -> Category:
     if not actors.NAME_PATTERN.fullmatch(slug):
         raise ValueError(f"invalid category {slug!r}: use 1-30 lowercase letters, digits or _")
@@ -177,7 +210,10 @@ async def add_category(
     if slug in existing:
         raise ValueError(f"the group already has a category {slug!r}")
     category = Category(
-        group_id=group.id, slug=slug, name=name, action=action,
+        group_id=group.id,
+        slug=slug,
+        name=name,
+        action=action,
         uri=uris.category(uris.actor(group.username), slug),
     )
     session.add(category)
@@ -194,6 +230,7 @@ async def category(session: AsyncSession, uris: Uris, group: LocalActor, slug: s
 
 # --- reading ---
 
+
 async def find_item(session: AsyncSession, key: str | int) -> Item | None:
     """By uuid, uri or numeric id."""
     if isinstance(key, int) or key.isdigit():
@@ -202,11 +239,14 @@ async def find_item(session: AsyncSession, key: str | int) -> Item | None:
 
 
 async def people_coming(session: AsyncSession, item: Item) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(ItemResponse).where(
-            ItemResponse.item_id == item.id, ItemResponse.kind == ResponseKind.COMING
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(ItemResponse)
+            .where(ItemResponse.item_id == item.id, ItemResponse.kind == ResponseKind.COMING)
         )
-    ) or 0
+        or 0
+    )
 
 
 async def to_wire(session: AsyncSession, uris: Uris, item: Item) -> wire.Item:
@@ -224,20 +264,33 @@ async def to_wire(session: AsyncSession, uris: Uris, item: Item) -> wire.Item:
     # Members-only items are never federated; locally they read like followers-only ones.
     visibility = Visibility.PUBLIC if item.visibility == Visibility.PUBLIC else Visibility.FOLLOWERS
     return wire.Item(
-        uri=item.uri, url=item.uri, kind=Kind(item.kind), title=item.title,
+        uri=item.uri,
+        url=item.uri,
+        kind=Kind(item.kind),
+        title=item.title,
         body_markdown=item.body_markdown,
         category=wire.Category(row.slug, row.name, row.uri, row.action),
-        status=Status(item.status), visibility=visibility,
-        author_uri=author_uri, group_uri=group_uri, group_handle=f"@{group.username}@{uris.host}",
-        group_followers_uri=uris.followers(group_uri), published=item.created_at,
-        updated=item.updated_at, quantity=item.quantity, place=item.place, needed_by=item.needed_by,
-        starts_at=item.starts_at, ends_at=item.ends_at, timezone=item.timezone,
+        status=Status(item.status),
+        visibility=visibility,
+        author_uri=author_uri,
+        group_uri=group_uri,
+        group_handle=f"@{group.username}@{uris.host}",
+        group_followers_uri=uris.followers(group_uri),
+        published=item.created_at,
+        updated=item.updated_at,
+        quantity=item.quantity,
+        place=item.place,
+        needed_by=item.needed_by,
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+        timezone=item.timezone,
         people_wanted=item.people_wanted,
         people_coming=await people_coming(session, item) if item.kind == Kind.CALL else 0,
     )
 
 
 # --- the network board: other groups' items ---
+
 
 async def store_remote_item(
     session: AsyncSession, remote_actor_id: int, value: wire.RemoteItem, document: dict[str, Any]
@@ -246,15 +299,28 @@ async def store_remote_item(
     first to store it stays its author."""
     point = value.place.point if value.place else None
     row = {
-        "uri": value.uri, "remote_actor_id": remote_actor_id, "group_uri": value.group_uri,
-        "kind": value.kind, "title": value.title[:200], "category_uri": value.category_uri,
-        "status": value.status, "visibility": value.visibility, "quantity": value.quantity,
+        "uri": value.uri,
+        "remote_actor_id": remote_actor_id,
+        "group_uri": value.group_uri,
+        "kind": value.kind,
+        "title": value.title[:200],
+        "category_uri": value.category_uri,
+        "status": value.status,
+        "visibility": value.visibility,
+        "quantity": value.quantity,
         "place_name": value.place.name[:200] if value.place and value.place.name else None,
-        "latitude": point[0] if point else None, "longitude": point[1] if point else None,
+        "latitude": point[0] if point else None,
+        "longitude": point[1] if point else None,
         "radius_m": value.place.radius_m if value.place else None,
-        "needed_by": value.needed_by, "starts_at": value.starts_at, "ends_at": value.ends_at,
-        "people_wanted": value.people_wanted, "people_coming": value.people_coming,
-        "url": value.url, "document": document, "published_at": value.published, "updated_at": value.updated,
+        "needed_by": value.needed_by,
+        "starts_at": value.starts_at,
+        "ends_at": value.ends_at,
+        "people_wanted": value.people_wanted,
+        "people_coming": value.people_coming,
+        "url": value.url,
+        "document": document,
+        "published_at": value.published,
+        "updated_at": value.updated,
     }
     refreshed = [column for column in row if column not in ("uri", "remote_actor_id")]
     row_id = await upsert(session, RemoteItem, row, key="uri", update=refreshed)

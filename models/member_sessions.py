@@ -26,7 +26,9 @@ class MemberSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -40,15 +42,23 @@ async def start(session: AsyncSession, member: LocalActor) -> str:
     now = utcnow()
     await session.execute(delete(MemberSession).where(MemberSession.last_seen_at < now - IDLE))
     token = secrets.token_urlsafe(32)
-    session.add(MemberSession(token_hash=_hash(token), member_id=member.id, created_at=now, last_seen_at=now))
+    session.add(
+        MemberSession(
+            token_hash=_hash(token), member_id=member.id, created_at=now, last_seen_at=now
+        )
+    )
     await session.flush()
     return token
 
 
-async def member_id_of(session: AsyncSession, token: str, now: datetime | None = None) -> int | None:
+async def member_id_of(
+    session: AsyncSession, token: str, now: datetime | None = None
+) -> int | None:
     """The member a live session belongs to (and the session marked as used), or None."""
     now = now or utcnow()
-    found = await session.scalar(select(MemberSession).where(MemberSession.token_hash == _hash(token[:100])))
+    found = await session.scalar(
+        select(MemberSession).where(MemberSession.token_hash == _hash(token[:100]))
+    )
     if found is None:
         return None
     if found.last_seen_at < now - IDLE:
@@ -62,12 +72,16 @@ async def member_id_of(session: AsyncSession, token: str, now: datetime | None =
 
 
 async def end(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(MemberSession).where(MemberSession.token_hash == _hash(token[:100])))
+    await session.execute(
+        delete(MemberSession).where(MemberSession.token_hash == _hash(token[:100]))
+    )
 
 
 async def end_all(session: AsyncSession, member_id: int) -> int:
     """Ends every session of a member (a new password, a removal); how many there were."""
-    result = await session.execute(delete(MemberSession).where(MemberSession.member_id == member_id))
+    result = await session.execute(
+        delete(MemberSession).where(MemberSession.member_id == member_id)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -22,8 +22,12 @@ class ActorBlock(Base):
     __table_args__ = (UniqueConstraint("group_id", "remote_actor_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
-    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
+    remote_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -47,7 +51,9 @@ class Relay(Base):
     __table_args__ = (UniqueConstraint("group_id", "object_uri"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
     object_uri: Mapped[str] = mapped_column(String(2048))
     activity_uri: Mapped[str] = mapped_column(String(2048))
     automatic: Mapped[bool] = mapped_column(default=False)
@@ -60,7 +66,13 @@ class Ally(Base):
     __tablename__ = "relay_allies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
-    remote_actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
-    category_uri: Mapped[str | None] = mapped_column(String(2048), default=None)  # None: every category
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
+    remote_actor_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True
+    )
+    category_uri: Mapped[str | None] = mapped_column(
+        String(2048), default=None
+    )  # None: every category
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,7 +19,14 @@ from models.follows import Follow
 from models.queue import Delivery, DeliveryState, DomainAllow, DomainBlock
 from models.remote import RemoteActor
 
-CSV_COLUMNS = ["#domain", "#severity", "#reject_media", "#reject_reports", "#public_comment", "#obfuscate"]
+CSV_COLUMNS = [
+    "#domain",
+    "#severity",
+    "#reject_media",
+    "#reject_reports",
+    "#public_comment",
+    "#obfuscate",
+]
 
 
 def hostname(host: str) -> str:
@@ -45,8 +52,13 @@ def normalise_domain(text: str) -> str:
     except UnicodeError:
         raise ValueError(f"{text!r} is not a domain name") from None
     labels = domain.split(".")
-    if not domain or len(domain) > 253 or any(
-        not label or len(label) > 63 or not all(c.isalnum() or c == "-" for c in label) for label in labels
+    if (
+        not domain
+        or len(domain) > 253
+        or any(
+            not label or len(label) > 63 or not all(c.isalnum() or c == "-" for c in label)
+            for label in labels
+        )
     ):
         raise ValueError(f"{text!r} is not a domain name")
     return domain
@@ -61,27 +73,37 @@ async def block_domain(session: AsyncSession, text: str, reason: str = "") -> Do
     elif reason:
         block.reason = reason
     actors = [
-        actor.id for actor in await session.scalars(select(RemoteActor))
+        actor.id
+        for actor in await session.scalars(select(RemoteActor))
         if is_blocked(actor.host, [domain])
     ]
     if actors:
         await session.execute(delete(Follow).where(Follow.remote_actor_id.in_(actors)))
     pending = [
-        row.id for row in await session.execute(
+        row.id
+        for row in await session.execute(
             select(Delivery.id, Delivery.host).where(Delivery.state == DeliveryState.PENDING)
-        ) if is_blocked(row.host, [domain])
+        )
+        if is_blocked(row.host, [domain])
     ]
     if pending:
         await session.execute(
-            update(Delivery).where(Delivery.id.in_(pending))
-            .values(state=DeliveryState.REJECTED, last_error=f"domain {domain} is blocked", locked_until=None)
+            update(Delivery)
+            .where(Delivery.id.in_(pending))
+            .values(
+                state=DeliveryState.REJECTED,
+                last_error=f"domain {domain} is blocked",
+                locked_until=None,
+            )
         )
     await session.flush()
     return block
 
 
 async def unblock_domain(session: AsyncSession, text: str) -> bool:
-    result = await session.execute(delete(DomainBlock).where(DomainBlock.domain == normalise_domain(text)))
+    result = await session.execute(
+        delete(DomainBlock).where(DomainBlock.domain == normalise_domain(text))
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -110,7 +132,10 @@ def parse_blocklist_csv(text: str) -> tuple[list[tuple[str, str]], list[str]]:
         cell = {name: row[i].strip() if i < len(row) else "" for name, i in column.items()}
         severity = cell.get("severity", "suspend").lower() or "suspend"
         if severity != "suspend":
-            problems.append(f"line {number}: {cell['domain'] or '?'}: severity {severity!r} is not a block; skipped")
+            problems.append(
+                f"line {number}: {cell['domain'] or '?'}: "
+                f"severity {severity!r} is not a block; skipped"
+            )
             continue
         try:
             wanted.append((normalise_domain(cell["domain"]), cell.get("public_comment", "")))
@@ -142,7 +167,9 @@ class Mode:
 
 async def set_mode(session: AsyncSession, mode: str) -> None:
     if mode not in (Mode.OPEN, Mode.ALLOWLIST):
-        raise ValueError(f"federation mode must be {Mode.OPEN!r} or {Mode.ALLOWLIST!r}, not {mode!r}")
+        raise ValueError(
+            f"federation mode must be {Mode.OPEN!r} or {Mode.ALLOWLIST!r}, not {mode!r}"
+        )
     await session.execute(update(Instance).values(federation_mode=mode))
 
 
@@ -157,13 +184,16 @@ async def allow_domain(session: AsyncSession, text: str) -> DomainAllow:
 
 
 async def disallow_domain(session: AsyncSession, text: str) -> bool:
-    result = await session.execute(delete(DomainAllow).where(DomainAllow.domain == normalise_domain(text)))
+    result = await session.execute(
+        delete(DomainAllow).where(DomainAllow.domain == normalise_domain(text))
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class Rules:
-    """What the instance refuses: blocked domains always; in allowlist mode, everything not allowed."""
+    """What the instance refuses: blocked domains always; in allowlist mode, everything not
+    allowed."""
 
     blocked: frozenset[str] = frozenset()
     allowed: frozenset[str] | None = None  # None: open federation
@@ -177,7 +207,11 @@ class Rules:
 async def load_rules(session: AsyncSession) -> Rules:
     mode = await session.scalar(select(Instance.federation_mode)) or Mode.OPEN
     blocked = frozenset(await session.scalars(select(DomainBlock.domain)))
-    allowed = frozenset(await session.scalars(select(DomainAllow.domain))) if mode == Mode.ALLOWLIST else None
+    allowed = (
+        frozenset(await session.scalars(select(DomainAllow.domain)))
+        if mode == Mode.ALLOWLIST
+        else None
+    )
     return Rules(blocked, allowed)
 
 

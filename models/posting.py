@@ -39,7 +39,8 @@ class PersonalData(ValueError):
     def __init__(self, found: list[str]) -> None:
         self.found = found
         super().__init__(
-            "this looks like personal data, which would be federated: " + "; ".join(found)
+            "this looks like personal data, which would be federated: "
+            + "; ".join(found)
             + " (remove it, or confirm that it may be published)"
         )
 
@@ -73,7 +74,12 @@ class Draft:
 
 
 def check_personal_data(draft: Draft) -> None:
-    texts = [draft.title, draft.body_markdown, draft.meeting_point or "", draft.place.name if draft.place else ""]
+    texts = [
+        draft.title,
+        draft.body_markdown,
+        draft.meeting_point or "",
+        draft.place.name if draft.place else "",
+    ]
     found = [f"{f.kind.value} {f.text!r}" for text in texts for f in findings(text)]
     if found:
         raise PersonalData(found)
@@ -93,8 +99,13 @@ def _apply(item: Item, draft: Draft, category_id: int) -> None:
 
 
 async def create_item(
-    session: AsyncSession, uris: Uris, group: LocalActor, author: LocalActor, draft: Draft,
-    *, confirm: bool = False,
+    session: AsyncSession,
+    uris: Uris,
+    group: LocalActor,
+    author: LocalActor,
+    draft: Draft,
+    *,
+    confirm: bool = False,
 ) -> Item:
     if group.type != ActorType.GROUP:
         raise ValueError(f"{group.username!r} is not a group")
@@ -106,7 +117,9 @@ async def create_item(
         check_personal_data(draft)
     category = await items.category(session, uris, group, draft.category)
     uuid = uuid4().hex
-    item = Item(uuid=uuid, uri=uris.item(uuid), group_id=group.id, author_id=author.id, created_at=utcnow())
+    item = Item(
+        uuid=uuid, uri=uris.item(uuid), group_id=group.id, author_id=author.id, created_at=utcnow()
+    )
     item.status = Status.SCHEDULED if draft.kind == Kind.CALL else Status.OPEN
     _apply(item, draft, category.id)
     document = wire.to_ap(await items.to_wire(session, uris, item))  # validates, too
@@ -118,16 +131,27 @@ async def create_item(
 
 
 async def _publish_create(
-    session: AsyncSession, uris: Uris, item: Item, group: LocalActor, author: LocalActor, document: dict[str, Any]
+    session: AsyncSession,
+    uris: Uris,
+    item: Item,
+    group: LocalActor,
+    author: LocalActor,
+    document: dict[str, Any],
 ) -> None:
     visibility = Visibility(item.visibility)
     creator = group if item.as_group else author
-    await publish(session, creator, _activity(uris, "Create", creator, document), visibility, followers=True)
+    await publish(
+        session, creator, _activity(uris, "Create", creator, document), visibility, followers=True
+    )
     if not item.as_group:
         announce = {
-            "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Announce",
-            "actor": uris.actor(group.username), "object": item.uri,
-            "to": document["to"], "cc": [c for c in document["cc"] if c != uris.actor(group.username)],
+            "@context": vocab.AS_CONTEXT,
+            "id": uris.activity(uuid4().hex),
+            "type": "Announce",
+            "actor": uris.actor(group.username),
+            "object": item.uri,
+            "to": document["to"],
+            "cc": [c for c in document["cc"] if c != uris.actor(group.username)],
             "published": document["published"],
         }
         await publish(session, group, announce, visibility, followers=True)
@@ -135,9 +159,13 @@ async def _publish_create(
 
 def _activity(uris: Uris, type: str, actor: LocalActor, document: dict[str, Any]) -> dict[str, Any]:
     return {
-        "@context": document.pop("@context", wire.ITEM_CONTEXT), "id": uris.activity(uuid4().hex),
-        "type": type, "actor": uris.actor(actor.username), "to": document.get("to", []),
-        "cc": document.get("cc", []), "object": document,
+        "@context": document.pop("@context", wire.ITEM_CONTEXT),
+        "id": uris.activity(uuid4().hex),
+        "type": type,
+        "actor": uris.actor(actor.username),
+        "to": document.get("to", []),
+        "cc": document.get("cc", []),
+        "object": document,
     }
 
 
@@ -156,8 +184,12 @@ async def publish_update(session: AsyncSession, uris: Uris, item: Item) -> None:
     document = wire.to_ap(await items.to_wire(session, uris, item))
     others = [] if speaker is group else [group]
     await publish(
-        session, speaker, _activity(uris, "Update", speaker, document), Visibility(item.visibility),
-        followers=True, followers_of=others,
+        session,
+        speaker,
+        _activity(uris, "Update", speaker, document),
+        Visibility(item.visibility),
+        followers=True,
+        followers_of=others,
     )
 
 
@@ -173,7 +205,12 @@ async def may_change(session: AsyncSession, item: Item, member: LocalActor | Non
 
 
 async def edit_item(
-    session: AsyncSession, uris: Uris, item: Item, draft: Draft, *, by: LocalActor | None = None,
+    session: AsyncSession,
+    uris: Uris,
+    item: Item,
+    draft: Draft,
+    *,
+    by: LocalActor | None = None,
     confirm: bool = False,
 ) -> Item:
     await may_change(session, item, by)
@@ -182,9 +219,12 @@ async def edit_item(
     if draft.kind != item.kind:
         raise ValueError("an item's kind cannot change")
     if draft.as_group != item.as_group or (
-        draft.visibility != item.visibility and Visibility.MEMBERS in (draft.visibility, item.visibility)
+        draft.visibility != item.visibility
+        and Visibility.MEMBERS in (draft.visibility, item.visibility)
     ):
-        raise ValueError("who posts an item and whether it leaves the instance are fixed once posted")
+        raise ValueError(
+            "who posts an item and whether it leaves the instance are fixed once posted"
+        )
     if draft.visibility != Visibility.MEMBERS and not confirm:
         check_personal_data(draft)
     group = await session.get(LocalActor, item.group_id)
@@ -200,17 +240,33 @@ async def edit_item(
 def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
     """The item as a Draft (for editing a few fields); `place` keeps the coarse point."""
     draft = Draft(
-        kind=Kind(item.kind), title=item.title, body_markdown=item.body_markdown, category=category_slug,
-        visibility=Visibility(item.visibility), as_group=item.as_group, quantity=item.quantity,
-        place=Place(item.place_name, item.latitude, item.longitude, item.radius_m) if item.place_name else None,
-        needed_by=item.needed_by, starts_at=item.starts_at, ends_at=item.ends_at, timezone=item.timezone,
-        meeting_point=item.meeting_point, people_wanted=item.people_wanted,
+        kind=Kind(item.kind),
+        title=item.title,
+        body_markdown=item.body_markdown,
+        category=category_slug,
+        visibility=Visibility(item.visibility),
+        as_group=item.as_group,
+        quantity=item.quantity,
+        place=Place(item.place_name, item.latitude, item.longitude, item.radius_m)
+        if item.place_name
+        else None,
+        needed_by=item.needed_by,
+        starts_at=item.starts_at,
+        ends_at=item.ends_at,
+        timezone=item.timezone,
+        meeting_point=item.meeting_point,
+        people_wanted=item.people_wanted,
     )
     return replace(draft, **changes)
 
 
 async def close_item(
-    session: AsyncSession, uris: Uris, item: Item, status: Status | str, *, by: LocalActor | None = None,
+    session: AsyncSession,
+    uris: Uris,
+    item: Item,
+    status: Status | str,
+    *,
+    by: LocalActor | None = None,
     now: datetime | None = None,
 ) -> Item:
     status = Status(status)
@@ -227,7 +283,12 @@ async def close_item(
 
 
 async def delete_item(
-    session: AsyncSession, uris: Uris, item: Item, *, by: LocalActor | None = None, now: datetime | None = None
+    session: AsyncSession,
+    uris: Uris,
+    item: Item,
+    *,
+    by: LocalActor | None = None,
+    now: datetime | None = None,
 ) -> None:
     await may_change(session, item, by)
     if item.deleted_at is not None:
@@ -242,22 +303,40 @@ async def delete_item(
     group_uri = uris.actor(group.username)
     followers = uris.followers(group_uri)
     to = [vocab.PUBLIC] if item.visibility == Visibility.PUBLIC else [followers]
-    cc = ([followers] if item.visibility == Visibility.PUBLIC else []) + ([] if item.as_group else [group_uri])
+    cc = ([followers] if item.visibility == Visibility.PUBLIC else []) + (
+        [] if item.as_group else [group_uri]
+    )
     delete = {
-        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Delete",
-        "actor": speaker_uri, "to": to, "cc": cc, "object": tombstone,
+        "@context": vocab.AS_CONTEXT,
+        "id": uris.activity(uuid4().hex),
+        "type": "Delete",
+        "actor": speaker_uri,
+        "to": to,
+        "cc": cc,
+        "object": tombstone,
     }
     await publish(
-        session, speaker, delete, Visibility(item.visibility), followers=True,
+        session,
+        speaker,
+        delete,
+        Visibility(item.visibility),
+        followers=True,
         followers_of=[] if speaker is group else [group],
     )
 
 
 async def respond(
-    session: AsyncSession, uris: Uris, item: Item, member: LocalActor, kind: ResponseKind | str | None = None
+    session: AsyncSession,
+    uris: Uris,
+    item: Item,
+    member: LocalActor,
+    kind: ResponseKind | str | None = None,
 ) -> ItemResponse:
-    """A member's "I can help" (asks, offers) or "I'm coming" (calls: the count goes out in an Update)."""
-    kind = ResponseKind(kind or (ResponseKind.COMING if item.kind == Kind.CALL else ResponseKind.HELP))
+    """A member's "I can help" (asks, offers) or "I'm coming" (calls: the count goes out in an
+    Update)."""
+    kind = ResponseKind(
+        kind or (ResponseKind.COMING if item.kind == Kind.CALL else ResponseKind.HELP)
+    )
     if kind not in (ResponseKind.HELP, ResponseKind.COMING):
         raise ValueError("members answer with help or coming")
     group = await session.get(LocalActor, item.group_id)
@@ -267,7 +346,9 @@ async def respond(
     if item.deleted_at is not None or item.status in CLOSED:
         raise ValueError(f"this {item.kind} is closed")
     existing = await session.scalar(
-        select(ItemResponse).where(ItemResponse.item_id == item.id, ItemResponse.member_id == member.id)
+        select(ItemResponse).where(
+            ItemResponse.item_id == item.id, ItemResponse.member_id == member.id
+        )
     )
     if existing is not None:
         return existing
@@ -283,22 +364,29 @@ async def respond(
 async def responses(session: AsyncSession, item: Item, viewer: LocalActor) -> list[ItemResponse]:
     """Every response, for the item's author and the group's moderators; nobody else."""
     await may_change(session, item, viewer)
-    return list(await session.scalars(
-        select(ItemResponse).where(ItemResponse.item_id == item.id).order_by(ItemResponse.id)
-    ))
+    return list(
+        await session.scalars(
+            select(ItemResponse).where(ItemResponse.item_id == item.id).order_by(ItemResponse.id)
+        )
+    )
 
 
 async def expire_due(session: AsyncSession, uris: Uris, now: datetime | None = None) -> int:
     """Open asks and offers past `needed_by` become expired; scheduled calls past their end are
     done. Each publishes its Update."""
     now = now or utcnow()
-    due = list(await session.scalars(
-        select(Item).where(
-            Item.deleted_at.is_(None),
-            ((Item.status == Status.OPEN) & (Item.needed_by < now))
-            | ((Item.status == Status.SCHEDULED) & (Item.ends_at < now)),
-        ).order_by(Item.id).limit(200)
-    ))
+    due = list(
+        await session.scalars(
+            select(Item)
+            .where(
+                Item.deleted_at.is_(None),
+                ((Item.status == Status.OPEN) & (Item.needed_by < now))
+                | ((Item.status == Status.SCHEDULED) & (Item.ends_at < now)),
+            )
+            .order_by(Item.id)
+            .limit(200)
+        )
+    )
     for item in due:
         item.status = Status.DONE if item.kind == Kind.CALL else Status.EXPIRED
         item.updated_at = now
@@ -315,7 +403,11 @@ async def reply_to_response(
     item = await session.get(Item, response.item_id)
     assert item is not None
     await may_change(session, item, by)
-    remote_object = await session.get(RemoteObject, response.remote_object_id) if response.remote_object_id else None
+    remote_object = (
+        await session.get(RemoteObject, response.remote_object_id)
+        if response.remote_object_id
+        else None
+    )
     if remote_object is None:
         raise ValueError("only responses from other servers are answered by direct message")
     recipient = await session.get(RemoteActor, remote_object.remote_actor_id)
@@ -326,14 +418,24 @@ async def reply_to_response(
     group_uri = uris.actor(group.username)
     handle = f"@{recipient.username}@{recipient.host}" if recipient.username else recipient.uri
     note = {
-        "id": uris.object(uuid4().hex), "type": "Note", "attributedTo": group_uri,
-        "to": [recipient.uri], "cc": [], "inReplyTo": remote_object.uri, "published": _now_iso(),
+        "id": uris.object(uuid4().hex),
+        "type": "Note",
+        "attributedTo": group_uri,
+        "to": [recipient.uri],
+        "cc": [],
+        "inReplyTo": remote_object.uri,
+        "published": _now_iso(),
         "content": render_markdown(text_markdown),
         "tag": [{"type": "Mention", "href": recipient.uri, "name": handle}],
     }
     create = {
-        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Create",
-        "actor": group_uri, "to": [recipient.uri], "cc": [], "object": note,
+        "@context": vocab.AS_CONTEXT,
+        "id": uris.activity(uuid4().hex),
+        "type": "Create",
+        "actor": group_uri,
+        "to": [recipient.uri],
+        "cc": [],
+        "object": note,
     }
     await publish(session, group, create, Visibility.DIRECT, to_actors=[recipient.uri])
     return create

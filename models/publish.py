@@ -39,7 +39,8 @@ async def publish(
         document=activity,
         visibility=visibility,
         audience={
-            "followers": followers, "actors": list(to_actors or []),
+            "followers": followers,
+            "actors": list(to_actors or []),
             **({"followers_of": [a.id for a in followers_of]} if followers_of else {}),
         },
     )
@@ -48,7 +49,9 @@ async def publish(
     return row
 
 
-def addressed(activity: dict[str, Any], visibility: Visibility, to_actors: list[str]) -> dict[str, Any]:
+def addressed(
+    activity: dict[str, Any], visibility: Visibility, to_actors: list[str]
+) -> dict[str, Any]:
     """Fill in `to`/`cc` from the visibility when the caller left them out (its own win):
     public: to Public, cc followers; followers: to followers; direct: to the named actors;
     members: to nobody outside. The embedded object gets the same addressing."""

@@ -63,7 +63,9 @@ class Incoming(Base):
     actor_uri: Mapped[str] = mapped_column(String(2048))
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The local actor whose inbox received it (None for the shared inbox).
-    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id", ondelete="SET NULL"))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="SET NULL")
+    )
     state: Mapped[str] = mapped_column(String(16), default=IncomingState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -87,7 +89,9 @@ class Activity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uri: Mapped[str] = mapped_column(String(2048), unique=True)
     type: Mapped[str] = mapped_column(String(64))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
     object_uri: Mapped[str | None] = mapped_column(String(2048), index=True)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     visibility: Mapped[str] = mapped_column(String(16))
@@ -118,7 +122,9 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
     inbox_uri: Mapped[str] = mapped_column(String(2048))
     host: Mapped[str] = mapped_column(String(255), index=True)
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)

@@ -27,11 +27,18 @@ class NotRelayed(ValueError):
 
 
 async def relayed(session: AsyncSession, group: LocalActor, object_uri: str) -> Relay | None:
-    return await session.scalar(select(Relay).where(Relay.group_id == group.id, Relay.object_uri == object_uri))
+    return await session.scalar(
+        select(Relay).where(Relay.group_id == group.id, Relay.object_uri == object_uri)
+    )
 
 
 async def announce(
-    session: AsyncSession, uris: Uris, group: LocalActor, object_uri: str, *, automatic: bool = False
+    session: AsyncSession,
+    uris: Uris,
+    group: LocalActor,
+    object_uri: str,
+    *,
+    automatic: bool = False,
 ) -> Relay:
     """The group's public Announce of the object id to its followers, recorded once."""
     if group.type != ActorType.GROUP:
@@ -42,11 +49,18 @@ async def announce(
         raise NotRelayed(f"@{group.username} has shared {object_uri} already")
     group_uri = uris.actor(group.username)
     activity = {
-        "@context": vocab.AS_CONTEXT, "id": uris.activity(uuid4().hex), "type": "Announce",
-        "actor": group_uri, "object": object_uri, "to": [vocab.PUBLIC], "cc": [uris.followers(group_uri)],
+        "@context": vocab.AS_CONTEXT,
+        "id": uris.activity(uuid4().hex),
+        "type": "Announce",
+        "actor": group_uri,
+        "object": object_uri,
+        "to": [vocab.PUBLIC],
+        "cc": [uris.followers(group_uri)],
         "published": utcnow().isoformat().replace("+00:00", "Z"),
     }
-    row = Relay(group_id=group.id, object_uri=object_uri, activity_uri=activity["id"], automatic=automatic)
+    row = Relay(
+        group_id=group.id, object_uri=object_uri, activity_uri=activity["id"], automatic=automatic
+    )
     session.add(row)
     await publish(session, group, activity, Visibility.PUBLIC, followers=True)
     await session.flush()
@@ -54,7 +68,12 @@ async def announce(
 
 
 async def relay_item(
-    session: AsyncSession, uris: Uris, group: LocalActor, item: RemoteItem | str, *, automatic: bool = False
+    session: AsyncSession,
+    uris: Uris,
+    group: LocalActor,
+    item: RemoteItem | str,
+    *,
+    automatic: bool = False,
 ) -> Relay:
     """A moderator shares a followed group's public item. Followers-only items are never shared:
     an Announce would carry them past the audience their group chose."""
@@ -72,15 +91,24 @@ async def add_ally(
     session: AsyncSession, group: LocalActor, remote: RemoteActor, category_uri: str | None = None
 ) -> Ally:
     """Relay the actor's items from now on (all, or one category's); the group must follow it."""
-    follows = await session.scalar(select(Follow.id).where(
-        Follow.local_actor_id == group.id, Follow.remote_actor_id == remote.id, Follow.direction == Direction.OUTBOUND,
-    ))
+    follows = await session.scalar(
+        select(Follow.id).where(
+            Follow.local_actor_id == group.id,
+            Follow.remote_actor_id == remote.id,
+            Follow.direction == Direction.OUTBOUND,
+        )
+    )
     if follows is None:
         raise NotRelayed(f"@{group.username} does not follow {remote.uri}; follow it first")
-    existing = await session.scalar(select(Ally).where(
-        Ally.group_id == group.id, Ally.remote_actor_id == remote.id,
-        Ally.category_uri.is_(None) if category_uri is None else Ally.category_uri == category_uri,
-    ))
+    existing = await session.scalar(
+        select(Ally).where(
+            Ally.group_id == group.id,
+            Ally.remote_actor_id == remote.id,
+            Ally.category_uri.is_(None)
+            if category_uri is None
+            else Ally.category_uri == category_uri,
+        )
+    )
     if existing is not None:
         return existing
     ally = Ally(group_id=group.id, remote_actor_id=remote.id, category_uri=category_uri)
@@ -90,9 +118,11 @@ async def add_ally(
 
 
 async def remove_ally(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> int:
-    rows = list(await session.scalars(
-        select(Ally).where(Ally.group_id == group.id, Ally.remote_actor_id == remote.id)
-    ))
+    rows = list(
+        await session.scalars(
+            select(Ally).where(Ally.group_id == group.id, Ally.remote_actor_id == remote.id)
+        )
+    )
     for row in rows:
         await session.delete(row)
     return len(rows)
@@ -110,11 +140,20 @@ async def auto_relay(session: AsyncSession, uris: Uris, item: RemoteItem) -> lis
     rows = await session.execute(
         select(Ally.group_id, Ally.category_uri)
         .join(RemoteActor, RemoteActor.id == Ally.remote_actor_id)
-        .join(Follow, (Follow.remote_actor_id == Ally.remote_actor_id) & (Follow.local_actor_id == Ally.group_id))
-        .where(RemoteActor.uri.in_(ally_uris), Follow.direction == Direction.OUTBOUND,
-               Follow.state == FollowState.ACCEPTED)
+        .join(
+            Follow,
+            (Follow.remote_actor_id == Ally.remote_actor_id)
+            & (Follow.local_actor_id == Ally.group_id),
+        )
+        .where(
+            RemoteActor.uri.in_(ally_uris),
+            Follow.direction == Direction.OUTBOUND,
+            Follow.state == FollowState.ACCEPTED,
+        )
     )
-    group_ids = sorted({gid for gid, category in rows if category is None or category == item.category_uri})
+    group_ids = sorted(
+        {gid for gid, category in rows if category is None or category == item.category_uri}
+    )
     done = []
     for group_id in group_ids:
         group = await session.get(LocalActor, group_id)

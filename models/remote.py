@@ -34,7 +34,9 @@ class RemoteKey(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_uri: Mapped[str] = mapped_column(String(2048), unique=True)
-    actor_id: Mapped[int] = mapped_column(ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True
+    )
     public_key_pem: Mapped[str] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -63,11 +65,27 @@ class KeyStore:
         async with self._sessions() as session, session.begin():
             # Known only by its key so far; the inbox fills in the rest when it fetches it.
             placeholder = {
-                "uri": key.owner_uri, "host": vocab.host_of(key.owner_uri) or "", "inbox_uri": "",
-                "document": {}, "fetched_at": datetime.fromtimestamp(0, UTC),
+                "uri": key.owner_uri,
+                "host": vocab.host_of(key.owner_uri) or "",
+                "inbox_uri": "",
+                "document": {},
+                "fetched_at": datetime.fromtimestamp(0, UTC),
             }
             actor_id = await upsert(session, RemoteActor, placeholder, key="uri")
             if actor_id is None:  # known already: kept as it is
-                actor_id = await session.scalar(select(RemoteActor.id).where(RemoteActor.uri == key.owner_uri))
-            stored = {"key_uri": key.key_id, "actor_id": actor_id, "public_key_pem": pem, "fetched_at": utcnow()}
-            await upsert(session, RemoteKey, stored, key="key_uri", update=("actor_id", "public_key_pem", "fetched_at"))
+                actor_id = await session.scalar(
+                    select(RemoteActor.id).where(RemoteActor.uri == key.owner_uri)
+                )
+            stored = {
+                "key_uri": key.key_id,
+                "actor_id": actor_id,
+                "public_key_pem": pem,
+                "fetched_at": utcnow(),
+            }
+            await upsert(
+                session,
+                RemoteKey,
+                stored,
+                key="key_uri",
+                update=("actor_id", "public_key_pem", "fetched_at"),
+            )

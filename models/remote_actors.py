@@ -49,14 +49,26 @@ async def store(runtime: Runtime, document: dict[str, Any]) -> RemoteActor:
         return await upsert(session, values, document)
 
 
-async def upsert(session: AsyncSession, values: RemoteActorValues, document: dict[str, Any]) -> RemoteActor:
+async def upsert(
+    session: AsyncSession, values: RemoteActorValues, document: dict[str, Any]
+) -> RemoteActor:
     """Insert or refresh the actor's row, whoever else is storing it at the same moment."""
     row = {
-        "uri": values.uri, "type": values.type, "host": values.host, "username": values.username,
-        "name": values.name, "inbox_uri": values.inbox_uri, "shared_inbox_uri": values.shared_inbox_uri,
-        "followers_uri": values.followers_uri, "document": document, "fetched_at": utcnow(), "gone": False,
+        "uri": values.uri,
+        "type": values.type,
+        "host": values.host,
+        "username": values.username,
+        "name": values.name,
+        "inbox_uri": values.inbox_uri,
+        "shared_inbox_uri": values.shared_inbox_uri,
+        "followers_uri": values.followers_uri,
+        "document": document,
+        "fetched_at": utcnow(),
+        "gone": False,
     }
-    actor_id = await base.upsert(session, RemoteActor, row, key="uri", update=[c for c in row if c != "uri"])
+    actor_id = await base.upsert(
+        session, RemoteActor, row, key="uri", update=[c for c in row if c != "uri"]
+    )
     return await session.get_one(RemoteActor, actor_id, populate_existing=True)
 
 

@@ -72,7 +72,13 @@ class Runtime:
             deadline=settings.fetch_deadline,
         )
         return cls(
-            settings, engine, db.sessionmaker(engine), Uris(settings.base_url), client, connector, user_agent
+            settings,
+            engine,
+            db.sessionmaker(engine),
+            Uris(settings.base_url),
+            client,
+            connector,
+            user_agent,
         )
 
     async def close(self) -> None:

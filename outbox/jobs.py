@@ -69,7 +69,9 @@ async def named_recipients(
             document = await fetch(uri)
             inbox = vocab.id_of(document.get("inbox"))
             endpoints = document.get("endpoints")
-            shared = vocab.id_of(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+            shared = (
+                vocab.id_of(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+            )
             if inbox:
                 found.append(Recipient(uri, inbox, shared))
     return found
@@ -122,8 +124,15 @@ async def expand(
             unavailable_hosts=await hosts.unavailable_hosts(session),
         )
         values = [
-            {"activity_id": row.id, "inbox_uri": t.inbox_uri, "host": t.host, "state": "pending",
-             "attempts": 0, "next_attempt_at": now, "created_at": now}
+            {
+                "activity_id": row.id,
+                "inbox_uri": t.inbox_uri,
+                "host": t.host,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
             for t in targets
         ]
         for start in range(0, len(values), INSERT_BATCH):
@@ -159,11 +168,19 @@ async def fail(
 
 
 async def claim(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, limit: int = 20, lease: timedelta = LEASE
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    limit: int = 20,
+    lease: timedelta = LEASE,
 ) -> list[int]:
     """Lease up to `limit` due jobs, oldest first; their ids."""
     async with sessions() as session, session.begin():
         rows = await queue.claim(
-            session, Activity, now=now, lease=lease, limit=limit, where=[Activity.fanout_state == FanoutState.PENDING]
+            session,
+            Activity,
+            now=now,
+            lease=lease,
+            limit=limit,
+            where=[Activity.fanout_state == FanoutState.PENDING],
         )
     return [row.id for row in rows]

@@ -18,19 +18,38 @@ class QueueStatus:
     unavailable: list[str]
 
     def lines(self) -> list[str]:
-        out = ["fan-out jobs: " + (", ".join(f"{k} {v}" for k, v in sorted(self.fanout.items())) or "none")]
-        out.append("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(self.deliveries.items())) or "none"))
+        out = [
+            "fan-out jobs: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(self.fanout.items())) or "none")
+        ]
+        out.append(
+            "deliveries: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(self.deliveries.items())) or "none")
+        )
         if self.oldest_due:
             out.append("pending by host (oldest due first):")
-            out += [f"  {host}  due {due.isoformat(timespec='seconds')}  {n} pending" for host, due, n in self.oldest_due]
+            out += [
+                f"  {host}  due {due.isoformat(timespec='seconds')}  {n} pending"
+                for host, due, n in self.oldest_due
+            ]
         if self.unavailable:
             out.append("unavailable hosts: " + ", ".join(self.unavailable))
         return out
 
 
 async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
-    fanout = {k: n for k, n in await session.execute(select(Activity.fanout_state, func.count()).group_by(Activity.fanout_state))}
-    deliveries = {k: n for k, n in await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))}
+    fanout = {
+        k: n
+        for k, n in await session.execute(
+            select(Activity.fanout_state, func.count()).group_by(Activity.fanout_state)
+        )
+    }
+    deliveries = {
+        k: n
+        for k, n in await session.execute(
+            select(Delivery.state, func.count()).group_by(Delivery.state)
+        )
+    }
     oldest = func.min(Delivery.next_attempt_at)
     rows = await session.execute(
         select(Delivery.host, oldest, func.count())
@@ -39,10 +58,14 @@ async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
         .order_by(oldest)
         .limit(limit)
     )
-    unavailable = await session.scalars(select(Host.host).where(Host.unavailable_since.is_not(None)).order_by(Host.host))
+    unavailable = await session.scalars(
+        select(Host.host).where(Host.unavailable_since.is_not(None)).order_by(Host.host)
+    )
     return QueueStatus(
-        {str(k): v for k, v in fanout.items()}, {str(k): v for k, v in deliveries.items()},
-        [(host, due, n) for host, due, n in rows], list(unavailable),
+        {str(k): v for k, v in fanout.items()},
+        {str(k): v for k, v in deliveries.items()},
+        [(host, due, n) for host, due, n in rows],
+        list(unavailable),
     )
 
 
@@ -56,8 +79,8 @@ async def retry_host(session: AsyncSession, host: str, now: datetime | None = No
         .execution_options(synchronize_session=False)
     )
     await session.execute(
-        update(Host).where(Host.host == host).values(consecutive_failures=0, first_failure_at=None, unavailable_since=None)
+        update(Host)
+        .where(Host.host == host)
+        .values(consecutive_failures=0, first_failure_at=None, unavailable_since=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-

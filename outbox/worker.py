@@ -45,9 +45,19 @@ _DELIVERIES = cast(Table, Delivery.__table__)
 _RECORD = (
     update(_DELIVERIES)
     .where(_DELIVERIES.c.id == bindparam("row_id"))
-    .values({name: bindparam(name) for name in (
-        "state", "attempts", "locked_until", "next_attempt_at", "last_status", "last_error"
-    )})
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "state",
+                "attempts",
+                "locked_until",
+                "next_attempt_at",
+                "last_status",
+                "last_error",
+            )
+        }
+    )
 )
 
 
@@ -56,12 +66,12 @@ def decide(
 ) -> tuple[DeliveryState, datetime]:
     """A delivery's state after its `attempts`-th try, and when it is next due:
 
-        2xx                         sent
-        404, 410                    gone (410 on a follower's inbox also ends the follow)
-        refused by our own guard    rejected
-        anything else               as retry.DELIVERY says: pending until the next try (401,
-                                    408, 429, 5xx, no answer; Retry-After honoured), rejected
-                                    at once (other 4xx), failed after the last try
+    2xx                         sent
+    404, 410                    gone (410 on a follower's inbox also ends the follow)
+    refused by our own guard    rejected
+    anything else               as retry.DELIVERY says: pending until the next try (401,
+                                408, 429, 5xx, no answer; Retry-After honoured), rejected
+                                at once (other 4xx), failed after the last try
     """
     status = outcome.status
     if status is not None and not outcome.refused:
@@ -69,7 +79,9 @@ def decide(
             return DeliveryState.SENT, now
         if status in (404, 410):
             return DeliveryState.GONE, now
-    failure = Failure(status, retry.parse_retry_after(outcome.retry_after, now), final=outcome.refused)
+    failure = Failure(
+        status, retry.parse_retry_after(outcome.retry_after, now), final=outcome.refused
+    )
     delay = retry.DELIVERY(attempts, failure, random_unit)
     if delay is not None:
         return DeliveryState.PENDING, now + delay
@@ -82,8 +94,12 @@ def _record_sent(ids: list[int], status: int | None, now: datetime) -> Update:
         update(_DELIVERIES)
         .where(_DELIVERIES.c.id.in_(ids))
         .values(
-            state=DeliveryState.SENT, attempts=_DELIVERIES.c.attempts + 1, locked_until=None,
-            next_attempt_at=now, last_status=status, last_error=None,
+            state=DeliveryState.SENT,
+            attempts=_DELIVERIES.c.attempts + 1,
+            locked_until=None,
+            next_attempt_at=now,
+            last_status=status,
+            last_error=None,
         )
     )
 
@@ -131,15 +147,21 @@ class DeliveryWorker:
         for activity_id in await jobs.claim(self.runtime.sessions, self.now()):
             try:
                 made += await jobs.expand(
-                    self.runtime.sessions, activity_id, own_host=self.runtime.settings.host,
-                    fetch=self.runtime.fetch, now=self.now(),
+                    self.runtime.sessions,
+                    activity_id,
+                    own_host=self.runtime.settings.host,
+                    fetch=self.runtime.fetch,
+                    now=self.now(),
                     random_unit=self.random_unit,
                 )
             except Exception as e:  # one broad except per job: counted and recorded on the row
                 log.exception("fan-out of activity %s failed", activity_id)
                 await jobs.fail(
-                    self.runtime.sessions, activity_id, f"{type(e).__name__}: {e}",
-                    now=self.now(), random_unit=self.random_unit,
+                    self.runtime.sessions,
+                    activity_id,
+                    f"{type(e).__name__}: {e}",
+                    now=self.now(),
+                    random_unit=self.random_unit,
                 )
         return made
 
@@ -160,13 +182,26 @@ class DeliveryWorker:
 
         async with self.runtime.sessions() as session, session.begin():
             rows = await queue.claim(
-                session, Delivery, now=self.now(), lease=self.limits.lease, limit=limit, where=where,
-                order_by=[Delivery.next_attempt_at], keep=keep,
-                columns=[Delivery.activity_id, Delivery.inbox_uri, Delivery.host, Delivery.attempts],
+                session,
+                Delivery,
+                now=self.now(),
+                lease=self.limits.lease,
+                limit=limit,
+                where=where,
+                order_by=[Delivery.next_attempt_at],
+                keep=keep,
+                columns=[
+                    Delivery.activity_id,
+                    Delivery.inbox_uri,
+                    Delivery.host,
+                    Delivery.attempts,
+                ],
             )
         # By position, not by name: a claim is hundreds of rows.
-        return [Claimed(row_id, activity_id, inbox, host, attempts)
-                for row_id, activity_id, inbox, host, attempts, _ in rows]
+        return [
+            Claimed(row_id, activity_id, inbox, host, attempts)
+            for row_id, activity_id, inbox, host, attempts, _ in rows
+        ]
 
     async def _prepare(self, activity_ids: set[int]) -> None:
         """Serialise, digest and find the signing key once per activity."""
@@ -189,7 +224,9 @@ class DeliveryWorker:
             payload, key = self._payloads[item.activity_id]
             try:
                 assert self.sender is not None, "run() and run_once() give the worker a Sender"
-                outcome = await deliver(self.sender, item.inbox_uri, payload, key, self.runtime.schemes)
+                outcome = await deliver(
+                    self.sender, item.inbox_uri, payload, key, self.runtime.schemes
+                )
             except Exception as e:  # one broad except per job: a bug must not lose the row
                 log.exception("delivery %s to %s failed", item.id, item.inbox_uri)
                 outcome = Outcome(None, error=f"{type(e).__name__}: {e}")
@@ -227,11 +264,17 @@ class DeliveryWorker:
             if state is DeliveryState.SENT and outcome.error is None:
                 sent.setdefault(outcome.status, []).append(item.id)
             else:
-                changes.append({
-                    "row_id": item.id, "state": state, "attempts": attempts,
-                    "locked_until": None, "next_attempt_at": due,
-                    "last_status": outcome.status, "last_error": outcome.error,
-                })
+                changes.append(
+                    {
+                        "row_id": item.id,
+                        "state": state,
+                        "attempts": attempts,
+                        "locked_until": None,
+                        "next_attempt_at": due,
+                        "last_status": outcome.status,
+                        "last_error": outcome.error,
+                    }
+                )
             if outcome.status is not None and outcome.status < 500:
                 alive.add(item.host)
             elif not outcome.refused:
@@ -247,7 +290,12 @@ class DeliveryWorker:
                 await session.execute(
                     update(Host)
                     .where(Host.host.in_(alive), Host.consecutive_failures > 0)
-                    .values(consecutive_failures=0, first_failure_at=None, unavailable_since=None, last_success_at=now)
+                    .values(
+                        consecutive_failures=0,
+                        first_failure_at=None,
+                        unavailable_since=None,
+                        last_success_at=now,
+                    )
                 )
             await hosts.record_failures(session, failures, now)
             if gone_inboxes:
@@ -332,7 +380,9 @@ async def remove_gone_followers(session: AsyncSession, inbox_uris: list[str]) ->
     """A 410 from an actor's own inbox: that actor is gone, and so are its follows of us."""
     gone = select(RemoteActor.id).where(RemoteActor.inbox_uri.in_(inbox_uris))
     await session.execute(
-        delete(Follow).where(Follow.direction == Direction.INBOUND, Follow.remote_actor_id.in_(gone))
+        delete(Follow).where(
+            Follow.direction == Direction.INBOUND, Follow.remote_actor_id.in_(gone)
+        )
     )
 
 

@@ -1,6 +1,7 @@
 """Fixtures shared by every test: databases (SQLite and PostgreSQL) and running instances.
 
-PostgreSQL tests need AYNI_TEST_POSTGRES_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test).
+PostgreSQL tests need AYNI_TEST_POSTGRES_URL
+(e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test).
 Outside CI they skip without it; under CI (CI=true) a missing URL is a failure, never a skip.
 """
 
@@ -72,7 +73,10 @@ def sqlite_url(directory: Path, name: str = "ayni") -> str:
 # Migrating costs more than most tests (about 0.1 s on SQLite, 0.5 s on PostgreSQL): the
 # migrations run once into a template that each test's database is copied from.
 MIGRATIONS_DIGEST = hashlib.sha256(
-    b"".join(path.name.encode() + path.read_bytes() for path in sorted((db.MIGRATIONS / "versions").glob("*.py")))
+    b"".join(
+        path.name.encode() + path.read_bytes()
+        for path in sorted((db.MIGRATIONS / "versions").glob("*.py"))
+    )
 ).hexdigest()[:12]
 
 
@@ -142,15 +146,21 @@ class PostgresDatabases:
         return self._url(name)
 
     async def drop_all(self) -> None:
-        await self._execute(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self.created))
+        await self._execute(
+            *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self.created)
+        )
 
 
 def require_postgres() -> str:
     if POSTGRES_URL:
         return POSTGRES_URL
     if os.environ.get("CI"):
-        pytest.fail("CI is set but AYNI_TEST_POSTGRES_URL is not: the PostgreSQL tests must run under CI")
-    pytest.skip("PostgreSQL tests need AYNI_TEST_POSTGRES_URL=postgresql+asyncpg://user@host:port/db")
+        pytest.fail(
+            "CI is set but AYNI_TEST_POSTGRES_URL is not: the PostgreSQL tests must run under CI"
+        )
+    pytest.skip(
+        "PostgreSQL tests need AYNI_TEST_POSTGRES_URL=postgresql+asyncpg://user@host:port/db"
+    )
 
 
 class DatabaseUrls:

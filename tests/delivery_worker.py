@@ -28,7 +28,9 @@ class Announcing(DeliveryWorker):
 
 async def main(base_url: str, database_url: str, lease: float) -> None:
     settings = Settings(
-        base_url=base_url, database_url=database_url, secret_key="test",
+        base_url=base_url,
+        database_url=database_url,
+        secret_key="test",
         allow_private_addresses=(ipaddress.ip_network("127.0.0.0/8"),),
     )
     runtime = Runtime.build(settings, version=__version__)

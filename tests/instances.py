@@ -43,7 +43,9 @@ class Loopback(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         transport = self.apps.get(request.url.netloc.decode())
         if transport is None:
-            raise httpx.ConnectError(f"nothing serves {request.url.netloc.decode()}", request=request)
+            raise httpx.ConnectError(
+                f"nothing serves {request.url.netloc.decode()}", request=request
+            )
         return await transport.handle_async_request(request)
 
 
@@ -65,7 +67,9 @@ class InProcess:
 class _Wire(asyncio.Transport):
     """One connection's bytes: requests in through write(), answers out to the protocol."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, target: Target, protocol: asyncio.Protocol) -> None:
+    def __init__(
+        self, transport: httpx.AsyncBaseTransport, target: Target, protocol: asyncio.Protocol
+    ) -> None:
         super().__init__()
         self._transport, self._target, self._protocol = transport, target, protocol
         self._server = h11.Connection(h11.SERVER)
@@ -95,10 +99,17 @@ class _Wire(asyncio.Transport):
         except Exception as e:  # noqa: BLE001  a host that is down, or an app that failed: a reset
             self._lose(ConnectionResetError(f"{type(e).__name__}: {e}"))
             return
-        headers = [(k, v) for k, v in response.headers.raw if k.lower() not in (b"content-length", b"transfer-encoding")]
+        headers = [
+            (k, v)
+            for k, v in response.headers.raw
+            if k.lower() not in (b"content-length", b"transfer-encoding")
+        ]
         if response.status_code not in (204, 304):
             headers.append((b"content-length", str(len(content)).encode()))
-        wire = self._server.send(h11.Response(status_code=response.status_code, headers=headers)) or b""
+        wire = (
+            self._server.send(h11.Response(status_code=response.status_code, headers=headers))
+            or b""
+        )
         if response.status_code not in (204, 304):
             wire += self._server.send(h11.Data(data=content)) or b""
         wire += self._server.send(h11.EndOfMessage()) or b""
@@ -159,19 +170,27 @@ def settings_for(base_url: str, database_url: str, **overrides: Any) -> Settings
 
 @contextlib.asynccontextmanager
 async def start_instance(
-    base_url: str, database_url: str, network: Loopback | None = None, *, settings: Settings | None = None
+    base_url: str,
+    database_url: str,
+    network: Loopback | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Instance]:
     """`settings`, when given, replaces `settings_for(base_url, database_url)` entirely."""
     network = network or Loopback()
     settings = settings or settings_for(base_url, database_url)
     app = create_app(
-        settings, mounts={"all://127.0.0.1": network, "all://localhost": network}, connector=InProcess(network)
+        settings,
+        mounts={"all://127.0.0.1": network, "all://localhost": network},
+        connector=InProcess(network),
     )
     network.add(settings.host, app)
     await seed(app.state.runtime)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=settings.base_url) as http,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=settings.base_url
+        ) as http,
     ):
         yield Instance(settings, app, http)
 

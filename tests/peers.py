@@ -46,12 +46,14 @@ class MastodonPeer:
         self.private_key = keys.generate_private_key()
         self.http = httpx.AsyncClient(transport=self.transport)
         self.key_resolver = KeyResolver(self._fetch)
-        self.app = Starlette(routes=[
-            Route("/users/{name}", self._actor),
-            Route("/users/{name}/inbox", self._inbox, methods=["POST"]),
-            Route("/inbox", self._inbox, methods=["POST"]),
-            Route("/users/{name}/statuses/{id}", self._status),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/users/{name}", self._actor),
+                Route("/users/{name}/inbox", self._inbox, methods=["POST"]),
+                Route("/inbox", self._inbox, methods=["POST"]),
+                Route("/users/{name}/statuses/{id}", self._status),
+            ]
+        )
 
     @property
     def actor_uri(self) -> str:
@@ -68,13 +70,21 @@ class MastodonPeer:
     def actor_document(self) -> dict[str, Any]:
         return {
             "@context": [AS, vocab.SECURITY_CONTEXT],
-            "id": self.actor_uri, "type": "Person", "preferredUsername": self.username, "name": "Alice",
-            "inbox": f"{self.actor_uri}/inbox", "outbox": f"{self.actor_uri}/outbox",
-            "followers": f"{self.actor_uri}/followers", "following": f"{self.actor_uri}/following",
+            "id": self.actor_uri,
+            "type": "Person",
+            "preferredUsername": self.username,
+            "name": "Alice",
+            "inbox": f"{self.actor_uri}/inbox",
+            "outbox": f"{self.actor_uri}/outbox",
+            "followers": f"{self.actor_uri}/followers",
+            "following": f"{self.actor_uri}/following",
             "endpoints": {"sharedInbox": f"{self.base_url}/inbox"},
             "alsoKnownAs": self.also_known_as,
-            "publicKey": {"id": self.key_id, "owner": self.actor_uri,
-                          "publicKeyPem": keys.public_key_to_pem(self.private_key.public_key())},
+            "publicKey": {
+                "id": self.key_id,
+                "owner": self.actor_uri,
+                "publicKeyPem": keys.public_key_to_pem(self.private_key.public_key()),
+            },
         }
 
     # Serving ---------------------------------------------------------------------------
@@ -138,7 +148,8 @@ class MastodonPeer:
         return await self.http.post(inbox, content=body, headers=headers)
 
     async def get_signed(self, url: str, accept: str = vocab.ACTIVITY_JSON) -> httpx.Response:
-        """A GET signed as this actor, as Mastodon fetches from a server in authorized-fetch mode."""
+        """A GET signed as this actor, as Mastodon fetches from a server in authorized-fetch
+        mode."""
         headers = cavage.sign_cavage("GET", url, SigningKey(self.key_id, self.private_key))
         return await self.http.get(url, headers={**headers, "Accept": accept})
 
@@ -146,31 +157,69 @@ class MastodonPeer:
         return f"{self.actor_uri}/{kind}/{uuid4().hex}"
 
     def follow(self, target: str) -> dict[str, Any]:
-        return {"@context": AS, "id": f"{self.base_url}/{uuid4()}", "type": "Follow",
-                "actor": self.actor_uri, "object": target}
+        return {
+            "@context": AS,
+            "id": f"{self.base_url}/{uuid4()}",
+            "type": "Follow",
+            "actor": self.actor_uri,
+            "object": target,
+        }
 
     def undo(self, activity: dict[str, Any]) -> dict[str, Any]:
-        return {"@context": AS, "id": f"{self.actor_uri}#follows/{uuid4().hex}/undo", "type": "Undo",
-                "actor": self.actor_uri, "object": activity}
+        return {
+            "@context": AS,
+            "id": f"{self.actor_uri}#follows/{uuid4().hex}/undo",
+            "type": "Undo",
+            "actor": self.actor_uri,
+            "object": activity,
+        }
 
-    def note(self, content: str, to: list[str], cc: list[str] | None = None, in_reply_to: str | None = None,
-             mention: str | None = None) -> dict[str, Any]:
+    def note(
+        self,
+        content: str,
+        to: list[str],
+        cc: list[str] | None = None,
+        in_reply_to: str | None = None,
+        mention: str | None = None,
+    ) -> dict[str, Any]:
         status = f"{self.actor_uri}/statuses/{uuid4().int % 10**18}"
         note: dict[str, Any] = {
-            "id": status, "type": "Note", "summary": None, "inReplyTo": in_reply_to,
-            "published": "2026-11-23T10:00:00Z", "url": status.replace("/users/", "/@"),
-            "attributedTo": self.actor_uri, "to": to, "cc": cc or [], "sensitive": False,
-            "content": content, "contentMap": {"en": content},
+            "id": status,
+            "type": "Note",
+            "summary": None,
+            "inReplyTo": in_reply_to,
+            "published": "2026-11-23T10:00:00Z",
+            "url": status.replace("/users/", "/@"),
+            "attributedTo": self.actor_uri,
+            "to": to,
+            "cc": cc or [],
+            "sensitive": False,
+            "content": content,
+            "contentMap": {"en": content},
             "tag": [{"type": "Mention", "href": mention, "name": "@group"}] if mention else [],
         }
         self.objects[status] = note
-        return {"@context": AS, "id": f"{status}/activity", "type": "Create", "actor": self.actor_uri,
-                "published": note["published"], "to": to, "cc": cc or [], "object": note}
+        return {
+            "@context": AS,
+            "id": f"{status}/activity",
+            "type": "Create",
+            "actor": self.actor_uri,
+            "published": note["published"],
+            "to": to,
+            "cc": cc or [],
+            "object": note,
+        }
 
     def delete(self, note: dict[str, Any]) -> dict[str, Any]:
         self.objects.pop(note["id"], None)
-        return {"@context": AS, "id": f"{note['id']}#delete", "type": "Delete", "actor": self.actor_uri,
-                "to": [vocab.PUBLIC], "object": {"id": note["id"], "type": "Tombstone", "atomUri": note["id"]}}
+        return {
+            "@context": AS,
+            "id": f"{note['id']}#delete",
+            "type": "Delete",
+            "actor": self.actor_uri,
+            "to": [vocab.PUBLIC],
+            "object": {"id": note["id"], "type": "Tombstone", "atomUri": note["id"]},
+        }
 
     async def aclose(self) -> None:
         await self.http.aclose()

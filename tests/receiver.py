@@ -84,7 +84,9 @@ class Receiver(httpx.AsyncBaseTransport):
     def count(self, host: str | None = None) -> int:
         return sum(1 for r in self.received if host is None or r.host == host)
 
-    async def answer(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+    async def answer(
+        self, url: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str]]:
         host = httpx.URL(url).netloc.decode()
         self.attempts += 1
         fault = self.faults.get(host, Fault())
@@ -102,10 +104,14 @@ class Receiver(httpx.AsyncBaseTransport):
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return fault.status, extra
         activity = json.loads(body)
-        self.received.append(Received(host, httpx.URL(url).path, activity["id"], key_id, time.monotonic()))
+        self.received.append(
+            Received(host, httpx.URL(url).path, activity["id"], key_id, time.monotonic())
+        )
         return 202, {}
 
-    async def _check(self, method: str, url: str, headers: dict[str, str], body: bytes, fault: Fault) -> str:
+    async def _check(
+        self, method: str, url: str, headers: dict[str, str], body: bytes, fault: Fault
+    ) -> str:
         """The key id that signed the request, or SignatureError."""
         fields = {k.lower(): v for k, v in headers.items()}
         scheme = "rfc9421" if "signature-input" in fields else "cavage"
@@ -115,9 +121,15 @@ class Receiver(httpx.AsyncBaseTransport):
                 raise SignatureError("only RFC 9421 signatures are accepted here")
         elif method == "POST":
             params = fields.get("signature", "")
-            covered = params.split('headers="', 1)[1].split('"', 1)[0].split() if 'headers="' in params else []
+            covered = (
+                params.split('headers="', 1)[1].split('"', 1)[0].split()
+                if 'headers="' in params
+                else []
+            )
             if not {"(request-target)", "host", "date", "digest"} <= set(covered):
-                raise SignatureError(f"Mastodon requires host, date, digest to be signed; got {covered}")
+                raise SignatureError(
+                    f"Mastodon requires host, date, digest to be signed; got {covered}"
+                )
         return await verify(method, url, headers, body, self.keys)
 
     async def _document(self, request: httpx.Request) -> httpx.Response:
@@ -130,8 +142,12 @@ class Receiver(httpx.AsyncBaseTransport):
         document = self.documents.get(str(request.url))
         if document is None:
             return httpx.Response(404, request=request)
-        return httpx.Response(200, json=document, headers={"Content-Type": "application/activity+json"},
-                              request=request)
+        return httpx.Response(
+            200,
+            json=document,
+            headers={"Content-Type": "application/activity+json"},
+            request=request,
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.netloc.decode()
@@ -160,8 +176,11 @@ class Receiver(httpx.AsyncBaseTransport):
         host = headers.get("host", "")
         query = f"?{scope['query_string'].decode()}" if scope.get("query_string") else ""
         status, extra = await self.answer(f"http://{host}{scope['path']}{query}", headers, body)
-        await send({
-            "type": "http.response.start", "status": status,
-            "headers": [(k.lower().encode(), v.encode()) for k, v in extra.items()],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in extra.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})

@@ -40,7 +40,9 @@ class Page(HTMLParser):
             if attributes.get("name") == "csrf_token":
                 self.csrf = attributes.get("value")
             if attributes.get("type") not in {"hidden", "submit"}:
-                self.controls.append({**attributes, "wrapped": "yes" if self._label_depth else None})
+                self.controls.append(
+                    {**attributes, "wrapped": "yes" if self._label_depth else None}
+                )
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "label":
@@ -48,8 +50,10 @@ class Page(HTMLParser):
 
     def unlabelled(self) -> list[dict[str, str | None]]:
         return [
-            control for control in self.controls
-            if not control["wrapped"] and control.get("id") not in self.label_for
+            control
+            for control in self.controls
+            if not control["wrapped"]
+            and control.get("id") not in self.label_for
             and not control.get("aria-label")
         ]
 
@@ -71,7 +75,9 @@ async def csrf(http: httpx.AsyncClient, path: str = "/login") -> str:
 async def sign_in(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
     form = Page((await http.get("/login")).text)
     assert form.csrf
-    return await http.post("/login", data={"csrf_token": form.csrf, "username": username, "password": password})
+    return await http.post(
+        "/login", data={"csrf_token": form.csrf, "username": username, "password": password}
+    )
 
 
 async def signed_in_as(http: httpx.AsyncClient) -> str | None:

@@ -60,8 +60,11 @@ def environment() -> jinja2.Environment:
 def _page_context(request: Request) -> dict[str, Any]:
     # A callable, so that only pages with a form put a CSRF token into the session.
     return {
-        "csrf_token": lambda: security.csrf_token(request), "viewer": security.viewer(request),
-        "language": i18n.language(request), "languages": i18n.LANGUAGES, "nav": nav.of(request),
+        "csrf_token": lambda: security.csrf_token(request),
+        "viewer": security.viewer(request),
+        "language": i18n.language(request),
+        "languages": i18n.LANGUAGES,
+        "nav": nav.of(request),
     }
 
 
@@ -69,5 +72,7 @@ static_directory = Path(__file__).parent / "static"
 _templates = Jinja2Templates(env=environment(), context_processors=[_page_context])
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
     return _templates.TemplateResponse(request, name, context, status_code=status_code)

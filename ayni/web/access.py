@@ -34,7 +34,12 @@ def login_url(next_path: str) -> str:
 
 def local_path(candidate: str | None) -> str:
     """Where to go after signing in: only a path on this site, never another origin."""
-    if not candidate or not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+    if (
+        not candidate
+        or not candidate.startswith("/")
+        or candidate.startswith("//")
+        or "\\" in candidate
+    ):
         return "/"
     return candidate
 
@@ -45,7 +50,9 @@ async def member(request: Request, session: AsyncSession) -> LocalActor:
     found = await session.get(LocalActor, viewer.member_id) if viewer else None
     if found is None or found.type != ActorType.PERSON:
         request.session.clear()
-        raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        raise SignInRequired(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        )
     await nav.remember(request, session, found)
     return found
 
@@ -69,9 +76,13 @@ async def group(session: AsyncSession, name: str, who: LocalActor, at_least: Rol
     return found
 
 
-async def groups_of(session: AsyncSession, who: LocalActor, at_least: Role = Role.MEMBER) -> list[LocalActor]:
+async def groups_of(
+    session: AsyncSession, who: LocalActor, at_least: Role = Role.MEMBER
+) -> list[LocalActor]:
     """The groups where `who` holds at least `at_least` (every group for an instance admin)."""
-    query = select(LocalActor).where(LocalActor.type == ActorType.GROUP).order_by(LocalActor.username)
+    query = (
+        select(LocalActor).where(LocalActor.type == ActorType.GROUP).order_by(LocalActor.username)
+    )
     if not who.is_admin:
         allowed = [str(role) for role, rank in RANK.items() if rank >= RANK[at_least]]
         query = query.join(Membership, Membership.group_id == LocalActor.id).where(

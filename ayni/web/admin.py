@@ -57,6 +57,7 @@ def field(form: FormData, name: str) -> str:
 
 # Overview
 
+
 async def overview(request: Request) -> Response:
     runtime = runtime_of(request)
     async with runtime.sessions() as session:
@@ -64,15 +65,24 @@ async def overview(request: Request) -> Response:
         counts = {
             "groups": await actors.count_actors(session, ActorType.GROUP),
             "members": await actors.count_actors(session, ActorType.PERSON),
-            "due": await session.scalar(select(func.count()).select_from(Delivery).where(
-                Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= utcnow()
-            )) or 0,
-            "failed": await session.scalar(select(func.count()).select_from(Delivery).where(
-                Delivery.state == DeliveryState.FAILED
-            )) or 0,
-            "unavailable": await session.scalar(select(func.count()).select_from(Host).where(
-                Host.unavailable_since.is_not(None)
-            )) or 0,
+            "due": await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= utcnow()
+                )
+            )
+            or 0,
+            "failed": await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.state == DeliveryState.FAILED)
+            )
+            or 0,
+            "unavailable": await session.scalar(
+                select(func.count()).select_from(Host).where(Host.unavailable_since.is_not(None))
+            )
+            or 0,
             "blocked": await session.scalar(select(func.count()).select_from(DomainBlock)) or 0,
         }
         mode = await session.scalar(select(Instance.federation_mode))
@@ -81,19 +91,33 @@ async def overview(request: Request) -> Response:
 
 # Instance settings
 
-async def _instance_page(request: Request, values: dict[str, str], errors: dict[str, str],
-                         status_code: int = 200) -> Response:
-    return page(request, "admin_instance.html", {
-        "values": values, "errors": errors, "host": runtime_of(request).settings.host,
-        "name_max": NAME_MAX, "summary_max": SUMMARY_MAX,
-    }, status_code)
+
+async def _instance_page(
+    request: Request, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> Response:
+    return page(
+        request,
+        "admin_instance.html",
+        {
+            "values": values,
+            "errors": errors,
+            "host": runtime_of(request).settings.host,
+            "name_max": NAME_MAX,
+            "summary_max": SUMMARY_MAX,
+        },
+        status_code,
+    )
 
 
 async def instance_form(request: Request) -> Response:
     async with runtime_of(request).sessions() as session:
         await signed_in_admin(request, session)
         instance = await session.scalar(select(Instance))
-    values = {"name": instance.name, "summary": instance.summary} if instance else {"name": "", "summary": ""}
+    values = (
+        {"name": instance.name, "summary": instance.summary}
+        if instance
+        else {"name": "", "summary": ""}
+    )
     return await _instance_page(request, values, {})
 
 
@@ -107,7 +131,9 @@ async def instance_save(request: Request) -> Response:
     values = {"name": field(form, "name"), "summary": field(form, "summary")}
     errors: dict[str, str] = {}
     if len(values["name"]) > NAME_MAX:
-        errors["name"] = i18n.gettext(request, N_("The name is too long: at most %(max)s characters."), max=NAME_MAX)
+        errors["name"] = i18n.gettext(
+            request, N_("The name is too long: at most %(max)s characters."), max=NAME_MAX
+        )
     elif not _control_free(values["name"], allow_newlines=False):
         errors["name"] = i18n.gettext(request, N_("The name must be one line of text."))
     if len(values["summary"]) > SUMMARY_MAX:
@@ -115,7 +141,9 @@ async def instance_save(request: Request) -> Response:
             request, N_("The summary is too long: at most %(max)s characters."), max=SUMMARY_MAX
         )
     elif not _control_free(values["summary"], allow_newlines=True):
-        errors["summary"] = i18n.gettext(request, N_("The summary contains characters that cannot be shown."))
+        errors["summary"] = i18n.gettext(
+            request, N_("The summary contains characters that cannot be shown.")
+        )
     async with runtime_of(request).sessions() as session, session.begin():
         await signed_in_admin(request, session)
         if errors:
@@ -129,15 +157,34 @@ async def instance_save(request: Request) -> Response:
 
 # Groups
 
-async def _groups_page(request: Request, session: AsyncSession, values: dict[str, str],
-                       error: str | None, status_code: int = 200) -> Response:
-    groups = list(await session.scalars(
-        select(LocalActor).where(LocalActor.type == ActorType.GROUP).order_by(LocalActor.username)
-    ))
-    return page(request, "admin_groups.html", {
-        "groups": groups, "values": values, "error": error, "host": runtime_of(request).settings.host,
-        "name_max": NAME_MAX, "summary_max": SUMMARY_MAX,
-    }, status_code)
+
+async def _groups_page(
+    request: Request,
+    session: AsyncSession,
+    values: dict[str, str],
+    error: str | None,
+    status_code: int = 200,
+) -> Response:
+    groups = list(
+        await session.scalars(
+            select(LocalActor)
+            .where(LocalActor.type == ActorType.GROUP)
+            .order_by(LocalActor.username)
+        )
+    )
+    return page(
+        request,
+        "admin_groups.html",
+        {
+            "groups": groups,
+            "values": values,
+            "error": error,
+            "host": runtime_of(request).settings.host,
+            "name_max": NAME_MAX,
+            "summary_max": SUMMARY_MAX,
+        },
+        status_code,
+    )
 
 
 async def groups(request: Request) -> Response:
@@ -146,30 +193,47 @@ async def groups(request: Request) -> Response:
         return await _groups_page(request, session, {}, None)
 
 
-async def _new_group_error(request: Request, session: AsyncSession, values: dict[str, str]) -> str | None:
+async def _new_group_error(
+    request: Request, session: AsyncSession, values: dict[str, str]
+) -> str | None:
     """Why the form cannot create a group, in the reader's language, or None."""
     try:
         actors.validate_name(values["name"])
     except actors.InvalidName:
-        return i18n.gettext(request, N_("A group's name is 1 to 30 lowercase letters, digits or _ (it is "
-                                        "part of its handle and cannot change)."))
+        return i18n.gettext(
+            request,
+            N_(
+                "A group's name is 1 to 30 lowercase letters, digits or _ (it is "
+                "part of its handle and cannot change)."
+            ),
+        )
     if await actors.find_actor(session, values["name"]) is not None:
-        return i18n.gettext(request, N_("The name %(name)s is already taken by a group or member."),
-                            name=values["name"])
+        return i18n.gettext(
+            request,
+            N_("The name %(name)s is already taken by a group or member."),
+            name=values["name"],
+        )
     if not values["title"]:
         return i18n.gettext(request, N_("A group needs a title."))
     if len(values["title"]) > NAME_MAX or not _control_free(values["title"], allow_newlines=False):
-        return i18n.gettext(request, N_("The title must be one line of at most %(max)s characters."), max=NAME_MAX)
+        return i18n.gettext(
+            request, N_("The title must be one line of at most %(max)s characters."), max=NAME_MAX
+        )
     if len(values["summary"]) > SUMMARY_MAX:
-        return i18n.gettext(request, N_("The summary is too long: at most %(max)s characters."), max=SUMMARY_MAX)
+        return i18n.gettext(
+            request, N_("The summary is too long: at most %(max)s characters."), max=SUMMARY_MAX
+        )
     return None
 
 
 async def group_create(request: Request) -> Response:
     form = await security.checked_form(request)
     values = {
-        "name": field(form, "name"), "title": field(form, "title"), "summary": field(form, "summary"),
-        "manual_approval": "1" if form.get("manual_approval") else "", "admin": field(form, "admin").lstrip("@"),
+        "name": field(form, "name"),
+        "title": field(form, "title"),
+        "summary": field(form, "summary"),
+        "manual_approval": "1" if form.get("manual_approval") else "",
+        "admin": field(form, "admin").lstrip("@"),
     }
     async with runtime_of(request).sessions() as session, session.begin():
         await signed_in_admin(request, session)
@@ -178,25 +242,38 @@ async def group_create(request: Request) -> Response:
         if error is None and values["admin"]:
             admin = await actors.find_actor(session, values["admin"])
             if admin is None or admin.type != ActorType.PERSON:
-                error = i18n.gettext(request, N_("There is no member named %(name)s."), name=values["admin"])
+                error = i18n.gettext(
+                    request, N_("There is no member named %(name)s."), name=values["admin"]
+                )
         if error is not None:
             return await _groups_page(request, session, values, error, 400)
         group = await actors.create_group(
-            session, values["name"], values["title"], values["summary"].replace("\r\n", "\n"),
+            session,
+            values["name"],
+            values["title"],
+            values["summary"].replace("\r\n", "\n"),
             bool(values["manual_approval"]),
         )
         if admin is not None:
             await actors.join_group(session, group, admin, Role.ADMIN)
-    return done(request, "/admin/groups", N_("The group %(name)s was created."), name=group.username)
+    return done(
+        request, "/admin/groups", N_("The group %(name)s was created."), name=group.username
+    )
 
 
 # Members
 
-async def _members_page(request: Request, session: AsyncSession, error: str | None,
-                        status_code: int = 200) -> Response:
-    members = list(await session.scalars(
-        select(LocalActor).where(LocalActor.type == ActorType.PERSON).order_by(LocalActor.username)
-    ))
+
+async def _members_page(
+    request: Request, session: AsyncSession, error: str | None, status_code: int = 200
+) -> Response:
+    members = list(
+        await session.scalars(
+            select(LocalActor)
+            .where(LocalActor.type == ActorType.PERSON)
+            .order_by(LocalActor.username)
+        )
+    )
     return page(request, "admin_members.html", {"members": members, "error": error}, status_code)
 
 
@@ -214,40 +291,68 @@ async def member_admin(request: Request) -> Response:
         raw_id = request.path_params["member_id"]
         target = await session.get(LocalActor, int(raw_id)) if raw_id.isdigit() else None
         if target is None or target.type != ActorType.PERSON:
-            return await _members_page(request, session, i18n.gettext(request, N_("There is no such member.")), 404)
+            return await _members_page(
+                request, session, i18n.gettext(request, N_("There is no such member.")), 404
+            )
         if target.is_admin and not make_admin:
-            admins = await session.scalar(select(func.count()).select_from(LocalActor).where(
-                LocalActor.type == ActorType.PERSON, LocalActor.is_admin.is_(True)
-            ))
+            admins = await session.scalar(
+                select(func.count())
+                .select_from(LocalActor)
+                .where(LocalActor.type == ActorType.PERSON, LocalActor.is_admin.is_(True))
+            )
             if (admins or 0) <= 1:
-                error = i18n.gettext(request, N_("%(name)s is the last instance admin: make someone else an "
-                                                 "admin first."), name=target.username)
+                error = i18n.gettext(
+                    request,
+                    N_("%(name)s is the last instance admin: make someone else an admin first."),
+                    name=target.username,
+                )
                 return await _members_page(request, session, error, 400)
         target.is_admin = make_admin
         username = target.username
     if make_admin:
-        return done(request, "/admin/members", N_("%(name)s is now an instance admin."), name=username)
-    return done(request, "/admin/members", N_("%(name)s is no longer an instance admin."), name=username)
+        return done(
+            request, "/admin/members", N_("%(name)s is now an instance admin."), name=username
+        )
+    return done(
+        request, "/admin/members", N_("%(name)s is no longer an instance admin."), name=username
+    )
 
 
 # Queue health
 
 STATE_LABELS = {
-    DeliveryState.PENDING: N_("Pending"), DeliveryState.SENT: N_("Sent"), DeliveryState.GONE: N_("Gone"),
-    DeliveryState.REJECTED: N_("Rejected"), DeliveryState.FAILED: N_("Failed"),
+    DeliveryState.PENDING: N_("Pending"),
+    DeliveryState.SENT: N_("Sent"),
+    DeliveryState.GONE: N_("Gone"),
+    DeliveryState.REJECTED: N_("Rejected"),
+    DeliveryState.FAILED: N_("Failed"),
 }
 
 
-async def _queue_page(request: Request, session: AsyncSession, host: str, error: str | None,
-                      status_code: int = 200) -> Response:
+async def _queue_page(
+    request: Request, session: AsyncSession, host: str, error: str | None, status_code: int = 200
+) -> Response:
     queue = await status.queue_status(session)
-    unavailable = list(await session.scalars(
-        select(Host).where(Host.unavailable_since.is_not(None)).order_by(Host.host)
-    ))
-    deliveries = [(str(label), queue.deliveries.get(str(state), 0)) for state, label in STATE_LABELS.items()]
-    return page(request, "admin_queue.html", {
-        "queue": queue, "deliveries": deliveries, "unavailable": unavailable, "host": host, "error": error,
-    }, status_code)
+    unavailable = list(
+        await session.scalars(
+            select(Host).where(Host.unavailable_since.is_not(None)).order_by(Host.host)
+        )
+    )
+    deliveries = [
+        (str(label), queue.deliveries.get(str(state), 0)) for state, label in STATE_LABELS.items()
+    ]
+    return page(
+        request,
+        "admin_queue.html",
+        {
+            "queue": queue,
+            "deliveries": deliveries,
+            "unavailable": unavailable,
+            "host": host,
+            "error": error,
+        },
+        status_code,
+    )
 
 
 async def queue(request: Request) -> Response:
@@ -261,11 +366,25 @@ async def queue_retry(request: Request) -> Response:
     host = field(form, "host").lower()
     async with runtime_of(request).sessions() as session, session.begin():
         await signed_in_admin(request, session)
-        if not host or len(host) > HOST_MAX or not _control_free(host, allow_newlines=False) or " " in host:
-            error = i18n.gettext(request, N_("Enter a host as the queue shows it, like example.org or example.org:8443."))
+        if (
+            not host
+            or len(host) > HOST_MAX
+            or not _control_free(host, allow_newlines=False)
+            or " " in host
+        ):
+            error = i18n.gettext(
+                request,
+                N_("Enter a host as the queue shows it, like example.org or example.org:8443."),
+            )
             return await _queue_page(request, session, host[:HOST_MAX], error, 400)
         count = await status.retry_host(session, host)
-    return done(request, "/admin/queue", N_("%(count)s deliveries to %(host)s are due now."), count=count, host=host)
+    return done(
+        request,
+        "/admin/queue",
+        N_("%(count)s deliveries to %(host)s are due now."),
+        count=count,
+        host=host,
+    )
 
 
 routes = [

@@ -34,9 +34,13 @@ PAGE = "/admin/federation"
 
 
 async def _context(session: AsyncSession) -> dict[str, Any]:
-    groups = list(await session.scalars(
-        select(LocalActor).where(LocalActor.type == ActorType.GROUP).order_by(LocalActor.username)
-    ))
+    groups = list(
+        await session.scalars(
+            select(LocalActor)
+            .where(LocalActor.type == ActorType.GROUP)
+            .order_by(LocalActor.username)
+        )
+    )
     return {
         "groups": groups,
         "relations": {group.username: await follows.relations(session, group) for group in groups},
@@ -44,11 +48,15 @@ async def _context(session: AsyncSession) -> dict[str, Any]:
         "allowed": list(await session.scalars(select(DomainAllow).order_by(DomainAllow.domain))),
         "mode": await session.scalar(select(Instance.federation_mode)) or policy.Mode.OPEN,
         "modes": [policy.Mode.OPEN, policy.Mode.ALLOWLIST],
-        "values": {}, "errors": {}, "report": None,
+        "values": {},
+        "errors": {},
+        "report": None,
     }
 
 
-async def _page(request: Request, session: AsyncSession, status_code: int = 200, **overrides: Any) -> Response:
+async def _page(
+    request: Request, session: AsyncSession, status_code: int = 200, **overrides: Any
+) -> Response:
     """The federation page; `overrides` carry what was typed and the error of a refused form."""
     context = await _context(session)
     context.update(overrides)
@@ -61,14 +69,22 @@ async def federation(request: Request) -> Response:
         return await _page(request, session)
 
 
-async def _refused(request: Request, session: AsyncSession, form: str, message: str, values: dict[str, str],
-                   status_code: int = 400, **variables: str) -> Response:
+async def _refused(
+    request: Request,
+    session: AsyncSession,
+    form: str,
+    message: str,
+    values: dict[str, str],
+    status_code: int = 400,
+    **variables: str,
+) -> Response:
     """Re-renders the page with `message` next to `form` and the typed `values` kept."""
     error = i18n.gettext(request, message, **variables)
     return await _page(request, session, status_code, values=values, errors={form: error})
 
 
 # Follows between groups
+
 
 async def follow(request: Request) -> Response:
     form = await security.checked_form(request)
@@ -78,10 +94,17 @@ async def follow(request: Request) -> Response:
         await signed_in_admin(request, session)
         group = await _local_group(session, values["group"])
         if group is None:
-            return await _refused(request, session, "follow", N_("Choose one of this instance's groups."), values)
+            return await _refused(
+                request, session, "follow", N_("Choose one of this instance's groups."), values
+            )
         if not values["handle"] or len(values["handle"]) > HANDLE_MAX:
-            return await _refused(request, session, "follow", N_("Enter a handle like @group@example.org or the "
-                                                                 "address of its page."), values)
+            return await _refused(
+                request,
+                session,
+                "follow",
+                N_("Enter a handle like @group@example.org or the address of its page."),
+                values,
+            )
     # The network comes first, outside any transaction; the Follow itself goes out with the workers.
     try:
         remote = await _resolve(request, values["handle"])
@@ -90,20 +113,38 @@ async def follow(request: Request) -> Response:
             await follows.follow(session, runtime.uris, group, remote)
     except (following.FollowError, FederationError, ValueError, LookupError):
         async with runtime.sessions() as session:
-            return await _refused(request, session, "follow", N_("%(handle)s could not be found: check the handle "
-                                                                 "and that its server is reachable."),
-                                  values, handle=values["handle"])
-    return done(request, PAGE, N_("%(group)s asked to follow %(actor)s; the follow is pending until it is "
-                                  "accepted."), group=group.username, actor=remote.uri)
+            return await _refused(
+                request,
+                session,
+                "follow",
+                N_(
+                    "%(handle)s could not be found: check the handle "
+                    "and that its server is reachable."
+                ),
+                values,
+                handle=values["handle"],
+            )
+    return done(
+        request,
+        PAGE,
+        N_("%(group)s asked to follow %(actor)s; the follow is pending until it is accepted."),
+        group=group.username,
+        actor=remote.uri,
+    )
 
 
 async def _local_group(session: AsyncSession, name: str) -> LocalActor | None:
-    found = await session.scalar(select(LocalActor).where(LocalActor.username == name)) if name else None
+    found = (
+        await session.scalar(select(LocalActor).where(LocalActor.username == name))
+        if name
+        else None
+    )
     return found if found is not None and found.type == ActorType.GROUP else None
 
 
 async def _resolve(request: Request, handle: str) -> RemoteActor:
-    """A handle goes through WebFinger (as `ayni federation follow` does); a URL is the actor's own."""
+    """A handle goes through WebFinger (as `ayni federation follow` does); a URL is the actor's
+    own."""
     runtime = runtime_of(request)
     if handle.startswith(("https://", "http://")):
         return await remote_actor(runtime, handle)
@@ -116,13 +157,28 @@ async def unfollow(request: Request) -> Response:
     async with runtime.sessions() as session, session.begin():
         await signed_in_admin(request, session)
         group = await _local_group(session, field(form, "group"))
-        remote = await session.scalar(select(RemoteActor).where(RemoteActor.uri == field(form, "actor")))
-        if group is None or remote is None or not await follows.unfollow(session, runtime.uris, group, remote):
-            return await _refused(request, session, "follows", N_("That group does not follow that actor."), {}, 404)
-    return done(request, PAGE, N_("%(group)s no longer follows %(actor)s."), group=group.username, actor=remote.uri)
+        remote = await session.scalar(
+            select(RemoteActor).where(RemoteActor.uri == field(form, "actor"))
+        )
+        if (
+            group is None
+            or remote is None
+            or not await follows.unfollow(session, runtime.uris, group, remote)
+        ):
+            return await _refused(
+                request, session, "follows", N_("That group does not follow that actor."), {}, 404
+            )
+    return done(
+        request,
+        PAGE,
+        N_("%(group)s no longer follows %(actor)s."),
+        group=group.username,
+        actor=remote.uri,
+    )
 
 
 # Domain blocks
+
 
 async def block(request: Request) -> Response:
     form = await security.checked_form(request)
@@ -130,16 +186,31 @@ async def block(request: Request) -> Response:
     async with runtime_of(request).sessions() as session, session.begin():
         await signed_in_admin(request, session)
         if len(values["reason"]) > REASON_MAX:
-            return await _refused(request, session, "block", N_("The reason is too long: at most %(max)s "
-                                                                "characters."), values, max=str(REASON_MAX))
+            return await _refused(
+                request,
+                session,
+                "block",
+                N_("The reason is too long: at most %(max)s characters."),
+                values,
+                max=str(REASON_MAX),
+            )
         try:
             blocked = await policy.block_domain(session, values["domain"], values["reason"])
         except ValueError:
-            return await _refused(request, session, "block", _NOT_A_DOMAIN, values, domain=values["domain"])
+            return await _refused(
+                request, session, "block", _NOT_A_DOMAIN, values, domain=values["domain"]
+            )
         domain = blocked.domain
     runtime_of(request).blocklist.forget()
-    return done(request, PAGE, N_("%(domain)s and its subdomains are blocked; follows with them were removed "
-                                  "and deliveries to them cancelled."), domain=domain)
+    return done(
+        request,
+        PAGE,
+        N_(
+            "%(domain)s and its subdomains are blocked; follows with them were removed "
+            "and deliveries to them cancelled."
+        ),
+        domain=domain,
+    )
 
 
 _NOT_A_DOMAIN = N_("%(domain)s is not a domain name, like example.org.")
@@ -155,10 +226,16 @@ async def unblock(request: Request) -> Response:
         except ValueError:
             removed = False
         if not removed:
-            return await _refused(request, session, "blocks", N_("%(domain)s is not blocked."), {}, 404,
-                                  domain=domain)
+            return await _refused(
+                request, session, "blocks", N_("%(domain)s is not blocked."), {}, 404, domain=domain
+            )
     runtime_of(request).blocklist.forget()
-    return done(request, PAGE, N_("%(domain)s is no longer blocked."), domain=policy.normalise_domain(domain))
+    return done(
+        request,
+        PAGE,
+        N_("%(domain)s is no longer blocked."),
+        domain=policy.normalise_domain(domain),
+    )
 
 
 async def import_blocks(request: Request) -> Response:
@@ -172,7 +249,9 @@ async def import_blocks(request: Request) -> Response:
         if text is None:
             return await _refused(request, session, "import", N_("The file is not UTF-8 text."), {})
         if not text.strip():
-            return await _refused(request, session, "import", N_("Paste a block list or choose a CSV file."), {})
+            return await _refused(
+                request, session, "import", N_("Paste a block list or choose a CSV file."), {}
+            )
         report = await policy.import_blocklist(session, text)
     runtime_of(request).blocklist.forget()
     # The report is shown at once rather than after a redirect: it can be long, and sending the
@@ -195,12 +274,17 @@ async def export_blocks(request: Request) -> Response:
     async with runtime_of(request).sessions() as session:
         await signed_in_admin(request, session)
         text = policy.export_blocklist(await policy.blocked_domains(session))
-    return Response(text, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": 'attachment; filename="domain_blocks.csv"',
-    })
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="domain_blocks.csv"',
+        },
+    )
 
 
 # Allowlist mode
+
 
 async def set_mode(request: Request) -> Response:
     form = await security.checked_form(request)
@@ -208,12 +292,20 @@ async def set_mode(request: Request) -> Response:
     async with runtime_of(request).sessions() as session, session.begin():
         await signed_in_admin(request, session)
         if mode not in (policy.Mode.OPEN, policy.Mode.ALLOWLIST):
-            return await _refused(request, session, "mode", N_("Choose open federation or allowlist mode."), {})
+            return await _refused(
+                request, session, "mode", N_("Choose open federation or allowlist mode."), {}
+            )
         await policy.set_mode(session, mode)
     runtime_of(request).blocklist.forget()
     if mode == policy.Mode.ALLOWLIST:
-        return done(request, PAGE, N_("Allowlist mode is on: only the allowed domains can reach this instance "
-                                      "or receive from it."))
+        return done(
+            request,
+            PAGE,
+            N_(
+                "Allowlist mode is on: only the allowed domains can reach this instance "
+                "or receive from it."
+            ),
+        )
     return done(request, PAGE, N_("Open federation is on: every domain but the blocked ones."))
 
 
@@ -225,7 +317,9 @@ async def allow(request: Request) -> Response:
         try:
             allowed = await policy.allow_domain(session, values["allow"])
         except ValueError:
-            return await _refused(request, session, "allow", _NOT_A_DOMAIN, values, domain=values["allow"])
+            return await _refused(
+                request, session, "allow", _NOT_A_DOMAIN, values, domain=values["allow"]
+            )
         domain = allowed.domain
     runtime_of(request).blocklist.forget()
     return done(request, PAGE, N_("%(domain)s and its subdomains are allowed."), domain=domain)
@@ -241,10 +335,22 @@ async def disallow(request: Request) -> Response:
         except ValueError:
             removed = False
         if not removed:
-            return await _refused(request, session, "allowed", N_("%(domain)s is not on the allowlist."), {}, 404,
-                                  domain=domain)
+            return await _refused(
+                request,
+                session,
+                "allowed",
+                N_("%(domain)s is not on the allowlist."),
+                {},
+                404,
+                domain=domain,
+            )
     runtime_of(request).blocklist.forget()
-    return done(request, PAGE, N_("%(domain)s is no longer allowed."), domain=policy.normalise_domain(domain))
+    return done(
+        request,
+        PAGE,
+        N_("%(domain)s is no longer allowed."),
+        domain=policy.normalise_domain(domain),
+    )
 
 
 routes = [

@@ -39,8 +39,17 @@ BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
 # The names of models.items.DEFAULT_CATEGORIES, for the catalogues: the pages show category names
 # through tr(), so the default ones appear translated.
 DEFAULT_CATEGORY_NAMES = (
-    N_("Food"), N_("Housing"), N_("Transport"), N_("Childcare"), N_("Health"), N_("Money"), N_("Goods"),
-    N_("Skills"), N_("Care"), N_("Legal"), N_("Other"),
+    N_("Food"),
+    N_("Housing"),
+    N_("Transport"),
+    N_("Childcare"),
+    N_("Health"),
+    N_("Money"),
+    N_("Goods"),
+    N_("Skills"),
+    N_("Care"),
+    N_("Legal"),
+    N_("Other"),
 )
 
 
@@ -103,8 +112,11 @@ async def _followed(session: AsyncSession, groups: list[LocalActor]) -> tuple[se
     if not groups:
         return set(), set()
     rows = await session.execute(
-        select(RemoteActor.id, RemoteActor.uri).join(Follow, Follow.remote_actor_id == RemoteActor.id).where(
-            Follow.local_actor_id.in_([g.id for g in groups]), Follow.direction == Direction.OUTBOUND,
+        select(RemoteActor.id, RemoteActor.uri)
+        .join(Follow, Follow.remote_actor_id == RemoteActor.id)
+        .where(
+            Follow.local_actor_id.in_([g.id for g in groups]),
+            Follow.direction == Direction.OUTBOUND,
             Follow.state == FollowState.ACCEPTED,
         )
     )
@@ -118,7 +130,8 @@ async def local_entries(session: AsyncSession, query: Query) -> list[Entry]:
         .join(LocalActor, LocalActor.id == Item.group_id)
         .join(Category, Category.id == Item.category_id)
         .where(
-            Item.visibility == Visibility.PUBLIC, Item.deleted_at.is_(None),
+            Item.visibility == Visibility.PUBLIC,
+            Item.deleted_at.is_(None),
             Item.status.not_in([str(s) for s in CLOSED]),
         )
         .order_by(Item.created_at.desc(), Item.id.desc())
@@ -130,9 +143,16 @@ async def local_entries(session: AsyncSession, query: Query) -> list[Entry]:
         statement = statement.where(Category.slug == query.category)
     return [
         Entry(
-            link=item.uri, kind=item.kind, title=item.title, category=slug, group_name=group.name or group.username,
-            group_link=f"/@{group.username}", place_name=item.place_name,
-            point=(item.latitude, item.longitude) if item.latitude is not None and item.longitude is not None else None,
+            link=item.uri,
+            kind=item.kind,
+            title=item.title,
+            category=slug,
+            group_name=group.name or group.username,
+            group_link=f"/@{group.username}",
+            place_name=item.place_name,
+            point=(item.latitude, item.longitude)
+            if item.latitude is not None and item.longitude is not None
+            else None,
             posted=item.created_at,
         )
         for item, group, slug in (await session.execute(statement)).all()
@@ -143,7 +163,9 @@ def _category_slug(uri: str | None) -> str | None:
     return (uri or "").rstrip("/").rsplit("/", 1)[-1] or None
 
 
-async def remote_entries(session: AsyncSession, member: LocalActor, query: Query, rules: Rules) -> list[Entry]:
+async def remote_entries(
+    session: AsyncSession, member: LocalActor, query: Query, rules: Rules
+) -> list[Entry]:
     """Public items of followed groups; followers-only ones only for members of a group that
     follows their group (it is to that group that they were delivered). Nothing from a server
     the instance has since blocked (or, in allowlist mode, not allowed)."""
@@ -161,7 +183,11 @@ async def remote_entries(session: AsyncSession, member: LocalActor, query: Query
         statement = statement.where(RemoteItem.kind == query.kind)
     entries = []
     for row, actor, group in (await session.execute(statement)).all():
-        if row.visibility != "public" and row.remote_actor_id not in followed_ids and row.group_uri not in followed_uris:
+        if (
+            row.visibility != "public"
+            and row.remote_actor_id not in followed_ids
+            and row.group_uri not in followed_uris
+        ):
             continue
         if rules.refuses(actor.host):
             continue
@@ -169,13 +195,23 @@ async def remote_entries(session: AsyncSession, member: LocalActor, query: Query
         if query.category and slug != query.category:
             continue
         link = row.url if row.url and row.url.startswith(("https://", "http://")) else row.uri
-        entries.append(Entry(
-            link=link, kind=row.kind, title=row.title, category=slug,
-            group_name=(group.name if group else None) or host_of(row.group_uri or actor.uri) or actor.uri,
-            group_link=None, place_name=row.place_name,
-            point=(row.latitude, row.longitude) if row.latitude is not None and row.longitude is not None else None,
-            posted=row.published_at or row.received_at,
-        ))
+        entries.append(
+            Entry(
+                link=link,
+                kind=row.kind,
+                title=row.title,
+                category=slug,
+                group_name=(group.name if group else None)
+                or host_of(row.group_uri or actor.uri)
+                or actor.uri,
+                group_link=None,
+                place_name=row.place_name,
+                point=(row.latitude, row.longitude)
+                if row.latitude is not None and row.longitude is not None
+                else None,
+                posted=row.published_at or row.received_at,
+            )
+        )
     return entries
 
 
@@ -184,9 +220,12 @@ def within(entries: list[Entry], near: tuple[float, float] | None, km: float) ->
         return entries
     measured = [
         Entry(**{**entry.__dict__, "distance_km": round(distance_km(near, entry.point), 1)})
-        for entry in entries if entry.point is not None
+        for entry in entries
+        if entry.point is not None
     ]
-    return [entry for entry in measured if entry.distance_km is not None and entry.distance_km <= km]
+    return [
+        entry for entry in measured if entry.distance_km is not None and entry.distance_km <= km
+    ]
 
 
 async def group_places(session: AsyncSession, groups: list[LocalActor]) -> list[tuple[str, str]]:
@@ -195,12 +234,20 @@ async def group_places(session: AsyncSession, groups: list[LocalActor]) -> list[
         return []
     rows = await session.execute(
         select(Item.place_name, Item.latitude, Item.longitude)
-        .where(Item.group_id.in_([g.id for g in groups]), Item.latitude.is_not(None),
-               Item.longitude.is_not(None), Item.place_name.is_not(None), Item.deleted_at.is_(None))
-        .distinct().limit(50)
+        .where(
+            Item.group_id.in_([g.id for g in groups]),
+            Item.latitude.is_not(None),
+            Item.longitude.is_not(None),
+            Item.place_name.is_not(None),
+            Item.deleted_at.is_(None),
+        )
+        .distinct()
+        .limit(50)
     )
     choices = {f"{lat:.4f},{lon:.4f}": name for name, lat, lon in rows.all() if name}
-    return sorted(((name, point) for point, name in choices.items()), key=lambda choice: choice[0].lower())
+    return sorted(
+        ((name, point) for point, name in choices.items()), key=lambda choice: choice[0].lower()
+    )
 
 
 async def board(request: Request) -> Response:
@@ -210,20 +257,31 @@ async def board(request: Request) -> Response:
         member = await access.member(request, session)
         groups = await access.groups_of(session, member)
         rules = await runtime.blocklist.rules()
-        entries = await local_entries(session, query) + await remote_entries(session, member, query, rules)
+        entries = await local_entries(session, query) + await remote_entries(
+            session, member, query, rules
+        )
         places = await group_places(session, groups)
         local_slugs = set(await session.scalars(select(Category.slug).distinct()))
     entries = within(entries, query.near, query.within_km) if not errors else entries
     entries.sort(key=lambda entry: entry.posted or utcnow(), reverse=True)
     names = dict(DEFAULT_CATEGORIES)
     categories = [(slug, names.get(slug, slug)) for slug in sorted(set(names) | local_slugs)]
-    return render(request, "board.html", {
-        "entries": entries, "query": query, "errors": errors, "places": places, "categories": categories,
-        "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
-        "near_text": (request.query_params.get("near") or "")[:64],
-        "place_chosen": request.query_params.get("place") or "",
-        "within_text": (request.query_params.get("within") or "")[:16],
-    }, status_code=400 if errors else 200)
+    return render(
+        request,
+        "board.html",
+        {
+            "entries": entries,
+            "query": query,
+            "errors": errors,
+            "places": places,
+            "categories": categories,
+            "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
+            "near_text": (request.query_params.get("near") or "")[:64],
+            "place_chosen": request.query_params.get("place") or "",
+            "within_text": (request.query_params.get("within") or "")[:16],
+        },
+        status_code=400 if errors else 200,
+    )
 
 
 routes = [Route("/board", board, methods=["GET"])]

@@ -41,10 +41,13 @@ class Filters:
 
     @classmethod
     def parse(cls, kind: str | None, status: str | None, category: str | None = None) -> "Filters":
-        """Unknown values are ignored rather than refused: these come from links and old bookmarks."""
+        """Unknown values are ignored rather than refused: these come from links and old
+        bookmarks."""
         kinds = {str(member): member for member in Kind}
         statuses = {str(member): member for member in Status}
-        return cls(kinds.get(kind or ""), statuses.get(status or ""), (category or "").strip()[:64] or None)
+        return cls(
+            kinds.get(kind or ""), statuses.get(status or ""), (category or "").strip()[:64] or None
+        )
 
 
 async def public_items(session: AsyncSession, group: LocalActor, filters: Filters) -> list[Listed]:
@@ -62,9 +65,13 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
     if filters.kind is not None:
         query = query.where(Item.kind == filters.kind)
     if filters.category is not None:
-        query = query.where(Item.category_id.in_(
-            select(Category.id).where(Category.group_id == group.id, Category.slug == filters.category)
-        ))
+        query = query.where(
+            Item.category_id.in_(
+                select(Category.id).where(
+                    Category.group_id == group.id, Category.slug == filters.category
+                )
+            )
+        )
     if filters.status is not None:
         query = query.where(Item.status == filters.status)
     else:
@@ -72,8 +79,12 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
     rows = await session.execute(query)
     return [
         Listed(
-            uri=item.uri, kind=item.kind, title=item.title, status=item.status,
-            place_name=item.place_name, author_name=None if item.as_group else name,
+            uri=item.uri,
+            kind=item.kind,
+            title=item.title,
+            status=item.status,
+            place_name=item.place_name,
+            author_name=None if item.as_group else name,
         )
         for item, name in rows.all()
     ]
@@ -82,8 +93,12 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
 # Message ids: the templates translate them with tr().
 KIND_LABELS = {Kind.ASK: N_("Ask"), Kind.OFFER: N_("Offer"), Kind.CALL: N_("Call")}
 STATUS_LABELS = {
-    Status.OPEN: N_("Open"), Status.SCHEDULED: N_("Scheduled"), Status.FULFILLED: N_("Fulfilled"),
-    Status.WITHDRAWN: N_("Withdrawn"), Status.EXPIRED: N_("Expired"), Status.DONE: N_("Done"),
+    Status.OPEN: N_("Open"),
+    Status.SCHEDULED: N_("Scheduled"),
+    Status.FULFILLED: N_("Fulfilled"),
+    Status.WITHDRAWN: N_("Withdrawn"),
+    Status.EXPIRED: N_("Expired"),
+    Status.DONE: N_("Done"),
     Status.CANCELLED: N_("Cancelled"),
 }
 
@@ -93,15 +108,23 @@ async def own_public_items(session: AsyncSession, member: LocalActor) -> list[Li
     rows = await session.scalars(
         select(Item)
         .where(
-            Item.author_id == member.id, Item.as_group.is_(False), Item.visibility == Visibility.PUBLIC,
+            Item.author_id == member.id,
+            Item.as_group.is_(False),
+            Item.visibility == Visibility.PUBLIC,
             Item.deleted_at.is_(None),
         )
         .order_by(Item.created_at.desc(), Item.id.desc())
         .limit(LIMIT)
     )
     return [
-        Listed(uri=item.uri, kind=item.kind, title=item.title, status=item.status,
-               place_name=item.place_name, author_name=None)
+        Listed(
+            uri=item.uri,
+            kind=item.kind,
+            title=item.title,
+            status=item.status,
+            place_name=item.place_name,
+            author_name=None,
+        )
         for item in rows
     ]
 
@@ -123,14 +146,19 @@ async def page_context(
     async with runtime.sessions() as session:
         listed = await public_items(session, group, filters)
         # Read only: a group that never posted has no category rows yet, and needs no filter.
-        categories = list(await session.execute(
-            select(Category.slug, Category.name).where(Category.group_id == group.id).order_by(Category.id)
-        ))
+        categories = list(
+            await session.execute(
+                select(Category.slug, Category.name)
+                .where(Category.group_id == group.id)
+                .order_by(Category.id)
+            )
+        )
     return {
         "items": listed,
         "filters": filters,
         "categories": [(row.slug, row.name) for row in categories],
         "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
-        "statuses": [(str(status), label) for status, label in STATUS_LABELS.items()
-                     if status != Status.OPEN],
+        "statuses": [
+            (str(status), label) for status, label in STATUS_LABELS.items() if status != Status.OPEN
+        ],
     }

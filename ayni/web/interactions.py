@@ -36,7 +36,9 @@ from models.runtime import Runtime
 
 MAX_ACCOUNT = 255
 MAX_URI = 2048
-BAD_ACCOUNT = N_("Type your handle like you@example.social, or just your server, like example.social.")
+BAD_ACCOUNT = N_(
+    "Type your handle like you@example.social, or just your server, like example.social."
+)
 BLOCKED = N_("This server does not federate with that server.")
 UNREACHABLE = N_("We could not reach that server. Check the name, or try again later.")
 NOT_FOUND = N_("We could not find that account, or it is not one we can follow.")
@@ -45,6 +47,7 @@ OWN_SERVER = N_("That is on this server: open its page here instead.")
 
 
 # --- "Follow from your server" ---
+
 
 def parse_account(text: str) -> tuple[str | None, str]:
     """(name or None, server) from `you@server`, `@you@server` or `server`; ValueError otherwise.
@@ -82,7 +85,9 @@ class Unconfirmed(LookupError):
 async def _answers_as_a_server(runtime: Runtime, server: str, scheme: str) -> bool:
     """Whether `server` serves a NodeInfo index, as every fediverse server does."""
     try:
-        return discovery.lists_nodeinfo(await runtime.client.get_json(discovery.nodeinfo_url(server, scheme)))
+        return discovery.lists_nodeinfo(
+            await runtime.client.get_json(discovery.nodeinfo_url(server, scheme))
+        )
     except Refused:  # the SSRF guard: a private address, a bad redirect
         raise LookupError(REFUSED) from None
     except FederationError:
@@ -102,7 +107,9 @@ async def subscribe_url(runtime: Runtime, account: str, handle: str) -> str:
     template = None
     if name is not None:
         try:
-            answer = await runtime.client.get_json(discovery.webfinger_url(f"{name}@{server}", scheme))
+            answer = await runtime.client.get_json(
+                discovery.webfinger_url(f"{name}@{server}", scheme)
+            )
         except NotFound:
             raise LookupError(NOT_FOUND) from None
         except Refused:  # the SSRF guard: a private address, a bad redirect, not JSON
@@ -130,7 +137,11 @@ async def _followable(request: Request) -> LocalActor:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         group = await actors.find_actor(session, request.path_params["name"])
-    if group is None or group.type != ActorType.GROUP or group.username != request.path_params["name"]:
+    if (
+        group is None
+        or group.type != ActorType.GROUP
+        or group.username != request.path_params["name"]
+    ):
         raise HTTPException(404, N_("There is no such group here."))
     return group
 
@@ -140,7 +151,11 @@ async def follow_from_your_server(request: Request) -> Response:
     group = await _followable(request)
     handle = f"{group.username}@{runtime.settings.host}"
     context: dict[str, Any] = {
-        "group": group, "handle": handle, "account": "", "error": None, "unconfirmed": None,
+        "group": group,
+        "handle": handle,
+        "account": "",
+        "error": None,
+        "unconfirmed": None,
     }
     account = request.query_params.get("account")
     if account is None:
@@ -158,6 +173,7 @@ async def follow_from_your_server(request: Request) -> Response:
 
 
 # --- authorize_interaction: our members follow from here ---
+
 
 def _parse_uri(text: str | None) -> str:
     """The acct handle or https URL to resolve; ValueError when it is neither."""
@@ -193,22 +209,33 @@ async def resolve(runtime: Runtime, text: str | None) -> RemoteActor:
 def _shown(remote: RemoteActor) -> dict[str, Any]:
     summary = remote.document.get("summary") if isinstance(remote.document, dict) else None
     return {
-        "uri": remote.uri, "name": remote.name or remote.username or remote.uri,
+        "uri": remote.uri,
+        "name": remote.name or remote.username or remote.uri,
         "handle": f"@{remote.username}@{remote.host}" if remote.username else remote.uri,
         "summary_html": sanitize.sanitize_html(summary[:5000]) if isinstance(summary, str) else "",
         "type": remote.type,
     }
 
 
-async def _admin_groups(runtime: Runtime, member: LocalActor, remote: RemoteActor) -> list[dict[str, Any]]:
+async def _admin_groups(
+    runtime: Runtime, member: LocalActor, remote: RemoteActor
+) -> list[dict[str, Any]]:
     async with runtime.sessions() as session:
         groups = await access.groups_of(session, member, Role.ADMIN)
-        states = dict((await session.execute(
-            select(Follow.local_actor_id, Follow.state).where(
-                Follow.remote_actor_id == remote.id, Follow.direction == Direction.OUTBOUND,
-            )
-        )).all())
-    return [{"username": g.username, "name": g.name or g.username, "state": states.get(g.id)} for g in groups]
+        states = dict(
+            (
+                await session.execute(
+                    select(Follow.local_actor_id, Follow.state).where(
+                        Follow.remote_actor_id == remote.id,
+                        Follow.direction == Direction.OUTBOUND,
+                    )
+                )
+            ).all()
+        )
+    return [
+        {"username": g.username, "name": g.name or g.username, "state": states.get(g.id)}
+        for g in groups
+    ]
 
 
 async def authorize_form(request: Request) -> Response:
@@ -219,10 +246,18 @@ async def authorize_form(request: Request) -> Response:
     try:
         remote = await resolve(runtime, uri)
     except LookupError as e:
-        return render(request, "authorize.html", {"error": str(e), "asked": (uri or "")[:MAX_URI]}, 400)
-    return render(request, "authorize.html", {
-        "remote": _shown(remote), "groups": await _admin_groups(runtime, member, remote), "asked": uri,
-    })
+        return render(
+            request, "authorize.html", {"error": str(e), "asked": (uri or "")[:MAX_URI]}, 400
+        )
+    return render(
+        request,
+        "authorize.html",
+        {
+            "remote": _shown(remote),
+            "groups": await _admin_groups(runtime, member, remote),
+            "asked": uri,
+        },
+    )
 
 
 async def authorize(request: Request) -> Response:
@@ -243,7 +278,8 @@ async def authorize(request: Request) -> Response:
             raise HTTPException(404, N_("There is no such group here."))
         await following.follow(session, runtime.uris, fresh, target)
     return RedirectResponse(
-        f"/authorize_interaction/followed?group={quote(group.username)}&uri={quote(remote.uri, safe='')}",
+        f"/authorize_interaction/followed?group={quote(group.username)}"
+        f"&uri={quote(remote.uri, safe='')}",
         status_code=303,
     )
 
@@ -253,19 +289,33 @@ async def followed(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         member = await access.member(request, session)
-        group = await access.group(session, request.query_params.get("group", "")[:64], member, Role.ADMIN)
-        remote = await session.scalar(select(RemoteActor).where(RemoteActor.uri == request.query_params.get("uri", "")))
-        state = None if remote is None else await session.scalar(
-            select(Follow.state).where(
-                Follow.local_actor_id == group.id, Follow.remote_actor_id == remote.id,
-                Follow.direction == Direction.OUTBOUND,
+        group = await access.group(
+            session, request.query_params.get("group", "")[:64], member, Role.ADMIN
+        )
+        remote = await session.scalar(
+            select(RemoteActor).where(RemoteActor.uri == request.query_params.get("uri", ""))
+        )
+        state = (
+            None
+            if remote is None
+            else await session.scalar(
+                select(Follow.state).where(
+                    Follow.local_actor_id == group.id,
+                    Follow.remote_actor_id == remote.id,
+                    Follow.direction == Direction.OUTBOUND,
+                )
             )
         )
     if remote is None or state is None:
         raise HTTPException(404, N_("That group does not follow this account."))
-    return render(request, "authorize.html", {
-        "remote": _shown(remote), "done": {"name": group.name or group.username, "state": state},
-    })
+    return render(
+        request,
+        "authorize.html",
+        {
+            "remote": _shown(remote),
+            "done": {"name": group.name or group.username, "state": state},
+        },
+    )
 
 
 routes = [

@@ -18,7 +18,9 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 MAX_DISPLAY_NAME = 200
 
-LINK_INVALID = N_("This invitation link is unknown, was already used or has expired. Ask the group for a new one.")
+LINK_INVALID = N_(
+    "This invitation link is unknown, was already used or has expired. Ask the group for a new one."
+)
 NAME_INVALID = N_("A username is 1 to 30 lowercase letters, digits or _ (no spaces).")
 NAME_TAKEN = N_("That username is taken by a group or a member. Choose another one.")
 PASSWORDS_DIFFER = N_("The two passwords are not the same.")
@@ -40,14 +42,27 @@ async def _invitation(runtime: Runtime, token: str) -> tuple[Invitation, LocalAc
 
 
 def _page(
-    request: Request, invitation: Invitation, group: LocalActor, values: dict[str, str],
-    errors: list[str], status_code: int = 200,
+    request: Request,
+    invitation: Invitation,
+    group: LocalActor,
+    values: dict[str, str],
+    errors: list[str],
+    status_code: int = 200,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
-    return render(request, "invite.html", {
-        "group": group, "role": ROLE_LABELS[Role(invitation.role)], "host": runtime.settings.host,
-        "values": values, "errors": errors, "token": request.path_params["token"],
-    }, status_code)
+    return render(
+        request,
+        "invite.html",
+        {
+            "group": group,
+            "role": ROLE_LABELS[Role(invitation.role)],
+            "host": runtime.settings.host,
+            "values": values,
+            "errors": errors,
+            "token": request.path_params["token"],
+        },
+        status_code,
+    )
 
 
 async def invitation_form(request: Request) -> Response:
@@ -83,7 +98,9 @@ async def accept_invitation(request: Request) -> Response:
     errors = _problems(username, display_name, password, again)
     if errors:
         return _page(request, invitation, group, values, errors, 400)
-    password_hash = await run_in_threadpool(passwords.hash_password, password)  # Argon2: not on the loop
+    password_hash = await run_in_threadpool(
+        passwords.hash_password, password
+    )  # Argon2: not on the loop
     try:
         async with runtime.sessions() as session, session.begin():
             member = await invitations.accept(session, token, username, password_hash, display_name)

@@ -19,8 +19,22 @@ from models.items import Item
 from models.posting import MAX_TITLE, Draft
 
 FIELDS = (
-    "group", "kind", "title", "body", "category", "place_name", "latitude", "longitude", "quantity",
-    "needed_by", "starts_at", "ends_at", "timezone", "meeting_point", "people_wanted", "visibility",
+    "group",
+    "kind",
+    "title",
+    "body",
+    "category",
+    "place_name",
+    "latitude",
+    "longitude",
+    "quantity",
+    "needed_by",
+    "starts_at",
+    "ends_at",
+    "timezone",
+    "meeting_point",
+    "people_wanted",
+    "visibility",
 )
 MAX_BODY = 5000
 MAX_SHORT = 200
@@ -31,7 +45,9 @@ VISIBILITY_LABELS = {
     Visibility.MEMBERS: N_("Members only"),
 }
 PERSONAL_DATA_KINDS = {
-    "phone": N_("a phone number"), "email": N_("an e-mail address"), "street_address": N_("a street address"),
+    "phone": N_("a phone number"),
+    "email": N_("an e-mail address"),
+    "street_address": N_("a street address"),
 }
 
 
@@ -53,13 +69,22 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         return "" if value is None else str(value)
 
     return {
-        "group": group_name, "kind": item.kind, "title": item.title, "body": item.body_markdown,
-        "category": category_slug, "place_name": item.place_name or "",
-        "latitude": number(item.latitude), "longitude": number(item.longitude),
-        "quantity": number(item.quantity), "needed_by": moment(item.needed_by, "%Y-%m-%d"),
-        "starts_at": moment(item.starts_at, "%Y-%m-%dT%H:%M"), "ends_at": moment(item.ends_at, "%Y-%m-%dT%H:%M"),
-        "timezone": item.timezone, "meeting_point": item.meeting_point or "",
-        "people_wanted": number(item.people_wanted), "visibility": item.visibility,
+        "group": group_name,
+        "kind": item.kind,
+        "title": item.title,
+        "body": item.body_markdown,
+        "category": category_slug,
+        "place_name": item.place_name or "",
+        "latitude": number(item.latitude),
+        "longitude": number(item.longitude),
+        "quantity": number(item.quantity),
+        "needed_by": moment(item.needed_by, "%Y-%m-%d"),
+        "starts_at": moment(item.starts_at, "%Y-%m-%dT%H:%M"),
+        "ends_at": moment(item.ends_at, "%Y-%m-%dT%H:%M"),
+        "timezone": item.timezone,
+        "meeting_point": item.meeting_point or "",
+        "people_wanted": number(item.people_wanted),
+        "visibility": item.visibility,
         "as_group": "yes" if item.as_group else "",
     }
 
@@ -92,18 +117,26 @@ def _place(values: Mapping[str, str], problems: list[Problem]) -> Place | None:
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise ValueError
     except ValueError:
-        problems.append(Problem(N_(
-            "The approximate location needs both a latitude (-90 to 90) and a longitude (-180 to 180), "
-            "or neither."
-        )))
+        problems.append(
+            Problem(
+                N_(
+                    "The approximate location needs both a latitude (-90 to 90) "
+                    "and a longitude (-180 to 180), or neither."
+                )
+            )
+        )
         return None
     if not name:
-        problems.append(Problem(N_("Give the area a name people recognise, such as a neighbourhood.")))
+        problems.append(
+            Problem(N_("Give the area a name people recognise, such as a neighbourhood."))
+        )
         return None
     return Place(name, latitude, longitude)
 
 
-def _moment(text: str, zone: ZoneInfo | None, problems: list[Problem], end_of_day: bool = False) -> datetime | None:
+def _moment(
+    text: str, zone: ZoneInfo | None, problems: list[Problem], end_of_day: bool = False
+) -> datetime | None:
     if not text or zone is None:
         return None
     try:
@@ -112,7 +145,9 @@ def _moment(text: str, zone: ZoneInfo | None, problems: list[Problem], end_of_da
         else:
             moment = datetime.fromisoformat(text)
     except ValueError:
-        problems.append(Problem(N_("“%(text)s” is not a date this form understands."), {"text": text[:40]}))
+        problems.append(
+            Problem(N_("“%(text)s” is not a date this form understands."), {"text": text[:40]})
+        )
         return None
     return moment.replace(tzinfo=zone)
 
@@ -132,36 +167,56 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         problems.append(Problem(N_("Choose who can see it.")))
     zone = _zone(values["timezone"] or "UTC")
     if zone is None:
-        problems.append(Problem(N_("“%(text)s” is not a time zone this server knows, such as Europe/Madrid."),
-                                {"text": values["timezone"][:60]}))
+        problems.append(
+            Problem(
+                N_("“%(text)s” is not a time zone this server knows, such as Europe/Madrid."),
+                {"text": values["timezone"][:60]},
+            )
+        )
     place = _place(values, problems)
     quantity = needed_by = starts_at = ends_at = people_wanted = None
     meeting_point = None
     if kind == Kind.CALL:
         starts_at = _moment(values["starts_at"], zone, problems)
         ends_at = _moment(values["ends_at"], zone, problems)
-        people_wanted = _whole(values["people_wanted"], problems, N_("People wanted is a whole number from 1 up."))
+        people_wanted = _whole(
+            values["people_wanted"], problems, N_("People wanted is a whole number from 1 up.")
+        )
         meeting_point = values["meeting_point"] or None
         if not values["starts_at"]:
             problems.append(Problem(N_("A call needs a start date and time.")))
         if not values["people_wanted"]:
             problems.append(Problem(N_("A call says how many people are wanted.")))
         if not values["place_name"]:
-            problems.append(Problem(N_("A call needs a place name, so people know roughly where it is.")))
+            problems.append(
+                Problem(N_("A call needs a place name, so people know roughly where it is."))
+            )
         if starts_at and ends_at and ends_at < starts_at:
             problems.append(Problem(N_("A call ends after it starts.")))
         if meeting_point and len(meeting_point) > MAX_SHORT:
             problems.append(Problem(N_("A meeting point has at most 200 characters.")))
     else:
-        quantity = _whole(values["quantity"], problems, N_("The quantity is a whole number from 1 up."))
+        quantity = _whole(
+            values["quantity"], problems, N_("The quantity is a whole number from 1 up.")
+        )
         needed_by = _moment(values["needed_by"], zone, problems, end_of_day=True)
     if problems or visibility is None:
         return None, problems
     return Draft(
-        kind=kind, title=title, body_markdown=values["body"], category=values["category"] or "other",
-        visibility=visibility, as_group=values["as_group"] == "yes", quantity=quantity, place=place,
-        needed_by=needed_by, starts_at=starts_at, ends_at=ends_at, timezone=values["timezone"] or "UTC",
-        meeting_point=meeting_point, people_wanted=people_wanted,
+        kind=kind,
+        title=title,
+        body_markdown=values["body"],
+        category=values["category"] or "other",
+        visibility=visibility,
+        as_group=values["as_group"] == "yes",
+        quantity=quantity,
+        place=place,
+        needed_by=needed_by,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=values["timezone"] or "UTC",
+        meeting_point=meeting_point,
+        people_wanted=people_wanted,
     ), []
 
 
@@ -172,8 +227,11 @@ def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> 
         kind, _, text = finding.partition(" ")
         described.append(f"{translate(PERSONAL_DATA_KINDS.get(kind, kind))}: {text}")
     return Problem(
-        N_("This looks like personal data, and it would be published: %(found)s. Remove it; people can "
-           "contact you through a private reply. If it really must be there, choose “Members only”: "
-           "those posts never leave this server."),
+        N_(
+            "This looks like personal data, and it would be published: %(found)s. "
+            "Remove it; people can contact you through a private reply. "
+            "If it really must be there, choose “Members only”: "
+            "those posts never leave this server."
+        ),
         {"found": "; ".join(described)},
     )

@@ -37,27 +37,43 @@ from models.runtime import Runtime
 NO_ITEM = N_("There is no such item, or you cannot see it.")
 GONE = N_("This item was deleted.")
 HOW_TO_HELP = {
-    Kind.ASK: N_("Can you help? Members of the group: press “I can help” below and the author will be in "
-                 "touch. From another server: reply to this post or send the group a direct message. "
-                 "Please keep addresses and phone numbers out of public replies."),
-    Kind.OFFER: N_("Would this help you or someone you know? Members of the group: press “I'm interested” "
-                   "below. From another server: send the group a direct message; a private message is "
-                   "better than a public reply for anything personal."),
-    Kind.CALL: N_("Can you come? Members of the group: press “I'm coming” below so the organisers know "
-                  "how many to expect. From another server: reply to this post."),
+    Kind.ASK: N_(
+        "Can you help? Members of the group: press “I can help” below and the author will be in "
+        "touch. From another server: reply to this post or send the group a direct message. "
+        "Please keep addresses and phone numbers out of public replies."
+    ),
+    Kind.OFFER: N_(
+        "Would this help you or someone you know? Members of the group: press “I'm interested” "
+        "below. From another server: send the group a direct message; a private message is "
+        "better than a public reply for anything personal."
+    ),
+    Kind.CALL: N_(
+        "Can you come? Members of the group: press “I'm coming” below so the organisers know "
+        "how many to expect. From another server: reply to this post."
+    ),
 }
-RESPOND_LABELS = {Kind.ASK: N_("I can help"), Kind.OFFER: N_("I'm interested"), Kind.CALL: N_("I'm coming")}
+RESPOND_LABELS = {
+    Kind.ASK: N_("I can help"),
+    Kind.OFFER: N_("I'm interested"),
+    Kind.CALL: N_("I'm coming"),
+}
 # A member's answer is stored as "help" for asks and offers, "coming" for calls.
 RESPONDED = {
     Kind.ASK: N_("You said you can help. The author and the group's moderators can see that."),
-    Kind.OFFER: N_("You said you are interested. The author and the group's moderators can see that."),
+    Kind.OFFER: N_(
+        "You said you are interested. The author and the group's moderators can see that."
+    ),
     Kind.CALL: N_("You said you are coming."),
 }
 RESPONSE_LABELS = {
-    (Kind.ASK, ResponseKind.HELP): N_("can help"), (Kind.OFFER, ResponseKind.HELP): N_("is interested"),
+    (Kind.ASK, ResponseKind.HELP): N_("can help"),
+    (Kind.OFFER, ResponseKind.HELP): N_("is interested"),
     (Kind.CALL, ResponseKind.COMING): N_("is coming"),
 }
-REMOTE_LABELS = {ResponseKind.REPLY: N_("replied publicly"), ResponseKind.MESSAGE: N_("sent a private message")}
+REMOTE_LABELS = {
+    ResponseKind.REPLY: N_("replied publicly"),
+    ResponseKind.MESSAGE: N_("sent a private message"),
+}
 REPLY_SENT = N_("Your answer was sent privately, from the group.")
 RESPOND_SENT = N_("Thank you. The author and the group's moderators can see your answer.")
 EMPTY_REPLY = N_("Write something to send.")
@@ -77,7 +93,9 @@ class Shown:
     at: datetime
 
 
-async def _remote(session: AsyncSession, response: ItemResponse) -> tuple[RemoteObject, RemoteActor] | None:
+async def _remote(
+    session: AsyncSession, response: ItemResponse
+) -> tuple[RemoteObject, RemoteActor] | None:
     if response.remote_object_id is None:
         return None
     remote_object = await session.get(RemoteObject, response.remote_object_id)
@@ -93,13 +111,22 @@ async def _shown(session: AsyncSession, item: Item, response: ItemResponse) -> S
     if remote is not None:
         remote_object, actor = remote
         handle = f"@{actor.username}@{actor.host}" if actor.username else actor.uri
-        return Shown(response.id, REMOTE_LABELS.get(kind, REMOTE_LABELS[ResponseKind.REPLY]),
-                     f"{actor.name} ({handle})" if actor.name else handle, actor.uri,
-                     remote_object.content_html, remote_object.public, True, response.created_at)
+        return Shown(
+            response.id,
+            REMOTE_LABELS.get(kind, REMOTE_LABELS[ResponseKind.REPLY]),
+            f"{actor.name} ({handle})" if actor.name else handle,
+            actor.uri,
+            remote_object.content_html,
+            remote_object.public,
+            True,
+            response.created_at,
+        )
     member = await session.get(LocalActor, response.member_id) if response.member_id else None
     name = f"{member.name} (@{member.username})" if member else "?"
     link = f"/@{member.username}" if member else None
-    label = RESPONSE_LABELS.get((Kind(item.kind), kind), RESPONSE_LABELS[(Kind.ASK, ResponseKind.HELP)])
+    label = RESPONSE_LABELS.get(
+        (Kind(item.kind), kind), RESPONSE_LABELS[(Kind.ASK, ResponseKind.HELP)]
+    )
     return Shown(response.id, label, name, link, "", False, False, response.created_at)
 
 
@@ -107,8 +134,11 @@ async def public_replies(session: AsyncSession, item: Item) -> list[Shown]:
     rows = await session.scalars(
         select(ItemResponse)
         .join(RemoteObject, RemoteObject.id == ItemResponse.remote_object_id)
-        .where(ItemResponse.item_id == item.id, ItemResponse.kind == ResponseKind.REPLY,
-               RemoteObject.public.is_(True))
+        .where(
+            ItemResponse.item_id == item.id,
+            ItemResponse.kind == ResponseKind.REPLY,
+            RemoteObject.public.is_(True),
+        )
         .order_by(ItemResponse.id)
     )
     return [await _shown(session, item, response) for response in rows]
@@ -145,7 +175,10 @@ def _formatted(request: Request, item: Item) -> dict[str, str]:
     for name in ("starts_at", "ends_at"):
         if moment := getattr(item, name):
             local = moment.astimezone(zone)
-            dates[name] = f"{format_date(local, 'full', locale=language)}, {format_time(local, 'short', locale=language)}"
+            dates[name] = (
+                f"{format_date(local, 'full', locale=language)}, "
+                f"{format_time(local, 'short', locale=language)}"
+            )
     if dates:
         dates["timezone"] = str(zone)
     return dates
@@ -160,33 +193,57 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
     private: list[Shown] = []
     if who is not None:
         try:
-            private = [await _shown(session, item, r) for r in await posting.responses(session, item, who)]
+            private = [
+                await _shown(session, item, r) for r in await posting.responses(session, item, who)
+            ]
             manages = True
         except NotAllowed:
             pass
     mine = None
     if who is not None:
         mine = await session.scalar(
-            select(ItemResponse.kind).where(ItemResponse.item_id == item.id, ItemResponse.member_id == who.id)
+            select(ItemResponse.kind).where(
+                ItemResponse.item_id == item.id, ItemResponse.member_id == who.id
+            )
         )
     closed = item.status in CLOSED
     # Moderators answer for what is posted in the group's name, so they (only) see who wrote it;
     # the author's own view reads like everyone else's.
     moderates = manages and who is not None and who.id != item.author_id
-    hidden_author = await session.get(LocalActor, item.author_id) if moderates and item.as_group else None
+    hidden_author = (
+        await session.get(LocalActor, item.author_id) if moderates and item.as_group else None
+    )
     return {
-        "item": item, "group": group, "author": author, "hidden_author": hidden_author, "category": category,
-        "kind_label": KIND_LABELS[Kind(item.kind)], "status_label": STATUS_LABELS[Status(item.status)],
-        "closed": closed, "dates": _formatted(request, item), "host": runtime.settings.host,
-        "details_html": render_markdown(item.body_markdown),  # CommonMark, raw HTML off, then sanitised
-        "people_coming": await items.people_coming(session, item) if item.kind == Kind.CALL else None,
+        "item": item,
+        "group": group,
+        "author": author,
+        "hidden_author": hidden_author,
+        "category": category,
+        "kind_label": KIND_LABELS[Kind(item.kind)],
+        "status_label": STATUS_LABELS[Status(item.status)],
+        "closed": closed,
+        "dates": _formatted(request, item),
+        "host": runtime.settings.host,
+        "details_html": render_markdown(
+            item.body_markdown
+        ),  # CommonMark, raw HTML off, then sanitised
+        "people_coming": await items.people_coming(session, item)
+        if item.kind == Kind.CALL
+        else None,
         "public_replies": await public_replies(session, item),
         "how_to_help": HOW_TO_HELP[Kind(item.kind)],
-        "may_respond": role is not None and not closed and who is not None and who.id != item.author_id,
-        "respond_label": RESPOND_LABELS[Kind(item.kind)], "my_response": RESPONDED[Kind(item.kind)] if mine else None,
-        "manages": manages, "private": private,  # public replies too: they can be answered privately
+        "may_respond": role is not None
+        and not closed
+        and who is not None
+        and who.id != item.author_id,
+        "respond_label": RESPOND_LABELS[Kind(item.kind)],
+        "my_response": RESPONDED[Kind(item.kind)] if mine else None,
+        "manages": manages,
+        "private": private,  # public replies too: they can be answered privately
         "flash": flash.take(request),
-        "reply_error": None, "reply_text": "", "reply_to": None,
+        "reply_error": None,
+        "reply_text": "",
+        "reply_to": None,
     }
 
 
@@ -237,9 +294,13 @@ async def reply(request: Request) -> Response:
                 else:
                     await posting.reply_to_response(session, runtime.uris, response, who, text)
             except NotAllowed:
-                raise HTTPException(403, N_("Only the author and the group's moderators can answer.")) from None
+                raise HTTPException(
+                    403, N_("Only the author and the group's moderators can answer.")
+                ) from None
             except ValueError:
-                problem = N_("Only responses from other servers can be answered privately from here.")
+                problem = N_(
+                    "Only responses from other servers can be answered privately from here."
+                )
         if problem is not None:
             page = await context(request, session)
             page.update(reply_error=problem, reply_text=text, reply_to=response.id)

@@ -53,8 +53,12 @@ class _Failures:
 
 class LoginAttempts:
     def __init__(
-        self, limit: int = LIMIT, window: float = WINDOW, free: int = FREE,
-        account_window: float = ACCOUNT_WINDOW, longest: float = LONGEST,
+        self,
+        limit: int = LIMIT,
+        window: float = WINDOW,
+        free: int = FREE,
+        account_window: float = ACCOUNT_WINDOW,
+        longest: float = LONGEST,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit, self.free, self.longest, self.clock = limit, free, longest, clock

@@ -70,26 +70,38 @@ async def _keeps_an_admin(session: AsyncSession, membership: Membership) -> None
     two admins demoting each other at the same moment cannot both succeed."""
     if membership.role != Role.ADMIN:
         return
-    admins = list(await session.scalars(
-        select(Membership.id).where(Membership.group_id == membership.group_id, Membership.role == Role.ADMIN)
-        .with_for_update()
-    ))
+    admins = list(
+        await session.scalars(
+            select(Membership.id)
+            .where(Membership.group_id == membership.group_id, Membership.role == Role.ADMIN)
+            .with_for_update()
+        )
+    )
     if len(admins) <= 1:
         raise FormRefused(LAST_ADMIN)
 
 
 async def _context(session: AsyncSession, group: LocalActor) -> dict[str, Any]:
     rows = await session.execute(
-        select(Membership, LocalActor).join(LocalActor, LocalActor.id == Membership.member_id)
-        .where(Membership.group_id == group.id).order_by(LocalActor.username)
+        select(Membership, LocalActor)
+        .join(LocalActor, LocalActor.id == Membership.member_id)
+        .where(Membership.group_id == group.id)
+        .order_by(LocalActor.username)
     )
-    members = [Listed(actor.id, actor.username, actor.name, Role(membership.role), membership.created_at)
-               for membership, actor in rows.all()]
+    members = [
+        Listed(actor.id, actor.username, actor.name, Role(membership.role), membership.created_at)
+        for membership, actor in rows.all()
+    ]
     admins = await session.scalar(
-        select(func.count()).select_from(Membership)
+        select(func.count())
+        .select_from(Membership)
         .where(Membership.group_id == group.id, Membership.role == Role.ADMIN)
     )
-    return {"members": members, "admins": admins or 0, "pending": await invitations.pending(session, group)}
+    return {
+        "members": members,
+        "admins": admins or 0,
+        "pending": await invitations.pending(session, group),
+    }
 
 
 async def _render(request: Request, error: str | None = None, status_code: int = 200) -> Response:
@@ -103,10 +115,21 @@ async def _render(request: Request, error: str | None = None, status_code: int =
         request.session.pop(_INVITATION_KEY)
     else:
         new = None
-    return render(request, "members.html", {
-        **context, "group": group, "me": me, "roles": ROLE_LABELS, "error": error,
-        "flash": flash.take(request), "new_invitation": new, "valid_days": invitations.VALID_FOR.days,
-    }, status_code)
+    return render(
+        request,
+        "members.html",
+        {
+            **context,
+            "group": group,
+            "me": me,
+            "roles": ROLE_LABELS,
+            "error": error,
+            "flash": flash.take(request),
+            "new_invitation": new,
+            "valid_days": invitations.VALID_FOR.days,
+        },
+        status_code,
+    )
 
 
 def _back(group: LocalActor, me: LocalActor | None = None, stays_admin: bool = True) -> Response:
@@ -135,8 +158,12 @@ async def change_role(request: Request) -> Response:
             username = member.username if member else ""
     except FormRefused as refused:
         return await _render(request, refused.message, 400)
-    flash.flash(request, N_("@%(name)s is now: %(role)s."), name=username,
-                role=i18n.gettext(request, ROLE_LABELS[role]))
+    flash.flash(
+        request,
+        N_("@%(name)s is now: %(role)s."),
+        name=username,
+        role=i18n.gettext(request, ROLE_LABELS[role]),
+    )
     return _back(group, me, stays_admin=role == Role.ADMIN or membership.member_id != me.id)
 
 
@@ -151,7 +178,9 @@ async def remove_member(request: Request) -> Response:
             member = await session.get(LocalActor, membership.member_id)
             username = member.username if member else ""
             await session.delete(membership)
-            if membership.member_id != me.id:  # whoever may be using her account loses its pages too
+            if (
+                membership.member_id != me.id
+            ):  # whoever may be using her account loses its pages too
                 await member_sessions.end_all(session, membership.member_id)
     except FormRefused as refused:
         return await _render(request, refused.message, 400)
@@ -171,7 +200,9 @@ async def create_invitation(request: Request) -> Response:
         return await _render(request, refused.message, 400)
     # Only the hash is stored: the session carries the link to the one page view that shows it.
     request.session[_INVITATION_KEY] = {
-        "group": group.username, "role": str(role), "link": invitation_link(runtime.settings.base_url, token),
+        "group": group.username,
+        "role": str(role),
+        "link": invitation_link(runtime.settings.base_url, token),
     }
     return _back(group)
 
@@ -192,5 +223,7 @@ routes = [
     Route("/groups/{name}/members/{member_id:int}/role", change_role, methods=["POST"]),
     Route("/groups/{name}/members/{member_id:int}/delete", remove_member, methods=["POST"]),
     Route("/groups/{name}/invitations", create_invitation, methods=["POST"]),
-    Route("/groups/{name}/invitations/{invitation_id:int}/delete", revoke_invitation, methods=["POST"]),
+    Route(
+        "/groups/{name}/invitations/{invitation_id:int}/delete", revoke_invitation, methods=["POST"]
+    ),
 ]

@@ -1,9 +1,9 @@
 """A group's moderation page: follow requests, held submissions, reports, blocks, removing an item
 and relaying one.
 
-The domain functions (models.group_moderation, models.relays, models.follow_requests) check no roles: each
-route here checks the viewer's role in the group and that every id it was sent belongs to that
-group, in the same transaction as the change, so a refused action leaves nothing behind.
+The domain functions (models.group_moderation, models.relays, models.follow_requests) check no
+roles: each route here checks the viewer's role in the group and that every id it was sent belongs
+to that group, in the same transaction as the change, so a refused action leaves nothing behind.
 """
 
 from dataclasses import dataclass
@@ -43,12 +43,21 @@ NO_SUCH_ITEM = N_("This group has no such item.")
 NOT_BLOCKED = N_("This group does not block that account.")
 UNKNOWN_DECISION = N_("Choose one of the buttons offered.")
 ACTOR_MISSING = N_("Enter an account as @name@server or the address of its profile.")
-ACTOR_LOCAL = N_("That account is on this instance: only accounts on other servers can be blocked here.")
-ACTOR_UNRESOLVED = N_("No account could be found at that address. Check the spelling and try again.")
+ACTOR_LOCAL = N_(
+    "That account is on this instance: only accounts on other servers can be blocked here."
+)
+ACTOR_UNRESOLVED = N_(
+    "No account could be found at that address. Check the spelling and try again."
+)
 OBJECT_MISSING = N_("Enter the address of the item to relay.")
-NOT_ON_BOARD = N_("That item is not on the network board: only items of groups this instance follows can be relayed.")
-NOT_RELAYED = N_("This item cannot be relayed: it is from this instance, the group shared it already, "
-                 "or it is for its group's followers only.")
+NOT_ON_BOARD = N_(
+    "That item is not on the network board: "
+    "only items of groups this instance follows can be relayed."
+)
+NOT_RELAYED = N_(
+    "This item cannot be relayed: it is from this instance, the group shared it already, "
+    "or it is for its group's followers only."
+)
 DECIDED_ALREADY = N_("That submission was decided already.")
 
 
@@ -68,7 +77,11 @@ class Account:
         handle = f"@{remote.username}@{remote.host}" if remote.username else remote.uri
         page = remote.document.get("url") if isinstance(remote.document, dict) else None
         # Only web links: a document's url must not become a javascript: link on our page.
-        url = page if isinstance(page, str) and page.startswith(("https://", "http://")) else remote.uri
+        url = (
+            page
+            if isinstance(page, str) and page.startswith(("https://", "http://"))
+            else remote.uri
+        )
         return cls(remote.id, remote.name or remote.username, handle, url)
 
 
@@ -104,56 +117,106 @@ async def _moderated(request: Request, session: AsyncSession) -> tuple[LocalActo
     return me, await access.group(session, request.path_params["name"], me, Role.MODERATOR)
 
 
-async def _targets(session: AsyncSession, runtime: Runtime, group: LocalActor, reported: object) -> list[tuple[str, str]]:
+async def _targets(
+    session: AsyncSession, runtime: Runtime, group: LocalActor, reported: object
+) -> list[tuple[str, str]]:
     """What a report is about, named: the group itself, its items by title, anything else by uri."""
     uris = [uri for uri in vocab.ids_of(reported) if uri.startswith(("https://", "http://"))]
-    titles = dict((await session.execute(
-        select(Item.uri, Item.title).where(Item.group_id == group.id, Item.uri.in_(uris))
-    )).all()) if uris else {}
+    titles = (
+        dict(
+            (
+                await session.execute(
+                    select(Item.uri, Item.title).where(
+                        Item.group_id == group.id, Item.uri.in_(uris)
+                    )
+                )
+            ).all()
+        )
+        if uris
+        else {}
+    )
     titles[runtime.uris.actor(group.username)] = group.name
     return [(uri, titles.get(uri, uri)) for uri in uris]
 
 
 async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) -> dict[str, Any]:
-    requests = [(follow.id, Account.of(remote)) for follow, remote in await pending_requests(session, group)]
+    requests = [
+        (follow.id, Account.of(remote)) for follow, remote in await pending_requests(session, group)
+    ]
     held = [
-        Held(row.id, row.uri, Account.of(await session.get(RemoteActor, row.remote_actor_id)),
-             html_to_text(row.content_html)[:500], row.published_at)
+        Held(
+            row.id,
+            row.uri,
+            Account.of(await session.get(RemoteActor, row.remote_actor_id)),
+            html_to_text(row.content_html)[:500],
+            row.published_at,
+        )
         for row in await group_moderation.submissions(session, group)
     ]
     reports = [
-        Reported(Account.of(await session.get(RemoteActor, row.remote_actor_id)),
-                 await _targets(session, runtime, group, row.document.get("object")),
-                 html_to_text(row.content_html), row.published_at)
+        Reported(
+            Account.of(await session.get(RemoteActor, row.remote_actor_id)),
+            await _targets(session, runtime, group, row.document.get("object")),
+            html_to_text(row.content_html),
+            row.published_at,
+        )
         for row in await group_moderation.reports(session, runtime.uris, group)
     ]
-    blocked = [Account.of(remote) for remote in await group_moderation.blocked_actors(session, group)]
-    items = list(await session.scalars(
-        select(Item).where(Item.group_id == group.id, Item.deleted_at.is_(None))
-        .order_by(Item.created_at.desc(), Item.id.desc()).limit(LISTED)
-    ))
+    blocked = [
+        Account.of(remote) for remote in await group_moderation.blocked_actors(session, group)
+    ]
+    items = list(
+        await session.scalars(
+            select(Item)
+            .where(Item.group_id == group.id, Item.deleted_at.is_(None))
+            .order_by(Item.created_at.desc(), Item.id.desc())
+            .limit(LISTED)
+        )
+    )
     shared = select(Relay.object_uri).where(Relay.group_id == group.id)
-    board = list(await session.scalars(
-        select(RemoteItem).where(RemoteItem.visibility == "public", RemoteItem.uri.not_in(shared))
-        .order_by(RemoteItem.received_at.desc(), RemoteItem.id.desc()).limit(LISTED)
-    ))
-    return {"requests": requests, "held": held, "reports": reports, "blocked": blocked,
-            "items": items, "board": board}
+    board = list(
+        await session.scalars(
+            select(RemoteItem)
+            .where(RemoteItem.visibility == "public", RemoteItem.uri.not_in(shared))
+            .order_by(RemoteItem.received_at.desc(), RemoteItem.id.desc())
+            .limit(LISTED)
+        )
+    )
+    return {
+        "requests": requests,
+        "held": held,
+        "reports": reports,
+        "blocked": blocked,
+        "items": items,
+        "board": board,
+    }
 
 
 async def _render(
-    request: Request, group_name: str, errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None, status_code: int = 200,
+    request: Request,
+    group_name: str,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         me = await access.member(request, session)
         group = await access.group(session, group_name, me, Role.MODERATOR)
         context = await _overview(session, runtime, group)
-    return render(request, "moderation.html", {
-        **context, "group": group, "flash": flash.take(request), "kinds": KIND_LABELS,
-        "errors": errors or {}, "values": values or {},
-    }, status_code)
+    return render(
+        request,
+        "moderation.html",
+        {
+            **context,
+            "group": group,
+            "flash": flash.take(request),
+            "kinds": KIND_LABELS,
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status_code,
+    )
 
 
 async def moderation_page(request: Request) -> Response:
@@ -174,8 +237,12 @@ async def decide_follow(request: Request) -> Response:
         _, group = await _moderated(request, session)
         decision = _decision(form, "accept", "reject")
         follow = await session.get(Follow, request.path_params["follow_id"])
-        if (follow is None or follow.local_actor_id != group.id or follow.direction != Direction.INBOUND
-                or follow.state != FollowState.PENDING):
+        if (
+            follow is None
+            or follow.local_actor_id != group.id
+            or follow.direction != Direction.INBOUND
+            or follow.state != FollowState.PENDING
+        ):
             raise HTTPException(404, NO_SUCH_REQUEST)
         who = Account.of(await session.get(RemoteActor, follow.remote_actor_id))
         await decide(runtime, session, follow, accept=decision == "accept")
@@ -196,17 +263,27 @@ async def decide_submission(request: Request) -> Response:
             submission_id = request.path_params["submission_id"]
             try:
                 if decision == "approve":
-                    await group_moderation.approve_submission(session, runtime.uris, group, submission_id)
+                    await group_moderation.approve_submission(
+                        session, runtime.uris, group, submission_id
+                    )
                 else:
                     await group_moderation.reject_submission(session, group, submission_id)
             except LookupError:
                 raise HTTPException(404, NO_SUCH_SUBMISSION) from None
             except ValueError:  # decided already, or (approving) ours or shared already
-                raise FormRefused(DECIDED_ALREADY if decision == "reject" else NOT_RELAYED, field="submissions") from None
+                raise FormRefused(
+                    DECIDED_ALREADY if decision == "reject" else NOT_RELAYED, field="submissions"
+                ) from None
     except FormRefused as refused:
-        return await _render(request, request.path_params["name"], {refused.field: refused.message}, status_code=400)
-    flash.flash(request, N_("The group shared the post with its followers.") if decision == "approve"
-                else N_("The post was rejected; nothing was sent."))
+        return await _render(
+            request, request.path_params["name"], {refused.field: refused.message}, status_code=400
+        )
+    flash.flash(
+        request,
+        N_("The group shared the post with its followers.")
+        if decision == "approve"
+        else N_("The post was rejected; nothing was sent."),
+    )
     return _back(group)
 
 
@@ -244,8 +321,11 @@ async def block(request: Request) -> Response:
     async with runtime.sessions() as session, session.begin():
         _, group = await _moderated(request, session)
         await group_moderation.block_actor(session, group, remote)
-    flash.flash(request, N_("%(who)s is blocked: no follows, replies or submissions from it."),
-                who=Account.of(remote).handle)
+    flash.flash(
+        request,
+        N_("%(who)s is blocked: no follows, replies or submissions from it."),
+        who=Account.of(remote).handle,
+    )
     return _back(group)
 
 
@@ -267,9 +347,13 @@ async def remove_item(request: Request) -> Response:
     await security.checked_form(request)
     async with runtime.sessions() as session, session.begin():
         me, group = await _moderated(request, session)
-        item = await session.scalar(select(Item).where(
-            Item.uuid == request.path_params["uuid"], Item.group_id == group.id, Item.deleted_at.is_(None)
-        ))
+        item = await session.scalar(
+            select(Item).where(
+                Item.uuid == request.path_params["uuid"],
+                Item.group_id == group.id,
+                Item.deleted_at.is_(None),
+            )
+        )
         if item is None:
             raise HTTPException(404, NO_SUCH_ITEM)
         title = item.title
@@ -288,7 +372,9 @@ async def relay(request: Request) -> Response:
             if not reference:
                 raise FormRefused(OBJECT_MISSING, field="relay")
             found = await session.scalar(
-                select(RemoteItem).where(or_(RemoteItem.uri == reference, RemoteItem.url == reference)).limit(1)
+                select(RemoteItem)
+                .where(or_(RemoteItem.uri == reference, RemoteItem.url == reference))
+                .limit(1)
             )
             if found is None:
                 raise FormRefused(NOT_ON_BOARD, field="relay", value=reference)
@@ -298,8 +384,13 @@ async def relay(request: Request) -> Response:
                 raise FormRefused(NOT_RELAYED, field="relay", value=reference) from None
             title = found.title
     except FormRefused as refused:
-        return await _render(request, request.path_params["name"], {refused.field: refused.message},
-                             {"object": refused.value}, 400)
+        return await _render(
+            request,
+            request.path_params["name"],
+            {refused.field: refused.message},
+            {"object": refused.value},
+            400,
+        )
     flash.flash(request, N_("The group shared “%(title)s” with its followers."), title=title)
     return _back(group)
 
@@ -307,9 +398,15 @@ async def relay(request: Request) -> Response:
 routes = [
     Route("/groups/{name}/moderation", moderation_page, methods=["GET"]),
     Route("/groups/{name}/moderation/follows/{follow_id:int}", decide_follow, methods=["POST"]),
-    Route("/groups/{name}/moderation/submissions/{submission_id:int}", decide_submission, methods=["POST"]),
+    Route(
+        "/groups/{name}/moderation/submissions/{submission_id:int}",
+        decide_submission,
+        methods=["POST"],
+    ),
     Route("/groups/{name}/moderation/blocks", block, methods=["POST"]),
-    Route("/groups/{name}/moderation/blocks/{remote_actor_id:int}/delete", unblock, methods=["POST"]),
+    Route(
+        "/groups/{name}/moderation/blocks/{remote_actor_id:int}/delete", unblock, methods=["POST"]
+    ),
     Route("/groups/{name}/moderation/items/{uuid}/delete", remove_item, methods=["POST"]),
     Route("/groups/{name}/moderation/relay", relay, methods=["POST"]),
 ]

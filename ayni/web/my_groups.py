@@ -1,4 +1,5 @@
-"""`/groups`: the signed-in member's groups, their role in each, and what that role lets them open."""
+"""`/groups`: the signed-in member's groups, their role in each, and what that role lets them
+open."""
 
 from dataclasses import dataclass
 
@@ -38,9 +39,15 @@ async def my_groups(request: Request) -> Response:
             role = await role_in(session, group, me)
             if role is not None:
                 listed.append(MyGroup(group.username, group.name, role))
-    return render(request, "groups.html", {
-        "groups": listed, "role_labels": ROLE_LABELS, "instance_admin": me.is_admin,
-    })
+    return render(
+        request,
+        "groups.html",
+        {
+            "groups": listed,
+            "role_labels": ROLE_LABELS,
+            "instance_admin": me.is_admin,
+        },
+    )
 
 
 routes = [Route("/groups", my_groups, methods=["GET"])]

@@ -32,8 +32,10 @@ CLOSING = {
     Kind.CALL: (Status.DONE, Status.CANCELLED),
 }
 CLOSE_LABELS = {
-    Status.FULFILLED: N_("Mark as fulfilled"), Status.WITHDRAWN: N_("Withdraw"),
-    Status.DONE: N_("Mark as done"), Status.CANCELLED: N_("Cancel the call"),
+    Status.FULFILLED: N_("Mark as fulfilled"),
+    Status.WITHDRAWN: N_("Withdraw"),
+    Status.DONE: N_("Mark as done"),
+    Status.CANCELLED: N_("Cancel the call"),
 }
 NOT_YOURS = N_("Only the author and the group's moderators can change this item.")
 NO_ITEM = N_("There is no such item.")
@@ -54,7 +56,9 @@ class Mine:
 
 async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
     counts = (
-        select(ItemResponse.item_id, func.count().label("n")).group_by(ItemResponse.item_id).subquery()
+        select(ItemResponse.item_id, func.count().label("n"))
+        .group_by(ItemResponse.item_id)
+        .subquery()
     )
     rows = await session.execute(
         select(Item, LocalActor.name, func.coalesce(counts.c.n, 0))
@@ -64,7 +68,9 @@ async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
         .order_by(Item.created_at.desc(), Item.id.desc())
     )
     return [
-        Mine(item, group_name, int(count), () if item.status in CLOSED else CLOSING[Kind(item.kind)])
+        Mine(
+            item, group_name, int(count), () if item.status in CLOSED else CLOSING[Kind(item.kind)]
+        )
         for item, group_name, count in rows.all()
     ]
 
@@ -74,10 +80,18 @@ async def my_items_page(request: Request) -> Response:
     async with runtime.sessions() as session:
         who = await access.member(request, session)
         mine = await my_items(session, who)
-    return render(request, "my_items.html", {
-        "mine": mine, "flash": flash.take(request), "kinds": KIND_LABELS, "statuses": STATUS_LABELS,
-        "visibilities": item_form.VISIBILITY_LABELS, "close_labels": CLOSE_LABELS,
-    })
+    return render(
+        request,
+        "my_items.html",
+        {
+            "mine": mine,
+            "flash": flash.take(request),
+            "kinds": KIND_LABELS,
+            "statuses": STATUS_LABELS,
+            "visibilities": item_form.VISIBILITY_LABELS,
+            "close_labels": CLOSE_LABELS,
+        },
+    )
 
 
 async def changeable(request: Request, session: AsyncSession) -> tuple[Item, LocalActor]:
@@ -94,19 +108,32 @@ async def changeable(request: Request, session: AsyncSession) -> tuple[Item, Loc
 
 
 async def _edit_page(
-    request: Request, session: AsyncSession, item: Item, values: dict[str, str], errors: list[str],
+    request: Request,
+    session: AsyncSession,
+    item: Item,
+    values: dict[str, str],
+    errors: list[str],
     status_code: int = 200,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
     members_only = item.visibility == Visibility.MEMBERS
-    return render(request, "item_edit.html", {
-        "item": item, "group": group, "values": values, "errors": errors,
-        "categories": await items.categories(session, runtime.uris, group),
-        "kinds": KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
-        "visibility_choices": ["members"] if members_only else ["public", "followers"],
-    }, status_code)
+    return render(
+        request,
+        "item_edit.html",
+        {
+            "item": item,
+            "group": group,
+            "values": values,
+            "errors": errors,
+            "categories": await items.categories(session, runtime.uris, group),
+            "kinds": KIND_LABELS,
+            "visibilities": item_form.VISIBILITY_LABELS,
+            "visibility_choices": ["members"] if members_only else ["public", "followers"],
+        },
+        status_code,
+    )
 
 
 async def edit_form(request: Request) -> Response:
@@ -135,7 +162,10 @@ async def edit(request: Request) -> Response:
                     raise HTTPException(400, CLOSED_ALREADY)
                 # What is fixed once posted comes from the item, never from the form.
                 values["kind"], values["as_group"] = item.kind, "yes" if item.as_group else ""
-                if item.visibility == Visibility.MEMBERS or values["visibility"] == Visibility.MEMBERS:
+                if (
+                    item.visibility == Visibility.MEMBERS
+                    or values["visibility"] == Visibility.MEMBERS
+                ):
                     values["visibility"] = item.visibility
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:
@@ -145,7 +175,9 @@ async def edit(request: Request) -> Response:
         except FormRefused as refused:
             problems = refused.problems
         except PersonalData as e:
-            problems = [item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))]
+            problems = [
+                item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))
+            ]
         except LookupError:
             problems = [Problem(N_("Choose one of this group's categories."))]
         except ValueError as e:
@@ -171,7 +203,9 @@ async def close(request: Request) -> Response:
             raise HTTPException(400, CLOSED_ALREADY)
         await posting.close_item(session, runtime.uris, item, status, by=who)
         title = item.title
-    flash.flash(request, CLOSED_AS, title=title, status=i18n.gettext(request, STATUS_LABELS[status]))
+    flash.flash(
+        request, CLOSED_AS, title=title, status=i18n.gettext(request, STATUS_LABELS[status])
+    )
     return RedirectResponse("/my/items", status_code=303)
 
 

@@ -35,14 +35,18 @@ def of(request: Request) -> Nav | None:
 def about_my_items(member: LocalActor) -> tuple[Any, ...]:
     """Responses to the member's live items, not counting their own."""
     return (
-        Item.author_id == member.id, Item.deleted_at.is_(None),
+        Item.author_id == member.id,
+        Item.deleted_at.is_(None),
         or_(ItemResponse.member_id.is_(None), ItemResponse.member_id != member.id),
     )
 
 
 async def unread(session: AsyncSession, member: LocalActor) -> int:
-    query = select(func.count()).select_from(ItemResponse).join(Item, Item.id == ItemResponse.item_id).where(
-        *about_my_items(member)
+    query = (
+        select(func.count())
+        .select_from(ItemResponse)
+        .join(Item, Item.id == ItemResponse.item_id)
+        .where(*about_my_items(member))
     )
     if member.notifications_seen_at is not None:
         query = query.where(ItemResponse.created_at > member.notifications_seen_at)

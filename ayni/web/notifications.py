@@ -22,8 +22,10 @@ from models.runtime import Runtime
 
 LIMIT = 100
 RESPONSE_LABELS = {
-    ResponseKind.HELP: N_("can help with"), ResponseKind.COMING: N_("is coming to"),
-    ResponseKind.REPLY: N_("replied to"), ResponseKind.MESSAGE: N_("sent a private message about"),
+    ResponseKind.HELP: N_("can help with"),
+    ResponseKind.COMING: N_("is coming to"),
+    ResponseKind.REPLY: N_("replied to"),
+    ResponseKind.MESSAGE: N_("sent a private message about"),
 }
 
 
@@ -33,7 +35,9 @@ class Notification:
     who: str
     item_title: str
     item_link: str
-    content_html: str  # remote replies and messages only; sanitised when stored and again when shown
+    content_html: (
+        str  # remote replies and messages only; sanitised when stored and again when shown
+    )
     at: datetime
     new: bool
 
@@ -41,7 +45,9 @@ class Notification:
 async def notifications(session: AsyncSession, member: LocalActor) -> list[Notification]:
     responder = LocalActor.__table__.alias("responder")
     rows = await session.execute(
-        select(ItemResponse, Item, responder.c.name, responder.c.username, RemoteObject, RemoteActor)
+        select(
+            ItemResponse, Item, responder.c.name, responder.c.username, RemoteObject, RemoteActor
+        )
         .join(Item, Item.id == ItemResponse.item_id)
         .outerjoin(responder, responder.c.id == ItemResponse.member_id)
         .outerjoin(RemoteObject, RemoteObject.id == ItemResponse.remote_object_id)
@@ -54,15 +60,24 @@ async def notifications(session: AsyncSession, member: LocalActor) -> list[Notif
     found = []
     for response, item, name, username, remote_object, remote_actor in rows.all():
         if remote_actor is not None:
-            who = remote_actor.name or (f"@{remote_actor.username}@{remote_actor.host}" if remote_actor.username
-                                        else remote_actor.uri)
+            who = remote_actor.name or (
+                f"@{remote_actor.username}@{remote_actor.host}"
+                if remote_actor.username
+                else remote_actor.uri
+            )
         else:
             who = name or username or ""
-        found.append(Notification(
-            kind=response.kind, who=who, item_title=item.title, item_link=item.uri,
-            content_html=remote_object.content_html if remote_object is not None else "",
-            at=response.created_at, new=seen is None or response.created_at > seen,
-        ))
+        found.append(
+            Notification(
+                kind=response.kind,
+                who=who,
+                item_title=item.title,
+                item_link=item.uri,
+                content_html=remote_object.content_html if remote_object is not None else "",
+                at=response.created_at,
+                new=seen is None or response.created_at > seen,
+            )
+        )
     return found
 
 
@@ -72,9 +87,15 @@ async def notifications_page(request: Request) -> Response:
         member = await access.member(request, session)
         listed = await notifications(session, member)
         count = await nav.unread(session, member)
-    return render(request, "notifications.html", {
-        "notifications": listed, "unread": count, "labels": {str(k): v for k, v in RESPONSE_LABELS.items()},
-    })
+    return render(
+        request,
+        "notifications.html",
+        {
+            "notifications": listed,
+            "unread": count,
+            "labels": {str(k): v for k, v in RESPONSE_LABELS.items()},
+        },
+    )
 
 
 async def mark_seen(request: Request) -> Response:

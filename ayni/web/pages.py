@@ -28,19 +28,36 @@ STOCK_ERRORS = (N_("Not Found"), N_("Method Not Allowed"))
 async def home(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
-        groups = list(await session.scalars(
-            select(LocalActor).where(LocalActor.type == ActorType.GROUP).order_by(LocalActor.name)
-        ))
+        groups = list(
+            await session.scalars(
+                select(LocalActor)
+                .where(LocalActor.type == ActorType.GROUP)
+                .order_by(LocalActor.name)
+            )
+        )
         instance = await session.scalar(select(Instance))
-    return render(request, "home.html", {
-        "groups": groups, "host": runtime.settings.host,
-        "name": instance.name if instance else "", "summary": instance.summary if instance else "",
-    })
+    return render(
+        request,
+        "home.html",
+        {
+            "groups": groups,
+            "host": runtime.settings.host,
+            "name": instance.name if instance else "",
+            "summary": instance.summary if instance else "",
+        },
+    )
 
 
-def _login_page(request: Request, error: str | None, username: str, status_code: int = 200) -> Response:
+def _login_page(
+    request: Request, error: str | None, username: str, status_code: int = 200
+) -> Response:
     next_path = access.local_path(request.query_params.get("next"))
-    return render(request, "login.html", {"error": error, "username": username, "next": next_path}, status_code)
+    return render(
+        request,
+        "login.html",
+        {"error": error, "username": username, "next": next_path},
+        status_code,
+    )
 
 
 async def login_form(request: Request) -> Response:
@@ -88,10 +105,14 @@ async def logout(request: Request) -> Response:
 
 async def choose_language(request: Request) -> Response:
     """The footer's language links: a preference cookie, then back to the page."""
-    response = RedirectResponse(access.local_path(request.query_params.get("next")), status_code=303)
+    response = RedirectResponse(
+        access.local_path(request.query_params.get("next")), status_code=303
+    )
     chosen = request.path_params["language"]
     if chosen in i18n.LANGUAGES:
-        response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        response.set_cookie(
+            i18n.COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True
+        )
     return response
 
 
@@ -105,7 +126,9 @@ async def error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code < 400 or "text/html" not in request.headers.get("accept", ""):
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
-    return render(request, "error.html", {"message": exc.detail, "status": exc.status_code}, exc.status_code)
+    return render(
+        request, "error.html", {"message": exc.detail, "status": exc.status_code}, exc.status_code
+    )
 
 
 exception_handlers = {access.SignInRequired: sign_in_first, HTTPException: error_page}

@@ -36,13 +36,19 @@ async def form_context(
 ) -> dict[str, Any]:
     """The groups one may post in, and the chosen group's categories (defaults on first use)."""
     groups = await access.groups_of(session, who)
-    chosen = next((g for g in groups if g.username == values["group"]), groups[0] if groups else None)
+    chosen = next(
+        (g for g in groups if g.username == values["group"]), groups[0] if groups else None
+    )
     if chosen is not None:
         values["group"] = chosen.username
     categories = await items.categories(session, runtime.uris, chosen) if chosen else []
     return {
-        "groups": groups, "group": chosen, "categories": categories, "values": values,
-        "kinds": KIND_LABELS, "visibilities": item_form.VISIBILITY_LABELS,
+        "groups": groups,
+        "group": chosen,
+        "categories": categories,
+        "values": values,
+        "kinds": KIND_LABELS,
+        "visibilities": item_form.VISIBILITY_LABELS,
         "visibility_choices": [str(v) for v in ITEM_VISIBILITIES],
         "host": runtime.settings.host,
     }
@@ -59,15 +65,19 @@ async def _form_page(
     async with runtime.sessions() as session, session.begin():
         who = await access.member(request, session)
         context = await form_context(session, runtime, who, values)
-    return render(request, "post.html", {**context, "errors": _messages(request, problems)}, status_code)
+    return render(
+        request, "post.html", {**context, "errors": _messages(request, problems)}, status_code
+    )
 
 
 async def post_form(request: Request) -> Response:
     query = request.query_params
     values = dict.fromkeys(item_form.FIELDS, "") | {"as_group": ""}
     values |= {
-        "group": query.get("group", "")[:64], "kind": str(_kind(query.get("kind", "")) or Kind.ASK),
-        "visibility": "public", "timezone": "UTC",
+        "group": query.get("group", "")[:64],
+        "kind": str(_kind(query.get("kind", "")) or Kind.ASK),
+        "visibility": "public",
+        "timezone": "UTC",
     }
     return await _form_page(request, values, [])
 
@@ -95,7 +105,9 @@ async def post_item(request: Request) -> Response:
     except LookupError:
         return await _form_page(request, values, [Problem(UNKNOWN_CATEGORY)], 400)
     except NotAllowed:
-        raise HTTPException(403, N_("You do not have permission to do that in this group.")) from None
+        raise HTTPException(
+            403, N_("You do not have permission to do that in this group.")
+        ) from None
     except ValueError as e:  # the item's own rules (models.posting, federation.items), said plainly
         return await _form_page(request, values, [Problem(NOT_POSTED, {"reason": str(e)})], 400)
     flash.flash(request, POSTED)

@@ -18,8 +18,16 @@ from ayni.web import (
 
 routes = [
     *pages.routes,
-    *invitations.routes, *posting.routes, *my_items.routes, *item_page.routes,
-    *board.routes, *notifications.routes, *interactions.routes,
-    *my_groups.routes, *moderation.routes, *members.routes,
-    *admin.routes, *admin_federation.routes,
+    *invitations.routes,
+    *posting.routes,
+    *my_items.routes,
+    *item_page.routes,
+    *board.routes,
+    *notifications.routes,
+    *interactions.routes,
+    *my_groups.routes,
+    *moderation.routes,
+    *members.routes,
+    *admin.routes,
+    *admin_federation.routes,
 ]

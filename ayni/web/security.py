@@ -128,7 +128,9 @@ async def checked_upload_form(request: Request, max_bytes: int) -> FormData:
             raise HTTPException(413, UPLOAD_TOO_LARGE)
         return message
 
-    form = await Request(request.scope, capped_receive).form(max_files=1, max_fields=50, max_part_size=max_bytes)
+    form = await Request(request.scope, capped_receive).form(
+        max_files=1, max_fields=50, max_part_size=max_bytes
+    )
     try:
         _check_csrf(request, form)
     except HTTPException:
@@ -173,7 +175,9 @@ def middleware(settings: Settings) -> list[Middleware]:
     return [
         # The client's address (the login limits count by it) from X-Forwarded-For only when the
         # connection comes from a trusted proxy; uvicorn's own copy of this is turned off.
-        Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies]),
+        Middleware(
+            ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies]
+        ),
         Middleware(ContentSecurityPolicy),
         Middleware(
             SessionMiddleware,

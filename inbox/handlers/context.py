@@ -56,7 +56,7 @@ class Context:
         if uri == self.runtime.uris.instance_actor():
             return ""
         prefix = self.runtime.uris.actor("")
-        name = uri[len(prefix):] if uri.startswith(prefix) else ""
+        name = uri[len(prefix) :] if uri.startswith(prefix) else ""
         return name if name and "/" not in name and "#" not in name and "?" not in name else None
 
     async def local_actor(self, session: AsyncSession, uri: object) -> LocalActor | None:

@@ -32,7 +32,9 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         raise Ignored(f"Create of {vocab.types_of(ref)[0]} is not acted on")
     obj = await own_object(ctx, ref, actor_uri, "Create")
     if not vocab.has_type(obj, *OBJECT_TYPES):
-        raise Ignored(f"Create of {(vocab.types_of(obj) or ['an untyped object'])[0]} is not acted on")
+        raise Ignored(
+            f"Create of {(vocab.types_of(obj) or ['an untyped object'])[0]} is not acted on"
+        )
     remote = await ctx.actor(actor_uri)
     uri = vocab.id_of(obj)
     assert uri is not None
@@ -44,9 +46,17 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         if await blocked_by(session, await _groups_concerned(ctx, session, local, obj), remote):
             raise Ignored(f"{actor_uri} is blocked by the group it writes to")
         stored = await inbound.store_object(
-            session, uri=uri, type=vocab.types_of(obj)[0], kind=kind, remote=remote,
-            local_actor_id=local.id if local else None, in_reply_to_uri=in_reply_to,
-            content_html=content_of(obj), public=public, document=clean(obj), published_at=published(obj),
+            session,
+            uri=uri,
+            type=vocab.types_of(obj)[0],
+            kind=kind,
+            remote=remote,
+            local_actor_id=local.id if local else None,
+            in_reply_to_uri=in_reply_to,
+            content_html=content_of(obj),
+            public=public,
+            document=clean(obj),
+            published_at=published(obj),
         )
         if stored is None:
             raise Ignored(f"{uri} is stored already or was deleted before it arrived")
@@ -58,13 +68,22 @@ async def _groups_concerned(
 ) -> list[int]:
     """The group written to, and the groups of our items the object replies to or names."""
     named = item_inbox.items_named(ctx, obj)
-    found = list(await session.scalars(select(items.Item.group_id).where(items.Item.uri.in_(named)))) if named else []
+    found = (
+        list(await session.scalars(select(items.Item.group_id).where(items.Item.uri.in_(named))))
+        if named
+        else []
+    )
     return ([local.id] if local is not None else []) + found
 
 
 async def _classify(
-    ctx: Context, session: AsyncSession, remote: RemoteActor, audience: set[str], public: bool,
-    in_reply_to: str | None, obj: dict[str, Any],
+    ctx: Context,
+    session: AsyncSession,
+    remote: RemoteActor,
+    audience: set[str],
+    public: bool,
+    in_reply_to: str | None,
+    obj: dict[str, Any],
 ) -> tuple[RemoteObjectKind, LocalActor | None]:
     addressed = [uri for uri in sorted(audience) if ctx.local_name(uri)]
     if not public and addressed and len(addressed) == len(audience):

@@ -21,7 +21,10 @@ async def on_flag(ctx: Context, activity: dict[str, Any]) -> None:
     if not targets:
         raise Ignored("Flag of nothing on this server")
     reporter = await ctx.actor(actor_uri)
-    report_uri = short(vocab.id_of(activity)) or f"{actor_uri}#flag-" + hashlib.sha256(" ".join(targets).encode()).hexdigest()
+    report_uri = (
+        short(vocab.id_of(activity))
+        or f"{actor_uri}#flag-" + hashlib.sha256(" ".join(targets).encode()).hexdigest()
+    )
     async with ctx.transaction() as session:
         local = None
         for uri in targets:
@@ -35,10 +38,16 @@ async def on_flag(ctx: Context, activity: dict[str, Any]) -> None:
             raise Ignored(f"{actor_uri} is blocked by the group it reports to")
         content = activity.get("content")
         stored = await inbound.store_object(
-            session, uri=report_uri, type="Flag", kind=RemoteObjectKind.REPORT, remote=reporter,
-            local_actor_id=local.id, in_reply_to_uri=None,
+            session,
+            uri=report_uri,
+            type="Flag",
+            kind=RemoteObjectKind.REPORT,
+            remote=reporter,
+            local_actor_id=local.id,
+            in_reply_to_uri=None,
             content_html=sanitize.sanitize_html(content) if isinstance(content, str) else "",
-            public=False, document=clean(activity),
+            public=False,
+            document=clean(activity),
         )
         if stored is None:
             raise Ignored(f"report {report_uri} is stored already")

@@ -30,8 +30,11 @@ def items_named(ctx: Context, obj: dict[str, Any]) -> list[str]:
     prefix = ctx.runtime.uris.item("")
     pattern = re.compile(re.escape(prefix) + r"[0-9a-f]{32}")
     found = [vocab.id_of(obj.get("inReplyTo"))]
-    found += [vocab.id_of(tag) or tag.get("href") for tag in vocab.as_list(obj.get("tag"))[:_MAX_LINKS]
-              if isinstance(tag, dict)]
+    found += [
+        vocab.id_of(tag) or tag.get("href")
+        for tag in vocab.as_list(obj.get("tag"))[:_MAX_LINKS]
+        if isinstance(tag, dict)
+    ]
     content = obj.get("content")
     if isinstance(content, str):
         found += pattern.findall(content[:100_000])[:_MAX_LINKS]
@@ -43,12 +46,16 @@ async def on_stored(
 ) -> None:
     """After a Create or Announce stored an object: link it to our item, or board it."""
     if stored.kind in (RemoteObjectKind.RESPONSE, RemoteObjectKind.PRIVATE):
-        kind = ResponseKind.REPLY if stored.kind == RemoteObjectKind.RESPONSE else ResponseKind.MESSAGE
+        kind = (
+            ResponseKind.REPLY if stored.kind == RemoteObjectKind.RESPONSE else ResponseKind.MESSAGE
+        )
         await items.link_response(session, items_named(ctx, obj), stored.id, kind)
     elif stored.kind == RemoteObjectKind.CONTENT:
         value = as_item(obj)
         if value is not None:
-            row = await items.store_remote_item(session, stored.remote_actor_id, value, stored.document)
+            row = await items.store_remote_item(
+                session, stored.remote_actor_id, value, stored.document
+            )
             await auto_relay(session, ctx.runtime.uris, row)
 
 

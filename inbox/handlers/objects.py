@@ -46,7 +46,9 @@ def clean(document: dict[str, Any]) -> dict[str, Any]:
             copy[field] = sanitize.sanitize_html(copy[field])
         mapped = copy.get(f"{field}Map")
         if isinstance(mapped, dict):
-            copy[f"{field}Map"] = {k: sanitize.sanitize_html(v) for k, v in mapped.items() if isinstance(v, str)}
+            copy[f"{field}Map"] = {
+                k: sanitize.sanitize_html(v) for k, v in mapped.items() if isinstance(v, str)
+            }
     return copy
 
 
@@ -54,7 +56,11 @@ def content_of(document: dict[str, Any]) -> str:
     content = document.get("content")
     if not isinstance(content, str):
         mapped = document.get("contentMap")
-        content = next((v for v in mapped.values() if isinstance(v, str)), "") if isinstance(mapped, dict) else ""
+        content = (
+            next((v for v in mapped.values() if isinstance(v, str)), "")
+            if isinstance(mapped, dict)
+            else ""
+        )
     return sanitize.sanitize_html(content)
 
 
@@ -76,18 +82,21 @@ async def local_owner(ctx: Context, session: AsyncSession, uri: str) -> LocalAct
     if actor is not None:
         return actor
     actor_id = await session.scalar(
-        select(Activity.actor_id).where(or_(Activity.object_uri == uri, Activity.uri == uri)).limit(1)
+        select(Activity.actor_id)
+        .where(or_(Activity.object_uri == uri, Activity.uri == uri))
+        .limit(1)
     )
     if actor_id is not None:
         return await session.get(LocalActor, actor_id)
     prefix = ctx.runtime.uris.actor("")
     if uri.startswith(prefix):
-        return await ctx.local_actor(session, prefix + uri[len(prefix):].split("/")[0])
+        return await ctx.local_actor(session, prefix + uri[len(prefix) :].split("/")[0])
     return None
 
 
 def mentions(document: dict[str, Any]) -> list[str]:
     return [
-        href for tag in vocab.as_list(document.get("tag"))
+        href
+        for tag in vocab.as_list(document.get("tag"))
         if vocab.has_type(tag, "Mention") and isinstance(href := tag.get("href"), str)
     ]

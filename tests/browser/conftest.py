@@ -18,7 +18,10 @@ from tests.browser.tabs import SCREENSHOTS, Tab
 
 CHROMIUM = os.environ.get("AYNI_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
     "--disable-background-networking",
 ]
 
@@ -30,7 +33,7 @@ def require_browser() -> None:
         missing = f"{CHROMIUM} is missing (apt-get install chromium)"
     else:
         try:
-            import playwright.async_api  # noqa: F401
+            import playwright.async_api  # noqa: F401  only whether it imports
         except ImportError:
             missing = "the playwright package is missing (pip install -e '.[test]')"
     if missing is None:
@@ -54,7 +57,10 @@ async def browser() -> AsyncIterator[Any]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def site(browser: Any, tmp_path: Path) -> AsyncIterator[Site]:
     """A fresh instance per test (needs the browser first: no browser, no instance started)."""
-    async with network_with_peer() as (network, peer), served(tmp_path / "site.db", network, peer) as running:
+    async with (
+        network_with_peer() as (network, peer),
+        served(tmp_path / "site.db", network, peer) as running,
+    ):
         yield running
 
 

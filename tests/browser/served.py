@@ -28,7 +28,9 @@ from tests.peers import MastodonPeer
 from tests.web import PASSWORD
 
 BROWSER_LOOP = pytest.mark.asyncio(loop_scope="session")
-PEER = "http://127.0.0.1:8201"  # no socket: reachable only in-process, through the instance's mounts
+PEER = (
+    "http://127.0.0.1:8201"  # no socket: reachable only in-process, through the instance's mounts
+)
 
 
 class QuietServer(uvicorn.Server):

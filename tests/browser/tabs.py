@@ -25,7 +25,9 @@ ACCESSIBILITY = """() => {
     const labelled = [...control.labels].some((label) => text(label))
       || (control.getAttribute("aria-label") || "").trim()
       || named(control, "aria-labelledby").some((element) => text(element));
-    if (!labelled) problems.push(`unlabelled ${control.tagName.toLowerCase()} name=${control.name}`);
+    if (!labelled) {
+      problems.push(`unlabelled ${control.tagName.toLowerCase()} name=${control.name}`);
+    }
   }
   for (const element of document.querySelectorAll("[aria-describedby]")) {
     if (named(element, "aria-describedby").some((target) => !target)) {
@@ -43,7 +45,9 @@ ACCESSIBILITY = """() => {
   if (repeated.length) problems.push(`repeated ids (labels may point elsewhere): ${repeated}`);
   if (!document.documentElement.lang) problems.push("no lang on <html>");
   if (!document.title.trim()) problems.push("empty <title>");
-  for (const image of document.querySelectorAll("img:not([alt])")) problems.push(`no alt: ${image.src}`);
+  for (const image of document.querySelectorAll("img:not([alt])")) {
+    problems.push(`no alt: ${image.src}`);
+  }
   return problems;
 }"""
 

@@ -27,7 +27,11 @@ async def test_an_admin_blocks_a_domain_and_the_block_is_in_force(site: Site, ta
     # The admin goes from the overview to the federation page and blocks the domain
     await tab.sign_in("root", PASSWORD)
     await tab.open("/admin")
-    await page.get_by_role("navigation", name="Administration").get_by_role("link", name="Federation").click()
+    await (
+        page.get_by_role("navigation", name="Administration")
+        .get_by_role("link", name="Federation")
+        .click()
+    )
     await page.wait_for_url("**/admin/federation")
     await tab.check()
     blocks = page.get_by_role("region", name="Blocked domains")
@@ -57,7 +61,9 @@ async def test_an_admin_blocks_a_domain_and_the_block_is_in_force(site: Site, ta
     # ...and by the served inbox, for a signed delivery from there over real HTTP
     spammer = MastodonPeer(f"https://{BLOCKED}", httpx.AsyncHTTPTransport(), username="spammer")
     try:
-        response = await spammer.send(f"{site.base_url}/inbox", spammer.follow(f"{site.base_url}/actors/food"))
+        response = await spammer.send(
+            f"{site.base_url}/inbox", spammer.follow(f"{site.base_url}/actors/food")
+        )
     finally:
         await spammer.aclose()
     assert response.status_code == 403, response.text

@@ -1,4 +1,5 @@
-"""The accessibility check must catch what it is there for, or every flow passing it means nothing."""
+"""The accessibility check must catch what it is there for, or every flow passing it means
+nothing."""
 
 from typing import Any
 
@@ -55,7 +56,9 @@ async def test_a_well_made_page_passes_and_a_careless_one_shows_each_fault(brows
     assert bad[-1].startswith("no alt: ") and bad[-1].endswith("/p.png")
 
 
-async def test_the_keyboard_walk_finds_stops_without_a_focus_ring_or_off_screen(browser: Any) -> None:
+async def test_the_keyboard_walk_finds_stops_without_a_focus_ring_or_off_screen(
+    browser: Any,
+) -> None:
     context = await browser.new_context()
     try:
         tab = Tab(await context.new_page())

@@ -97,5 +97,7 @@ async def test_follow_from_your_server_takes_a_visitor_home_to_make_her_group_fo
     assert "asked to follow them" in await page.get_by_role("status").inner_text()
 
     await run_queues(site, other_site)
-    await visitor.open(f"{site.base_url}/authorize_interaction?uri={other_site.base_url}/actors/food")
+    await visitor.open(
+        f"{site.base_url}/authorize_interaction?uri={other_site.base_url}/actors/food"
+    )
     assert await page.get_by_text("Food Share already follows them.").is_visible()

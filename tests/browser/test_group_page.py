@@ -13,7 +13,10 @@ async def test_a_member_signs_in_and_sees_the_group_page(site: Site, tab: Tab) -
     await tab.page.get_by_label("Username").fill("ana")
     await tab.page.get_by_label("Password").fill("not it")
     await tab.submit(tab.page.get_by_role("button", name="Sign in"), status=400)
-    assert await tab.page.get_by_role("alert").inner_text() == "That username and password do not match."
+    assert (
+        await tab.page.get_by_role("alert").inner_text()
+        == "That username and password do not match."
+    )
 
     await tab.sign_in("ana", PASSWORD)
     await tab.open("/@food")
@@ -27,7 +30,9 @@ async def test_a_member_signs_in_and_sees_the_group_page(site: Site, tab: Tab) -
     await tab.screenshot("group-page")
 
 
-async def test_a_page_that_needs_a_member_sends_the_browser_to_sign_in_and_back(site: Site, tab: Tab) -> None:
+async def test_a_page_that_needs_a_member_sends_the_browser_to_sign_in_and_back(
+    site: Site, tab: Tab
+) -> None:
     await site.set_password("ana")
     await tab.open("/login?next=/@food")
     await tab.page.get_by_label("Username").fill("ana")
@@ -38,10 +43,14 @@ async def test_a_page_that_needs_a_member_sends_the_browser_to_sign_in_and_back(
 
 async def test_the_copy_button_puts_the_group_handle_on_the_clipboard(site: Site, tab: Tab) -> None:
     """copy.js runs under the strict CSP, and tells screen readers it copied."""
-    await tab.page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site.base_url)
+    await tab.page.context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=site.base_url
+    )
     await tab.open("/@food")
     await tab.page.get_by_role("button", name="Copy handle").click()
-    await tab.page.get_by_role("status").filter(has_text="Copied").wait_for()  # once the copy is done
+    await (
+        tab.page.get_by_role("status").filter(has_text="Copied").wait_for()
+    )  # once the copy is done
     assert await tab.page.evaluate("navigator.clipboard.readText()") == f"@food@{site.host}"
 
 
@@ -52,4 +61,6 @@ async def test_the_footer_switches_the_language_and_keeps_the_page(site: Site, t
     await tab.check()
     assert tab.page.url.startswith(f"{site.base_url}/@food")
     assert await tab.page.get_attribute("html", "lang") == "es"
-    assert await tab.page.get_by_role("link", name="Español").get_attribute("aria-current") == "true"
+    assert (
+        await tab.page.get_by_role("link", name="Español").get_attribute("aria-current") == "true"
+    )

@@ -28,12 +28,21 @@ async def test_signing_in_with_the_keyboard_alone(site: Site, tab: Tab) -> None:
     assert await tab.page.get_by_text("Signed in as ana").is_visible()
 
 
-async def test_every_stop_on_the_member_pages_shows_where_the_focus_is(site: Site, tab: Tab) -> None:
+async def test_every_stop_on_the_member_pages_shows_where_the_focus_is(
+    site: Site, tab: Tab
+) -> None:
     await site.set_password("ana")
     await tab.sign_in("ana", PASSWORD)
     problems = {}
-    for path in ["/", "/@food", "/post", "/my/items", "/groups", "/groups/food/moderation",
-                 "/groups/food/members"]:
+    for path in [
+        "/",
+        "/@food",
+        "/post",
+        "/my/items",
+        "/groups",
+        "/groups/food/moderation",
+        "/groups/food/members",
+    ]:
         await tab.open(path)
         problems[path] = await tab.keyboard_walk()
     assert {path: found for path, found in problems.items() if found} == {}

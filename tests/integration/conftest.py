@@ -32,9 +32,14 @@ class Net:
         """A seeded instance (group `food`, member `ana`) on a fresh database; `settings`
         override the test defaults (e.g. `authorized_fetch=True`)."""
         database_url = await self._databases.new()
-        return await self._stack.enter_async_context(start_instance(
-            base_url, database_url, self.loopback, settings=settings_for(base_url, database_url, **settings)
-        ))
+        return await self._stack.enter_async_context(
+            start_instance(
+                base_url,
+                database_url,
+                self.loopback,
+                settings=settings_for(base_url, database_url, **settings),
+            )
+        )
 
 
 @pytest.fixture

@@ -61,15 +61,23 @@ class Sender:
             group = await actors.find_actor(session, "food")
             assert group is not None
             remote = RemoteActor(
-                uri=uri, host=host, username=name, inbox_uri=f"{uri}/inbox",
+                uri=uri,
+                host=host,
+                username=name,
+                inbox_uri=f"{uri}/inbox",
                 shared_inbox_uri=f"http://{host}/inbox" if shared else None,
             )
             session.add(remote)
             await session.flush()
-            session.add(Follow(
-                activity_uri=f"{uri}#follow", direction=Direction.INBOUND, local_actor_id=group.id,
-                remote_actor_id=remote.id, state=FollowState.ACCEPTED,
-            ))
+            session.add(
+                Follow(
+                    activity_uri=f"{uri}#follow",
+                    direction=Direction.INBOUND,
+                    local_actor_id=group.id,
+                    remote_actor_id=remote.id,
+                    state=FollowState.ACCEPTED,
+                )
+            )
         return uri
 
     async def followers(self) -> list[str]:
@@ -90,12 +98,21 @@ class Sender:
             "id": self.runtime.uris.activity(str(uuid.uuid4())),
             "type": "Create",
             "actor": actor_uri,
-            "object": {"id": note_id, "type": "Note", "attributedTo": actor_uri, "content": "Soup at 6"},
+            "object": {
+                "id": note_id,
+                "type": "Note",
+                "attributedTo": actor_uri,
+                "content": "Soup at 6",
+            },
         }
         async with self.runtime.sessions() as session, session.begin():
             await publish(
-                session, group, activity, visibility,
-                followers=visibility in (Visibility.PUBLIC, Visibility.FOLLOWERS), to_actors=to_actors,
+                session,
+                group,
+                activity,
+                visibility,
+                followers=visibility in (Visibility.PUBLIC, Visibility.FOLLOWERS),
+                to_actors=to_actors,
             )
         return activity
 
@@ -106,10 +123,15 @@ class Sender:
 
 
 @contextlib.asynccontextmanager
-async def start_sender(database_url: str, *, deadline: float | None = None) -> AsyncIterator[Sender]:
+async def start_sender(
+    database_url: str, *, deadline: float | None = None
+) -> AsyncIterator[Sender]:
     receiver = Receiver(StaticKeys())
     settings = Settings(
-        base_url=BASE_URL, database_url=database_url, secret_key="test", allow_private_addresses=LOOPBACK_NET
+        base_url=BASE_URL,
+        database_url=database_url,
+        secret_key="test",
+        allow_private_addresses=LOOPBACK_NET,
     )
     app = create_app(settings, mounts={"all://": receiver}, connector=InProcess(receiver))
     runtime: Runtime = app.state.runtime
@@ -125,7 +147,11 @@ async def start_sender(database_url: str, *, deadline: float | None = None) -> A
     try:
         async with sender(runtime, **options) as posts:  # the production road, to the receiver
             worker = DeliveryWorker(
-                runtime, now=clock.now, random_unit=lambda: 0.5, limits=Limits(per_host=4), sender=posts
+                runtime,
+                now=clock.now,
+                random_unit=lambda: 0.5,
+                limits=Limits(per_host=4),
+                sender=posts,
             )
             yield Sender(app, runtime, receiver, worker, clock)
     finally:

@@ -7,9 +7,24 @@ from tests.integration.conftest import Net
 
 AS2 = "application/activity+json"
 LD = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
-REQUIRED = ["id", "type", "preferredUsername", "name", "summary", "url", "inbox", "outbox", "followers",
-            "following", "featured", "endpoints", "publicKey", "manuallyApprovesFollowers", "discoverable",
-            "published"]
+REQUIRED = [
+    "id",
+    "type",
+    "preferredUsername",
+    "name",
+    "summary",
+    "url",
+    "inbox",
+    "outbox",
+    "followers",
+    "following",
+    "featured",
+    "endpoints",
+    "publicKey",
+    "manuallyApprovesFollowers",
+    "discoverable",
+    "published",
+]
 
 
 @pytest.mark.parametrize("accept", [AS2, LD])
@@ -44,7 +59,9 @@ async def test_member_and_instance_actors_have_their_types(instance: Instance) -
 
 
 async def test_browsers_get_an_html_profile(instance: Instance) -> None:
-    response = await instance.http.get("/actors/food", headers={"Accept": "text/html,application/xhtml+xml,*/*"})
+    response = await instance.http.get(
+        "/actors/food", headers={"Accept": "text/html,application/xhtml+xml,*/*"}
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -59,7 +76,9 @@ async def test_unknown_actor_is_404(instance: Instance) -> None:
 
 
 @pytest.mark.parametrize("collection", ["outbox", "followers", "following"])
-async def test_empty_collections_are_valid_ordered_collections(instance: Instance, collection: str) -> None:
+async def test_empty_collections_are_valid_ordered_collections(
+    instance: Instance, collection: str
+) -> None:
     uri = f"http://127.0.0.1:8101/actors/food/{collection}"
     response = await instance.http.get(uri, headers={"Accept": AS2})
 

@@ -1,4 +1,5 @@
-"""Allowlist mode: only listed domains may deliver to us or receive from us; discovery stays open."""
+"""Allowlist mode: only listed domains may deliver to us or receive from us; discovery stays
+open."""
 
 from collections.abc import AsyncIterator
 
@@ -16,8 +17,11 @@ GROUP = f"{BASE}/actors/food"
 
 
 @pytest.fixture
-async def allowlisted(database_url: str) -> AsyncIterator[tuple[Instance, MastodonPeer, MastodonPeer]]:
-    """An instance in allowlist mode that allows `localhost` (peer `friend`), not 127.0.0.1 (peer `stranger`)."""
+async def allowlisted(
+    database_url: str,
+) -> AsyncIterator[tuple[Instance, MastodonPeer, MastodonPeer]]:
+    """An instance in allowlist mode that allows `localhost` (peer `friend`), not 127.0.0.1
+    (peer `stranger`)."""
     network = Loopback()
     friend = MastodonPeer("http://localhost:8201", network, username="friend")
     stranger = MastodonPeer("http://127.0.0.1:8202", network, username="stranger")
@@ -33,7 +37,9 @@ async def allowlisted(database_url: str) -> AsyncIterator[tuple[Instance, Mastod
     await stranger.aclose()
 
 
-async def test_only_allowed_domains_can_follow(allowlisted: tuple[Instance, MastodonPeer, MastodonPeer]) -> None:
+async def test_only_allowed_domains_can_follow(
+    allowlisted: tuple[Instance, MastodonPeer, MastodonPeer],
+) -> None:
     instance, friend, stranger = allowlisted
 
     refused = await stranger.send(f"{BASE}/inbox", stranger.follow(GROUP))
@@ -54,7 +60,9 @@ async def test_the_instance_actor_and_discovery_stay_public(
     instance, _, _ = allowlisted
 
     actor = await instance.http.get("/actor", headers={"Accept": "application/activity+json"})
-    finger = await instance.http.get("/.well-known/webfinger", params={"resource": "acct:food@127.0.0.1:8101"})
+    finger = await instance.http.get(
+        "/.well-known/webfinger", params={"resource": "acct:food@127.0.0.1:8101"}
+    )
 
     assert actor.status_code == 200
     assert finger.status_code == 200
@@ -68,14 +76,18 @@ def test_fan_out_in_allowlist_mode_reaches_only_allowed_domains() -> None:
     ]
 
     open_targets = fan_out("Create", recipients, own_host="aid.example")
-    allowed_targets = fan_out("Create", recipients, own_host="aid.example", allowed_domains={"ally.example"})
+    allowed_targets = fan_out(
+        "Create", recipients, own_host="aid.example", allowed_domains={"ally.example"}
+    )
 
     assert len(open_targets) == 3
     assert [t.host for t in allowed_targets] == ["ally.example", "sub.ally.example"]
 
 
 def test_rules_refuse_blocked_domains_even_when_allowed() -> None:
-    rules = policy.Rules(blocked=frozenset({"bad.ally.example"}), allowed=frozenset({"ally.example"}))
+    rules = policy.Rules(
+        blocked=frozenset({"bad.ally.example"}), allowed=frozenset({"ally.example"})
+    )
 
     assert not rules.refuses("ally.example")
     assert rules.refuses("bad.ally.example")

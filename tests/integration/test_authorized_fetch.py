@@ -20,7 +20,16 @@ AS2 = "application/activity+json"
 A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
 GROUP = f"{A}/actors/food"
-MINIMAL = {"@context", "id", "type", "preferredUsername", "inbox", "outbox", "endpoints", "publicKey"}
+MINIMAL = {
+    "@context",
+    "id",
+    "type",
+    "preferredUsername",
+    "inbox",
+    "outbox",
+    "endpoints",
+    "publicKey",
+}
 
 
 @dataclass
@@ -38,8 +47,13 @@ async def post_public_item(instance: Instance) -> tuple[str, str]:
         group = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert group is not None and ana is not None
-        item = await posting.create_item(session, instance.runtime.uris, group, ana,
-                                         Draft(Kind.OFFER, "Bread every evening", "From the bakery.", as_group=True))
+        item = await posting.create_item(
+            session,
+            instance.runtime.uris,
+            group,
+            ana,
+            Draft(Kind.OFFER, "Bread every evening", "From the bakery.", as_group=True),
+        )
     async with instance.runtime.sessions() as session:
         create = await session.scalar(select(Activity).where(Activity.object_uri == item.uri))
         assert create is not None
@@ -48,7 +62,10 @@ async def post_public_item(instance: Instance) -> tuple[str, str]:
 
 @pytest.fixture
 async def world(net: Net) -> World:
-    friend, blocked = net.peer("http://127.0.0.1:8201", "friend"), net.peer("http://localhost:8202", "blocked")
+    friend, blocked = (
+        net.peer("http://127.0.0.1:8201", "friend"),
+        net.peer("http://localhost:8202", "blocked"),
+    )
     instance = await net.instance(A, authorized_fetch=True)
     async with instance.runtime.sessions() as session, session.begin():
         await policy.block_domain(session, "localhost", "test block")
@@ -85,7 +102,9 @@ async def test_the_instance_actor_html_and_discovery_stay_public(world: World) -
     application = await http.get("/actor", headers={"Accept": AS2})
     page = await http.get("/actors/food", headers={"Accept": "text/html"})
     item_page = await http.get(world.item_uri, headers={"Accept": "text/html"})
-    finger = await http.get("/.well-known/webfinger", params={"resource": "acct:food@127.0.0.1:8101"})
+    finger = await http.get(
+        "/.well-known/webfinger", params={"resource": "acct:food@127.0.0.1:8101"}
+    )
     nodeinfo = await http.get("/.well-known/nodeinfo")
     health = await http.get("/healthz")
 
@@ -96,8 +115,16 @@ async def test_the_instance_actor_html_and_discovery_stay_public(world: World) -
     assert (finger.status_code, nodeinfo.status_code, health.status_code) == (200, 200, 200)
 
 
-@pytest.mark.parametrize("path", ["/actors/food/outbox", "/actors/food/outbox?page=1", "/actors/food/followers",
-                                  "/actors/food/following", "/actors/food/collections/featured"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/actors/food/outbox",
+        "/actors/food/outbox?page=1",
+        "/actors/food/followers",
+        "/actors/food/following",
+        "/actors/food/collections/featured",
+    ],
+)
 async def test_collections_need_a_signature(world: World, path: str) -> None:
     unsigned = await world.instance.http.get(path, headers={"Accept": AS2})
     signed = await world.friend.get_signed(f"{A}{path}")
@@ -119,8 +146,13 @@ async def test_objects_activities_and_items_need_a_signature(world: World) -> No
 
 
 async def test_a_bad_signature_is_treated_as_none(world: World) -> None:
-    headers = {"Accept": AS2, "Date": "Mon, 23 Nov 2026 10:00:00 GMT",
-               "Signature": f'keyId="{world.friend.key_id}",headers="(request-target) host date",signature="AAAA"'}
+    headers = {
+        "Accept": AS2,
+        "Date": "Mon, 23 Nov 2026 10:00:00 GMT",
+        "Signature": (
+            f'keyId="{world.friend.key_id}",headers="(request-target) host date",signature="AAAA"'
+        ),
+    }
 
     response = await world.instance.http.get(world.item_uri, headers=headers)
 

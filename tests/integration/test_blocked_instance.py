@@ -2,7 +2,6 @@
 ids it learned through B, while B (an allowed follower) still can. Three instances over real
 signed HTTP: A and B on 127.0.0.1, C and a Mastodon-shaped user on `localhost`."""
 
-
 import pytest
 from sqlalchemy import func, select
 
@@ -45,20 +44,36 @@ async def test_a_blocked_domain_cannot_deliver_or_read_followers_only_items(
         group = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert group is not None and ana is not None
-        item = await posting.create_item(session, a.runtime.uris, group, ana, Draft(
-            Kind.ASK, "A room for two nights", "Quietly, please.", "housing",
-            visibility=Visibility.FOLLOWERS, as_group=True))
+        item = await posting.create_item(
+            session,
+            a.runtime.uris,
+            group,
+            ana,
+            Draft(
+                Kind.ASK,
+                "A room for two nights",
+                "Quietly, please.",
+                "housing",
+                visibility=Visibility.FOLLOWERS,
+                as_group=True,
+            ),
+        )
     await settle(a, b, c)
 
     # Then C's follow is gone and nothing was delivered to C
     async with a.runtime.sessions() as session:
         followers = await session.scalar(select(func.count()).select_from(Follow))
-        hosts = set(await session.scalars(
-            select(Delivery.host).join(Activity, Activity.id == Delivery.activity_id)
-            .where(Activity.object_uri == item.uri)))
+        hosts = set(
+            await session.scalars(
+                select(Delivery.host)
+                .join(Activity, Activity.id == Delivery.activity_id)
+                .where(Activity.object_uri == item.uri)
+            )
+        )
     assert followers == 1
     assert hosts == {"127.0.0.1:8122"}
-    # B, an allowed follower's server, can fetch the item by its id; C cannot, though it knows the id
+    # B, an allowed follower's server, can fetch the item by its id; C cannot, though it knows
+    # the id
     fetched = await b.runtime.fetch(item.uri)
     assert fetched["id"] == item.uri
     with pytest.raises(NotFound):

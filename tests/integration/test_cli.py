@@ -14,7 +14,15 @@ AYNI = [sys.executable, "-m", "ayni"]
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AYNI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*AYNI, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def free_port() -> int:
@@ -36,27 +44,53 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
 
-    init = run(["init", "--base-url", base, "--database-url", database_url, "--admin", "root",
-                "--password-stdin"], cli_env, "a long enough password\n")
-    group = run(["group", "create", "tenants", "--title", "Tenants' Union", "--manual-approval"], cli_env)
+    init = run(
+        [
+            "init",
+            "--base-url",
+            base,
+            "--database-url",
+            database_url,
+            "--admin",
+            "root",
+            "--password-stdin",
+        ],
+        cli_env,
+        "a long enough password\n",
+    )
+    group = run(
+        ["group", "create", "tenants", "--title", "Tenants' Union", "--manual-approval"], cli_env
+    )
     member = run(["member", "add", "rosa", "--group", "tenants", "--role", "moderator"], cli_env)
 
-    assert (init.returncode, group.returncode, member.returncode) == (0, 0, 0), init.stderr + group.stderr + member.stderr
-    server = subprocess.Popen([*AYNI, "serve", "--port", str(port)], env=cli_env,  # noqa: ASYNC220 (fork and exec: no wait)
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert (init.returncode, group.returncode, member.returncode) == (0, 0, 0), (
+        init.stderr + group.stderr + member.stderr
+    )
+    server = subprocess.Popen(  # noqa: ASYNC220  fork and exec, no wait: does not block the loop
+        [*AYNI, "serve", "--port", str(port)],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         finger = None
         async with httpx.AsyncClient(base_url=base) as http:
             for _ in range(100):
                 try:
-                    finger = await http.get("/.well-known/webfinger", params={"resource": f"acct:tenants@127.0.0.1:{port}"})
+                    finger = await http.get(
+                        "/.well-known/webfinger",
+                        params={"resource": f"acct:tenants@127.0.0.1:{port}"},
+                    )
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
             assert finger is not None and finger.status_code == 200
             href = next(link["href"] for link in finger.json()["links"] if link["rel"] == "self")
             actor = (await http.get(href, headers={"Accept": "application/activity+json"})).json()
-            member_finger = await http.get("/.well-known/webfinger", params={"resource": f"acct:rosa@127.0.0.1:{port}"})
+            member_finger = await http.get(
+                "/.well-known/webfinger", params={"resource": f"acct:rosa@127.0.0.1:{port}"}
+            )
     finally:
         server.terminate()
         server.communicate(timeout=10)  # reaps it and closes its pipe
@@ -65,17 +99,42 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
     assert member_finger.status_code == 200
 
 
-async def test_taken_and_invalid_names_fail_cleanly(cli_env: dict[str, str], database_url: str) -> None:
-    assert run(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
-                "--admin", "root"], cli_env).returncode == 0
+async def test_taken_and_invalid_names_fail_cleanly(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    assert (
+        run(
+            [
+                "init",
+                "--base-url",
+                "https://aid.example.org",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            cli_env,
+        ).returncode
+        == 0
+    )
     assert run(["group", "create", "food", "--title", "Food"], cli_env).returncode == 0
 
     taken_group = run(["group", "create", "food", "--title", "Again"], cli_env)
     taken_by_group = run(["member", "add", "food"], cli_env)
     invalid = run(["group", "create", "Bad-Name", "--title", "X"], cli_env)
     no_group = run(["member", "add", "rosa", "--group", "nowhere"], cli_env)
-    again = run(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
-                 "--admin", "other"], cli_env)
+    again = run(
+        [
+            "init",
+            "--base-url",
+            "https://aid.example.org",
+            "--database-url",
+            database_url,
+            "--admin",
+            "other",
+        ],
+        cli_env,
+    )
 
     for result in (taken_group, taken_by_group, invalid, no_group, again):
         assert result.returncode == 1
@@ -88,9 +147,20 @@ async def test_taken_and_invalid_names_fail_cleanly(cli_env: dict[str, str], dat
 
 
 def test_every_command_has_help() -> None:
-    for args in (["--help"], ["init", "--help"], ["group", "create", "--help"], ["member", "add", "--help"],
-                 ["member", "password", "--help"], ["serve", "--help"], ["worker", "--help"], ["demo", "--help"], ["migrate", "--help"]):
-        result = subprocess.run([*AYNI, *args], capture_output=True, text=True, timeout=60, check=False)
+    for args in (
+        ["--help"],
+        ["init", "--help"],
+        ["group", "create", "--help"],
+        ["member", "add", "--help"],
+        ["member", "password", "--help"],
+        ["serve", "--help"],
+        ["worker", "--help"],
+        ["demo", "--help"],
+        ["migrate", "--help"],
+    ):
+        result = subprocess.run(
+            [*AYNI, *args], capture_output=True, text=True, timeout=60, check=False
+        )
         assert result.returncode == 0, args
         assert "usage: ayni" in result.stdout
 
@@ -98,14 +168,21 @@ def test_every_command_has_help() -> None:
 async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
-    server = subprocess.Popen([*AYNI, "demo", "--port", str(port)], env=env,  # noqa: ASYNC220 (fork and exec: no wait)
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(  # noqa: ASYNC220  fork and exec, no wait: does not block the loop
+        [*AYNI, "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         actor = None
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             for _ in range(150):
                 try:
-                    actor = await http.get("/actors/mutualaid", headers={"Accept": "application/activity+json"})
+                    actor = await http.get(
+                        "/actors/mutualaid", headers={"Accept": "application/activity+json"}
+                    )
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
@@ -122,28 +199,94 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
 ) -> None:
     import json
 
-    assert run(["init", "--base-url", "http://127.0.0.1:8999", "--database-url", database_url,
-                "--admin", "root"], cli_env).returncode == 0
+    assert (
+        run(
+            [
+                "init",
+                "--base-url",
+                "http://127.0.0.1:8999",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            cli_env,
+        ).returncode
+        == 0
+    )
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
     assert run(["member", "add", "rosa", "--group", "food"], cli_env).returncode == 0
-    ask = ["ask", "food", "--title", "Nappies", "--member", "rosa", "--category", "goods", "--place", "Riverside",
-           "--point", "40.4168,-3.7038", "--needed-by", "2030-01-01", "--body", "Ring me on 0612 345 678"]
+    ask = [
+        "ask",
+        "food",
+        "--title",
+        "Nappies",
+        "--member",
+        "rosa",
+        "--category",
+        "goods",
+        "--place",
+        "Riverside",
+        "--point",
+        "40.4168,-3.7038",
+        "--needed-by",
+        "2030-01-01",
+        "--body",
+        "Ring me on 0612 345 678",
+    ]
 
     # An ask with a phone number in it is refused until the member confirms
     refused = run(ask, cli_env)
     assert refused.returncode == 1 and "0612 345 678" in refused.stderr
     posted = [
         run([*ask, "--confirm-personal-data"], cli_env),
-        run(["offer", "food", "--title", "Bread", "--as-group", "--quantity", "3", "--category", "food"], cli_env),
-        run(["call", "food", "--title", "Stop the eviction", "--as-group", "--starts", "2030-12-05T09:00",
-             "--ends", "2030-12-05T12:00", "--place", "Lavapiés", "--people", "20",
-             "--timezone", "Europe/Madrid", "--meeting-point", "the square", "--point", "40.4086,-3.7008"], cli_env),
+        run(
+            [
+                "offer",
+                "food",
+                "--title",
+                "Bread",
+                "--as-group",
+                "--quantity",
+                "3",
+                "--category",
+                "food",
+            ],
+            cli_env,
+        ),
+        run(
+            [
+                "call",
+                "food",
+                "--title",
+                "Stop the eviction",
+                "--as-group",
+                "--starts",
+                "2030-12-05T09:00",
+                "--ends",
+                "2030-12-05T12:00",
+                "--place",
+                "Lavapiés",
+                "--people",
+                "20",
+                "--timezone",
+                "Europe/Madrid",
+                "--meeting-point",
+                "the square",
+                "--point",
+                "40.4086,-3.7008",
+            ],
+            cli_env,
+        ),
     ]
     assert [p.returncode for p in posted] == [0, 0, 0], "".join(p.stderr for p in posted)
 
     listed = json.loads(run(["items", "--json"], cli_env).stdout)
     assert [(i["kind"], i["status"], i["category"]) for i in listed] == [
-        ("ask", "open", "goods"), ("offer", "open", "food"), ("call", "scheduled", "other")]
+        ("ask", "open", "goods"),
+        ("offer", "open", "food"),
+        ("call", "scheduled", "other"),
+    ]
     assert listed[0]["latitude"] != 40.4168  # coarsened before it was stored
     ask_id = str(listed[0]["id"])
 
@@ -154,24 +297,56 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
 
     asks = json.loads(run(["items", "--kind", "ask", "--json"], cli_env).stdout)
     assert [(i["title"], i["status"]) for i in asks] == [("Nappies", "fulfilled")]
-    near = json.loads(run(["items", "--near", "40.41,-3.70", "--within", "5", "--json"], cli_env).stdout)
+    near = json.loads(
+        run(["items", "--near", "40.41,-3.70", "--within", "5", "--json"], cli_env).stdout
+    )
     assert sorted(i["title"] for i in near) == ["Nappies", "Stop the eviction"]
-    far = json.loads(run(["items", "--near", "41.39,2.17", "--within", "5", "--json"], cli_env).stdout)
+    far = json.loads(
+        run(["items", "--near", "41.39,2.17", "--within", "5", "--json"], cli_env).stdout
+    )
     assert far == []
 
 
-async def test_admins_add_categories_with_stable_uris(cli_env: dict[str, str], database_url: str) -> None:
+async def test_admins_add_categories_with_stable_uris(
+    cli_env: dict[str, str], database_url: str
+) -> None:
     import json
 
-    assert run(["init", "--base-url", "http://127.0.0.1:8999", "--database-url", database_url,
-                "--admin", "root"], cli_env).returncode == 0
+    assert (
+        run(
+            [
+                "init",
+                "--base-url",
+                "http://127.0.0.1:8999",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            cli_env,
+        ).returncode
+        == 0
+    )
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
 
-    added = run(["category", "add", "food", "immigration", "--name", "Immigration support"], cli_env)
+    added = run(
+        ["category", "add", "food", "immigration", "--name", "Immigration support"], cli_env
+    )
     again = run(["category", "add", "food", "immigration", "--name", "Again"], cli_env)
     invalid = run(["category", "add", "food", "Bad Slug", "--name", "X"], cli_env)
     listed = run(["category", "list", "food"], cli_env).stdout.splitlines()
-    posted = run(["ask", "food", "--title", "A lawyer for Monday", "--as-group", "--category", "immigration"], cli_env)
+    posted = run(
+        [
+            "ask",
+            "food",
+            "--title",
+            "A lawyer for Monday",
+            "--as-group",
+            "--category",
+            "immigration",
+        ],
+        cli_env,
+    )
 
     uri = "http://127.0.0.1:8999/actors/food/categories/immigration"
     assert added.returncode == 0 and uri in added.stdout
@@ -187,9 +362,27 @@ async def test_member_password_sets_a_new_password_and_ends_her_sessions(
 ) -> None:
     from models import actors, db, member_sessions, passwords
 
-    assert run(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
-                "--admin", "root"], cli_env).returncode == 0
-    assert run(["member", "add", "rosa", "--password-stdin"], cli_env, "the first password\n").returncode == 0
+    assert (
+        run(
+            [
+                "init",
+                "--base-url",
+                "https://aid.example.org",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            cli_env,
+        ).returncode
+        == 0
+    )
+    assert (
+        run(
+            ["member", "add", "rosa", "--password-stdin"], cli_env, "the first password\n"
+        ).returncode
+        == 0
+    )
     engine = db.create_engine(database_url)
     try:
         async with db.sessionmaker(engine)() as session, session.begin():
@@ -197,8 +390,12 @@ async def test_member_password_sets_a_new_password_and_ends_her_sessions(
             assert rosa is not None
             await member_sessions.start(session, rosa)
 
-        changed = run(["member", "password", "rosa", "--password-stdin"], cli_env, "a second password\n")
-        nobody = run(["member", "password", "nobody", "--password-stdin"], cli_env, "a second password\n")
+        changed = run(
+            ["member", "password", "rosa", "--password-stdin"], cli_env, "a second password\n"
+        )
+        nobody = run(
+            ["member", "password", "nobody", "--password-stdin"], cli_env, "a second password\n"
+        )
         too_short = run(["member", "password", "rosa", "--password-stdin"], cli_env, "short\n")
 
         async with db.sessionmaker(engine)() as session:

@@ -27,8 +27,19 @@ MINIMAL = {
     "queue retry": ["queue", "retry", "example.invalid"],
     "ask": ["ask", "nope", "--title", "Nappies", "--as-group"],
     "offer": ["offer", "nope", "--title", "Bread", "--as-group"],
-    "call": ["call", "nope", "--title", "Move", "--as-group", "--starts", "2030-01-01T10:00",
-             "--place", "Riverside", "--people", "2"],
+    "call": [
+        "call",
+        "nope",
+        "--title",
+        "Move",
+        "--as-group",
+        "--starts",
+        "2030-01-01T10:00",
+        "--place",
+        "Riverside",
+        "--people",
+        "2",
+    ],
     "item close": ["item", "close", "1", "--status", "fulfilled"],
     "category add": ["category", "add", "nope", "legal", "--name", "Legal"],
     "category list": ["category", "list", "nope"],
@@ -57,10 +68,14 @@ MINIMAL = {
     "moderation refuse": ["moderation", "refuse", "nope", "1"],
 }
 # `relay auto GROUP ALLY` is a form of `relay` that argparse does not see as a command.
-NAMING_A_GROUP = [args for args in MINIMAL.values() if "nope" in args] + [["relay", "auto", "nope", HANDLE]]
+NAMING_A_GROUP = [args for args in MINIMAL.values() if "nope" in args] + [
+    ["relay", "auto", "nope", HANDLE]
+]
 
 
-def commands(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def commands(
+    parser: argparse.ArgumentParser, path: str = ""
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Every runnable command of the parser, by its words (`moderation block`)."""
     if parser.get_default("run") is not None:
         yield path, parser
@@ -77,7 +92,9 @@ def settings(clean_environ: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.Mon
     return monkeypatch
 
 
-def failures(argvs: list[list[str]], capsys: pytest.CaptureFixture[str]) -> dict[str, tuple[int, str, str]]:
+def failures(
+    argvs: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> dict[str, tuple[int, str, str]]:
     """Each command's exit status, standard output and standard error."""
     results = {}
     for argv in argvs:
@@ -91,10 +108,13 @@ def test_the_table_has_every_command_that_needs_a_schema() -> None:
     parser = build_parser()
     assert {path for path, _ in commands(parser)} - {"init", "migrate", "demo"} == set(MINIMAL)
     takes_a_group = {
-        path for path, sub in commands(parser)
+        path
+        for path, sub in commands(parser)
         if any(action.dest == "group" and not action.option_strings for action in sub._actions)
     }
-    assert takes_a_group == {path for path, args in MINIMAL.items() if args[len(path.split()):][:1] == ["nope"]}
+    assert takes_a_group == {
+        path for path, args in MINIMAL.items() if args[len(path.split()) :][:1] == ["nope"]
+    }
 
 
 def test_every_command_on_an_uninitialised_database_says_so_in_one_line(
@@ -104,7 +124,9 @@ def test_every_command_on_an_uninitialised_database_says_so_in_one_line(
 
     results = failures(list(MINIMAL.values()), capsys)
 
-    expected = "ayni: error: the database is not initialised: run `ayni init` (or `ayni migrate`) first\n"
+    expected = (
+        "ayni: error: the database is not initialised: run `ayni init` (or `ayni migrate`) first\n"
+    )
     assert results == {command: (1, "", expected) for command in results}
 
 
@@ -116,7 +138,10 @@ def test_every_command_on_a_database_out_of_reach_says_so_in_one_line(
 
     results = failures(list(MINIMAL.values()), capsys)
 
-    expected = f"ayni: error: cannot open the database {url}: there is no directory {tmp_path / 'missing'}\n"
+    expected = (
+        f"ayni: error: cannot open the database {url}: "
+        f"there is no directory {tmp_path / 'missing'}\n"
+    )
     assert results == {command: (1, "", expected) for command in results}
 
 
@@ -124,7 +149,11 @@ def test_every_command_on_a_database_out_of_reach_says_so_in_one_line(
 def test_an_unreachable_postgresql_is_named_without_its_password(
     settings: pytest.MonkeyPatch, where: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = make_url(require_postgres() if where == "no such database" else "postgresql+asyncpg://ayni@127.0.0.1:1")
+    server = make_url(
+        require_postgres()
+        if where == "no such database"
+        else "postgresql+asyncpg://ayni@127.0.0.1:1"
+    )
     url = server.set(password="s3cret", database="ayni_no_such_database")
     settings.setenv("AYNI_DATABASE_URL", url.render_as_string(hide_password=False))
 

@@ -22,7 +22,9 @@ async def states(sender: Sender) -> dict[str, int]:
         return {state: n for state, n in rows}
 
 
-async def test_three_followers_on_one_server_with_a_shared_inbox_get_one_post(sender: Sender) -> None:
+async def test_three_followers_on_one_server_with_a_shared_inbox_get_one_post(
+    sender: Sender,
+) -> None:
     for name in ("ann", "bob", "cy"):
         await sender.add_follower("127.0.0.2:9000", name)
     activity = await sender.publish_note()
@@ -43,7 +45,9 @@ async def test_followers_on_five_servers_get_five_posts_signed_by_the_group(send
     assert hosts == [f"127.0.0.{n + 2}:9000" for n in range(5)]
     # bob has no shared inbox: his own inbox gets it too, once per server
     assert sender.receiver.count() == 10
-    assert {r.key_id for r in sender.receiver.received} == {sender.runtime.uris.key(sender.runtime.uris.actor("food"))}
+    assert {r.key_id for r in sender.receiver.received} == {
+        sender.runtime.uris.key(sender.runtime.uris.actor("food"))
+    }
     assert await states(sender) == {"sent": 10}
 
 
@@ -58,7 +62,9 @@ async def test_a_blocked_server_gets_nothing(sender: Sender) -> None:
     assert sender.receiver.attempts == 1
 
 
-async def test_followers_only_goes_only_to_servers_with_followers_and_members_only_nowhere(sender: Sender) -> None:
+async def test_followers_only_goes_only_to_servers_with_followers_and_members_only_nowhere(
+    sender: Sender,
+) -> None:
     await sender.add_follower("127.0.0.2:9000", "ann")
     await sender.publish_note(Visibility.FOLLOWERS)
     await sender.publish_note(Visibility.MEMBERS)
@@ -161,7 +167,9 @@ async def _black_hole_story(sender: Sender, clock) -> None:  # type: ignore[no-u
     assert await states(sender) == {"sent": 19, "pending": 1}
 
 
-async def test_a_host_failing_for_a_day_is_skipped_until_it_sends_us_something(sender: Sender) -> None:
+async def test_a_host_failing_for_a_day_is_skipped_until_it_sends_us_something(
+    sender: Sender,
+) -> None:
     from models.hosts import mark_host_alive
 
     await sender.add_follower("127.0.0.2:9000", "ann")
@@ -185,7 +193,9 @@ async def test_a_host_failing_for_a_day_is_skipped_until_it_sends_us_something(s
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 2
 
 
-async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(database_url: str) -> None:
+async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(
+    database_url: str,
+) -> None:
     import asyncio
 
     from ayni.app import create_app
@@ -193,8 +203,12 @@ async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(data
 
     async with start_sender(database_url) as sender:
         await sender.add_follower("127.0.0.2:9000", "ann")
-        app = create_app(sender.runtime.settings, mounts={"all://": sender.receiver}, workers=True,
-                         connector=InProcess(sender.receiver))
+        app = create_app(
+            sender.runtime.settings,
+            mounts={"all://": sender.receiver},
+            workers=True,
+            connector=InProcess(sender.receiver),
+        )
         await app.state.runtime.engine.dispose()
         async with app.router.lifespan_context(app):
             await sender.publish_note()
@@ -206,7 +220,9 @@ async def test_the_app_with_workers_on_delivers_by_itself_and_stops_cleanly(data
         assert await states(sender) == {"sent": 1}
 
 
-async def test_a_worker_holds_no_more_of_a_hosts_rows_than_it_can_send_at_once(sender: Sender) -> None:
+async def test_a_worker_holds_no_more_of_a_hosts_rows_than_it_can_send_at_once(
+    sender: Sender,
+) -> None:
     for n in range(10):
         await sender.add_follower("127.0.0.2:9000", f"user{n}", shared=False)
     await sender.publish_note()
@@ -214,7 +230,9 @@ async def test_a_worker_holds_no_more_of_a_hosts_rows_than_it_can_send_at_once(s
     claimed = await sender.worker.claim(100)
     assert len(claimed) == 4  # per_host; the other six stay claimable by other workers
     async with sender.runtime.sessions() as session:
-        locked = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.locked_until.is_not(None)))
+        locked = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.locked_until.is_not(None))
+        )
     assert locked == 4
     await sender.worker.release(claimed)
     await sender.drain()
@@ -225,13 +243,18 @@ def wants_rfc9421(sender: Sender, actor_uri: str) -> None:
     """127.0.0.2 answers 401 to draft-cavage, and serves `actor_uri` to signed GETs."""
     sender.receiver.fault("127.0.0.2", rfc9421_only=True)
     sender.receiver.documents[actor_uri] = {
-        "@context": "https://www.w3.org/ns/activitystreams", "id": actor_uri, "type": "Person",
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": actor_uri,
+        "type": "Person",
         "inbox": f"{actor_uri}/inbox",
     }
 
 
-async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first_delivery(sender: Sender) -> None:
-    # Given a server that refuses draft-cavage, found out by a signed fetch (default port written out)
+async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first_delivery(
+    sender: Sender,
+) -> None:
+    # Given a server that refuses draft-cavage, found out by a signed fetch (default port written
+    # out)
     ann = await sender.add_follower("127.0.0.2", "ann")
     wants_rfc9421(sender, ann)
     await sender.runtime.fetch("http://127.0.0.2:80/users/ann")
@@ -244,7 +267,9 @@ async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first
     assert sender.receiver.count() == 1
 
 
-async def test_a_server_wanting_rfc_9421_learned_by_a_delivery_gets_it_on_the_first_fetch(sender: Sender) -> None:
+async def test_a_server_wanting_rfc_9421_learned_by_a_delivery_gets_it_on_the_first_fetch(
+    sender: Sender,
+) -> None:
     # Given a server that refuses draft-cavage, found out by a delivery (default port written out)
     ann = await sender.add_follower("127.0.0.2:80", "ann")
     wants_rfc9421(sender, ann.replace(":80", ""))

@@ -14,8 +14,17 @@ from tests.integration.delivery_setup import BASE_URL, start_sender
 
 def ayni(args: list[str], database_url: str, tmp: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
-    env.update(AYNI_BASE_URL=BASE_URL, AYNI_DATABASE_URL=database_url, AYNI_CONFIG=str(tmp / "none.toml"))
-    done = subprocess.run([sys.executable, "-m", "ayni", *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    env.update(
+        AYNI_BASE_URL=BASE_URL, AYNI_DATABASE_URL=database_url, AYNI_CONFIG=str(tmp / "none.toml")
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ayni", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -34,9 +43,14 @@ async def test_queue_status_shows_counts_and_oldest_due_per_host_and_retry_makes
         assert "127.0.0.2:9000" in status and "127.0.0.3:9000" not in status
         async with sender.runtime.sessions() as session:
             backed_off = await session.scalar(
-                select(Delivery.next_attempt_at).where(Delivery.host == "127.0.0.2:9000"))
+                select(Delivery.next_attempt_at).where(Delivery.host == "127.0.0.2:9000")
+            )
         assert backed_off is not None and backed_off > datetime.now(UTC) + timedelta(seconds=30)
-        assert "1 deliveries to 127.0.0.2:9000 are due now." in ayni(["queue", "retry", "127.0.0.2:9000"], database_url, tmp_path)
+        assert "1 deliveries to 127.0.0.2:9000 are due now." in ayni(
+            ["queue", "retry", "127.0.0.2:9000"], database_url, tmp_path
+        )
         async with sender.runtime.sessions() as session:
-            due = await session.scalar(select(Delivery.next_attempt_at).where(Delivery.host == "127.0.0.2:9000"))
+            due = await session.scalar(
+                select(Delivery.next_attempt_at).where(Delivery.host == "127.0.0.2:9000")
+            )
         assert due is not None and due <= datetime.now(UTC)

@@ -57,7 +57,9 @@ async def serve(receiver: Receiver, ports: int) -> AsyncIterator[list[str]]:
 def start_worker(database_url: str, lease: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.delivery_worker", BASE_URL, database_url, str(lease)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -70,7 +72,12 @@ async def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no
 
 async def count_state(sender: Sender, state: str) -> int:
     async with sender.runtime.sessions() as session:
-        return await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == state)) or 0
+        return (
+            await session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.state == state)
+            )
+            or 0
+        )
 
 
 async def followers_on(sender: Sender, hosts: list[str], total: int) -> None:
@@ -125,6 +132,7 @@ async def test_two_postgres_workers_deliver_500_rows_exactly_once(database_url: 
                 assert worker.stdout is not None
                 assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "ready"
             await sender.worker.fan_out_due()
+
             async def drained() -> bool:
                 return await count_state(sender, "sent") == 500
 

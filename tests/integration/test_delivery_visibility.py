@@ -34,11 +34,15 @@ async def remote_signer(sender: Sender, actor_uri: str) -> SigningKey:
     """A remote actor whose key our resolver already knows (no fetch needed)."""
     private = keys.generate_private_key()
     key_id = f"{actor_uri}#main-key"
-    await KeyStore(sender.runtime.sessions).save(VerificationKey(key_id, actor_uri, private.public_key()))
+    await KeyStore(sender.runtime.sessions).save(
+        VerificationKey(key_id, actor_uri, private.public_key())
+    )
     return SigningKey(key_id, private)
 
 
-async def test_a_public_activity_and_its_object_are_served_to_anyone_with_addressing(sender: Sender) -> None:
+async def test_a_public_activity_and_its_object_are_served_to_anyone_with_addressing(
+    sender: Sender,
+) -> None:
     activity = await sender.publish_note(Visibility.PUBLIC)
     served = await get(sender, activity["id"])
     assert served.status_code == 200
@@ -50,7 +54,9 @@ async def test_a_public_activity_and_its_object_are_served_to_anyone_with_addres
     assert note["id"] == activity["object"]["id"] and note["to"] == [vocab.PUBLIC]
 
 
-async def test_followers_only_is_hidden_from_strangers_and_shown_to_followers(sender: Sender) -> None:
+async def test_followers_only_is_hidden_from_strangers_and_shown_to_followers(
+    sender: Sender,
+) -> None:
     follower = await sender.add_follower("127.0.0.2:9000", "ann")
     activity = await sender.publish_note(Visibility.FOLLOWERS)
     stranger = await remote_signer(sender, "http://127.0.0.9:9000/users/eve")
@@ -68,7 +74,9 @@ async def test_direct_is_shown_only_to_the_addressed_actor(sender: Sender) -> No
     follower = await sender.add_follower("127.0.0.2:9000", "ann")
     bob = "http://127.0.0.3:9000/users/bob"
     activity = await sender.publish_note(Visibility.DIRECT, to_actors=[bob])
-    assert (await get(sender, activity["id"], await remote_signer(sender, follower))).status_code == 404
+    assert (
+        await get(sender, activity["id"], await remote_signer(sender, follower))
+    ).status_code == 404
     assert (await get(sender, activity["id"], await remote_signer(sender, bob))).status_code == 200
 
 
@@ -76,7 +84,9 @@ async def test_members_only_is_never_served_outside(sender: Sender) -> None:
     follower = await sender.add_follower("127.0.0.2:9000", "ann")
     activity = await sender.publish_note(Visibility.MEMBERS)
     assert (await get(sender, activity["id"])).status_code == 404
-    assert (await get(sender, activity["id"], await remote_signer(sender, follower))).status_code == 404
+    assert (
+        await get(sender, activity["id"], await remote_signer(sender, follower))
+    ).status_code == 404
 
 
 async def test_a_forged_signature_gets_nothing(sender: Sender) -> None:

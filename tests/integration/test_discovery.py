@@ -8,7 +8,9 @@ AS2 = "application/activity+json"
 
 
 async def test_webfinger_finds_a_group_by_its_handle(instance: Instance) -> None:
-    response = await instance.http.get("/.well-known/webfinger", params={"resource": "acct:food@127.0.0.1:8101"})
+    response = await instance.http.get(
+        "/.well-known/webfinger", params={"resource": "acct:food@127.0.0.1:8101"}
+    )
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/jrd+json")
@@ -18,12 +20,16 @@ async def test_webfinger_finds_a_group_by_its_handle(instance: Instance) -> None
     self_links = [link for link in document["links"] if link["rel"] == "self"]
     assert self_links == [{"rel": "self", "type": AS2, "href": "http://127.0.0.1:8101/actors/food"}]
     assert "http://127.0.0.1:8101/actors/food" in document["aliases"]
-    profile = [link for link in document["links"] if link["rel"] == "http://webfinger.net/rel/profile-page"]
+    profile = [
+        link for link in document["links"] if link["rel"] == "http://webfinger.net/rel/profile-page"
+    ]
     assert profile[0]["href"] == "http://127.0.0.1:8101/@food"
 
 
 async def test_webfinger_self_link_is_byte_identical_to_the_actor_id(instance: Instance) -> None:
-    finger = await instance.http.get("/.well-known/webfinger", params={"resource": "acct:ana@127.0.0.1:8101"})
+    finger = await instance.http.get(
+        "/.well-known/webfinger", params={"resource": "acct:ana@127.0.0.1:8101"}
+    )
     href = next(link["href"] for link in finger.json()["links"] if link["rel"] == "self")
 
     actor = await instance.http.get(href, headers={"Accept": AS2})
@@ -43,7 +49,9 @@ async def test_webfinger_finds_the_instance_actor(instance: Instance) -> None:
 
 
 async def test_webfinger_matches_handles_case_insensitively(instance: Instance) -> None:
-    response = await instance.http.get("/.well-known/webfinger", params={"resource": "acct:FOOD@127.0.0.1:8101"})
+    response = await instance.http.get(
+        "/.well-known/webfinger", params={"resource": "acct:FOOD@127.0.0.1:8101"}
+    )
 
     assert response.status_code == 200
     assert response.json()["subject"] == "acct:food@127.0.0.1:8101"
@@ -59,7 +67,8 @@ async def test_webfinger_accepts_the_actor_url_as_resource(instance: Instance) -
 
 
 @pytest.mark.parametrize(
-    "resource", ["acct:nobody@127.0.0.1:8101", "acct:food@elsewhere.example", "http://127.0.0.1:8101/actors/x"]
+    "resource",
+    ["acct:nobody@127.0.0.1:8101", "acct:food@elsewhere.example", "http://127.0.0.1:8101/actors/x"],
 )
 async def test_webfinger_answers_404_for_unknown_actors(instance: Instance, resource: str) -> None:
     response = await instance.http.get("/.well-known/webfinger", params={"resource": resource})
@@ -67,8 +76,17 @@ async def test_webfinger_answers_404_for_unknown_actors(instance: Instance, reso
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("params", [{}, {"resource": ""}, {"resource": "acct:"}, {"resource": "acct:@@"},
-                                    {"resource": "mailto:x"}, {"resource": "acct:a@b@c"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"resource": ""},
+        {"resource": "acct:"},
+        {"resource": "acct:@@"},
+        {"resource": "mailto:x"},
+        {"resource": "acct:a@b@c"},
+    ],
+)
 async def test_webfinger_answers_400_for_malformed_or_missing_resource(
     instance: Instance, params: dict[str, str]
 ) -> None:

@@ -27,7 +27,9 @@ async def followed(database_url: str) -> AsyncIterator[tuple[Instance, MastodonP
     peer = MastodonPeer("http://127.0.0.1:8201", network)
     network.add(peer.host, peer.app)
     async with start_instance(BASE, database_url, network) as instance:
-        assert (await peer.send(f"{BASE}/inbox", peer.follow(f"{BASE}/actors/food"))).status_code == 202
+        assert (
+            await peer.send(f"{BASE}/inbox", peer.follow(f"{BASE}/actors/food"))
+        ).status_code == 202
         assert await worker.run_once(instance.runtime) == 1
         yield instance, peer
     await peer.aclose()
@@ -42,7 +44,9 @@ async def test_blocking_a_domain_removes_follows_cancels_deliveries_and_refuses_
         assert await session.scalar(select(func.count()).select_from(Follow)) == 1
         accept = await session.scalar(select(Activity).where(Activity.type == "Accept"))
         assert accept is not None
-        session.add(Delivery(activity_id=accept.id, inbox_uri=f"{peer.actor_uri}/inbox", host=peer.host))
+        session.add(
+            Delivery(activity_id=accept.id, inbox_uri=f"{peer.actor_uri}/inbox", host=peer.host)
+        )
         await session.commit()
 
     async with runtime.sessions() as session, session.begin():
@@ -61,17 +65,45 @@ async def test_blocking_a_domain_removes_follows_cancels_deliveries_and_refuses_
     assert response.status_code == 403
 
 
-def run_cli(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ayni", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+def run_cli(
+    args: list[str], env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ayni", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-async def test_block_lists_import_export_and_unblock_from_the_cli(clean_environ: Path, database_url: str) -> None:
+async def test_block_lists_import_export_and_unblock_from_the_cli(
+    clean_environ: Path, database_url: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
     env["AYNI_CONFIG"] = str(clean_environ / "ayni.toml")
-    assert run_cli(["init", "--base-url", "https://aid.example.org", "--database-url", database_url,
-                    "--admin", "root"], env).returncode == 0
-    blocklist = "#domain,#severity,#public_comment,#unknown\nspam.example,suspend,spam,x\nbad row!,suspend,,\n"
+    assert (
+        run_cli(
+            [
+                "init",
+                "--base-url",
+                "https://aid.example.org",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            env,
+        ).returncode
+        == 0
+    )
+    blocklist = (
+        "#domain,#severity,#public_comment,#unknown\n"
+        "spam.example,suspend,spam,x\n"
+        "bad row!,suspend,,\n"
+    )
 
     imported = run_cli(["federation", "import-blocks", "-"], env, blocklist)
     blocked = run_cli(["federation", "block", "Harass.Example", "--reason", "harassment"], env)
@@ -93,5 +125,8 @@ async def test_block_lists_import_export_and_unblock_from_the_cli(clean_environ:
     assert unblocked.returncode == 0
     assert unblock_again.returncode == 1 and unblock_again.stderr.startswith("ayni: error: ")
     assert listed.stdout.splitlines() == ["harass.example\tharassment"]
-    assert no_group.returncode == 1 and no_group.stderr == "ayni: error: there is no group named 'nope'\n"
+    assert (
+        no_group.returncode == 1
+        and no_group.stderr == "ayni: error: there is no group named 'nope'\n"
+    )
     assert no_relations.returncode == 1

@@ -38,9 +38,15 @@ class World:
         group_uri = runtime.uris.actor("food")
         activity = {
             "@context": "https://www.w3.org/ns/activitystreams",
-            "id": runtime.uris.activity(str(uuid.uuid4())), "type": "Create", "actor": group_uri,
-            "object": {"id": runtime.uris.object(str(uuid.uuid4())), "type": "Note",
-                       "attributedTo": group_uri, "content": "Soup at 6"},
+            "id": runtime.uris.activity(str(uuid.uuid4())),
+            "type": "Create",
+            "actor": group_uri,
+            "object": {
+                "id": runtime.uris.object(str(uuid.uuid4())),
+                "type": "Note",
+                "attributedTo": group_uri,
+                "content": "Soup at 6",
+            },
         }
         async with runtime.sessions() as session, session.begin():
             group = await actors.find_actor(session, "food")
@@ -67,7 +73,9 @@ async def world(database_url: str) -> AsyncIterator[World]:
     await alice.aclose()
 
 
-async def test_a_fetch_inside_an_open_transaction_raises_and_nothing_is_fetched(world: World) -> None:
+async def test_a_fetch_inside_an_open_transaction_raises_and_nothing_is_fetched(
+    world: World,
+) -> None:
     runtime = world.instance.runtime
     async with runtime.sessions() as session, session.begin():
         with pytest.raises(NetworkInTransaction):
@@ -81,7 +89,9 @@ async def test_a_fetch_inside_an_open_transaction_raises_and_nothing_is_fetched(
     assert (await runtime.fetch(world.alice.actor_uri))["id"] == world.alice.actor_uri
 
 
-async def test_a_transaction_held_by_another_task_does_not_stop_this_ones_fetch(world: World) -> None:
+async def test_a_transaction_held_by_another_task_does_not_stop_this_ones_fetch(
+    world: World,
+) -> None:
     # The delivery worker records results while its sends are in flight in other tasks.
     runtime = world.instance.runtime
     opened, done = asyncio.Event(), asyncio.Event()
@@ -112,12 +122,16 @@ async def test_a_direct_note_to_an_actor_never_seen_is_fetched_then_delivered(wo
     assert (job.fanout_state, job.attempts, job.last_error) == ("done", 1, None)
 
 
-async def test_a_lookup_on_a_server_that_is_down_is_counted_and_fails_at_the_ceiling(world: World) -> None:
+async def test_a_lookup_on_a_server_that_is_down_is_counted_and_fails_at_the_ceiling(
+    world: World,
+) -> None:
     await world.direct_note(to=NOBODY)
     await world.worker.run_once()
     job = await world.job()
     assert (job.fanout_state, job.attempts) == ("pending", 1)
-    assert "resolving recipients" in (job.last_error or "") and "Unavailable" in (job.last_error or "")
+    assert "resolving recipients" in (job.last_error or "") and "Unavailable" in (
+        job.last_error or ""
+    )
     assert job.next_attempt_at > world.clock.now(), "retried with a backoff, not at once"
     for attempt in range(2, retry.DELIVERY.attempts + 1):
         world.clock.advance(hours=13)  # past the longest backoff
@@ -128,7 +142,9 @@ async def test_a_lookup_on_a_server_that_is_down_is_counted_and_fails_at_the_cei
     assert "Unavailable" in (job.last_error or "")
     world.clock.advance(days=30)
     await world.worker.run_once()
-    assert (await world.job()).attempts == retry.DELIVERY.attempts, "a failed job is never tried again"
+    assert (await world.job()).attempts == retry.DELIVERY.attempts, (
+        "a failed job is never tried again"
+    )
 
 
 async def test_a_lookup_that_raises_unexpectedly_is_counted_and_fails_at_the_ceiling(
@@ -148,13 +164,20 @@ async def test_a_lookup_that_raises_unexpectedly_is_counted_and_fails_at_the_cei
     assert job.last_error == "RuntimeError: a bug in the lookup"
 
 
-async def test_a_delivery_inside_an_open_transaction_raises_and_nothing_is_sent(world: World) -> None:
+async def test_a_delivery_inside_an_open_transaction_raises_and_nothing_is_sent(
+    world: World,
+) -> None:
     runtime = world.instance.runtime
     async with runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
         assert group is not None
         with pytest.raises(NetworkInTransaction):
             async with sender(runtime) as posts:
-                await deliver(posts, f"{world.alice.base_url}/inbox", Payload.of({"type": "Create"}),
-                              runtime.signer(group).key, runtime.schemes)
+                await deliver(
+                    posts,
+                    f"{world.alice.base_url}/inbox",
+                    Payload.of({"type": "Create"}),
+                    runtime.signer(group).key,
+                    runtime.schemes,
+                )
     assert world.alice.requests == []

@@ -1,6 +1,5 @@
 """Groups follow groups by handle, across two instances over real signed HTTP."""
 
-
 import pytest
 
 from ayni import following
@@ -10,11 +9,9 @@ A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
 
 
-
-
-
-
-async def test_a_group_follows_another_by_handle_and_is_accepted(pair: tuple[Instance, Instance]) -> None:
+async def test_a_group_follows_another_by_handle_and_is_accepted(
+    pair: tuple[Instance, Instance],
+) -> None:
     a, b = pair
 
     await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
@@ -24,8 +21,12 @@ async def test_a_group_follows_another_by_handle_and_is_accepted(pair: tuple[Ins
     on_a = await following.relations(a.runtime, "food")
 
     assert [(r.direction, r.state) for r in pending] == [("outbound", "pending")]
-    assert [(r.direction, r.state, r.actor_uri) for r in on_b] == [("outbound", "accepted", f"{A}/actors/food")]
-    assert [(r.direction, r.state, r.actor_uri) for r in on_a] == [("inbound", "accepted", f"{B}/actors/food")]
+    assert [(r.direction, r.state, r.actor_uri) for r in on_b] == [
+        ("outbound", "accepted", f"{A}/actors/food")
+    ]
+    assert [(r.direction, r.state, r.actor_uri) for r in on_a] == [
+        ("inbound", "accepted", f"{B}/actors/food")
+    ]
     assert on_b[0].handle == "@food@127.0.0.1:8101"
 
 
@@ -43,7 +44,9 @@ async def test_unfollowing_undoes_the_follow_on_both_sides(pair: tuple[Instance,
         await following.unfollow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
 
 
-async def test_following_needs_a_real_group_and_a_real_handle(pair: tuple[Instance, Instance]) -> None:
+async def test_following_needs_a_real_group_and_a_real_handle(
+    pair: tuple[Instance, Instance],
+) -> None:
     _, b = pair
 
     with pytest.raises(following.FollowError, match="no group named 'nope'"):

@@ -20,16 +20,44 @@ from tests.peers import MastodonPeer
 BASE = "http://127.0.0.1:8101"
 GROUP = f"{BASE}/actors/food"
 INBOX = f"{BASE}/inbox"
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=30) | st.sampled_from([GROUP, vocab.PUBLIC, "as:Public", BASE, "http://127.0.0.1:8201/users/alice"]),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+    | st.sampled_from(
+        [GROUP, vocab.PUBLIC, "as:Public", BASE, "http://127.0.0.1:8201/users/alice"]
+    ),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=20,
 )
-TYPES = ["Follow", "Undo", "Accept", "Reject", "Create", "Update", "Delete", "Announce", "Like", "Flag",
-         "Block", "Move", "Note", "Person", ["Create", "Note"], "as:Follow", 7, None]
+TYPES = [
+    "Follow",
+    "Undo",
+    "Accept",
+    "Reject",
+    "Create",
+    "Update",
+    "Delete",
+    "Announce",
+    "Like",
+    "Flag",
+    "Block",
+    "Move",
+    "Note",
+    "Person",
+    ["Create", "Note"],
+    "as:Follow",
+    7,
+    None,
+]
 
 
 @dataclass
@@ -48,11 +76,30 @@ def realistic(peer: MastodonPeer) -> list[dict[str, Any]]:
     follow = peer.follow(GROUP)
     note = peer.note("<p>hi</p>", to=[GROUP], mention=GROUP)
     return [
-        follow, peer.undo(follow), note, peer.delete(note["object"]),
-        {"id": peer.new_id(), "type": "Announce", "actor": peer.actor_uri, "object": note["object"]["id"]},
-        {"id": peer.new_id(), "type": "Flag", "actor": peer.actor_uri, "object": [GROUP], "content": "x"},
-        {"id": peer.new_id(), "type": "Move", "actor": peer.actor_uri, "object": peer.actor_uri,
-         "target": peer.actor_uri},
+        follow,
+        peer.undo(follow),
+        note,
+        peer.delete(note["object"]),
+        {
+            "id": peer.new_id(),
+            "type": "Announce",
+            "actor": peer.actor_uri,
+            "object": note["object"]["id"],
+        },
+        {
+            "id": peer.new_id(),
+            "type": "Flag",
+            "actor": peer.actor_uri,
+            "object": [GROUP],
+            "content": "x",
+        },
+        {
+            "id": peer.new_id(),
+            "type": "Move",
+            "actor": peer.actor_uri,
+            "object": peer.actor_uri,
+            "target": peer.actor_uri,
+        },
     ]
 
 
@@ -92,8 +139,13 @@ async def test_random_json_never_gets_a_500(world: World, body: Any) -> None:
 
 
 @FUZZ
-@given(data=st.data(), kind=st.integers(0, 6), type_=st.sampled_from(TYPES),
-       path=st.lists(st.integers(0, 20), min_size=1, max_size=4), value=json_values | st.just(...))
+@given(
+    data=st.data(),
+    kind=st.integers(0, 6),
+    type_=st.sampled_from(TYPES),
+    path=st.lists(st.integers(0, 20), min_size=1, max_size=4),
+    value=json_values | st.just(...),
+)
 async def test_mutated_real_activities_never_break_the_route_or_the_worker(
     world: World, data: st.DataObject, kind: int, type_: Any, path: list[int], value: Any
 ) -> None:
@@ -112,7 +164,12 @@ async def test_mutated_real_activities_never_break_the_route_or_the_worker(
 async def test_uris_wider_than_the_columns_are_ignored_not_retried(world: World) -> None:
     long = f"{world.peer.actor_uri}/statuses/" + "9" * 3000
     note = world.peer.note("<p>x</p>", to=[GROUP], mention=GROUP, in_reply_to=long)
-    delete = {"id": world.peer.new_id(), "type": "Delete", "actor": world.peer.actor_uri, "object": long}
+    delete = {
+        "id": world.peer.new_id(),
+        "type": "Delete",
+        "actor": world.peer.actor_uri,
+        "object": long,
+    }
     for activity in (note, delete):
         assert (await world.peer.send(INBOX, activity)).status_code == 202
     await check_worker(world)

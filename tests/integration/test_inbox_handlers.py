@@ -37,8 +37,13 @@ class World:
         assert (await sender.send(INBOX, activity)).status_code == 202
         assert await worker.run_once(self.instance.runtime) == 1
         async with self.instance.runtime.sessions() as session:
-            row = (await session.execute(
-                select(Incoming.state, Incoming.last_error).order_by(Incoming.id.desc()).limit(1))).one()
+            row = (
+                await session.execute(
+                    select(Incoming.state, Incoming.last_error)
+                    .order_by(Incoming.id.desc())
+                    .limit(1)
+                )
+            ).one()
         return row.state, row.last_error
 
     async def objects(self) -> dict[str, RemoteObject]:
@@ -48,7 +53,10 @@ class World:
     async def follows(self) -> list[tuple[str, str, str]]:
         async with self.instance.runtime.sessions() as session:
             rows = await session.execute(
-                select(Follow.direction, Follow.state, RemoteActor.uri).join(RemoteActor).order_by(Follow.id))
+                select(Follow.direction, Follow.state, RemoteActor.uri)
+                .join(RemoteActor)
+                .order_by(Follow.id)
+            )
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
     async def group_follows(self, peer: MastodonPeer) -> None:
@@ -58,8 +66,15 @@ class World:
         async with runtime.sessions() as session, session.begin():
             group = await actors.find_actor(session, "food")
             assert group is not None
-            session.add(Follow(activity_uri=f"{BASE}/activities/f-{peer.username}", direction=Direction.OUTBOUND,
-                               local_actor_id=group.id, remote_actor_id=remote.id, state=FollowState.ACCEPTED))
+            session.add(
+                Follow(
+                    activity_uri=f"{BASE}/activities/f-{peer.username}",
+                    direction=Direction.OUTBOUND,
+                    local_actor_id=group.id,
+                    remote_actor_id=remote.id,
+                    state=FollowState.ACCEPTED,
+                )
+            )
 
 
 @pytest.fixture
@@ -76,9 +91,15 @@ async def test_create_of_an_object_on_another_host_is_ignored(world: World) -> N
     assert await world.objects() == {}
 
 
-async def test_an_embedded_object_attributed_to_someone_else_is_refetched_from_its_origin(world: World) -> None:
+async def test_an_embedded_object_attributed_to_someone_else_is_refetched_from_its_origin(
+    world: World,
+) -> None:
     create = world.alice.note("<p>the real words</p>", to=[GROUP], mention=GROUP)
-    create["object"] = {**create["object"], "attributedTo": world.mallory.actor_uri, "content": "<p>forged</p>"}
+    create["object"] = {
+        **create["object"],
+        "attributedTo": world.mallory.actor_uri,
+        "content": "<p>forged</p>",
+    }
     state, _ = await world.run(world.alice, create)
     assert state == "done"
     stored = (await world.objects())[create["object"]["id"]]
@@ -90,10 +111,19 @@ async def test_update_and_delete_by_someone_on_another_host_change_nothing(world
     create = world.alice.note("<p>original</p>", to=[GROUP], mention=GROUP)
     assert (await world.run(world.alice, create))[0] == "done"
     note_uri = create["object"]["id"]
-    update_ = {"id": world.mallory.new_id(), "type": "Update", "actor": world.mallory.actor_uri,
-               "object": {**create["object"], "content": "<p>vandalised</p>"}}
+    update_ = {
+        "id": world.mallory.new_id(),
+        "type": "Update",
+        "actor": world.mallory.actor_uri,
+        "object": {**create["object"], "content": "<p>vandalised</p>"},
+    }
     assert (await world.run(world.mallory, update_))[0] == "ignored"
-    delete = {"id": world.mallory.new_id(), "type": "Delete", "actor": world.mallory.actor_uri, "object": note_uri}
+    delete = {
+        "id": world.mallory.new_id(),
+        "type": "Delete",
+        "actor": world.mallory.actor_uri,
+        "object": note_uri,
+    }
     assert (await world.run(world.mallory, delete))[0] == "ignored"
     assert "original" in (await world.objects())[note_uri].content_html
 
@@ -103,18 +133,27 @@ async def test_update_by_the_author_edits_the_object(world: World) -> None:
     await world.run(world.alice, create)
     edited = {**create["object"], "content": "<p>edited</p>"}
     world.alice.objects[edited["id"]] = edited
-    update_ = {"id": world.alice.new_id(), "type": "Update", "actor": world.alice.actor_uri, "object": edited}
+    update_ = {
+        "id": world.alice.new_id(),
+        "type": "Update",
+        "actor": world.alice.actor_uri,
+        "object": edited,
+    }
     assert (await world.run(world.alice, update_))[0] == "done"
     assert "edited" in (await world.objects())[edited["id"]].content_html
 
 
 async def test_a_public_post_mentioning_the_group_is_a_submission(world: World) -> None:
-    create = world.alice.note("<p>@food who needs soup?</p>", to=[vocab.PUBLIC], cc=[GROUP], mention=GROUP)
+    create = world.alice.note(
+        "<p>@food who needs soup?</p>", to=[vocab.PUBLIC], cc=[GROUP], mention=GROUP
+    )
     assert (await world.run(world.alice, create))[0] == "done"
     assert (await world.objects())[create["object"]["id"]].kind == RemoteObjectKind.SUBMISSION
 
 
-async def test_posts_from_followed_actors_are_content_and_from_strangers_ignored(world: World) -> None:
+async def test_posts_from_followed_actors_are_content_and_from_strangers_ignored(
+    world: World,
+) -> None:
     stranger = world.alice.note("<p>hello world</p>", to=[vocab.PUBLIC])
     state, reason = await world.run(world.alice, stranger)
     assert state == "ignored" and "no one we follow" in (reason or "")
@@ -124,11 +163,18 @@ async def test_posts_from_followed_actors_are_content_and_from_strangers_ignored
     assert (await world.objects())[post["object"]["id"]].kind == RemoteObjectKind.CONTENT
 
 
-async def test_announce_from_a_followed_actor_fetches_the_foreign_object_by_id(world: World) -> None:
+async def test_announce_from_a_followed_actor_fetches_the_foreign_object_by_id(
+    world: World,
+) -> None:
     await world.group_follows(world.alice)
     original = world.mallory.note("<p>mallory's real post</p>", to=[vocab.PUBLIC])["object"]
-    announce = {"id": world.alice.new_id(), "type": "Announce", "actor": world.alice.actor_uri,
-                "to": [vocab.PUBLIC], "object": {**original, "content": "<p>tampered copy</p>"}}
+    announce = {
+        "id": world.alice.new_id(),
+        "type": "Announce",
+        "actor": world.alice.actor_uri,
+        "to": [vocab.PUBLIC],
+        "object": {**original, "content": "<p>tampered copy</p>"},
+    }
     assert (await world.run(world.alice, announce))[0] == "done"
     stored = (await world.objects())[original["id"]]
     assert "real post" in stored.content_html
@@ -137,28 +183,46 @@ async def test_announce_from_a_followed_actor_fetches_the_foreign_object_by_id(w
     assert author is not None and author.uri == world.mallory.actor_uri
 
 
-async def test_announce_from_someone_nobody_follows_is_ignored_without_fetching(world: World) -> None:
+async def test_announce_from_someone_nobody_follows_is_ignored_without_fetching(
+    world: World,
+) -> None:
     original = world.mallory.note("<p>post</p>", to=[vocab.PUBLIC])["object"]
-    announce = {"id": world.alice.new_id(), "type": "Announce", "actor": world.alice.actor_uri,
-                "object": original["id"]}
+    announce = {
+        "id": world.alice.new_id(),
+        "type": "Announce",
+        "actor": world.alice.actor_uri,
+        "object": original["id"],
+    }
     assert (await world.run(world.alice, announce))[0] == "ignored"
     assert world.mallory.requests == []
 
 
 async def test_flag_is_a_report_for_the_group(world: World) -> None:
-    flag = {"id": world.alice.new_id(), "type": "Flag", "actor": world.alice.actor_uri,
-            "object": [GROUP], "content": "<b>spam</b> <script>x</script>"}
+    flag = {
+        "id": world.alice.new_id(),
+        "type": "Flag",
+        "actor": world.alice.actor_uri,
+        "object": [GROUP],
+        "content": "<b>spam</b> <script>x</script>",
+    }
     assert (await world.run(world.alice, flag))[0] == "done"
     report = (await world.objects())[flag["id"]]
     assert report.kind == RemoteObjectKind.REPORT and "script" not in report.content_html
 
 
 async def test_a_flag_from_an_actor_the_group_blocked_is_not_stored(world: World) -> None:
-    first = {"id": world.alice.new_id(), "type": "Flag", "actor": world.alice.actor_uri, "object": [GROUP]}
+    first = {
+        "id": world.alice.new_id(),
+        "type": "Flag",
+        "actor": world.alice.actor_uri,
+        "object": [GROUP],
+    }
     assert (await world.run(world.alice, first))[0] == "done"
     async with world.instance.runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
-        alice = await session.scalar(select(RemoteActor).where(RemoteActor.uri == world.alice.actor_uri))
+        alice = await session.scalar(
+            select(RemoteActor).where(RemoteActor.uri == world.alice.actor_uri)
+        )
         assert group is not None and alice is not None
         await group_moderation.block_actor(session, group, alice)
 
@@ -169,15 +233,25 @@ async def test_a_flag_from_an_actor_the_group_blocked_is_not_stored(world: World
 
 async def test_block_removes_the_blockers_follow(world: World) -> None:
     await world.run(world.alice, world.alice.follow(GROUP))
-    block = {"id": world.alice.new_id(), "type": "Block", "actor": world.alice.actor_uri, "object": GROUP}
+    block = {
+        "id": world.alice.new_id(),
+        "type": "Block",
+        "actor": world.alice.actor_uri,
+        "object": GROUP,
+    }
     assert (await world.run(world.alice, block))[0] == "done"
     assert await world.follows() == []
 
 
 async def test_move_moves_the_follower_only_when_the_target_confirms(world: World) -> None:
     await world.run(world.alice, world.alice.follow(GROUP))
-    move = {"id": world.alice.new_id(), "type": "Move", "actor": world.alice.actor_uri,
-            "object": world.alice.actor_uri, "target": world.mallory.actor_uri}
+    move = {
+        "id": world.alice.new_id(),
+        "type": "Move",
+        "actor": world.alice.actor_uri,
+        "object": world.alice.actor_uri,
+        "target": world.mallory.actor_uri,
+    }
     assert (await world.run(world.alice, move))[0] == "ignored"
     assert [uri for _, _, uri in await world.follows()] == [world.alice.actor_uri]
     world.mallory.also_known_as.append(world.alice.actor_uri)
@@ -188,25 +262,43 @@ async def test_move_moves_the_follower_only_when_the_target_confirms(world: Worl
 async def test_update_of_the_actor_refreshes_its_profile(world: World) -> None:
     await world.run(world.alice, world.alice.follow(GROUP))
     profile = {**world.alice.actor_document(), "name": "Alice Renamed"}
-    update_ = {"id": world.alice.new_id(), "type": "Update", "actor": world.alice.actor_uri, "object": profile}
+    update_ = {
+        "id": world.alice.new_id(),
+        "type": "Update",
+        "actor": world.alice.actor_uri,
+        "object": profile,
+    }
     assert (await world.run(world.alice, update_))[0] == "done"
     async with world.instance.runtime.sessions() as session:
-        name = await session.scalar(select(RemoteActor.name).where(RemoteActor.uri == world.alice.actor_uri))
+        name = await session.scalar(
+            select(RemoteActor.name).where(RemoteActor.uri == world.alice.actor_uri)
+        )
     assert name == "Alice Renamed"
 
 
 async def test_delete_of_a_known_actor_drops_its_follows_and_content(world: World) -> None:
     await world.run(world.alice, world.alice.follow(GROUP))
     await world.run(world.alice, world.alice.note("<p>dm</p>", to=[GROUP], mention=GROUP))
-    delete = {"id": f"{world.alice.actor_uri}#delete", "type": "Delete", "actor": world.alice.actor_uri,
-              "object": world.alice.actor_uri}
+    delete = {
+        "id": f"{world.alice.actor_uri}#delete",
+        "type": "Delete",
+        "actor": world.alice.actor_uri,
+        "object": world.alice.actor_uri,
+    }
     assert (await world.run(world.alice, delete))[0] == "done"
     assert await world.follows() == [] and await world.objects() == {}
 
 
 async def test_an_unknown_type_is_ignored_with_the_type(world: World) -> None:
-    state, reason = await world.run(world.alice, {"id": world.alice.new_id(), "type": "Lock",
-                                                  "actor": world.alice.actor_uri, "object": GROUP})
+    state, reason = await world.run(
+        world.alice,
+        {
+            "id": world.alice.new_id(),
+            "type": "Lock",
+            "actor": world.alice.actor_uri,
+            "object": GROUP,
+        },
+    )
     assert state == "ignored" and "Lock" in (reason or "")
 
 
@@ -217,14 +309,21 @@ async def test_a_failing_handler_is_retried_with_backoff_then_failed(
         raise RuntimeError("database hiccup")
 
     monkeypatch.setitem(HANDLERS, "Like", broken)
-    like = {"id": world.alice.new_id(), "type": "Like", "actor": world.alice.actor_uri, "object": GROUP}
+    like = {
+        "id": world.alice.new_id(),
+        "type": "Like",
+        "actor": world.alice.actor_uri,
+        "object": GROUP,
+    }
     state, reason = await world.run(world.alice, like)
     assert state == "pending" and "database hiccup" in (reason or "")
     runtime = world.instance.runtime
     assert await worker.run_once(runtime) == 0  # not due yet
     for _ in range(retry.INBOX.attempts - 1):
         async with runtime.sessions() as session, session.begin():
-            await session.execute(update(Incoming).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+            await session.execute(
+                update(Incoming).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+            )
         assert await worker.run_once(runtime) == 1
     async with runtime.sessions() as session:
         row = (await session.execute(select(Incoming.state, Incoming.attempts))).one()
@@ -239,7 +338,9 @@ async def test_handlers_cannot_touch_the_network_inside_a_transaction(world: Wor
     assert world.alice.requests == []
 
 
-async def test_an_actor_answering_410_is_marked_gone_and_its_activities_ignored(world: World) -> None:
+async def test_an_actor_answering_410_is_marked_gone_and_its_activities_ignored(
+    world: World,
+) -> None:
     # Given the key was checked, and then the account was deleted before the worker looked it up
     assert (await world.alice.send(INBOX, world.alice.follow(GROUP))).status_code == 202
     world.alice.gone = True
@@ -248,7 +349,9 @@ async def test_an_actor_answering_410_is_marked_gone_and_its_activities_ignored(
         state, reason = (await session.execute(select(Incoming.state, Incoming.last_error))).one()
     assert state == "ignored" and "Gone" in (reason or "")
     async with world.instance.runtime.sessions() as session:
-        gone = await session.scalar(select(RemoteActor.gone).where(RemoteActor.uri == world.alice.actor_uri))
+        gone = await session.scalar(
+            select(RemoteActor.gone).where(RemoteActor.uri == world.alice.actor_uri)
+        )
     assert gone is True
     assert await world.follows() == []
 
@@ -267,13 +370,22 @@ async def test_a_stale_actor_is_refetched_and_a_fresh_one_is_not(world: World) -
 async def test_only_the_followers_own_undo_removes_a_follow(world: World) -> None:
     follow = world.alice.follow(GROUP)
     await world.run(world.alice, follow)
-    by_reference = {"id": world.mallory.new_id(), "type": "Undo", "actor": world.mallory.actor_uri,
-                    "object": follow["id"]}
+    by_reference = {
+        "id": world.mallory.new_id(),
+        "type": "Undo",
+        "actor": world.mallory.actor_uri,
+        "object": follow["id"],
+    }
     assert (await world.run(world.mallory, by_reference))[0] == "ignored"
     embedded = {**world.mallory.undo(follow), "id": world.mallory.new_id()}
     assert (await world.run(world.mallory, embedded))[0] == "ignored"
     assert [uri for _, _, uri in await world.follows()] == [world.alice.actor_uri]
-    own = {"id": world.alice.new_id(), "type": "Undo", "actor": world.alice.actor_uri, "object": follow["id"]}
+    own = {
+        "id": world.alice.new_id(),
+        "type": "Undo",
+        "actor": world.alice.actor_uri,
+        "object": follow["id"],
+    }
     assert (await world.run(world.alice, own))[0] == "done"
     assert await world.follows() == []
 
@@ -282,8 +394,14 @@ async def test_a_host_given_up_on_is_revived_when_it_sends_us_an_activity(world:
     from models.queue import Host
 
     async with world.instance.runtime.sessions() as session, session.begin():
-        session.add(Host(host=world.alice.host, consecutive_failures=9, first_failure_at=utcnow() - timedelta(days=2),
-                         unavailable_since=utcnow() - timedelta(days=1)))
+        session.add(
+            Host(
+                host=world.alice.host,
+                consecutive_failures=9,
+                first_failure_at=utcnow() - timedelta(days=2),
+                unavailable_since=utcnow() - timedelta(days=1),
+            )
+        )
 
     await world.run(world.alice, world.alice.note("<p>hello again</p>", to=[GROUP], mention=GROUP))
 

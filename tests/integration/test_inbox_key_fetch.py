@@ -57,8 +57,13 @@ class ClosingWhenIdle:
                 body = self.documents.get(path)
                 status = b"200 OK" if body is not None else b"404 Not Found"
                 body = body or b""
-                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/activity+json\r\n"
-                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                writer.write(
+                    b"HTTP/1.1 "
+                    + status
+                    + b"\r\nContent-Type: application/activity+json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
                 await writer.drain()
                 answered = time.monotonic()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -78,8 +83,10 @@ async def test_a_key_fetch_on_a_connection_the_remote_closed_while_idle_is_no_fa
 ) -> None:
     # Given two actors of one server we never heard of
     unused = Loopback()
-    alice, bob = (MastodonPeer(f"http://127.0.0.1:{remote.port}", unused, username=name)
-                  for name in ("alice", "bob"))
+    alice, bob = (
+        MastodonPeer(f"http://127.0.0.1:{remote.port}", unused, username=name)
+        for name in ("alice", "bob")
+    )
     for peer in (alice, bob):
         remote.documents[f"/users/{peer.username}"] = json.dumps(peer.actor_document()).encode()
     app = create_app(settings_for(BASE, database_url))

@@ -50,11 +50,15 @@ async def deliver_as_outbox_would(instance: Instance, activity: Activity, inbox:
         assert sender is not None
     key = instance.runtime.signer(sender).key
     async with outbox_sender(instance.runtime) as posts:
-        outcome = await deliver(posts, inbox, Payload.of(activity.document), key, instance.runtime.schemes)
+        outcome = await deliver(
+            posts, inbox, Payload.of(activity.document), key, instance.runtime.schemes
+        )
     return outcome.status
 
 
-async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one_follower_row(world: World) -> None:
+async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one_follower_row(
+    world: World,
+) -> None:
     instance, peer = world.instance, world.peer
     # Given the peer resolves the group by WebFinger
     group_uri = await peer.resolve("food@127.0.0.1:8101")
@@ -66,7 +70,8 @@ async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one
     assert (await peer.send(inbox, follow)).status_code == 202
     assert await worker.run_once(instance.runtime) == 1
 
-    # Then one accepted follower row exists, and an Accept from the group embedding the Follow is stored
+    # Then one accepted follower row exists, and an Accept from the group embedding the Follow is
+    # stored
     async with instance.runtime.sessions() as session:
         follows = list(await session.scalars(select(Follow)))
         accepts = list(await session.scalars(select(Activity).where(Activity.type == "Accept")))
@@ -86,7 +91,9 @@ async def test_mastodon_user_follows_gets_an_accept_mastodon_takes_and_keeps_one
     # And the outbox delivers it signed by the group; Mastodon's checks accept it
     await DeliveryWorker(instance.runtime).run_once()
     assert peer.refused == []
-    assert [(a["type"], a["actor"], a["object"]["id"]) for a in peer.received] == [("Accept", GROUP, follow["id"])]
+    assert [(a["type"], a["actor"], a["object"]["id"]) for a in peer.received] == [
+        ("Accept", GROUP, follow["id"])
+    ]
     # (and so would a delivery signed by hand, the way any other sender would)
     assert await deliver_as_outbox_would(instance, accept, f"{peer.actor_uri}/inbox") == 202
 
@@ -130,7 +137,9 @@ async def test_group_that_approves_by_hand_holds_the_follow_until_a_moderator_de
     assert await count(instance, select(Follow).where(Follow.state == state)) == 1
 
 
-async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(world: World) -> None:
+async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(
+    world: World,
+) -> None:
     instance, peer = world.instance, world.peer
     runtime = instance.runtime
     # Given the peer follows the group, and the group has published a post
@@ -140,14 +149,32 @@ async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(
     async with runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
         assert group is not None
-        await publish(session, group, {
-            "id": f"{BASE}/activities/first", "type": "Create", "actor": GROUP,
-            "object": {"id": post_uri, "type": "Note", "attributedTo": GROUP, "content": "Soup on Friday"},
-        }, Visibility.PUBLIC, followers=True)
+        await publish(
+            session,
+            group,
+            {
+                "id": f"{BASE}/activities/first",
+                "type": "Create",
+                "actor": GROUP,
+                "object": {
+                    "id": post_uri,
+                    "type": "Note",
+                    "attributedTo": GROUP,
+                    "content": "Soup on Friday",
+                },
+            },
+            Visibility.PUBLIC,
+            followers=True,
+        )
 
     # When it replies publicly to the post (with some hostile HTML)
-    reply = peer.note('<p>I can bring bread <script>alert(1)</script></p>', to=[vocab.PUBLIC],
-                      cc=[GROUP, f"{peer.actor_uri}/followers"], in_reply_to=post_uri, mention=GROUP)
+    reply = peer.note(
+        "<p>I can bring bread <script>alert(1)</script></p>",
+        to=[vocab.PUBLIC],
+        cc=[GROUP, f"{peer.actor_uri}/followers"],
+        in_reply_to=post_uri,
+        mention=GROUP,
+    )
     assert (await peer.send(f"{BASE}/inbox", reply)).status_code == 202
     # And sends the group a direct message
     dm = peer.note("<p>Can I pick up for my neighbour?</p>", to=[GROUP], mention=GROUP)
@@ -161,11 +188,18 @@ async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(
         assert group is not None
     stored_reply = objects[reply["object"]["id"]]
     assert (stored_reply.kind, stored_reply.public, stored_reply.local_actor_id) == (
-        RemoteObjectKind.RESPONSE, True, group.id)
+        RemoteObjectKind.RESPONSE,
+        True,
+        group.id,
+    )
     assert stored_reply.in_reply_to_uri == post_uri
     assert "script" not in stored_reply.content_html and "bread" in stored_reply.content_html
     stored_dm = objects[dm["object"]["id"]]
-    assert (stored_dm.kind, stored_dm.public, stored_dm.local_actor_id) == (RemoteObjectKind.PRIVATE, False, group.id)
+    assert (stored_dm.kind, stored_dm.public, stored_dm.local_actor_id) == (
+        RemoteObjectKind.PRIVATE,
+        False,
+        group.id,
+    )
 
     # When it undoes its follow, and deletes its reply
     await peer.send(f"{BASE}/inbox", peer.undo(follow))
@@ -174,8 +208,13 @@ async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(
 
     # Then it no longer follows, the reply is gone, and a tombstone remembers it
     assert await count(instance, select(Follow)) == 0
-    assert await count(instance, select(RemoteObject).where(RemoteObject.uri == reply["object"]["id"])) == 0
-    assert await count(instance, select(Tombstone).where(Tombstone.uri == reply["object"]["id"])) == 1
+    assert (
+        await count(instance, select(RemoteObject).where(RemoteObject.uri == reply["object"]["id"]))
+        == 0
+    )
+    assert (
+        await count(instance, select(Tombstone).where(Tombstone.uri == reply["object"]["id"])) == 1
+    )
     async with runtime.sessions() as session:
         states = set(await session.scalars(select(Incoming.state)))
     assert states == {"done"}
@@ -184,4 +223,7 @@ async def test_mastodon_user_replies_sends_a_dm_unfollows_and_deletes_the_reply(
     late = {**reply, "id": reply["id"] + "-late"}
     await peer.send(f"{BASE}/inbox", late)
     await worker.run_once(runtime)
-    assert await count(instance, select(RemoteObject).where(RemoteObject.uri == reply["object"]["id"])) == 0
+    assert (
+        await count(instance, select(RemoteObject).where(RemoteObject.uri == reply["object"]["id"]))
+        == 0
+    )

@@ -39,8 +39,12 @@ class World:
 
     async def states(self) -> list[tuple[str, str | None]]:
         async with self.instance.runtime.sessions() as session:
-            return [(r.state, r.last_error) for r in await session.execute(
-                select(Incoming.state, Incoming.last_error).order_by(Incoming.id))]
+            return [
+                (r.state, r.last_error)
+                for r in await session.execute(
+                    select(Incoming.state, Incoming.last_error).order_by(Incoming.id)
+                )
+            ]
 
 
 @pytest.fixture
@@ -56,16 +60,30 @@ async def test_a_body_over_one_megabyte_is_refused_with_413(world: World) -> Non
     assert await world.stored() == 0
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"[" * 100 + b"]" * 100,
-                                  b'{"type": "Follow"}', b'{"actor": "x"}', b'{"a": 1, "a": 2}'])
-async def test_garbage_deep_nesting_and_non_objects_are_refused_with_400(world: World, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        b"[" * 100 + b"]" * 100,
+        b'{"type": "Follow"}',
+        b'{"actor": "x"}',
+        b'{"a": 1, "a": 2}',
+    ],
+)
+async def test_garbage_deep_nesting_and_non_objects_are_refused_with_400(
+    world: World, body: bytes
+) -> None:
     response = await world.instance.http.post("/inbox", content=body)
     assert response.status_code == 400
     assert await world.stored() == 0
 
 
 async def test_an_unsigned_post_is_refused_with_401(world: World) -> None:
-    response = await world.instance.http.post("/inbox", content=json.dumps(world.peer.follow(GROUP)))
+    response = await world.instance.http.post(
+        "/inbox", content=json.dumps(world.peer.follow(GROUP))
+    )
     assert response.status_code == 401
     assert await world.stored() == 0
 
@@ -114,9 +132,16 @@ async def test_a_blocked_domain_gets_403_and_nothing_is_fetched(
     assert await world.stored() == 0
 
 
-async def test_a_delete_of_an_actor_we_never_knew_is_accepted_without_any_fetch(world: World) -> None:
-    delete = {"id": f"{world.peer.actor_uri}#delete", "type": "Delete", "actor": world.peer.actor_uri,
-              "object": world.peer.actor_uri, "to": [vocab.PUBLIC]}
+async def test_a_delete_of_an_actor_we_never_knew_is_accepted_without_any_fetch(
+    world: World,
+) -> None:
+    delete = {
+        "id": f"{world.peer.actor_uri}#delete",
+        "type": "Delete",
+        "actor": world.peer.actor_uri,
+        "object": world.peer.actor_uri,
+        "to": [vocab.PUBLIC],
+    }
     response = await world.peer.send(INBOX, delete)
     assert response.status_code == 202
     assert world.peer.requests == []
@@ -153,23 +178,45 @@ async def _outbound_follow(world: World) -> str:
     async with runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
         assert group is not None
-        alice = RemoteActor(uri=world.peer.actor_uri, host=world.peer.host, inbox_uri=f"{world.peer.actor_uri}/inbox")
+        alice = RemoteActor(
+            uri=world.peer.actor_uri,
+            host=world.peer.host,
+            inbox_uri=f"{world.peer.actor_uri}/inbox",
+        )
         session.add(alice)
         await session.flush()
-        session.add(Follow(activity_uri=follow_uri, direction=Direction.OUTBOUND, local_actor_id=group.id,
-                           remote_actor_id=alice.id, state=FollowState.PENDING))
+        session.add(
+            Follow(
+                activity_uri=follow_uri,
+                direction=Direction.OUTBOUND,
+                local_actor_id=group.id,
+                remote_actor_id=alice.id,
+                state=FollowState.PENDING,
+            )
+        )
     return follow_uri
 
 
 async def _outbound_state(world: World) -> str:
     async with world.instance.runtime.sessions() as session:
-        return str(await session.scalar(select(Follow.state).where(Follow.direction == Direction.OUTBOUND)))
+        return str(
+            await session.scalar(select(Follow.state).where(Follow.direction == Direction.OUTBOUND))
+        )
 
 
 async def test_a_forged_accept_from_someone_else_is_ignored(world: World) -> None:
     follow_uri = await _outbound_follow(world)
-    forged = {"id": world.mallory.new_id(), "type": "Accept", "actor": world.mallory.actor_uri,
-              "object": {"id": follow_uri, "type": "Follow", "actor": GROUP, "object": world.peer.actor_uri}}
+    forged = {
+        "id": world.mallory.new_id(),
+        "type": "Accept",
+        "actor": world.mallory.actor_uri,
+        "object": {
+            "id": follow_uri,
+            "type": "Follow",
+            "actor": GROUP,
+            "object": world.peer.actor_uri,
+        },
+    }
     assert (await world.mallory.send(INBOX, forged)).status_code == 202
     by_reference = {**forged, "id": world.mallory.new_id(), "object": follow_uri}
     assert (await world.mallory.send(INBOX, by_reference)).status_code == 202
@@ -180,7 +227,12 @@ async def test_a_forged_accept_from_someone_else_is_ignored(world: World) -> Non
 
 async def test_an_accept_from_the_followed_actor_is_recorded(world: World) -> None:
     follow_uri = await _outbound_follow(world)
-    accept = {"id": world.peer.new_id(), "type": "Accept", "actor": world.peer.actor_uri, "object": follow_uri}
+    accept = {
+        "id": world.peer.new_id(),
+        "type": "Accept",
+        "actor": world.peer.actor_uri,
+        "object": follow_uri,
+    }
     assert (await world.peer.send(INBOX, accept)).status_code == 202
     await worker.run_once(world.instance.runtime)
     assert await _outbound_state(world) == FollowState.ACCEPTED
@@ -189,13 +241,20 @@ async def test_an_accept_from_the_followed_actor_is_recorded(world: World) -> No
 async def _remote_rows(runtime: Runtime) -> list[tuple[str, str]]:
     async with runtime.sessions() as session:
         rows = await session.execute(
-            select(RemoteKey.key_uri, RemoteActor.uri).join(RemoteActor, RemoteActor.id == RemoteKey.actor_id))
+            select(RemoteKey.key_uri, RemoteActor.uri).join(
+                RemoteActor, RemoteActor.id == RemoteKey.actor_id
+            )
+        )
         return [(key_uri, actor_uri) for key_uri, actor_uri in rows]
 
 
-async def test_twenty_first_deliveries_from_a_new_actor_at_once_are_all_accepted(world: World) -> None:
+async def test_twenty_first_deliveries_from_a_new_actor_at_once_are_all_accepted(
+    world: World,
+) -> None:
     # Given an actor we never heard of; when twenty of its activities arrive at the same moment
-    responses = await asyncio.gather(*(world.peer.send(INBOX, world.peer.follow(GROUP)) for _ in range(20)))
+    responses = await asyncio.gather(
+        *(world.peer.send(INBOX, world.peer.follow(GROUP)) for _ in range(20))
+    )
     # then all are accepted, its key was fetched once and is stored once
     assert [r.status_code for r in responses] == [202] * 20
     assert await world.stored() == 20
@@ -211,7 +270,9 @@ async def test_first_deliveries_racing_through_two_servers_on_one_database_are_a
     settings = world.instance.settings
     second = create_app(settings, mounts={"all://127.0.0.1": world.network})
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url=BASE) as other:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second), base_url=BASE
+        ) as other:
             servers = [world.instance.http, other]
             sends = []
             for n in range(20):
@@ -228,7 +289,9 @@ async def test_first_deliveries_racing_through_two_servers_on_one_database_are_a
     assert await _remote_rows(world.instance.runtime) == [(world.peer.key_id, world.peer.actor_uri)]
 
 
-async def test_a_key_that_cannot_be_read_or_stored_asks_the_sender_to_try_again_later(world: World) -> None:
+async def test_a_key_that_cannot_be_read_or_stored_asks_the_sender_to_try_again_later(
+    world: World,
+) -> None:
     async with world.instance.runtime.engine.begin() as connection:
         await connection.execute(text("DROP TABLE remote_keys"))
     response = await world.peer.send(INBOX, world.peer.follow(GROUP))

@@ -71,18 +71,28 @@ class World:
         return self.instance.runtime
 
     async def announce_silent_object(self, n: int) -> dict[str, Any]:
-        announce = {"id": self.alice.new_id(), "type": "Announce", "actor": self.alice.actor_uri,
-                    "to": [vocab.PUBLIC], "object": f"{self.silent_url}/notes/{n}"}
+        announce = {
+            "id": self.alice.new_id(),
+            "type": "Announce",
+            "actor": self.alice.actor_uri,
+            "to": [vocab.PUBLIC],
+            "object": f"{self.silent_url}/notes/{n}",
+        }
         assert (await self.alice.send(f"{BASE}/inbox", announce)).status_code == 202
         return announce
 
     async def accept_produced(self) -> bool:
         async with self.runtime.sessions() as session:
-            return await session.scalar(select(Activity.id).where(Activity.type == "Accept")) is not None
+            return (
+                await session.scalar(select(Activity.id).where(Activity.type == "Accept"))
+                is not None
+            )
 
     async def row(self, activity: dict[str, Any]) -> Incoming:
         async with self.runtime.sessions() as session:
-            found = await session.scalar(select(Incoming).where(Incoming.activity_uri == activity["id"]))
+            found = await session.scalar(
+                select(Incoming).where(Incoming.activity_uri == activity["id"])
+            )
             assert found is not None
             return found
 
@@ -96,17 +106,32 @@ async def world(database_url: str) -> AsyncIterator[World]:
     network.add(bob.host, bob.app)
     silent = SilentServer()
     settings = settings_for(
-        BASE, database_url, fetch_deadline=DEADLINE,
-        allow_private_addresses=(ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("127.0.0.2/32")),
+        BASE,
+        database_url,
+        fetch_deadline=DEADLINE,
+        allow_private_addresses=(
+            ipaddress.ip_network("127.0.0.1/32"),
+            ipaddress.ip_network("127.0.0.2/32"),
+        ),
     )
-    async with silent.serving() as silent_url, start_instance(BASE, database_url, network, settings=settings) as instance:
+    async with (
+        silent.serving() as silent_url,
+        start_instance(BASE, database_url, network, settings=settings) as instance,
+    ):
         runtime = instance.runtime
         remote = await Context(runtime).actor(alice.actor_uri)
         async with runtime.sessions() as session, session.begin():
             group = await actors.find_actor(session, "food")
             assert group is not None
-            session.add(Follow(activity_uri=f"{BASE}/activities/f-alice", direction=Direction.OUTBOUND,
-                               local_actor_id=group.id, remote_actor_id=remote.id, state=FollowState.ACCEPTED))
+            session.add(
+                Follow(
+                    activity_uri=f"{BASE}/activities/f-alice",
+                    direction=Direction.OUTBOUND,
+                    local_actor_id=group.id,
+                    remote_actor_id=remote.id,
+                    state=FollowState.ACCEPTED,
+                )
+            )
         yield World(instance, alice, bob, silent, silent_url)
     await alice.aclose()
     await bob.aclose()
@@ -142,12 +167,20 @@ async def test_a_follow_is_accepted_within_seconds_behind_eight_activities_stuck
         await asyncio.gather(*workers)
 
     # Then bob had his Accept well within the time one stuck fetch takes
-    print(f"\nAccept produced after {produced_after or accepted_after:.2f} s, delivered after {accepted_after:.2f} s")
+    print(
+        f"\nAccept produced after {produced_after or accepted_after:.2f} s, "
+        f"delivered after {accepted_after:.2f} s"
+    )
     assert accepted_after < DEADLINE
     assert world.silent.connections >= 1  # the announces really did wait on the silent server
     # And the worker stopped cleanly: every row recorded or its lease given back
     async with world.runtime.sessions() as session:
-        assert list(await session.scalars(select(Incoming.id).where(Incoming.locked_until.is_not(None)))) == []
+        assert (
+            list(
+                await session.scalars(select(Incoming.id).where(Incoming.locked_until.is_not(None)))
+            )
+            == []
+        )
 
 
 async def test_a_host_that_timed_out_is_backed_off_and_its_activities_retried_with_attempts_counted(
@@ -179,8 +212,11 @@ async def test_a_host_that_timed_out_is_backed_off_and_its_activities_retried_wi
 
     # And its retries keep their ceiling: the last allowed attempt ends it for good
     async with world.runtime.sessions() as session, session.begin():
-        await session.execute(update(Incoming).where(Incoming.id == row.id).values(
-            attempts=retry.INBOX.attempts - 1, next_attempt_at=utcnow()))
+        await session.execute(
+            update(Incoming)
+            .where(Incoming.id == row.id)
+            .values(attempts=retry.INBOX.attempts - 1, next_attempt_at=utcnow())
+        )
     assert await worker.run_once(world.runtime) == 1
     row = await world.row(later)
     assert (row.state, row.attempts) == ("failed", retry.INBOX.attempts)
@@ -205,12 +241,19 @@ async def test_a_running_job_is_not_claimed_again_by_another_worker(world: World
 
 
 def queued(actor_uri: str, n: int) -> Incoming:
-    return Incoming(activity_uri=f"{actor_uri}/activities/{n}", activity_type="Like", actor_uri=actor_uri,
-                    document={"id": f"{actor_uri}/activities/{n}", "type": "Like", "actor": actor_uri})
+    return Incoming(
+        activity_uri=f"{actor_uri}/activities/{n}",
+        activity_type="Like",
+        actor_uri=actor_uri,
+        document={"id": f"{actor_uri}/activities/{n}", "type": "Like", "actor": actor_uri},
+    )
 
 
-async def test_a_claim_takes_a_few_jobs_per_host_and_one_per_actor_leaving_the_rest_due(instance: Instance) -> None:
-    # Given six actors of one busy host with a row each, a second row of one of them, and one elsewhere
+async def test_a_claim_takes_a_few_jobs_per_host_and_one_per_actor_leaving_the_rest_due(
+    instance: Instance,
+) -> None:
+    # Given six actors of one busy host with a row each, a second row of one of them, and one
+    # elsewhere
     busy = [f"https://busy.example/users/{n}" for n in range(6)]
     async with instance.runtime.sessions() as session, session.begin():
         session.add_all([queued(uri, 1) for uri in busy])
@@ -220,12 +263,16 @@ async def test_a_claim_takes_a_few_jobs_per_host_and_one_per_actor_leaving_the_r
     first = worker.InboxWorker(instance.runtime)
     jobs = await first.claim()
     # Then it holds four of the busy host's actors, one row each, and the other host's row
-    assert sorted(job.actor_uri for job in jobs) == sorted([*busy[:4], "https://quiet.example/users/q"])
+    assert sorted(job.actor_uri for job in jobs) == sorted(
+        [*busy[:4], "https://quiet.example/users/q"]
+    )
     # And the rest stay due for the next claim, which leaves out what is still running
     first.start(jobs, asyncio.Semaphore(0))  # held, not run
     assert await first.claim() == []
     again = await worker.InboxWorker(instance.runtime, now=lambda: utcnow() + worker.LEASE).claim()
-    assert len(again) == 5  # once the leases run out, another worker may take them (within the limits)
+    assert (
+        len(again) == 5
+    )  # once the leases run out, another worker may take them (within the limits)
     held = list(first._tasks)
     for task in held:
         task.cancel()

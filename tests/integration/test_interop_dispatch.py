@@ -43,26 +43,40 @@ async def test_every_corpus_document_is_handled_or_ignored_with_a_reason(
                 return by_id[url]
             if "/u/" in url or "/users/" in url or "/c/" in url:
                 # Actors the corpus does not hold: a minimal Person, so handlers get past the actor.
-                return {"id": url, "type": "Person", "inbox": f"{url}/inbox", "preferredUsername": "x"}
+                return {
+                    "id": url,
+                    "type": "Person",
+                    "inbox": f"{url}/inbox",
+                    "preferredUsername": "x",
+                }
             raise NotFound(f"{url} is not in the corpus", url=url, status=404)
 
         monkeypatch.setattr(runtime, "fetch", fetch)
         async with runtime.sessions() as session, session.begin():
             for n, (path, document) in enumerate(documents.items()):
-                session.add(Incoming(
-                    activity_uri=f"corpus:{n}:{path.relative_to(CORPUS)}",
-                    activity_type=(vocab.types_of(document) or ["?"])[0][:64],
-                    actor_uri=vocab.id_of(document.get("actor")) or "", document=document,
-                ))
+                session.add(
+                    Incoming(
+                        activity_uri=f"corpus:{n}:{path.relative_to(CORPUS)}",
+                        activity_type=(vocab.types_of(document) or ["?"])[0][:64],
+                        actor_uri=vocab.id_of(document.get("actor")) or "",
+                        document=document,
+                    )
+                )
         while await worker.run_once(runtime):
             pass
         async with runtime.sessions() as session:
-            rows = (await session.execute(
-                select(Incoming.activity_uri, Incoming.state, Incoming.last_error))).all()
+            rows = (
+                await session.execute(
+                    select(Incoming.activity_uri, Incoming.state, Incoming.last_error)
+                )
+            ).all()
 
     assert len(rows) == len(documents)
-    unexpected = [(r.activity_uri, r.state, r.last_error) for r in rows
-                  if r.state not in ("done", "ignored") or (r.state == "ignored" and not r.last_error)]
+    unexpected = [
+        (r.activity_uri, r.state, r.last_error)
+        for r in rows
+        if r.state not in ("done", "ignored") or (r.state == "ignored" and not r.last_error)
+    ]
     assert unexpected == []
     handled = [r.activity_uri for r in rows if r.state == "done"]
     assert handled, "at least some real activities are acted on"

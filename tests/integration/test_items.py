@@ -34,12 +34,16 @@ async def members(instance: Instance) -> tuple[LocalActor, LocalActor]:
         return group, rosa
 
 
-async def post(instance: Instance, draft: Draft, *, author: str = "rosa_q", confirm: bool = False) -> Item:
+async def post(
+    instance: Instance, draft: Draft, *, author: str = "rosa_q", confirm: bool = False
+) -> Item:
     async with instance.runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
         member = await actors.find_actor(session, author)
         assert group is not None and member is not None
-        return await posting.create_item(session, instance.runtime.uris, group, member, draft, confirm=confirm)
+        return await posting.create_item(
+            session, instance.runtime.uris, group, member, draft, confirm=confirm
+        )
 
 
 async def activities(instance: Instance) -> list[Activity]:
@@ -47,17 +51,29 @@ async def activities(instance: Instance) -> list[Activity]:
         return list(await session.scalars(select(Activity).order_by(Activity.id)))
 
 
-ASK = Draft(Kind.ASK, "Nappies, size 4", "Two packs would get us to payday.", "goods", quantity=2,
-            place=Place("Riverside", 40.41678, -3.70379, 800))
+ASK = Draft(
+    Kind.ASK,
+    "Nappies, size 4",
+    "Two packs would get us to payday.",
+    "goods",
+    quantity=2,
+    place=Place("Riverside", 40.41678, -3.70379, 800),
+)
 
 
-async def test_a_members_public_ask_is_her_create_and_the_groups_announce_of_the_object(instance: Instance) -> None:
+async def test_a_members_public_ask_is_her_create_and_the_groups_announce_of_the_object(
+    instance: Instance,
+) -> None:
     await members(instance)
     item = await post(instance, ASK)
 
     [create, announce] = await activities(instance)
     assert item.uri == f"{BASE}/items/{item.uuid}"
-    assert (create.type, create.document["actor"], create.visibility) == ("Create", f"{BASE}/actors/rosa_q", "public")
+    assert (create.type, create.document["actor"], create.visibility) == (
+        "Create",
+        f"{BASE}/actors/rosa_q",
+        "public",
+    )
     note = create.document["object"]
     assert note["id"] == item.uri and note["type"] == "Note" and note["purpose"] == "request"
     assert note["attributedTo"] == f"{BASE}/actors/rosa_q"
@@ -66,7 +82,11 @@ async def test_a_members_public_ask_is_her_create_and_the_groups_announce_of_the
     # Then the exact point never went out, nor into the database
     assert (note["location"]["latitude"], note["location"]["longitude"]) != (40.41678, -3.70379)
     assert item.latitude == note["location"]["latitude"]
-    assert (announce.type, announce.document["actor"], announce.document["object"]) == ("Announce", GROUP, item.uri)
+    assert (announce.type, announce.document["actor"], announce.document["object"]) == (
+        "Announce",
+        GROUP,
+        item.uri,
+    )
     assert announce.document["to"] == [vocab.PUBLIC] and announce.audience["followers"] is True
 
     # And the item is served at its uri, in its current state, to anyone
@@ -81,14 +101,25 @@ async def test_an_item_posted_as_the_group_names_the_member_nowhere_federated(
     instance: Instance, visibility: Visibility
 ) -> None:
     await members(instance)
-    draft = Draft(Kind.OFFER, "Bread from the bakery", "Every evening at closing time.", "food",
-                  visibility=visibility, as_group=True, quantity=5)
+    draft = Draft(
+        Kind.OFFER,
+        "Bread from the bakery",
+        "Every evening at closing time.",
+        "food",
+        visibility=visibility,
+        as_group=True,
+        quantity=5,
+    )
     item = await post(instance, draft)
     async with instance.runtime.sessions() as session, session.begin():
         stored = await session.get(Item, item.id)
         assert stored is not None
-        await posting.edit_item(session, instance.runtime.uris, stored,
-                                posting.draft_of(stored, "food", title="Bread and pastries"))
+        await posting.edit_item(
+            session,
+            instance.runtime.uris,
+            stored,
+            posting.draft_of(stored, "food", title="Bread and pastries"),
+        )
         await posting.close_item(session, instance.runtime.uris, stored, Status.FULFILLED)
         await posting.delete_item(session, instance.runtime.uris, stored)
 
@@ -109,8 +140,13 @@ async def test_an_item_posted_as_the_group_names_the_member_nowhere_federated(
 
 async def test_members_only_items_never_leave_the_instance(instance: Instance) -> None:
     await members(instance)
-    draft = Draft(Kind.ASK, "Someone to sit with my mum", "Call me on 0612 345 678", "care",
-                  visibility=Visibility.MEMBERS)
+    draft = Draft(
+        Kind.ASK,
+        "Someone to sit with my mum",
+        "Call me on 0612 345 678",
+        "care",
+        visibility=Visibility.MEMBERS,
+    )
     item = await post(instance, draft)  # personal data is fine: it never leaves
     async with instance.runtime.sessions() as session, session.begin():
         stored = await session.get(Item, item.id)
@@ -129,8 +165,12 @@ async def test_members_only_items_never_leave_the_instance(instance: Instance) -
 
 async def test_followers_only_items_are_not_shown_to_unsigned_fetches(instance: Instance) -> None:
     await members(instance)
-    item = await post(instance, Draft(Kind.ASK, "A lift to the clinic", visibility=Visibility.FOLLOWERS,
-                                      category="transport"))
+    item = await post(
+        instance,
+        Draft(
+            Kind.ASK, "A lift to the clinic", visibility=Visibility.FOLLOWERS, category="transport"
+        ),
+    )
     [create, announce] = await activities(instance)
     assert create.document["to"] == [FOLLOWERS] and announce.visibility == "followers"
     assert (await instance.http.get(f"/items/{item.uuid}", headers=AS_JSON)).status_code == 404
@@ -140,7 +180,9 @@ async def test_followers_only_items_are_not_shown_to_unsigned_fetches(instance: 
 
 async def test_personal_data_is_refused_until_confirmed(instance: Instance) -> None:
     await members(instance)
-    draft = Draft(Kind.OFFER, "Spare bike", "Ring 0612 345 678 or write to rosa@example.org", "transport")
+    draft = Draft(
+        Kind.OFFER, "Spare bike", "Ring 0612 345 678 or write to rosa@example.org", "transport"
+    )
     with pytest.raises(PersonalData) as refused:
         await post(instance, draft)
     assert "0612 345 678" in str(refused.value) and "rosa@example.org" in str(refused.value)
@@ -151,7 +193,9 @@ async def test_personal_data_is_refused_until_confirmed(instance: Instance) -> N
     assert item.status == Status.OPEN
 
 
-async def test_a_members_close_and_delete_come_from_her_and_reach_the_groups_followers(instance: Instance) -> None:
+async def test_a_members_close_and_delete_come_from_her_and_reach_the_groups_followers(
+    instance: Instance,
+) -> None:
     group, _ = await members(instance)
     item = await post(instance, ASK)
     async with instance.runtime.sessions() as session, session.begin():
@@ -183,9 +227,19 @@ async def test_a_members_close_and_delete_come_from_her_and_reach_the_groups_fol
 async def test_people_coming_to_a_call_are_counted_in_its_update(instance: Instance) -> None:
     await members(instance)
     starts = datetime(2030, 12, 5, 9, 0, tzinfo=UTC)
-    call = Draft(Kind.CALL, "Stop the eviction on Calle Mayor", "Bring a thermos.", "housing",
-                 as_group=True, starts_at=starts, ends_at=starts + timedelta(hours=3), people_wanted=20,
-                 place=Place("Lavapiés"), meeting_point="the square", timezone="Europe/Madrid")
+    call = Draft(
+        Kind.CALL,
+        "Stop the eviction on Calle Mayor",
+        "Bring a thermos.",
+        "housing",
+        as_group=True,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=3),
+        people_wanted=20,
+        place=Place("Lavapiés"),
+        meeting_point="the square",
+        timezone="Europe/Madrid",
+    )
     item = await post(instance, call, confirm=True)
     async with instance.runtime.sessions() as session, session.begin():
         stored = await session.get(Item, item.id)
@@ -207,24 +261,40 @@ async def test_an_ask_past_its_end_expires_and_its_update_is_published(instance:
     due = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
     item = await post(instance, Draft(Kind.ASK, "Winter coat", category="goods", needed_by=due))
     async with instance.runtime.sessions() as session, session.begin():
-        assert await posting.expire_due(session, instance.runtime.uris, due - timedelta(minutes=1)) == 0
-        assert await posting.expire_due(session, instance.runtime.uris, due + timedelta(minutes=1)) == 1
-        assert await posting.expire_due(session, instance.runtime.uris, due + timedelta(minutes=2)) == 0
+        assert (
+            await posting.expire_due(session, instance.runtime.uris, due - timedelta(minutes=1))
+            == 0
+        )
+        assert (
+            await posting.expire_due(session, instance.runtime.uris, due + timedelta(minutes=1))
+            == 1
+        )
+        assert (
+            await posting.expire_due(session, instance.runtime.uris, due + timedelta(minutes=2))
+            == 0
+        )
     async with instance.runtime.sessions() as session:
         stored = await session.get(Item, item.id)
         assert stored is not None and stored.status == Status.EXPIRED
         assert list(await session.scalars(select(ItemResponse))) == []
     update = (await activities(instance))[-1]
-    assert update.type == "Update" and update.document["object"]["content"].startswith("<p>Expired: Ask: Winter coat")
+    assert update.type == "Update" and update.document["object"]["content"].startswith(
+        "<p>Expired: Ask: Winter coat"
+    )
 
 
-async def test_the_periodic_expiry_loop_closes_due_items_and_stops_when_asked(instance: Instance) -> None:
+async def test_the_periodic_expiry_loop_closes_due_items_and_stops_when_asked(
+    instance: Instance,
+) -> None:
     import asyncio
 
     from outbox import expiry
 
     await members(instance)
-    item = await post(instance, Draft(Kind.ASK, "Soup for Sunday", needed_by=datetime.now(UTC) - timedelta(hours=1)))
+    item = await post(
+        instance,
+        Draft(Kind.ASK, "Soup for Sunday", needed_by=datetime.now(UTC) - timedelta(hours=1)),
+    )
     stop = asyncio.Event()
     loop = asyncio.create_task(expiry.run(instance.runtime, stop, interval=0.01))
     status = None

@@ -41,14 +41,14 @@ async def world(net: Net) -> World:
     return World(await net.instance(A), await net.instance(B), peer)
 
 
-
-
 async def board(instance: Instance) -> dict[str, RemoteItem]:
     async with instance.runtime.sessions() as session:
         return {r.title: r for r in await session.scalars(select(RemoteItem))}
 
 
-async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_mastodon(world: World) -> None:
+async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_mastodon(
+    world: World,
+) -> None:
     a, b, peer = world.a, world.b, world.peer
     # Given group B follows group A, and A accepts on its own
     remote = await remote_actors.remote_actor(b.runtime, GROUP_A)
@@ -58,7 +58,9 @@ async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_masto
         await follow(session, b.runtime.uris, group_b, remote)
     await settle(a, b)
     async with b.runtime.sessions() as session:
-        state = await session.scalar(select(Follow.state).where(Follow.direction == Direction.OUTBOUND))
+        state = await session.scalar(
+            select(Follow.state).where(Follow.direction == Direction.OUTBOUND)
+        )
     assert state == FollowState.ACCEPTED
     # And a Mastodon user follows A too
     await peer.send(f"{GROUP_A}/inbox", peer.follow(GROUP_A))
@@ -68,12 +70,30 @@ async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_masto
     # When A posts an ask (by Ana), an offer and a call (as the group)
     starts = datetime(2030, 12, 5, 9, 0, tzinfo=UTC)
     drafts = [
-        Draft(Kind.ASK, "Nappies, size 4", "Two packs, please.", "goods", quantity=2,
-              place=Place("Riverside", 40.4168, -3.7038, 1000)),
-        Draft(Kind.OFFER, "Bread every evening", "From the bakery.", "food", as_group=True, quantity=5),
-        Draft(Kind.CALL, "Stop the eviction", "Bring a thermos.", "housing", as_group=True,
-              starts_at=starts, ends_at=starts + timedelta(hours=3), people_wanted=20,
-              place=Place("Lavapiés"), meeting_point="the square", timezone="Europe/Madrid"),
+        Draft(
+            Kind.ASK,
+            "Nappies, size 4",
+            "Two packs, please.",
+            "goods",
+            quantity=2,
+            place=Place("Riverside", 40.4168, -3.7038, 1000),
+        ),
+        Draft(
+            Kind.OFFER, "Bread every evening", "From the bakery.", "food", as_group=True, quantity=5
+        ),
+        Draft(
+            Kind.CALL,
+            "Stop the eviction",
+            "Bring a thermos.",
+            "housing",
+            as_group=True,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=3),
+            people_wanted=20,
+            place=Place("Lavapiés"),
+            meeting_point="the square",
+            timezone="Europe/Madrid",
+        ),
     ]
     posted: dict[str, Item] = {}
     async with a.runtime.sessions() as session, session.begin():
@@ -81,28 +101,60 @@ async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_masto
         ana = await actors.find_actor(session, "ana")
         assert group_a is not None and ana is not None
         for draft in drafts:
-            posted[draft.kind] = await posting.create_item(session, a.runtime.uris, group_a, ana, draft)
+            posted[draft.kind] = await posting.create_item(
+                session, a.runtime.uris, group_a, ana, draft
+            )
     await settle(a, b)
 
     # Then B's board shows all three, structured
     seen = await board(b)
     assert set(seen) == {"Nappies, size 4", "Bread every evening", "Stop the eviction"}
-    ask, offer, call = seen["Nappies, size 4"], seen["Bread every evening"], seen["Stop the eviction"]
-    assert (ask.kind, ask.status, ask.quantity, ask.category_uri) == ("ask", "open", 2, f"{GROUP_A}/categories/goods")
+    ask, offer, call = (
+        seen["Nappies, size 4"],
+        seen["Bread every evening"],
+        seen["Stop the eviction"],
+    )
+    assert (ask.kind, ask.status, ask.quantity, ask.category_uri) == (
+        "ask",
+        "open",
+        2,
+        f"{GROUP_A}/categories/goods",
+    )
     assert ask.place_name == "Riverside" and ask.radius_m == 1000 and ask.latitude is not None
     assert ask.uri == posted[Kind.ASK].uri and ask.group_uri == GROUP_A
     assert (offer.kind, offer.status, offer.quantity) == ("offer", "open", 5)
-    assert (call.kind, call.status, call.people_wanted, call.starts_at) == ("call", "scheduled", 20, starts)
+    assert (call.kind, call.status, call.people_wanted, call.starts_at) == (
+        "call",
+        "scheduled",
+        20,
+        starts,
+    )
 
     # And the Mastodon follower can read each in full: Notes by content, the Event by name + summary
-    types = sorted((act["type"], vocab.types_of(act["object"])[0] if isinstance(act["object"], dict) else "uri")
-                   for act in peer.received)
+    types = sorted(
+        (
+            act["type"],
+            vocab.types_of(act["object"])[0] if isinstance(act["object"], dict) else "uri",
+        )
+        for act in peer.received
+    )
     assert types == [("Announce", "uri"), ("Create", "Event"), ("Create", "Note")]
-    note = next(act["object"] for act in peer.received if act["type"] == "Create" and act["object"]["type"] == "Note")
+    note = next(
+        act["object"]
+        for act in peer.received
+        if act["type"] == "Create" and act["object"]["type"] == "Note"
+    )
     assert html_to_text(note["content"]).startswith("Offer: Bread every evening")
-    event = next(act["object"] for act in peer.received if act["object"] != posted[Kind.ASK].uri
-                 and act["object"]["type"] == "Event")
-    assert "20" in event["summary"] and "Lavapiés" in event["summary"] and event["name"] == "Stop the eviction"
+    event = next(
+        act["object"]
+        for act in peer.received
+        if act["object"] != posted[Kind.ASK].uri and act["object"]["type"] == "Event"
+    )
+    assert (
+        "20" in event["summary"]
+        and "Lavapiés" in event["summary"]
+        and event["name"] == "Stop the eviction"
+    )
     announced = await peer.http.get(posted[Kind.ASK].uri, headers={"Accept": vocab.ACTIVITY_JSON})
     assert "Ask: Nappies, size 4" in html_to_text(announced.json()["content"])
 
@@ -125,8 +177,13 @@ async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_masto
     assert updates[posted[Kind.CALL].uri]["object"]["eventStatus"] == "EventCancelled"
 
     # When the Mastodon user replies to the offer
-    reply = peer.note("<p>Could I have two loaves?</p>", to=[vocab.PUBLIC], cc=[GROUP_A],
-                      in_reply_to=posted[Kind.OFFER].uri, mention=GROUP_A)
+    reply = peer.note(
+        "<p>Could I have two loaves?</p>",
+        to=[vocab.PUBLIC],
+        cc=[GROUP_A],
+        in_reply_to=posted[Kind.OFFER].uri,
+        mention=GROUP_A,
+    )
     assert (await peer.send(f"{A}/inbox", reply)).status_code == 202
     await settle(a, b)
 
@@ -156,8 +213,13 @@ async def test_members_only_items_are_not_delivered_to_followers(world: World) -
         group_a = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert group_a is not None and ana is not None
-        item = await posting.create_item(session, a.runtime.uris, group_a, ana, Draft(
-            Kind.ASK, "Members only: a room for a night", visibility=Visibility.MEMBERS))
+        item = await posting.create_item(
+            session,
+            a.runtime.uris,
+            group_a,
+            ana,
+            Draft(Kind.ASK, "Members only: a room for a night", visibility=Visibility.MEMBERS),
+        )
     await settle(a, b)
     assert peer.received == []
     fetched = await peer.http.get(item.uri, headers={"Accept": vocab.ACTIVITY_JSON})
@@ -174,11 +236,19 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
         assert group_a is not None and ana is not None
         rosa = await actors.create_member(session, "rosa", None, "Rosa")
         await actors.join_group(session, group_a, rosa, actors.Role.MEMBER)
-        item = await posting.create_item(session, a.runtime.uris, group_a, ana, Draft(
-            Kind.OFFER, "A cot for a baby", category="goods", as_group=True))
+        item = await posting.create_item(
+            session,
+            a.runtime.uris,
+            group_a,
+            ana,
+            Draft(Kind.OFFER, "A cot for a baby", category="goods", as_group=True),
+        )
     # When a Mastodon user sends the group a DM with the item's link
-    dm = peer.note(f'<p>Is the cot still free? <a href="{item.uri}">{item.uri}</a></p>', to=[GROUP_A],
-                   mention=GROUP_A)
+    dm = peer.note(
+        f'<p>Is the cot still free? <a href="{item.uri}">{item.uri}</a></p>',
+        to=[GROUP_A],
+        mention=GROUP_A,
+    )
     assert (await peer.send(f"{GROUP_A}/inbox", dm)).status_code == 202
     await settle(a)
 
@@ -197,11 +267,17 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
     async with a.runtime.sessions() as session, session.begin():
         ana = await actors.find_actor(session, "ana")
         assert ana is not None
-        create = await posting.reply_to_response(session, a.runtime.uris, seen[0], ana, "Yes, *still free*.")
+        create = await posting.reply_to_response(
+            session, a.runtime.uris, seen[0], ana, "Yes, *still free*."
+        )
     peer.received.clear()
     await settle(a)
     [received] = peer.received
-    assert (received["type"], received["actor"], received["to"]) == ("Create", GROUP_A, [peer.actor_uri])
+    assert (received["type"], received["actor"], received["to"]) == (
+        "Create",
+        GROUP_A,
+        [peer.actor_uri],
+    )
     assert received["object"]["inReplyTo"] == dm["object"]["id"]
     assert "<em>still free</em>" in received["object"]["content"]
     assert received["id"] == create["id"] and "ana" not in received["object"]["attributedTo"]

@@ -21,13 +21,24 @@ async def hold_submission(database_url: str) -> int:
         async with db.sessionmaker(engine)() as session, session.begin():
             group = await actors.find_actor(session, "food")
             assert group is not None
-            alice = RemoteActor(uri=SUBMITTER, host="social.example", username="alice",
-                                inbox_uri=f"{SUBMITTER}/inbox")
+            alice = RemoteActor(
+                uri=SUBMITTER,
+                host="social.example",
+                username="alice",
+                inbox_uri=f"{SUBMITTER}/inbox",
+            )
             session.add(alice)
             await session.flush()
-            row = RemoteObject(uri=NOTE, type="Note", kind=RemoteObjectKind.SUBMISSION, remote_actor_id=alice.id,
-                               local_actor_id=group.id, content_html="<p>Free bread at 7</p>", public=True,
-                               document={"id": NOTE})
+            row = RemoteObject(
+                uri=NOTE,
+                type="Note",
+                kind=RemoteObjectKind.SUBMISSION,
+                remote_actor_id=alice.id,
+                local_actor_id=group.id,
+                content_html="<p>Free bread at 7</p>",
+                public=True,
+                document={"id": NOTE},
+            )
             session.add(row)
             await session.flush()
             return row.id
@@ -39,7 +50,11 @@ async def announces(database_url: str) -> list[str | None]:
     engine = db.create_engine(database_url)
     try:
         async with db.sessionmaker(engine)() as session:
-            return list(await session.scalars(select(Activity.object_uri).where(Activity.type == "Announce")))
+            return list(
+                await session.scalars(
+                    select(Activity.object_uri).where(Activity.type == "Announce")
+                )
+            )
     finally:
         await engine.dispose()
 
@@ -47,13 +62,28 @@ async def announces(database_url: str) -> list[str | None]:
 async def test_a_moderator_lists_approves_and_rejects_submissions_from_the_command_line(
     cli_env: dict[str, str], database_url: str
 ) -> None:
-    assert run(["init", "--base-url", "http://127.0.0.1:8998", "--database-url", database_url,
-                "--admin", "root"], cli_env).returncode == 0
+    assert (
+        run(
+            [
+                "init",
+                "--base-url",
+                "http://127.0.0.1:8998",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            cli_env,
+        ).returncode
+        == 0
+    )
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
     held = await hold_submission(database_url)
 
     listed = run(["moderation", "submissions", "food"], cli_env)
-    assert listed.returncode == 0 and f"{held}\t{SUBMITTER}\t{NOTE}\tFree bread at 7" in listed.stdout
+    assert (
+        listed.returncode == 0 and f"{held}\t{SUBMITTER}\t{NOTE}\tFree bread at 7" in listed.stdout
+    )
 
     approved = run(["moderation", "approve", "food", str(held)], cli_env)
     assert approved.returncode == 0, approved.stderr

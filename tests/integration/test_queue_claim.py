@@ -25,27 +25,51 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 
 async def add_incoming(
-    sessions: async_sessionmaker[AsyncSession], count: int, *, due: datetime = NOW - timedelta(minutes=1),
-    actor: str = "https://a.example/users/ann", state: str = IncomingState.PENDING,
+    sessions: async_sessionmaker[AsyncSession],
+    count: int,
+    *,
+    due: datetime = NOW - timedelta(minutes=1),
+    actor: str = "https://a.example/users/ann",
+    state: str = IncomingState.PENDING,
 ) -> list[int]:
     async with sessions() as session, session.begin():
         first = await session.scalar(select(Incoming.id).order_by(Incoming.id.desc()).limit(1)) or 0
         ids = list(range(first + 1, first + 1 + count))
-        await session.execute(insert(Incoming), [
-            {"id": n, "activity_uri": f"https://a.example/activities/{n}", "activity_type": "Like",
-             "actor_uri": actor, "document": {}, "state": state, "next_attempt_at": due}
-            for n in ids
-        ])
+        await session.execute(
+            insert(Incoming),
+            [
+                {
+                    "id": n,
+                    "activity_uri": f"https://a.example/activities/{n}",
+                    "activity_type": "Like",
+                    "actor_uri": actor,
+                    "document": {},
+                    "state": state,
+                    "next_attempt_at": due,
+                }
+                for n in ids
+            ],
+        )
     return ids
 
 
 async def take(
-    sessions: async_sessionmaker[AsyncSession], now: datetime = NOW, limit: int = 100, **options: Any
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime = NOW,
+    limit: int = 100,
+    **options: Any,
 ) -> list[int]:
     options.setdefault("where", [PENDING])
     async with sessions() as session, session.begin():
-        rows = await claim(session, Incoming, now=now, lease=LEASE, limit=limit,
-                           order_by=[Incoming.next_attempt_at], **options)
+        rows = await claim(
+            session,
+            Incoming,
+            now=now,
+            lease=LEASE,
+            limit=limit,
+            order_by=[Incoming.next_attempt_at],
+            **options,
+        )
     return [row.id for row in rows]
 
 
@@ -59,16 +83,23 @@ async def test_a_leased_row_is_not_claimed_again_until_its_lease_runs_out(
     assert await take(sessions, NOW + LEASE) == ids, "a crashed worker's rows come due again"
 
 
-async def test_rows_not_due_or_filtered_out_are_not_claimed(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_rows_not_due_or_filtered_out_are_not_claimed(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     due = await add_incoming(sessions, 2)
     await add_incoming(sessions, 2, due=NOW + timedelta(seconds=1))
     await add_incoming(sessions, 2, state=IncomingState.DONE)
     bob = await add_incoming(sessions, 1, actor="https://b.example/users/bob")
-    assert await take(sessions, where=[PENDING, Incoming.actor_uri.startswith("https://b.example/")]) == bob
+    assert (
+        await take(sessions, where=[PENDING, Incoming.actor_uri.startswith("https://b.example/")])
+        == bob
+    )
     assert await take(sessions) == due
 
 
-async def test_the_limit_holds_and_the_longest_waiting_come_first(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_the_limit_holds_and_the_longest_waiting_come_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     late = await add_incoming(sessions, 3, due=NOW - timedelta(seconds=1))
     early = await add_incoming(sessions, 3, due=NOW - timedelta(hours=1))
     assert await take(sessions, limit=4) == [*early, late[0]]
@@ -90,7 +121,9 @@ async def test_rows_turned_away_go_back_due_now_behind_those_waiting(
     assert await take(sessions) == ids[2:]
 
 
-async def test_a_released_row_is_due_again_at_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_released_row_is_due_again_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     ids = await add_incoming(sessions, 2)
     assert await take(sessions) == ids
     async with sessions() as session, session.begin():
@@ -104,14 +137,27 @@ async def test_a_queue_without_a_lease_column_is_leased_on_its_next_attempt_time
     # Fan-out jobs: `activities` has no `locked_until`
     async with sessions() as session, session.begin():
         group = await actors.create_group(session, "food", "Food")
-        job = Activity(uri="https://ayni.example/activities/1", type="Create", actor_id=group.id, document={},
-                       visibility="public", audience={}, next_attempt_at=NOW - timedelta(minutes=1))
+        job = Activity(
+            uri="https://ayni.example/activities/1",
+            type="Create",
+            actor_id=group.id,
+            document={},
+            visibility="public",
+            audience={},
+            next_attempt_at=NOW - timedelta(minutes=1),
+        )
         session.add(job)
 
     async def take_jobs(now: datetime) -> list[int]:
         async with sessions() as session, session.begin():
-            rows = await claim(session, Activity, now=now, lease=LEASE, limit=10,
-                               where=[Activity.fanout_state == FanoutState.PENDING])
+            rows = await claim(
+                session,
+                Activity,
+                now=now,
+                lease=LEASE,
+                limit=10,
+                where=[Activity.fanout_state == FanoutState.PENDING],
+            )
         return [row.id for row in rows]
 
     assert await take_jobs(NOW) == [job.id]
@@ -133,7 +179,9 @@ async def test_a_claim_skips_rows_another_open_claim_holds_without_waiting(
 
 
 @pytest.mark.parametrize("database_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
-async def test_concurrent_claimers_never_get_the_same_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_concurrent_claimers_never_get_the_same_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     ids = await add_incoming(sessions, 300)
 
     async def claimer() -> list[int]:

@@ -53,8 +53,6 @@ async def world(net: Net) -> World:
     return World(await net.instance(A), await net.instance(B), await net.instance(C), peer)
 
 
-
-
 async def group_of(instance: Instance) -> LocalActor:
     async with instance.runtime.sessions() as session:
         group = await actors.find_actor(session, "food")
@@ -76,7 +74,11 @@ async def alliance(world: World) -> None:
     await settle(*world.all)
     for instance in world.all:
         async with instance.runtime.sessions() as session:
-            states = set(await session.scalars(select(Follow.state).where(Follow.direction == Direction.OUTBOUND)))
+            states = set(
+                await session.scalars(
+                    select(Follow.state).where(Follow.direction == Direction.OUTBOUND)
+                )
+            )
         assert states == {FollowState.ACCEPTED}
 
 
@@ -85,9 +87,23 @@ async def post_call(instance: Instance, title: str, category: str = "housing") -
         group = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert group is not None and ana is not None
-        return await posting.create_item(session, instance.runtime.uris, group, ana, Draft(
-            Kind.CALL, title, "Bring a thermos.", category, as_group=True, starts_at=STARTS,
-            ends_at=STARTS + timedelta(hours=3), people_wanted=20, place=Place("Lavapiés")))
+        return await posting.create_item(
+            session,
+            instance.runtime.uris,
+            group,
+            ana,
+            Draft(
+                Kind.CALL,
+                title,
+                "Bring a thermos.",
+                category,
+                as_group=True,
+                starts_at=STARTS,
+                ends_at=STARTS + timedelta(hours=3),
+                people_wanted=20,
+                place=Place("Lavapiés"),
+            ),
+        )
 
 
 async def count(instance: Instance, query: Any) -> int:
@@ -96,14 +112,20 @@ async def count(instance: Instance, query: Any) -> int:
 
 
 def announces_of(uri: str) -> Any:
-    return select(func.count()).select_from(Activity).where(Activity.type == "Announce", Activity.object_uri == uri)
+    return (
+        select(func.count())
+        .select_from(Activity)
+        .where(Activity.type == "Announce", Activity.object_uri == uri)
+    )
 
 
 async def activities(world: World) -> list[int]:
     return [await count(i, select(func.count()).select_from(Activity)) for i in world.all]
 
 
-async def test_a_relayed_call_reaches_the_relaying_groups_followers_once_and_never_loops(world: World) -> None:
+async def test_a_relayed_call_reaches_the_relaying_groups_followers_once_and_never_loops(
+    world: World,
+) -> None:
     a, b, c = world.all
     # Given the alliance, and C also following A directly (so the call reaches C twice)
     await alliance(world)
@@ -121,12 +143,31 @@ async def test_a_relayed_call_reaches_the_relaying_groups_followers_once_and_nev
     # Then B announced it once, A did not announce its own call back, and C boards it once
     assert await count(b, announces_of(call.uri)) == 1
     assert await count(a, announces_of(call.uri)) == 0
-    assert await count(a, select(func.count()).select_from(RemoteObject).where(RemoteObject.uri == call.uri)) == 0
-    assert await count(c, select(func.count()).select_from(RemoteItem).where(RemoteItem.uri == call.uri)) == 1
-    assert await count(c, select(func.count()).select_from(RemoteObject).where(RemoteObject.uri == call.uri)) == 1
+    assert (
+        await count(
+            a, select(func.count()).select_from(RemoteObject).where(RemoteObject.uri == call.uri)
+        )
+        == 0
+    )
+    assert (
+        await count(
+            c, select(func.count()).select_from(RemoteItem).where(RemoteItem.uri == call.uri)
+        )
+        == 1
+    )
+    assert (
+        await count(
+            c, select(func.count()).select_from(RemoteObject).where(RemoteObject.uri == call.uri)
+        )
+        == 1
+    )
     async with c.runtime.sessions() as session:
         boarded = await session.scalar(select(RemoteItem).where(RemoteItem.uri == call.uri))
-    assert boarded is not None and boarded.title == "Stop the eviction" and boarded.group_uri == GROUP_A
+    assert (
+        boarded is not None
+        and boarded.title == "Stop the eviction"
+        and boarded.group_uri == GROUP_A
+    )
 
     # And sharing it again, or A sharing its own call, is refused
     async with b.runtime.sessions() as session, session.begin():
@@ -186,19 +227,24 @@ async def test_allied_groups_relay_each_others_calls_automatically_per_category_
     assert await activities(world) == before
 
 
-async def test_a_report_from_another_group_reaches_the_reported_groups_moderators(world: World) -> None:
+async def test_a_report_from_another_group_reaches_the_reported_groups_moderators(
+    world: World,
+) -> None:
     a, b = world.a, world.b
     # Given Ana posts an ask in group A
     async with a.runtime.sessions() as session, session.begin():
         group_a = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert group_a is not None and ana is not None
-        ask = await posting.create_item(session, a.runtime.uris, group_a, ana, Draft(Kind.ASK, "A room tonight"))
+        ask = await posting.create_item(
+            session, a.runtime.uris, group_a, ana, Draft(Kind.ASK, "A room tonight")
+        )
     # When B's moderator reports it to A's server
     remote = await remote_actors.remote_actor(b.runtime, f"{A}/actors/ana")
     async with b.runtime.sessions() as session, session.begin():
-        flag = await group_moderation.report(session, b.runtime.uris, await group_of(b), remote, [ask.uri],
-                                       "This ask is a scam")
+        flag = await group_moderation.report(
+            session, b.runtime.uris, await group_of(b), remote, [ask.uri], "This ask is a scam"
+        )
     assert flag["object"] == [f"{A}/actors/ana", ask.uri] and flag["type"] == "Flag"
     await settle(a, b)
 
@@ -215,11 +261,17 @@ async def test_a_report_from_another_group_reaches_the_reported_groups_moderator
 
 
 async def mention(peer: MastodonPeer, text: str) -> dict[str, Any]:
-    return peer.note(f"<p>{text}</p>", to=[vocab.PUBLIC], cc=[f"{peer.actor_uri}/followers", GROUP_A],
-                     mention=GROUP_A)
+    return peer.note(
+        f"<p>{text}</p>",
+        to=[vocab.PUBLIC],
+        cc=[f"{peer.actor_uri}/followers", GROUP_A],
+        mention=GROUP_A,
+    )
 
 
-async def test_a_submission_is_held_then_announced_on_approval_and_silent_on_rejection(world: World) -> None:
+async def test_a_submission_is_held_then_announced_on_approval_and_silent_on_rejection(
+    world: World,
+) -> None:
     a, b, peer = world.a, world.b, world.peer
     # Given a Mastodon user follows group A
     assert (await peer.send(f"{GROUP_A}/inbox", peer.follow(GROUP_A))).status_code == 202
@@ -235,7 +287,12 @@ async def test_a_submission_is_held_then_announced_on_approval_and_silent_on_rej
     async with a.runtime.sessions() as session:
         held = await group_moderation.submissions(session, await group_of(a))
     assert [row.uri for row in held] == [first["object"]["id"], second["object"]["id"]]
-    assert await count(a, select(func.count()).select_from(Activity).where(Activity.type == "Announce")) == 0
+    assert (
+        await count(
+            a, select(func.count()).select_from(Activity).where(Activity.type == "Announce")
+        )
+        == 0
+    )
 
     # When a moderator approves the first and rejects the second
     async with a.runtime.sessions() as session, session.begin():
@@ -248,7 +305,9 @@ async def test_a_submission_is_held_then_announced_on_approval_and_silent_on_rej
     assert [(act["type"], act["actor"], act["object"]) for act in peer.received] == [
         ("Announce", GROUP_A, first["object"]["id"])
     ]
-    assert vocab.PUBLIC in peer.received[0]["to"] and f"{GROUP_A}/followers" in peer.received[0]["cc"]
+    assert (
+        vocab.PUBLIC in peer.received[0]["to"] and f"{GROUP_A}/followers" in peer.received[0]["cc"]
+    )
     # And nothing is pending any more; deciding again is refused
     async with a.runtime.sessions() as session, session.begin():
         group = await group_of(a)
@@ -266,8 +325,9 @@ async def test_a_blocked_actor_can_no_longer_follow_reply_or_submit(world: World
         group = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert group is not None and ana is not None
-        offer = await posting.create_item(session, a.runtime.uris, group, ana, Draft(
-            Kind.OFFER, "Bread", as_group=True))
+        offer = await posting.create_item(
+            session, a.runtime.uris, group, ana, Draft(Kind.OFFER, "Bread", as_group=True)
+        )
     await settle(a)
     remote = await remote_actors.remote_actor(a.runtime, peer.actor_uri)
 
@@ -280,7 +340,9 @@ async def test_a_blocked_actor_can_no_longer_follow_reply_or_submit(world: World
 
     # When she follows again, replies to the offer and mentions the group
     peer.received.clear()
-    reply = peer.note("<p>Me please</p>", to=[vocab.PUBLIC], cc=[GROUP_A], in_reply_to=offer.uri, mention=GROUP_A)
+    reply = peer.note(
+        "<p>Me please</p>", to=[vocab.PUBLIC], cc=[GROUP_A], in_reply_to=offer.uri, mention=GROUP_A
+    )
     for activity in (peer.follow(GROUP_A), reply, await mention(peer, "Look at this")):
         assert (await peer.send(f"{GROUP_A}/inbox", activity)).status_code == 202
     await settle(a)

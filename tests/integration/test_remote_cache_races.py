@@ -52,9 +52,15 @@ async def count(sessions: Sessions, table: type[Any]) -> int:
 
 def actor_document(n: int, name: str = "Alice") -> dict[str, Any]:
     uri = f"https://remote.example/users/u{n}"
-    return {"id": uri, "type": "Person", "preferredUsername": f"u{n}", "name": name,
-            "inbox": f"{uri}/inbox", "followers": f"{uri}/followers",
-            "endpoints": {"sharedInbox": "https://remote.example/inbox"}}
+    return {
+        "id": uri,
+        "type": "Person",
+        "preferredUsername": f"u{n}",
+        "name": name,
+        "inbox": f"{uri}/inbox",
+        "followers": f"{uri}/followers",
+        "endpoints": {"sharedInbox": "https://remote.example/inbox"},
+    }
 
 
 async def a_remote_actor(sessions: Sessions, n: int) -> int:
@@ -77,13 +83,21 @@ async def test_a_new_key_saved_by_two_processes_at_once_is_stored_once(
         loaded = await KeyStore(writers[1]).load(f"https://remote.example/users/u{n}#main-key")
         assert loaded is not None and loaded.owner_uri == f"https://remote.example/users/u{n}"
         assert keys.public_key_to_pem(loaded.public_key) == keys.public_key_to_pem(public_keys[n])
-    assert (await count(writers[0], RemoteKey), await count(writers[0], RemoteActor)) == (ROUNDS, ROUNDS)
+    assert (await count(writers[0], RemoteKey), await count(writers[0], RemoteActor)) == (
+        ROUNDS,
+        ROUNDS,
+    )
 
 
-async def test_a_key_saved_for_a_known_actor_keeps_what_we_know_of_it(writers: tuple[Sessions, Sessions]) -> None:
+async def test_a_key_saved_for_a_known_actor_keeps_what_we_know_of_it(
+    writers: tuple[Sessions, Sessions],
+) -> None:
     actor_id = await a_remote_actor(writers[0], 1)
-    key = VerificationKey("https://remote.example/users/u1#main-key", "https://remote.example/users/u1",
-                          keys.generate_private_key().public_key())
+    key = VerificationKey(
+        "https://remote.example/users/u1#main-key",
+        "https://remote.example/users/u1",
+        keys.generate_private_key().public_key(),
+    )
     await KeyStore(writers[1]).save(key)
     async with writers[0]() as session:
         actor = await session.get_one(RemoteActor, actor_id)
@@ -92,10 +106,14 @@ async def test_a_key_saved_for_a_known_actor_keeps_what_we_know_of_it(writers: t
     assert stored is not None and stored.actor_id == actor_id
 
 
-async def test_a_rotated_key_saved_again_replaces_the_old_one(writers: tuple[Sessions, Sessions]) -> None:
+async def test_a_rotated_key_saved_again_replaces_the_old_one(
+    writers: tuple[Sessions, Sessions],
+) -> None:
     owner = "https://remote.example/users/u1"
-    old, new = (VerificationKey(f"{owner}#main-key", owner, keys.generate_private_key().public_key())
-                for _ in range(2))
+    old, new = (
+        VerificationKey(f"{owner}#main-key", owner, keys.generate_private_key().public_key())
+        for _ in range(2)
+    )
     await KeyStore(writers[0]).save(old)
     await KeyStore(writers[1]).save(new)
     loaded = await KeyStore(writers[0]).load(new.key_id)
@@ -120,7 +138,9 @@ async def test_an_actor_stored_by_two_processes_at_once_is_one_row_with_its_docu
     assert names == [f"Alice {n}" for n in range(ROUNDS)]
 
 
-async def test_an_actor_stored_again_is_refreshed_and_no_longer_gone(writers: tuple[Sessions, Sessions]) -> None:
+async def test_an_actor_stored_again_is_refreshed_and_no_longer_gone(
+    writers: tuple[Sessions, Sessions],
+) -> None:
     actor_id = await a_remote_actor(writers[0], 1)
     async with writers[0]() as session, session.begin():
         (await session.get_one(RemoteActor, actor_id)).gone = True
@@ -130,10 +150,17 @@ async def test_an_actor_stored_again_is_refreshed_and_no_longer_gone(writers: tu
         held = await session.get_one(RemoteActor, actor_id)
         actor = await remote_actors.upsert(session, actor_from_ap(document), document)
         assert actor is held
-        assert (actor.id, actor.name, actor.gone, actor.document) == (actor_id, "Alice B.", False, document)
+        assert (actor.id, actor.name, actor.gone, actor.document) == (
+            actor_id,
+            "Alice B.",
+            False,
+            document,
+        )
 
 
-async def test_an_object_stored_by_two_processes_at_once_is_stored_once(writers: tuple[Sessions, Sessions]) -> None:
+async def test_an_object_stored_by_two_processes_at_once_is_stored_once(
+    writers: tuple[Sessions, Sessions],
+) -> None:
     actor_id = await a_remote_actor(writers[0], 1)
 
     async def store(sessions: Sessions, n: int) -> int | None:
@@ -141,8 +168,16 @@ async def test_an_object_stored_by_two_processes_at_once_is_stored_once(writers:
         async with sessions() as session, session.begin():
             remote = await session.get_one(RemoteActor, actor_id)
             row = await inbound.store_object(
-                session, uri=uri, type="Note", kind="content", remote=remote, local_actor_id=None,
-                in_reply_to_uri=None, content_html="<p>hi</p>", public=True, document={"id": uri},
+                session,
+                uri=uri,
+                type="Note",
+                kind="content",
+                remote=remote,
+                local_actor_id=None,
+                in_reply_to_uri=None,
+                content_html="<p>hi</p>",
+                public=True,
+                document={"id": uri},
             )
             return None if row is None else row.id
 
@@ -152,24 +187,35 @@ async def test_an_object_stored_by_two_processes_at_once_is_stored_once(writers:
     assert await count(writers[0], RemoteObject) == ROUNDS
 
 
-async def test_a_delete_received_twice_at_once_leaves_one_tombstone(writers: tuple[Sessions, Sessions]) -> None:
+async def test_a_delete_received_twice_at_once_leaves_one_tombstone(
+    writers: tuple[Sessions, Sessions],
+) -> None:
     async def delete(sessions: Sessions, n: int) -> bool:
         async with sessions() as session, session.begin():
-            return await inbound.delete_object(session, f"https://remote.example/notes/{n}",
-                                               "https://remote.example/users/u1")
+            return await inbound.delete_object(
+                session, f"https://remote.example/notes/{n}", "https://remote.example/users/u1"
+            )
 
     for n in range(ROUNDS):
         assert await at_once(delete, writers, n) == [False, False]
     assert await count(writers[0], Tombstone) == ROUNDS
 
 
-async def test_a_board_item_stored_by_two_processes_at_once_is_one_row(writers: tuple[Sessions, Sessions]) -> None:
+async def test_a_board_item_stored_by_two_processes_at_once_is_one_row(
+    writers: tuple[Sessions, Sessions],
+) -> None:
     actor_id = await a_remote_actor(writers[0], 1)
 
     async def store(sessions: Sessions, n: int) -> int:
         uri = f"https://remote.example/items/{n}"
-        value = RemoteItemValue(uri=uri, kind=Kind.ASK, title=f"Ask {n}", status=Status.OPEN,
-                                author_uri="https://remote.example/users/u1", visibility=Visibility.PUBLIC)
+        value = RemoteItemValue(
+            uri=uri,
+            kind=Kind.ASK,
+            title=f"Ask {n}",
+            status=Status.OPEN,
+            author_uri="https://remote.example/users/u1",
+            visibility=Visibility.PUBLIC,
+        )
         async with sessions() as session, session.begin():
             return (await store_remote_item(session, actor_id, value, {"id": uri})).id
 
@@ -186,16 +232,35 @@ async def test_a_board_item_updated_keeps_its_author_and_takes_the_new_values(
 ) -> None:
     author, other = await a_remote_actor(writers[0], 1), await a_remote_actor(writers[0], 2)
     uri = "https://remote.example/items/1"
-    first = RemoteItemValue(uri=uri, kind=Kind.ASK, title="Soup", status=Status.OPEN,
-                            author_uri="https://remote.example/users/u1", visibility=Visibility.PUBLIC, quantity=3)
+    first = RemoteItemValue(
+        uri=uri,
+        kind=Kind.ASK,
+        title="Soup",
+        status=Status.OPEN,
+        author_uri="https://remote.example/users/u1",
+        visibility=Visibility.PUBLIC,
+        quantity=3,
+    )
     async with writers[0]() as session, session.begin():
         row = await store_remote_item(session, author, first, {"id": uri})
-    changed = RemoteItemValue(uri=uri, kind=Kind.ASK, title="Soup, please", status=Status.FULFILLED,
-                              author_uri="https://remote.example/users/u1", visibility=Visibility.PUBLIC)
+    changed = RemoteItemValue(
+        uri=uri,
+        kind=Kind.ASK,
+        title="Soup, please",
+        status=Status.FULFILLED,
+        author_uri="https://remote.example/users/u1",
+        visibility=Visibility.PUBLIC,
+    )
     async with writers[0]() as session, session.begin():
-        held = await session.get_one(RemoteItem, row.id)  # the session's copy, from before the update
+        held = await session.get_one(
+            RemoteItem, row.id
+        )  # the session's copy, from before the update
         updated = await store_remote_item(session, other, changed, {"id": uri, "v": 2})
         assert updated is held
         assert (updated.id, updated.remote_actor_id) == (row.id, author)
         assert (updated.title, updated.status, updated.quantity, updated.document) == (
-            "Soup, please", "fulfilled", None, {"id": uri, "v": 2})
+            "Soup, please",
+            "fulfilled",
+            None,
+            {"id": uri, "v": 2},
+        )

@@ -26,15 +26,23 @@ async def instance_admin(instance: Instance) -> None:
 
 async def found(session: AsyncSession, *names: str) -> list[LocalActor]:
     rows = [await actors.find_actor(session, name) for name in names]
-    return [row for row in rows if row is not None] if all(rows) else pytest.fail(f"missing one of {names}")
+    return (
+        [row for row in rows if row is not None]
+        if all(rows)
+        else pytest.fail(f"missing one of {names}")
+    )
 
 
-async def test_an_instance_admin_is_every_groups_admin_and_a_member_stays_a_member(instance: Instance) -> None:
+async def test_an_instance_admin_is_every_groups_admin_and_a_member_stays_a_member(
+    instance: Instance,
+) -> None:
     await people(instance)
     await instance_admin(instance)
 
     async with instance.runtime.sessions() as session:
-        food, tools, iris, ben, carol, tess = await found(session, "food", "tools", "iris", "ben", "carol", "tess")
+        food, tools, iris, ben, carol, tess = await found(
+            session, "food", "tools", "iris", "ben", "carol", "tess"
+        )
         roles = {
             "iris in food": await role_in(session, food, iris),
             "iris in tools": await role_in(session, tools, iris),
@@ -44,8 +52,11 @@ async def test_an_instance_admin_is_every_groups_admin_and_a_member_stays_a_memb
         }
 
     assert roles == {
-        "iris in food": Role.ADMIN, "iris in tools": Role.ADMIN, "ben in food": Role.MEMBER,
-        "carol in food": Role.MODERATOR, "tess in food": None,
+        "iris in food": Role.ADMIN,
+        "iris in tools": Role.ADMIN,
+        "ben in food": Role.MEMBER,
+        "carol in food": Role.MODERATOR,
+        "tess in food": None,
     }
 
 
@@ -115,7 +126,9 @@ async def test_on_the_pages_an_instance_admin_answers_edits_and_removes_as_the_d
         answered = await iris.post(f"/items/{item.uuid}/respond", data={"csrf_token": token})
         after = await iris.get(f"/items/{item.uuid}")
         edit_form = await iris.get(f"/items/{item.uuid}/edit")
-        removed = await iris.post(f"/groups/food/moderation/items/{other.uuid}/delete", data={"csrf_token": token})
+        removed = await iris.post(
+            f"/groups/food/moderation/items/{other.uuid}/delete", data={"csrf_token": token}
+        )
     async with browser(instance, "dani") as dani:
         refused = await dani.get(f"/items/{item.uuid}/edit")
 

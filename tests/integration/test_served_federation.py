@@ -45,7 +45,9 @@ class Instance:
 
     def ayni(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         result = run(list(args), self.env, stdin)
-        assert result.returncode == 0, f"{self.name}: ayni {' '.join(args)}\n{result.stdout}{result.stderr}"
+        assert result.returncode == 0, (
+            f"{self.name}: ayni {' '.join(args)}\n{result.stdout}{result.stderr}"
+        )
         return result
 
 
@@ -57,8 +59,17 @@ def set_up(root: Path, name: str, group: str, port: int, database_url: str) -> I
     env["AYNI_CONFIG"] = str(directory / "ayni.toml")
     env["AYNI_ALLOW_PRIVATE_ADDRESSES"] = "127.0.0.1"  # the other instance is on loopback
     instance = Instance(name, group, port, env)
-    instance.ayni("init", "--base-url", instance.base_url, "--database-url", database_url,
-                  "--admin", "root", "--password-stdin", stdin="a long enough password\n")
+    instance.ayni(
+        "init",
+        "--base-url",
+        instance.base_url,
+        "--database-url",
+        database_url,
+        "--admin",
+        "root",
+        "--password-stdin",
+        stdin="a long enough password\n",
+    )
     created = instance.ayni("group", "create", group, "--title", f"{group.title()} Group").stdout
     # "Created group @name@host (http://host/actors/name)"
     instance.group_uri = created.strip().rpartition("(")[2].rstrip(")")
@@ -84,8 +95,13 @@ def served(instance: Instance, log_dir: Path) -> Iterator[subprocess.Popen[str]]
 
 
 def start(instance: Instance, out: IO[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*AYNI, "serve", "--port", str(instance.port)], env=instance.env,
-                            stdout=out, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [*AYNI, "serve", "--port", str(instance.port)],
+        env=instance.env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(what: str, check: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
@@ -102,8 +118,11 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = TIMEOUT)
 
 def answers_webfinger(instance: Instance) -> bool | None:
     try:
-        response = httpx.get(f"{instance.base_url}/.well-known/webfinger",
-                             params={"resource": f"acct:{instance.group}@127.0.0.1:{instance.port}"}, timeout=2)
+        response = httpx.get(
+            f"{instance.base_url}/.well-known/webfinger",
+            params={"resource": f"acct:{instance.group}@127.0.0.1:{instance.port}"},
+            timeout=2,
+        )
     except httpx.TransportError:
         return None
     return True if response.status_code == 200 else None
@@ -112,7 +131,11 @@ def answers_webfinger(instance: Instance) -> bool | None:
 def outbound_state(follower: Instance, followed: Instance) -> str | None:
     """`ayni federation list` prints `follows<TAB>@name@host<TAB>state` per outbound follow."""
     lines = follower.ayni("federation", "list", follower.group).stdout.splitlines()
-    states = [line.split("\t")[2] for line in lines if line.split("\t")[:2] == ["follows", followed.handle]]
+    states = [
+        line.split("\t")[2]
+        for line in lines
+        if line.split("\t")[:2] == ["follows", followed.handle]
+    ]
     assert len(states) <= 1, lines
     return states[0] if states and states[0] == "accepted" else None
 
@@ -130,7 +153,9 @@ def settled_queue(instance: Instance) -> list[str] | None:
 
 
 def server_output(*instances: Instance) -> str:
-    return "\n".join(f"--- {i.name} server output ---\n{i.log.read_text() if i.log else ''}" for i in instances)
+    return "\n".join(
+        f"--- {i.name} server output ---\n{i.log.read_text() if i.log else ''}" for i in instances
+    )
 
 
 async def test_a_followed_groups_offer_reaches_the_follower_over_real_http(

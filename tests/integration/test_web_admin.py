@@ -25,11 +25,17 @@ ADMIN_PAGES = ["/admin", "/admin/instance", "/admin/groups", "/admin/members", "
 
 async def add_admin(instance: Instance, username: str = "root") -> int:
     async with instance.runtime.sessions() as session, session.begin():
-        return (await actors.create_member(session, username, PASSWORD, f"Admin {username}", is_admin=True)).id
+        return (
+            await actors.create_member(
+                session, username, PASSWORD, f"Admin {username}", is_admin=True
+            )
+        ).id
 
 
 @contextlib.asynccontextmanager
-async def browser(instance: Instance, username: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def browser(
+    instance: Instance, username: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of its own (its own cookies), signed in as `username` when one is given."""
     transport = httpx.ASGITransport(app=instance.app)
     async with httpx.AsyncClient(transport=transport, base_url=instance.settings.base_url) as http:
@@ -53,7 +59,9 @@ async def group_admin(instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def post(http: httpx.AsyncClient, path: str, data: dict[str, str], page: str = "/admin") -> httpx.Response:
+async def post(
+    http: httpx.AsyncClient, path: str, data: dict[str, str], page: str = "/admin"
+) -> httpx.Response:
     return await http.post(path, data={"csrf_token": await csrf(http, page), **data})
 
 
@@ -62,8 +70,12 @@ async def snapshot(instance: Instance) -> tuple[object, ...]:
     async with instance.runtime.sessions() as session:
         row = await session.scalar(select(InstanceRow))
         assert row is not None
-        people = sorted((a.username, a.type, a.is_admin) for a in await session.scalars(select(LocalActor)))
-        memberships = sorted((m.group_id, m.member_id, m.role) for m in await session.scalars(select(Membership)))
+        people = sorted(
+            (a.username, a.type, a.is_admin) for a in await session.scalars(select(LocalActor))
+        )
+        memberships = sorted(
+            (m.group_id, m.member_id, m.role) for m in await session.scalars(select(Membership))
+        )
         due = sorted((d.id, d.next_attempt_at) for d in await session.scalars(select(Delivery)))
         return row.name, row.summary, people, memberships, due
 
@@ -107,7 +119,9 @@ async def test_a_group_admin_cannot_use_the_admin_forms_and_nothing_changes(
 ) -> None:
     before = await snapshot(instance)
 
-    response = await post(group_admin, path.format(ana=await member_id(instance, "ana")), data, page="/")
+    response = await post(
+        group_admin, path.format(ana=await member_id(instance, "ana")), data, page="/"
+    )
 
     assert response.status_code == 403
     assert await snapshot(instance) == before
@@ -141,13 +155,15 @@ async def test_admin_pages_have_one_h1_landmarks_and_labelled_controls(
     assert 'aria-label="Administration"' in response.text
 
 
-async def test_the_overview_counts_groups_members_and_the_queue(instance: Instance, admin: httpx.AsyncClient) -> None:
+async def test_the_overview_counts_groups_members_and_the_queue(
+    instance: Instance, admin: httpx.AsyncClient
+) -> None:
     await add_queue_rows(instance)
 
     text = (await admin.get("/admin")).text
 
-    assert "<dt><a href=\"/admin/groups\">Groups</a></dt><dd>1</dd>" in text
-    assert "<dt><a href=\"/admin/members\">Members</a></dt><dd>2</dd>" in text  # ana and root
+    assert '<dt><a href="/admin/groups">Groups</a></dt><dd>1</dd>' in text
+    assert '<dt><a href="/admin/members">Members</a></dt><dd>2</dd>' in text  # ana and root
     assert "Deliveries due now</a></dt><dd>1</dd>" in text
     assert "Deliveries that failed</a></dt><dd>1</dd>" in text
     assert "Unavailable servers</a></dt><dd>1</dd>" in text
@@ -159,29 +175,43 @@ async def test_an_admin_names_the_instance_and_the_home_page_shows_it(
 ) -> None:
     home_before = (await instance.http.get("/")).text
 
-    saved = await post(admin, "/admin/instance", {"name": "Barrio Solidario", "summary": "Mutual aid in the barrio."},
-                       "/admin/instance")
+    saved = await post(
+        admin,
+        "/admin/instance",
+        {"name": "Barrio Solidario", "summary": "Mutual aid in the barrio."},
+        "/admin/instance",
+    )
     after = await admin.get("/admin/instance")
     home = (await instance.http.get("/")).text
 
     assert "<h1>127.0.0.1:8101</h1>" in home_before
     assert saved.status_code == 303 and saved.headers["location"] == "/admin/instance"
-    assert "The instance settings were saved." in after.text and 'value="Barrio Solidario"' in after.text
+    assert (
+        "The instance settings were saved." in after.text
+        and 'value="Barrio Solidario"' in after.text
+    )
     assert "<h1>Barrio Solidario</h1>" in home and "Mutual aid in the barrio." in home
-    assert "The instance settings were saved." not in (await admin.get("/admin/instance")).text  # shown once
+    assert (
+        "The instance settings were saved." not in (await admin.get("/admin/instance")).text
+    )  # shown once
 
 
-@pytest.mark.parametrize("name, summary, error", [
-    ("x" * 201, "kept", "The name is too long: at most 200 characters."),
-    ("two\nlines", "kept", "The name must be one line of text."),
-    ("fine", "y" * 2001, "The summary is too long: at most 2000 characters."),
-])
+@pytest.mark.parametrize(
+    "name, summary, error",
+    [
+        ("x" * 201, "kept", "The name is too long: at most 200 characters."),
+        ("two\nlines", "kept", "The name must be one line of text."),
+        ("fine", "y" * 2001, "The summary is too long: at most 2000 characters."),
+    ],
+)
 async def test_instance_settings_out_of_bounds_are_refused_and_what_was_typed_is_kept(
     instance: Instance, admin: httpx.AsyncClient, name: str, summary: str, error: str
 ) -> None:
     before = await snapshot(instance)
 
-    response = await post(admin, "/admin/instance", {"name": name, "summary": summary}, "/admin/instance")
+    response = await post(
+        admin, "/admin/instance", {"name": name, "summary": summary}, "/admin/instance"
+    )
 
     assert response.status_code == 400
     assert 'role="alert"' in response.text and error in response.text
@@ -189,36 +219,61 @@ async def test_instance_settings_out_of_bounds_are_refused_and_what_was_typed_is
     assert await snapshot(instance) == before
 
 
-async def test_an_admin_creates_a_group_with_its_own_admin(instance: Instance, admin: httpx.AsyncClient) -> None:
-    response = await post(admin, "/admin/groups", {
-        "name": "tools", "title": "Tool Library", "summary": "Borrow a drill.", "manual_approval": "1", "admin": "@ana",
-    }, "/admin/groups")
+async def test_an_admin_creates_a_group_with_its_own_admin(
+    instance: Instance, admin: httpx.AsyncClient
+) -> None:
+    response = await post(
+        admin,
+        "/admin/groups",
+        {
+            "name": "tools",
+            "title": "Tool Library",
+            "summary": "Borrow a drill.",
+            "manual_approval": "1",
+            "admin": "@ana",
+        },
+        "/admin/groups",
+    )
     listing = (await admin.get("/admin/groups")).text
     public = await instance.http.get("/@tools")
 
     assert response.status_code == 303 and response.headers["location"] == "/admin/groups"
     assert "The group tools was created." in listing
-    assert 'href="/groups/tools/moderation"' in listing and 'href="/groups/tools/members"' in listing
+    assert (
+        'href="/groups/tools/moderation"' in listing and 'href="/groups/tools/members"' in listing
+    )
     assert public.status_code == 200 and "Tool Library" in public.text
     async with instance.runtime.sessions() as session:
         tools = await actors.find_actor(session, "tools")
         ana = await actors.find_actor(session, "ana")
         assert tools is not None and ana is not None
-        assert tools.type == ActorType.GROUP and tools.manually_approves_followers and tools.summary == "Borrow a drill."
-        role = await session.scalar(select(Membership.role).where(
-            Membership.group_id == tools.id, Membership.member_id == ana.id
-        ))
+        assert (
+            tools.type == ActorType.GROUP
+            and tools.manually_approves_followers
+            and tools.summary == "Borrow a drill."
+        )
+        role = await session.scalar(
+            select(Membership.role).where(
+                Membership.group_id == tools.id, Membership.member_id == ana.id
+            )
+        )
         assert role == Role.ADMIN
 
 
-@pytest.mark.parametrize("fields, error", [
-    ({"name": "Bad Name!", "title": "T"}, "1 to 30 lowercase letters"),
-    ({"name": "food", "title": "Again"}, "The name food is already taken"),
-    ({"name": "ana", "title": "Clash"}, "The name ana is already taken"),
-    ({"name": "tools", "title": ""}, "A group needs a title."),
-    ({"name": "tools", "title": "Tools", "admin": "nobody"}, "There is no member named nobody."),
-    ({"name": "tools", "title": "Tools", "admin": "food"}, "There is no member named food."),
-])
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        ({"name": "Bad Name!", "title": "T"}, "1 to 30 lowercase letters"),
+        ({"name": "food", "title": "Again"}, "The name food is already taken"),
+        ({"name": "ana", "title": "Clash"}, "The name ana is already taken"),
+        ({"name": "tools", "title": ""}, "A group needs a title."),
+        (
+            {"name": "tools", "title": "Tools", "admin": "nobody"},
+            "There is no member named nobody.",
+        ),
+        ({"name": "tools", "title": "Tools", "admin": "food"}, "There is no member named food."),
+    ],
+)
 async def test_a_group_that_cannot_be_created_is_refused_with_nothing_stored(
     instance: Instance, admin: httpx.AsyncClient, fields: dict[str, str], error: str
 ) -> None:
@@ -233,7 +288,9 @@ async def test_a_group_that_cannot_be_created_is_refused_with_nothing_stored(
     assert Page(response.text).unlabelled() == []
 
 
-async def test_an_admin_grants_and_revokes_instance_admin(instance: Instance, admin: httpx.AsyncClient) -> None:
+async def test_an_admin_grants_and_revokes_instance_admin(
+    instance: Instance, admin: httpx.AsyncClient
+) -> None:
     ana = await member_id(instance, "ana")
     await set_password(instance)
 
@@ -249,10 +306,14 @@ async def test_an_admin_grants_and_revokes_instance_admin(instance: Instance, ad
     assert "ana is no longer an instance admin." in (await admin.get("/admin/members")).text
 
 
-async def test_the_last_instance_admin_cannot_be_removed(instance: Instance, admin: httpx.AsyncClient) -> None:
+async def test_the_last_instance_admin_cannot_be_removed(
+    instance: Instance, admin: httpx.AsyncClient
+) -> None:
     root = await member_id(instance, "root")
 
-    response = await post(admin, f"/admin/members/{root}/admin", {"is_admin": "0"}, "/admin/members")
+    response = await post(
+        admin, f"/admin/members/{root}/admin", {"is_admin": "0"}, "/admin/members"
+    )
 
     assert response.status_code == 400
     assert "root is the last instance admin" in response.text and 'role="alert"' in response.text
@@ -279,21 +340,45 @@ async def add_queue_rows(instance: Instance) -> None:
     async with instance.runtime.sessions() as session, session.begin():
         food = await actors.find_actor(session, "food")
         assert food is not None
-        activity = Activity(uri="http://127.0.0.1:8101/activities/1", type="Create", actor_id=food.id,
-                            document={}, visibility="public", audience={})
+        activity = Activity(
+            uri="http://127.0.0.1:8101/activities/1",
+            type="Create",
+            actor_id=food.id,
+            document={},
+            visibility="public",
+            audience={},
+        )
         session.add(activity)
         await session.flush()
         later = utcnow() + timedelta(hours=3)
-        session.add_all([
-            Delivery(activity_id=activity.id, inbox_uri="https://remote.example/inbox", host="remote.example",
-                     next_attempt_at=utcnow() - timedelta(minutes=5)),
-            Delivery(activity_id=activity.id, inbox_uri="https://remote.example/users/x/inbox",
-                     host="remote.example", next_attempt_at=later),
-            Delivery(activity_id=activity.id, inbox_uri="https://other.example/inbox", host="other.example",
-                     state="failed"),
-            Host(host="remote.example", consecutive_failures=7, first_failure_at=utcnow() - timedelta(days=2),
-                 unavailable_since=utcnow() - timedelta(days=1)),
-        ])
+        session.add_all(
+            [
+                Delivery(
+                    activity_id=activity.id,
+                    inbox_uri="https://remote.example/inbox",
+                    host="remote.example",
+                    next_attempt_at=utcnow() - timedelta(minutes=5),
+                ),
+                Delivery(
+                    activity_id=activity.id,
+                    inbox_uri="https://remote.example/users/x/inbox",
+                    host="remote.example",
+                    next_attempt_at=later,
+                ),
+                Delivery(
+                    activity_id=activity.id,
+                    inbox_uri="https://other.example/inbox",
+                    host="other.example",
+                    state="failed",
+                ),
+                Host(
+                    host="remote.example",
+                    consecutive_failures=7,
+                    first_failure_at=utcnow() - timedelta(days=2),
+                    unavailable_since=utcnow() - timedelta(days=1),
+                ),
+            ]
+        )
 
 
 async def test_the_queue_page_shows_states_waiting_servers_and_unavailable_ones(
@@ -321,13 +406,21 @@ async def test_retrying_a_host_makes_its_deliveries_due_and_forgets_its_failures
     assert "2 deliveries to remote.example are due now." in page
     async with instance.runtime.sessions() as session:
         host = await session.scalar(select(Host).where(Host.host == "remote.example"))
-        assert host is not None and host.unavailable_since is None and host.consecutive_failures == 0
-        dues = list(await session.scalars(select(Delivery.next_attempt_at).where(Delivery.host == "remote.example")))
+        assert (
+            host is not None and host.unavailable_since is None and host.consecutive_failures == 0
+        )
+        dues = list(
+            await session.scalars(
+                select(Delivery.next_attempt_at).where(Delivery.host == "remote.example")
+            )
+        )
         assert all(due <= utcnow() for due in dues)
 
 
 @pytest.mark.parametrize("host", ["", "two words", "x" * 300])
-async def test_retrying_needs_a_host(instance: Instance, admin: httpx.AsyncClient, host: str) -> None:
+async def test_retrying_needs_a_host(
+    instance: Instance, admin: httpx.AsyncClient, host: str
+) -> None:
     response = await post(admin, "/admin/queue/retry", {"host": host}, "/admin/queue")
 
     assert response.status_code == 400

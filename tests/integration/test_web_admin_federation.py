@@ -26,7 +26,10 @@ PAGE = "/admin/federation"
 
 FORMS = [
     ("/admin/federation/follows", {"group": "food", "handle": "@food@127.0.0.1:8102"}),
-    ("/admin/federation/follows/delete", {"group": "food", "actor": "http://127.0.0.1:8102/actors/food"}),
+    (
+        "/admin/federation/follows/delete",
+        {"group": "food", "actor": "http://127.0.0.1:8102/actors/food"},
+    ),
     ("/admin/federation/blocks", {"domain": "evil.example", "reason": "x"}),
     ("/admin/federation/blocks/delete", {"domain": "kept.example"}),
     ("/admin/federation/blocks/import", {"csv": "evil.example\n"}),
@@ -113,12 +116,16 @@ async def test_the_page_has_one_h1_labelled_controls_and_the_allowlist_warning(
     assert response.status_code == 200
     assert page.h1 == 1 and page.unlabelled() == []
     assert {"header", "nav", "main", "footer"} <= page.landmarks
-    assert "Allowlist mode stops federation with every server that is not on the list" in response.text
+    assert (
+        "Allowlist mode stops federation with every server that is not on the list" in response.text
+    )
     assert "kept.example" in response.text and "Unblock kept.example" in response.text
 
 
 @pytest.fixture
-async def peer_and_instance(database_url: str) -> AsyncIterator[tuple[Instance, MastodonPeer, httpx.AsyncClient]]:
+async def peer_and_instance(
+    database_url: str,
+) -> AsyncIterator[tuple[Instance, MastodonPeer, httpx.AsyncClient]]:
     """An instance with an admin signed in, and a Mastodon-shaped peer on 127.0.0.1:8201."""
     network = Loopback()
     peer = MastodonPeer("http://127.0.0.1:8201", network)
@@ -136,14 +143,18 @@ async def test_blocking_a_domain_on_the_page_refuses_its_traffic_at_once(
     instance, peer, admin = peer_and_instance
     assert await instance.runtime.blocklist.blocks(peer.host) is False  # the rules are now cached
 
-    response = await post(admin, f"{PAGE}/blocks", {"domain": "127.0.0.1", "reason": "test block"}, PAGE)
+    response = await post(
+        admin, f"{PAGE}/blocks", {"domain": "127.0.0.1", "reason": "test block"}, PAGE
+    )
     inbox = await peer.send(f"{BASE}/inbox", peer.follow(f"{BASE}/actors/food"))
 
     assert response.status_code == 303 and response.headers["location"] == PAGE
     assert inbox.status_code == 403
     assert await instance.runtime.blocklist.blocks(peer.host)
     async with instance.runtime.sessions() as session:
-        assert [(b.domain, b.reason) for b in await policy.blocked_domains(session)] == [("127.0.0.1", "test block")]
+        assert [(b.domain, b.reason) for b in await policy.blocked_domains(session)] == [
+            ("127.0.0.1", "test block")
+        ]
     assert "127.0.0.1 and its subdomains are blocked" in (await admin.get(PAGE)).text
 
 
@@ -162,16 +173,27 @@ async def test_unblocking_on_the_page_lets_the_domain_in_again(
     assert "127.0.0.1 is no longer blocked." in (await admin.get(PAGE)).text
 
 
-@pytest.mark.parametrize("path, data, error", [
-    (f"{PAGE}/blocks", {"domain": "not a domain!", "reason": "why"}, "not a domain!"),
-    (f"{PAGE}/blocks", {"domain": "", "reason": "why"}, "is not a domain name"),
-    (f"{PAGE}/blocks", {"domain": "fine.example", "reason": "r" * 1001}, "The reason is too long"),
-    (f"{PAGE}/blocks/delete", {"domain": "never.example"}, "never.example is not blocked."),
-    (f"{PAGE}/allowed", {"domain": "bad_domain!"}, "bad_domain! is not a domain name"),
-    (f"{PAGE}/allowed/delete", {"domain": "never.example"}, "never.example is not on the allowlist."),
-    (f"{PAGE}/mode", {"mode": "everything"}, "Choose open federation or allowlist mode."),
-    (f"{PAGE}/blocks/import", {"csv": "  "}, "Paste a block list or choose a CSV file."),
-])
+@pytest.mark.parametrize(
+    "path, data, error",
+    [
+        (f"{PAGE}/blocks", {"domain": "not a domain!", "reason": "why"}, "not a domain!"),
+        (f"{PAGE}/blocks", {"domain": "", "reason": "why"}, "is not a domain name"),
+        (
+            f"{PAGE}/blocks",
+            {"domain": "fine.example", "reason": "r" * 1001},
+            "The reason is too long",
+        ),
+        (f"{PAGE}/blocks/delete", {"domain": "never.example"}, "never.example is not blocked."),
+        (f"{PAGE}/allowed", {"domain": "bad_domain!"}, "bad_domain! is not a domain name"),
+        (
+            f"{PAGE}/allowed/delete",
+            {"domain": "never.example"},
+            "never.example is not on the allowlist.",
+        ),
+        (f"{PAGE}/mode", {"mode": "everything"}, "Choose open federation or allowlist mode."),
+        (f"{PAGE}/blocks/import", {"csv": "  "}, "Paste a block list or choose a CSV file."),
+    ],
+)
 async def test_bad_input_is_refused_with_a_clear_error_and_nothing_changes(
     instance: Instance, admin: httpx.AsyncClient, path: str, data: dict[str, str], error: str
 ) -> None:
@@ -202,7 +224,9 @@ async def test_importing_a_pasted_list_blocks_the_good_rows_and_reports_the_bad(
 
     assert response.status_code == 200
     assert "Blocked 2 domains." in response.text and "2 rows were skipped." in response.text
-    assert "line 3: muted.example: severity &#39;silence&#39; is not a block; skipped" in response.text
+    assert (
+        "line 3: muted.example: severity &#39;silence&#39; is not a block; skipped" in response.text
+    )
     assert "line 4: &#39;bad domain!&#39; is not a domain name" in response.text
     assert Page(response.text).h1 == 1
     async with instance.runtime.sessions() as session:
@@ -215,26 +239,45 @@ async def test_importing_an_uploaded_file(instance: Instance, admin: httpx.Async
     token = Page((await admin.get(PAGE)).text).csrf
     assert token
 
-    response = await admin.post(f"{PAGE}/blocks/import", data={"csrf_token": token, "csv": ""},
-                                files={"file": ("domain_blocks.csv", ("\ufeff" + IMPORTED).encode(), "text/csv")})
+    response = await admin.post(
+        f"{PAGE}/blocks/import",
+        data={"csrf_token": token, "csv": ""},
+        files={"file": ("domain_blocks.csv", ("\ufeff" + IMPORTED).encode(), "text/csv")},
+    )
 
     assert response.status_code == 200 and "Blocked 2 domains." in response.text
     async with instance.runtime.sessions() as session:
-        assert [b.domain for b in await policy.blocked_domains(session)] == ["spam.example", "wild.example"]
+        assert [b.domain for b in await policy.blocked_domains(session)] == [
+            "spam.example",
+            "wild.example",
+        ]
 
 
-async def test_an_upload_that_is_too_large_or_not_text_is_refused(instance: Instance, admin: httpx.AsyncClient) -> None:
+async def test_an_upload_that_is_too_large_or_not_text_is_refused(
+    instance: Instance, admin: httpx.AsyncClient
+) -> None:
     token = Page((await admin.get(PAGE)).text).csrf
     assert token
     huge = ("x.example\n" * 60_000).encode()
 
-    too_large = await admin.post(f"{PAGE}/blocks/import", data={"csrf_token": token},
-                                 files={"file": ("big.csv", huge, "text/csv")})
-    binary = await admin.post(f"{PAGE}/blocks/import", data={"csrf_token": token},
-                              files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")})
-    two_files = await admin.post(f"{PAGE}/blocks/import", data={"csrf_token": token}, files=[
-        ("file", ("a.csv", b"a.example\n", "text/csv")), ("file", ("b.csv", b"b.example\n", "text/csv")),
-    ])
+    too_large = await admin.post(
+        f"{PAGE}/blocks/import",
+        data={"csrf_token": token},
+        files={"file": ("big.csv", huge, "text/csv")},
+    )
+    binary = await admin.post(
+        f"{PAGE}/blocks/import",
+        data={"csrf_token": token},
+        files={"file": ("x.csv", b"\xff\xfe\x00bad", "text/csv")},
+    )
+    two_files = await admin.post(
+        f"{PAGE}/blocks/import",
+        data={"csrf_token": token},
+        files=[
+            ("file", ("a.csv", b"a.example\n", "text/csv")),
+            ("file", ("b.csv", b"b.example\n", "text/csv")),
+        ],
+    )
 
     assert too_large.status_code == 413
     assert binary.status_code == 400 and "The file is not UTF-8 text." in binary.text
@@ -246,7 +289,12 @@ async def test_an_upload_that_is_too_large_or_not_text_is_refused(instance: Inst
 async def test_the_export_downloads_a_csv_that_imports_back_the_same_blocks(
     instance: Instance, admin: httpx.AsyncClient
 ) -> None:
-    await post(admin, f"{PAGE}/blocks", {"domain": "Harass.Example", "reason": "harassment, repeated"}, PAGE)
+    await post(
+        admin,
+        f"{PAGE}/blocks",
+        {"domain": "Harass.Example", "reason": "harassment, repeated"},
+        PAGE,
+    )
     await post(admin, f"{PAGE}/blocks", {"domain": "spam.example"}, PAGE)
 
     exported = await admin.get(f"{PAGE}/blocks.csv")
@@ -310,7 +358,9 @@ async def test_switching_to_allowlist_mode_on_the_page_lets_in_only_allowed_doma
 
 
 @pytest.fixture
-async def pair_admin(pair: tuple[Instance, Instance]) -> AsyncIterator[tuple[Instance, Instance, httpx.AsyncClient]]:
+async def pair_admin(
+    pair: tuple[Instance, Instance],
+) -> AsyncIterator[tuple[Instance, Instance, httpx.AsyncClient]]:
     """The `pair`, and an admin of the second signed in."""
     a, b = pair
     await add_admin(b)
@@ -323,15 +373,21 @@ async def test_an_admin_makes_a_group_follow_a_group_on_another_instance_by_hand
 ) -> None:
     a, b, admin = pair_admin
 
-    response = await post(admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE)
+    response = await post(
+        admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE
+    )
     pending = (await admin.get(PAGE)).text
     await settle(a, b)
     on_a = await following.relations(a.runtime, "food")
     accepted = (await admin.get(PAGE)).text
 
     assert response.status_code == 303 and response.headers["location"] == PAGE
-    assert "food asked to follow http://127.0.0.1:8101/actors/food" in pending and "pending" in pending
-    assert [(r.direction, r.state, r.actor_uri) for r in on_a] == [("inbound", "accepted", f"{B}/actors/food")]
+    assert (
+        "food asked to follow http://127.0.0.1:8101/actors/food" in pending and "pending" in pending
+    )
+    assert [(r.direction, r.state, r.actor_uri) for r in on_a] == [
+        ("inbound", "accepted", f"{B}/actors/food")
+    ]
     assert "@food@127.0.0.1:8101" in accepted and "accepted" in accepted
     assert "Unfollow @food@127.0.0.1:8101" in accepted
 
@@ -344,13 +400,17 @@ async def test_an_admin_can_follow_by_the_groups_address_and_unfollow(
     await settle(a, b)
     assert [r.state for r in await following.relations(a.runtime, "food")] == ["accepted"]
 
-    response = await post(admin, f"{PAGE}/follows/delete", {"group": "food", "actor": f"{A}/actors/food"}, PAGE)
+    response = await post(
+        admin, f"{PAGE}/follows/delete", {"group": "food", "actor": f"{A}/actors/food"}, PAGE
+    )
     await settle(a, b)
 
     assert response.status_code == 303
     assert await following.relations(b.runtime, "food") == []
     assert await following.relations(a.runtime, "food") == []
-    assert "food no longer follows http://127.0.0.1:8101/actors/food." in (await admin.get(PAGE)).text
+    assert (
+        "food no longer follows http://127.0.0.1:8101/actors/food." in (await admin.get(PAGE)).text
+    )
 
 
 async def test_an_admin_demoted_while_the_handle_is_looked_up_follows_nothing(
@@ -361,11 +421,15 @@ async def test_an_admin_demoted_while_the_handle_is_looked_up_follows_nothing(
 
     async def demoted_meanwhile(runtime: object, handle: str) -> RemoteActor:
         async with b.runtime.sessions() as session, session.begin():
-            await session.execute(update(LocalActor).where(LocalActor.username == "root").values(is_admin=False))
+            await session.execute(
+                update(LocalActor).where(LocalActor.username == "root").values(is_admin=False)
+            )
         return await lookup(runtime, handle)  # type: ignore[arg-type]
 
     monkeypatch.setattr(following, "resolve_actor", demoted_meanwhile)
-    response = await post(admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE)
+    response = await post(
+        admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE
+    )
     await settle(a, b)
 
     assert response.status_code == 403
@@ -374,14 +438,17 @@ async def test_an_admin_demoted_while_the_handle_is_looked_up_follows_nothing(
     assert await following.relations(a.runtime, "food") == []
 
 
-@pytest.mark.parametrize("group, handle, error", [
-    ("food", "@nobody@127.0.0.1:8101", "@nobody@127.0.0.1:8101 could not be found"),
-    ("food", "@food@127.0.0.1:8999", "@food@127.0.0.1:8999 could not be found"),
-    ("food", "not a handle", "not a handle could not be found"),
-    ("food", "", "Enter a handle like @group@example.org"),
-    ("nope", "@food@127.0.0.1:8101", "Choose one of this instance&#39;s groups."),
-    ("root", "@food@127.0.0.1:8101", "Choose one of this instance&#39;s groups."),
-])
+@pytest.mark.parametrize(
+    "group, handle, error",
+    [
+        ("food", "@nobody@127.0.0.1:8101", "@nobody@127.0.0.1:8101 could not be found"),
+        ("food", "@food@127.0.0.1:8999", "@food@127.0.0.1:8999 could not be found"),
+        ("food", "not a handle", "not a handle could not be found"),
+        ("food", "", "Enter a handle like @group@example.org"),
+        ("nope", "@food@127.0.0.1:8101", "Choose one of this instance&#39;s groups."),
+        ("root", "@food@127.0.0.1:8101", "Choose one of this instance&#39;s groups."),
+    ],
+)
 async def test_a_follow_that_cannot_be_resolved_is_refused_and_nothing_is_stored(
     pair_admin: tuple[Instance, Instance, httpx.AsyncClient], group: str, handle: str, error: str
 ) -> None:
@@ -398,9 +465,13 @@ async def test_a_follow_that_cannot_be_resolved_is_refused_and_nothing_is_stored
         assert await session.scalar(select(func.count()).select_from(Follow)) == 0
 
 
-async def test_unfollowing_what_is_not_followed_is_refused(pair_admin: tuple[Instance, Instance, httpx.AsyncClient]) -> None:
+async def test_unfollowing_what_is_not_followed_is_refused(
+    pair_admin: tuple[Instance, Instance, httpx.AsyncClient],
+) -> None:
     _, _, admin = pair_admin
 
-    response = await post(admin, f"{PAGE}/follows/delete", {"group": "food", "actor": f"{A}/actors/food"}, PAGE)
+    response = await post(
+        admin, f"{PAGE}/follows/delete", {"group": "food", "actor": f"{A}/actors/food"}, PAGE
+    )
 
     assert response.status_code == 404 and "That group does not follow that actor." in response.text

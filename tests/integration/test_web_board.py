@@ -1,7 +1,6 @@
 """The network board: our groups' public items and the items of groups they follow elsewhere,
 delivered over real signed HTTP between two instances; filters by kind, category and distance."""
 
-
 import pytest
 from sqlalchemy import select
 
@@ -20,8 +19,6 @@ A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
 LIMA = Place("Miraflores", -12.12, -77.03, 500)
 CUSCO = Place("San Blas", -13.51, -71.97, 500)
-
-
 
 
 async def _post(instance: Instance, *drafts: Draft) -> None:
@@ -49,14 +46,21 @@ async def test_anonymous_visitors_are_sent_to_sign_in(instance: Instance) -> Non
     assert response.headers["location"] == "/login?next=/board%3Fkind%3Dask"
 
 
-async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pair: tuple[Instance, Instance]) -> None:
+async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(
+    pair: tuple[Instance, Instance],
+) -> None:
     a, b = pair
     # Given B's food follows A's food, and both post
     await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
     await settle(a, b)
-    await _post(a, Draft(Kind.ASK, "Blankets for the shelter", category="goods", as_group=True, place=LIMA))
-    await _post(b, Draft(Kind.OFFER, "Bread on Saturdays", category="food", as_group=True),
-                Draft(Kind.ASK, "Members-only rent fund", visibility=Visibility.MEMBERS, as_group=True))
+    await _post(
+        a, Draft(Kind.ASK, "Blankets for the shelter", category="goods", as_group=True, place=LIMA)
+    )
+    await _post(
+        b,
+        Draft(Kind.OFFER, "Bread on Saturdays", category="food", as_group=True),
+        Draft(Kind.ASK, "Members-only rent fund", visibility=Visibility.MEMBERS, as_group=True),
+    )
     await settle(a, b)
     await set_password(b)
     await sign_in(b.http, "ana", PASSWORD)
@@ -64,7 +68,8 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pai
     # When Ana on B opens the board
     response = await b.http.get("/board")
 
-    # Then she sees A's ask (linking to its uri on A) and B's own public offer, not the members-only one
+    # Then she sees A's ask (linking to its uri on A) and B's own public offer, not the
+    # members-only one
     assert response.status_code == 200
     page = response.text
     assert "Blankets for the shelter" in page and f'href="{A}/items/' in page
@@ -72,7 +77,11 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pai
     assert "Members-only rent fund" not in page
     assert page.index("Bread on Saturdays") < page.index("Blankets for the shelter")  # newest first
     html = Page(page)
-    assert html.h1 == 1 and html.unlabelled() == [] and html.landmarks == {"header", "nav", "main", "footer"}
+    assert (
+        html.h1 == 1
+        and html.unlabelled() == []
+        and html.landmarks == {"header", "nav", "main", "footer"}
+    )
 
     # And once B blocks A's server, A's items leave the board
     async with b.runtime.sessions() as session, session.begin():
@@ -82,7 +91,9 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(pai
     assert "Blankets for the shelter" not in after and "Bread on Saturdays" in after
 
 
-async def test_a_remote_item_posted_in_a_members_name_is_listed_under_her_group(pair: tuple[Instance, Instance]) -> None:
+async def test_a_remote_item_posted_in_a_members_name_is_listed_under_her_group(
+    pair: tuple[Instance, Instance],
+) -> None:
     a, b = pair
     async with a.runtime.sessions() as session, session.begin():
         food = await actors.find_actor(session, "food")
@@ -90,22 +101,29 @@ async def test_a_remote_item_posted_in_a_members_name_is_listed_under_her_group(
         food.name = "Miraflores Food Share"
     await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
     await settle(a, b)
-    await _post(a, Draft(Kind.ASK, "Rice for the community kitchen", category="food", as_group=False))
+    await _post(
+        a, Draft(Kind.ASK, "Rice for the community kitchen", category="food", as_group=False)
+    )
     await settle(a, b)
     await set_password(b)
     await sign_in(b.http, "ana", PASSWORD)
 
     page = (await b.http.get("/board")).text
 
-    entry = page[page.index("Rice for the community kitchen"):]
-    assert "Miraflores Food Share" in entry[:entry.index("</li>")]
+    entry = page[page.index("Rice for the community kitchen") :]
+    assert "Miraflores Food Share" in entry[: entry.index("</li>")]
 
 
-async def test_followers_only_items_show_only_to_members_of_the_following_group(pair: tuple[Instance, Instance]) -> None:
+async def test_followers_only_items_show_only_to_members_of_the_following_group(
+    pair: tuple[Instance, Instance],
+) -> None:
     a, b = pair
     await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
     await settle(a, b)
-    await _post(a, Draft(Kind.ASK, "Quiet ask for followers", visibility=Visibility.FOLLOWERS, as_group=True))
+    await _post(
+        a,
+        Draft(Kind.ASK, "Quiet ask for followers", visibility=Visibility.FOLLOWERS, as_group=True),
+    )
     await settle(a, b)
     async with b.runtime.sessions() as session:
         assert list(await session.scalars(select(RemoteItem.visibility))) == ["followers"]
@@ -135,20 +153,34 @@ async def test_the_board_filters_by_kind_category_and_distance(instance: Instanc
 
     asks = (await instance.http.get("/board?kind=ask")).text
     transport = (await instance.http.get("/board?category=transport")).text
-    near_lima = (await instance.http.get("/board", params={"near": "-12.1, -77.0", "within": "10"})).text
-    chosen_place = (await instance.http.get("/board", params={"place": "-13.5100,-71.9700", "within": "5"})).text
+    near_lima = (
+        await instance.http.get("/board", params={"near": "-12.1, -77.0", "within": "10"})
+    ).text
+    chosen_place = (
+        await instance.http.get("/board", params={"place": "-13.5100,-71.9700", "within": "5"})
+    ).text
 
-    assert "Blankets in Lima" in asks and "Help with forms" in asks and "Lifts to the market" not in asks
+    assert (
+        "Blankets in Lima" in asks
+        and "Help with forms" in asks
+        and "Lifts to the market" not in asks
+    )
     assert "Lifts to the market" in transport and "Blankets in Lima" not in transport
     assert "Blankets in Lima" in near_lima and "km away" in near_lima
-    assert "Lifts to the market" not in near_lima and "Help with forms" not in near_lima  # no point: not near
+    assert (
+        "Lifts to the market" not in near_lima and "Help with forms" not in near_lima
+    )  # no point: not near
     assert "Lifts to the market" in chosen_place and "Blankets in Lima" not in chosen_place
     assert "Only coarse places are used" in near_lima
     assert "San Blas" in asks  # the groups' places are offered as choices
 
 
-@pytest.mark.parametrize("params", [{"near": "javascript:alert(1)"}, {"near": "91,0"}, {"near": "1,1", "within": "-3"}])
-async def test_a_bad_place_or_distance_is_a_clear_error_not_a_crash(instance: Instance, params: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "params", [{"near": "javascript:alert(1)"}, {"near": "91,0"}, {"near": "1,1", "within": "-3"}]
+)
+async def test_a_bad_place_or_distance_is_a_clear_error_not_a_crash(
+    instance: Instance, params: dict[str, str]
+) -> None:
     await set_password(instance)
     await sign_in(instance.http, "ana", PASSWORD)
 

@@ -27,8 +27,6 @@ OTHER = "http://127.0.0.1:8203"
 FOOD_ON_A = "food@127.0.0.1:8101"
 
 
-
-
 class Lookups:
     """Counts what the instance's safe client is asked to fetch (the real client still answers)."""
 
@@ -55,7 +53,8 @@ async def _add_member(instance: Instance, name: str, role: Role) -> None:
 async def _follows(instance: Instance) -> list[tuple[str, str]]:
     async with instance.runtime.sessions() as session:
         rows = await session.execute(
-            select(RemoteActor.uri, Follow.state).join(Follow, Follow.remote_actor_id == RemoteActor.id)
+            select(RemoteActor.uri, Follow.state)
+            .join(Follow, Follow.remote_actor_id == RemoteActor.id)
             .where(Follow.direction == Direction.OUTBOUND)
         )
         return [(row.uri, row.state) for row in rows]
@@ -68,13 +67,18 @@ async def _remote_actors(instance: Instance) -> int:
 
 # --- "Follow from your server" ---
 
+
 async def test_the_follow_page_asks_for_your_account_accessibly(instance: Instance) -> None:
     response = await instance.http.get("/@food/follow")
 
     page = Page(response.text)
     assert response.status_code == 200
     assert "@food@127.0.0.1:8101" in response.text
-    assert page.h1 == 1 and page.unlabelled() == [] and [c["name"] for c in page.controls] == ["account"]
+    assert (
+        page.h1 == 1
+        and page.unlabelled() == []
+        and [c["name"] for c in page.controls] == ["account"]
+    )
     assert (await instance.http.get("/@nobody/follow")).status_code == 404
     assert (await instance.http.get("/@ana/follow")).status_code == 404  # members are not groups
 
@@ -91,14 +95,20 @@ async def test_your_handle_sends_you_to_your_servers_subscribe_template(
     # Then A read B's WebFinger for Ana and sends her to B's template, with the group's handle
     assert lookups.urls == [f"{B}/.well-known/webfinger?resource=acct:ana@127.0.0.1:8102"]
     assert response.status_code == 303
-    assert response.headers["location"] == f"{B}/authorize_interaction?uri={quote(FOOD_ON_A, safe='')}"
+    assert (
+        response.headers["location"] == f"{B}/authorize_interaction?uri={quote(FOOD_ON_A, safe='')}"
+    )
 
 
-async def test_the_whole_round_trip_makes_the_group_on_b_follow_the_group_on_a(pair: tuple[Instance, Instance]) -> None:
+async def test_the_whole_round_trip_makes_the_group_on_b_follow_the_group_on_a(
+    pair: tuple[Instance, Instance],
+) -> None:
     a, b = pair
     await set_password(b)
     await sign_in(b.http, "ana", PASSWORD)
-    location = (await a.http.get("/@food/follow", params={"account": "ana@127.0.0.1:8102"})).headers["location"]
+    location = (
+        await a.http.get("/@food/follow", params={"account": "ana@127.0.0.1:8102"})
+    ).headers["location"]
     assert location.startswith(B)
 
     # Ana lands on her own server, sees who it is and follows as her group
@@ -108,12 +118,19 @@ async def test_the_whole_round_trip_makes_the_group_on_b_follow_the_group_on_a(p
     assert "Food for everyone." in landing.text and "Follow as Food Share" in landing.text
     page = Page(landing.text)
     assert page.h1 == 1 and page.unlabelled() == []
-    followed = await b.http.post("/authorize_interaction", data={
-        "csrf_token": page.csrf, "uri": f"{A}/actors/food", "group": "food",
-    })
+    followed = await b.http.post(
+        "/authorize_interaction",
+        data={
+            "csrf_token": page.csrf,
+            "uri": f"{A}/actors/food",
+            "group": "food",
+        },
+    )
 
     assert followed.status_code == 303
-    assert followed.headers["location"].startswith("/authorize_interaction/followed?group=food&uri=")
+    assert followed.headers["location"].startswith(
+        "/authorize_interaction/followed?group=food&uri="
+    )
     assert await _follows(b) == [(f"{A}/actors/food", "pending")]
     assert "asked to follow them" in (await b.http.get(followed.headers["location"])).text
     await settle(a, b)
@@ -130,7 +147,9 @@ async def test_just_a_server_name_goes_to_its_authorize_interaction_once_it_answ
     response = await a.http.get("/@food/follow", params={"account": "127.0.0.1:8102"})
 
     assert response.status_code == 303
-    assert response.headers["location"] == f"{B}/authorize_interaction?uri={quote(FOOD_ON_A, safe='')}"
+    assert (
+        response.headers["location"] == f"{B}/authorize_interaction?uri={quote(FOOD_ON_A, safe='')}"
+    )
     assert lookups.urls == [f"{B}/.well-known/nodeinfo"]
 
 
@@ -153,20 +172,26 @@ async def test_a_server_that_does_not_answer_as_a_fediverse_server_is_not_redire
     assert response.status_code == 200 and "location" not in response.headers
     assert f"We could not confirm {server}" in response.text
     # She may still go by hand, to a link that names where it goes and sends no referrer.
-    link = f'href="{scheme}://{server}/authorize_interaction?uri=food%40127.0.0.1%3A8101" rel="noopener noreferrer nofollow"'
+    link = (
+        f'href="{scheme}://{server}/authorize_interaction?uri=food%40127.0.0.1%3A8101" '
+        'rel="noopener noreferrer nofollow"'
+    )
     assert link in response.text
 
 
-@pytest.mark.parametrize("account", [
-    "ana@127.0.0.1:9/x",
-    "javascript:alert(1)",
-    "ana@javascript:alert(1)",
-    "https://social.example",
-    "ana@social.example?next=https://evil.example",
-    "ana@@social.example",
-    "ana@" + "a" * 300 + ".example",
-    "",
-])
+@pytest.mark.parametrize(
+    "account",
+    [
+        "ana@127.0.0.1:9/x",
+        "javascript:alert(1)",
+        "ana@javascript:alert(1)",
+        "https://social.example",
+        "ana@social.example?next=https://evil.example",
+        "ana@@social.example",
+        "ana@" + "a" * 300 + ".example",
+        "",
+    ],
+)
 async def test_hostile_or_malformed_accounts_are_refused_without_any_fetch(
     instance: Instance, monkeypatch: pytest.MonkeyPatch, account: str
 ) -> None:
@@ -198,7 +223,9 @@ async def test_the_ssrf_guard_applies_to_the_lookup(database_url: str) -> None:
     assert "We do not contact that address" in response.text
 
 
-async def test_a_blocked_server_is_not_contacted(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_blocked_server_is_not_contacted(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with instance.runtime.sessions() as session, session.begin():
         await policy.block_domain(session, "bad.example")
     instance.runtime.blocklist.forget()
@@ -214,19 +241,32 @@ def _other_software(templates: dict[str, str]) -> Starlette:
 
     async def webfinger(request: Request) -> Response:
         name = request.query_params.get("resource", "").removeprefix("acct:").partition("@")[0]
-        links = [{"rel": "self", "type": "application/activity+json", "href": f"{OTHER}/users/{name}"}]
+        links = [
+            {"rel": "self", "type": "application/activity+json", "href": f"{OTHER}/users/{name}"}
+        ]
         links.append({"rel": discovery.SUBSCRIBE_REL, "template": templates[name]})
-        return JSONResponse({"subject": f"acct:{name}@127.0.0.1:8203", "links": links},
-                            media_type="application/jrd+json")
+        return JSONResponse(
+            {"subject": f"acct:{name}@127.0.0.1:8203", "links": links},
+            media_type="application/jrd+json",
+        )
 
     return Starlette(routes=[Route("/.well-known/webfinger", webfinger)])
 
 
-@pytest.mark.parametrize(("template", "expected"), [
-    (f"{OTHER}/authorize-follow?acct={{uri}}", f"{OTHER}/authorize-follow?acct=food%40127.0.0.1%3A8101"),
-    ("https://evil.example/login?next={uri}", f"{OTHER}/authorize_interaction?uri=food%40127.0.0.1%3A8101"),
-    ("javascript:alert('{uri}')", f"{OTHER}/authorize_interaction?uri=food%40127.0.0.1%3A8101"),
-])
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            f"{OTHER}/authorize-follow?acct={{uri}}",
+            f"{OTHER}/authorize-follow?acct=food%40127.0.0.1%3A8101",
+        ),
+        (
+            "https://evil.example/login?next={uri}",
+            f"{OTHER}/authorize_interaction?uri=food%40127.0.0.1%3A8101",
+        ),
+        ("javascript:alert('{uri}')", f"{OTHER}/authorize_interaction?uri=food%40127.0.0.1%3A8101"),
+    ],
+)
 async def test_another_softwares_template_is_used_only_on_its_own_server(
     database_url: str, template: str, expected: str
 ) -> None:
@@ -239,11 +279,28 @@ async def test_another_softwares_template_is_used_only_on_its_own_server(
 
 
 def test_subscribe_templates_are_read_from_webfinger_answers() -> None:
-    mastodon = {"links": [{"rel": discovery.SUBSCRIBE_REL, "template": "https://m.example/authorize_interaction?uri={uri}"}]}
-    misskey = {"links": [{"rel": discovery.SUBSCRIBE_REL, "template": "https://k.example/authorize-follow?acct={uri}"}]}
+    mastodon = {
+        "links": [
+            {
+                "rel": discovery.SUBSCRIBE_REL,
+                "template": "https://m.example/authorize_interaction?uri={uri}",
+            }
+        ]
+    }
+    misskey = {
+        "links": [
+            {
+                "rel": discovery.SUBSCRIBE_REL,
+                "template": "https://k.example/authorize-follow?acct={uri}",
+            }
+        ]
+    }
     hostile = {"links": [{"rel": discovery.SUBSCRIBE_REL, "template": "javascript:alert('{uri}')"}]}
 
-    assert discovery.subscribe_template(mastodon) == "https://m.example/authorize_interaction?uri={uri}"
+    assert (
+        discovery.subscribe_template(mastodon)
+        == "https://m.example/authorize_interaction?uri={uri}"
+    )
     assert discovery.subscribe_template(misskey) == "https://k.example/authorize-follow?acct={uri}"
     assert discovery.subscribe_template(hostile) is None
     assert discovery.subscribe_template({"links": [{"rel": "self"}]}) is None
@@ -252,8 +309,11 @@ def test_subscribe_templates_are_read_from_webfinger_answers() -> None:
 
 # --- /authorize_interaction ---
 
+
 async def test_anonymous_visitors_are_sent_to_sign_in_and_back(instance: Instance) -> None:
-    response = await instance.http.get("/authorize_interaction", params={"uri": "food@127.0.0.1:8102"})
+    response = await instance.http.get(
+        "/authorize_interaction", params={"uri": "food@127.0.0.1:8102"}
+    )
 
     assert response.status_code == 303
     location = httpx.URL(response.headers["location"])
@@ -261,12 +321,20 @@ async def test_anonymous_visitors_are_sent_to_sign_in_and_back(instance: Instanc
     assert location.params["next"] == "/authorize_interaction?uri=food%40127.0.0.1%3A8102"
 
 
-async def test_an_unresolvable_uri_is_a_clear_error_and_nothing_is_stored(pair: tuple[Instance, Instance]) -> None:
+async def test_an_unresolvable_uri_is_a_clear_error_and_nothing_is_stored(
+    pair: tuple[Instance, Instance],
+) -> None:
     _, b = pair
     await set_password(b)
     await sign_in(b.http, "ana", PASSWORD)
 
-    for uri in ["nobody@127.0.0.1:8101", "not a handle", f"{A}/items/0123", "javascript:alert(1)", "food@127.0.0.1:8102"]:
+    for uri in [
+        "nobody@127.0.0.1:8101",
+        "not a handle",
+        f"{A}/items/0123",
+        "javascript:alert(1)",
+        "food@127.0.0.1:8102",
+    ]:
         response = await b.http.get("/authorize_interaction", params={"uri": uri})
         assert response.status_code == 400, uri
         assert 'role="alert"' in response.text and Page(response.text).h1 == 1
@@ -275,7 +343,9 @@ async def test_an_unresolvable_uri_is_a_clear_error_and_nothing_is_stored(pair: 
     assert await _follows(b) == []
 
 
-async def test_a_member_who_is_not_a_group_admin_cannot_follow_as_the_group(pair: tuple[Instance, Instance]) -> None:
+async def test_a_member_who_is_not_a_group_admin_cannot_follow_as_the_group(
+    pair: tuple[Instance, Instance],
+) -> None:
     _, b = pair
     await _add_member(b, "bea", Role.MODERATOR)
     await set_password(b, "bea")
@@ -283,9 +353,14 @@ async def test_a_member_who_is_not_a_group_admin_cannot_follow_as_the_group(pair
 
     shown = await b.http.get("/authorize_interaction", params={"uri": FOOD_ON_A})
     token = await csrf(b.http, "/authorize_interaction?uri=" + quote(FOOD_ON_A))
-    refused = await b.http.post("/authorize_interaction", data={
-        "csrf_token": token, "uri": f"{A}/actors/food", "group": "food",
-    })
+    refused = await b.http.post(
+        "/authorize_interaction",
+        data={
+            "csrf_token": token,
+            "uri": f"{A}/actors/food",
+            "group": "food",
+        },
+    )
 
     assert shown.status_code == 200 and "Food Share" in shown.text
     assert "Follow as" not in shown.text and "Only a group's admins" in shown.text
@@ -294,15 +369,22 @@ async def test_a_member_who_is_not_a_group_admin_cannot_follow_as_the_group(pair
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])
-async def test_following_without_the_csrf_token_is_refused(pair: tuple[Instance, Instance], token: str | None) -> None:
+async def test_following_without_the_csrf_token_is_refused(
+    pair: tuple[Instance, Instance], token: str | None
+) -> None:
     _, b = pair
     await set_password(b)
     await sign_in(b.http, "ana", PASSWORD)
     await b.http.get("/authorize_interaction", params={"uri": FOOD_ON_A})
 
-    response = await b.http.post("/authorize_interaction", data={
-        "uri": f"{A}/actors/food", "group": "food", **({"csrf_token": token} if token else {}),
-    })
+    response = await b.http.post(
+        "/authorize_interaction",
+        data={
+            "uri": f"{A}/actors/food",
+            "group": "food",
+            **({"csrf_token": token} if token else {}),
+        },
+    )
 
     assert response.status_code == 403
     assert await _follows(b) == []

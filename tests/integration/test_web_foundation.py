@@ -25,7 +25,9 @@ async def test_an_invitation_joins_the_new_member_with_its_role_once(instance: I
         token = await invitations.invite(session, food, Role.MODERATOR)
 
     async with instance.runtime.sessions() as session, session.begin():
-        carla = await invitations.accept(session, token, "carla", passwords.hash_password(PASSWORD), "Carla")
+        carla = await invitations.accept(
+            session, token, "carla", passwords.hash_password(PASSWORD), "Carla"
+        )
         assert await actors.role_in(session, food, carla) == Role.MODERATOR
         stored = await session.scalar(select(Invitation))
         assert stored is not None and stored.token_hash != token and stored.used_by_id == carla.id
@@ -69,9 +71,15 @@ async def test_roles_rank_and_an_instance_admin_acts_in_every_group(instance: In
         assert [g.username for g in await access.groups_of(session, root, Role.ADMIN)] == ["food"]
 
 
-@pytest.mark.parametrize("next_path, lands_on", [
-    ("/my/items", "/my/items"), ("https://evil.example/", "/"), ("//evil.example/x", "/"), ("/\\evil", "/"),
-])
+@pytest.mark.parametrize(
+    "next_path, lands_on",
+    [
+        ("/my/items", "/my/items"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil", "/"),
+    ],
+)
 async def test_signing_in_returns_only_to_a_page_of_this_site(
     instance: Instance, next_path: str, lands_on: str
 ) -> None:
@@ -79,7 +87,8 @@ async def test_signing_in_returns_only_to_a_page_of_this_site(
     token = await csrf(instance.http)
 
     response = await instance.http.post(
-        "/login", data={"csrf_token": token, "username": "ana", "password": PASSWORD, "next": next_path}
+        "/login",
+        data={"csrf_token": token, "username": "ana", "password": PASSWORD, "next": next_path},
     )
 
     assert response.status_code == 303 and response.headers["location"] == lands_on
@@ -91,7 +100,9 @@ async def test_the_login_form_carries_where_to_go_next(instance: Instance) -> No
     assert 'name="next" value="/post?kind=ask"' in page.text
 
 
-async def test_a_chosen_language_is_remembered_and_only_known_languages_are_accepted(instance: Instance) -> None:
+async def test_a_chosen_language_is_remembered_and_only_known_languages_are_accepted(
+    instance: Instance,
+) -> None:
     chosen = await instance.http.get("/language/es", params={"next": "/login"})
     assert chosen.status_code == 303 and chosen.headers["location"] == "/login"
     assert instance.http.cookies.get("ayni_lang") == "es"
@@ -102,7 +113,9 @@ async def test_a_chosen_language_is_remembered_and_only_known_languages_are_acce
 
 
 async def test_the_browsers_language_is_used_when_none_was_chosen(instance: Instance) -> None:
-    page = await instance.http.get("/login", headers={"Accept-Language": "fr;q=1, es-AR;q=0.8, en;q=0.5"})
+    page = await instance.http.get(
+        "/login", headers={"Accept-Language": "fr;q=1, es-AR;q=0.8, en;q=0.5"}
+    )
 
     assert '<html lang="es">' in page.text
 
@@ -112,7 +125,9 @@ async def test_an_error_is_a_page_for_browsers_and_text_for_programs(instance: I
     await sign_in(instance.http, "ana", PASSWORD)
     assert await signed_in_as(instance.http) == "ana"
 
-    browser = await instance.http.post("/logout", data={"csrf_token": "forged"}, headers={"Accept": "text/html"})
+    browser = await instance.http.post(
+        "/logout", data={"csrf_token": "forged"}, headers={"Accept": "text/html"}
+    )
     program = await instance.http.post("/logout", data={"csrf_token": "forged"})
 
     assert browser.status_code == program.status_code == 403

@@ -27,18 +27,34 @@ async def remote_responses(instance: Instance, item: Item) -> tuple[int, int]:
     async with instance.runtime.sessions() as session, session.begin():
         food = await actors.find_actor(session, "food")
         assert food is not None
-        lucia = RemoteActor(uri=f"{PEER}/users/lucia", host="social.example", username="lucia", name="Lucía",
-                            inbox_uri=f"{PEER}/users/lucia/inbox", document={})
+        lucia = RemoteActor(
+            uri=f"{PEER}/users/lucia",
+            host="social.example",
+            username="lucia",
+            name="Lucía",
+            inbox_uri=f"{PEER}/users/lucia/inbox",
+            document={},
+        )
         session.add(lucia)
         await session.flush()
         ids = []
-        for n, (kind, public, text) in enumerate([
-            (ResponseKind.REPLY, True, "<p>I have two packs to spare</p>"),
-            (ResponseKind.MESSAGE, False, "<p>I live nearby, can bring them tonight</p>"),
-        ]):
-            note = RemoteObject(uri=f"{PEER}/notes/{n}", type="Note", kind="response" if public else "private",
-                                remote_actor_id=lucia.id, local_actor_id=food.id, in_reply_to_uri=item.uri,
-                                content_html=text, public=public, document={})
+        for n, (kind, public, text) in enumerate(
+            [
+                (ResponseKind.REPLY, True, "<p>I have two packs to spare</p>"),
+                (ResponseKind.MESSAGE, False, "<p>I live nearby, can bring them tonight</p>"),
+            ]
+        ):
+            note = RemoteObject(
+                uri=f"{PEER}/notes/{n}",
+                type="Note",
+                kind="response" if public else "private",
+                remote_actor_id=lucia.id,
+                local_actor_id=food.id,
+                in_reply_to_uri=item.uri,
+                content_html=text,
+                public=public,
+                document={},
+            )
             session.add(note)
             await session.flush()
             response = ItemResponse(item_id=item.id, kind=kind, remote_object_id=note.id)
@@ -50,16 +66,30 @@ async def remote_responses(instance: Instance, item: Item) -> tuple[int, int]:
 
 def accessible(html: str) -> None:
     page = Page(html)
-    assert page.h1 == 1 and page.unlabelled() == [] and page.landmarks == {"header", "nav", "main", "footer"}
+    assert (
+        page.h1 == 1
+        and page.unlabelled() == []
+        and page.landmarks == {"header", "nav", "main", "footer"}
+    )
 
 
 async def test_a_public_item_page_shows_its_facts_and_the_author_only_when_not_posted_as_the_group(
     instance: Instance,
 ) -> None:
     await people(instance)
-    ask = await posted(instance, Draft(Kind.ASK, "Nappies, size 4", "Any **brand** <script>x</script>", "goods",
-                                       quantity=2, place=Place("Riverside", 40.41678, -3.70379),
-                                       needed_by=datetime(2026, 12, 20, 22, tzinfo=UTC), as_group=True))
+    ask = await posted(
+        instance,
+        Draft(
+            Kind.ASK,
+            "Nappies, size 4",
+            "Any **brand** <script>x</script>",
+            "goods",
+            quantity=2,
+            place=Place("Riverside", 40.41678, -3.70379),
+            needed_by=datetime(2026, 12, 20, 22, tzinfo=UTC),
+            as_group=True,
+        ),
+    )
     offer = await posted(instance, Draft(Kind.OFFER, "Soup on Fridays", category="food"))
 
     as_group = await anonymous_get(instance, f"/items/{ask.uuid}")
@@ -67,8 +97,17 @@ async def test_a_public_item_page_shows_its_facts_and_the_author_only_when_not_p
 
     assert as_group.status_code == 200
     text = as_group.text
-    for shown in ("Ask: Nappies, size 4", "Open", "Goods", "Riverside", "December 20, 2026", 'href="/@food"',
-                  "<strong>brand</strong>", "How to help", "Members: sign in to answer."):
+    for shown in (
+        "Ask: Nappies, size 4",
+        "Open",
+        "Goods",
+        "Riverside",
+        "December 20, 2026",
+        'href="/@food"',
+        "<strong>brand</strong>",
+        "How to help",
+        "Members: sign in to answer.",
+    ):
         assert shown in text, shown
     assert "<script>" not in text and "40.41678" not in text
     assert "Posted by" not in text and "Ben" not in text and "/@ben" not in text
@@ -88,17 +127,24 @@ async def test_a_non_public_item_page_is_only_for_signed_in_members_of_its_group
     instance: Instance, visibility: Visibility
 ) -> None:
     await people(instance)
-    item = await posted(instance, Draft(Kind.ASK, "Rent support", category="money", visibility=visibility))
+    item = await posted(
+        instance, Draft(Kind.ASK, "Rent support", category="money", visibility=visibility)
+    )
 
     anonymous = await anonymous_get(instance, f"/items/{item.uuid}")
     async with browser(instance, "tess") as other_group:
         outsider = await other_group.get(f"/items/{item.uuid}")
-        outsider_answer = await other_group.post(f"/items/{item.uuid}/respond",
-                                                 data={"csrf_token": await csrf(other_group, "/my/items")})
+        outsider_answer = await other_group.post(
+            f"/items/{item.uuid}/respond", data={"csrf_token": await csrf(other_group, "/my/items")}
+        )
     async with browser(instance, "dani") as member:
         inside = await member.get(f"/items/{item.uuid}")
 
-    assert anonymous.status_code == 404 and outsider.status_code == 404 and outsider_answer.status_code == 404
+    assert (
+        anonymous.status_code == 404
+        and outsider.status_code == 404
+        and outsider_answer.status_code == 404
+    )
     assert "Rent support" not in anonymous.text + outsider.text
     assert inside.status_code == 200 and "Rent support" in inside.text
     assert inside.headers["cache-control"] == "private, no-store"
@@ -106,14 +152,18 @@ async def test_a_non_public_item_page_is_only_for_signed_in_members_of_its_group
         assert list(await session.scalars(select(ItemResponse))) == []
 
 
-async def test_a_member_answers_i_can_help_and_only_the_author_and_moderators_see_who(instance: Instance) -> None:
+async def test_a_member_answers_i_can_help_and_only_the_author_and_moderators_see_who(
+    instance: Instance,
+) -> None:
     await people(instance)
     item = await posted(instance, Draft(Kind.ASK, "Nappies, size 4", category="goods"))
 
     async with browser(instance, "dani") as dani:
         page = await dani.get(f"/items/{item.uuid}")
         forged = await dani.post(f"/items/{item.uuid}/respond", data={"csrf_token": "forged"})
-        answered = await dani.post(f"/items/{item.uuid}/respond", data={"csrf_token": Page(page.text).csrf or ""})
+        answered = await dani.post(
+            f"/items/{item.uuid}/respond", data={"csrf_token": Page(page.text).csrf or ""}
+        )
         after = await dani.get(f"/items/{item.uuid}")
     async with browser(instance, "ben") as author:
         author_view = (await author.get(f"/items/{item.uuid}")).text
@@ -134,22 +184,37 @@ async def test_a_member_answers_i_can_help_and_only_the_author_and_moderators_se
 
 async def test_a_call_counts_the_people_coming(instance: Instance) -> None:
     await people(instance)
-    call = await posted(instance, Draft(Kind.CALL, "Unload the van", place=Place("Market hall"), people_wanted=3,
-                                        meeting_point="The side door",
-                                        starts_at=datetime(2026, 12, 5, 9, tzinfo=UTC), timezone="Europe/Madrid"))
+    call = await posted(
+        instance,
+        Draft(
+            Kind.CALL,
+            "Unload the van",
+            place=Place("Market hall"),
+            people_wanted=3,
+            meeting_point="The side door",
+            starts_at=datetime(2026, 12, 5, 9, tzinfo=UTC),
+            timezone="Europe/Madrid",
+        ),
+    )
 
     async with browser(instance, "dani") as dani:
         page = await dani.get(f"/items/{call.uuid}")
-        await dani.post(f"/items/{call.uuid}/respond", data={"csrf_token": Page(page.text).csrf or ""})
+        await dani.post(
+            f"/items/{call.uuid}/respond", data={"csrf_token": Page(page.text).csrf or ""}
+        )
         after = (await dani.get(f"/items/{call.uuid}")).text
 
     assert "I&#39;m coming" in page.text or "I'm coming" in page.text
-    assert "Saturday, December 5, 2026, 10:00\u202fAM" in page.text and "Europe/Madrid" in page.text and "The side door" in page.text
+    assert (
+        "Saturday, December 5, 2026, 10:00\u202fAM" in page.text
+        and "Europe/Madrid" in page.text
+        and "The side door" in page.text
+    )
     assert "You said you are coming." in after
     assert "<dt>People coming</dt><dd>1</dd>" in after
 
 
-async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_who_answers_privately(
+async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_answering_privately(
     instance: Instance,
 ) -> None:
     await people(instance)
@@ -159,27 +224,45 @@ async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_w
 
     anonymous_view = (await anonymous_get(instance, f"/items/{item.uuid}")).text
     async with browser(instance, "dani") as dani:
-        refused = await dani.post(path, data={"csrf_token": await csrf(dani, "/my/items"), "text": "Hello"})
+        refused = await dani.post(
+            path, data={"csrf_token": await csrf(dani, "/my/items"), "text": "Hello"}
+        )
     async with browser(instance, "ben") as ben:
         view = await ben.get(f"/items/{item.uuid}")
         token = Page(view.text).csrf or ""
         forged = await ben.post(path, data={"csrf_token": "forged", "text": "Thanks!"})
         empty = await ben.post(path, data={"csrf_token": token, "text": "  "})
-        sent = await ben.post(path, data={"csrf_token": token, "text": "Thanks! Tonight is perfect."})
+        sent = await ben.post(
+            path, data={"csrf_token": token, "text": "Thanks! Tonight is perfect."}
+        )
         after = (await ben.get(f"/items/{item.uuid}")).text
 
-    assert "I have two packs to spare" in anonymous_view and "Lucía (@lucia@social.example)" in anonymous_view
-    assert "can bring them tonight" not in anonymous_view and "Answer privately" not in anonymous_view
+    assert (
+        "I have two packs to spare" in anonymous_view
+        and "Lucía (@lucia@social.example)" in anonymous_view
+    )
+    assert (
+        "can bring them tonight" not in anonymous_view and "Answer privately" not in anonymous_view
+    )
     assert "can bring them tonight" in view.text and "sent a private message" in view.text
-    assert view.text.count("Answer privately") == 2  # the public reply can be answered privately too
+    assert (
+        view.text.count("Answer privately") == 2
+    )  # the public reply can be answered privately too
     assert "replied publicly" in view.text and "Every answer" not in anonymous_view
     accessible(view.text)
     assert refused.status_code == 403 and forged.status_code == 403
-    assert empty.status_code == 400 and "Write something to send." in empty.text and 'role="alert"' in empty.text
+    assert (
+        empty.status_code == 400
+        and "Write something to send." in empty.text
+        and 'role="alert"' in empty.text
+    )
     assert sent.status_code == 303 and "sent privately" in after
     async with instance.runtime.sessions() as session:
-        creates = [a for a in await session.scalars(select(Activity).order_by(Activity.id))
-                   if a.type == "Create" and a.document["object"].get("inReplyTo") == f"{PEER}/notes/1"]
+        creates = [
+            a
+            for a in await session.scalars(select(Activity).order_by(Activity.id))
+            if a.type == "Create" and a.document["object"].get("inReplyTo") == f"{PEER}/notes/1"
+        ]
     assert len(creates) == 1
     note = creates[0].document["object"]
     assert note["to"] == [f"{PEER}/users/lucia"] and "Tonight is perfect" in note["content"]

@@ -43,7 +43,8 @@ async def roles_in_food(instance: Instance) -> dict[str, str]:
         food = await actors.find_actor(session, "food")
         assert food is not None
         rows = await session.execute(
-            select(LocalActor.username, Membership.role).join(Membership, Membership.member_id == LocalActor.id)
+            select(LocalActor.username, Membership.role)
+            .join(Membership, Membership.member_id == LocalActor.id)
             .where(Membership.group_id == food.id)
         )
         return {username: role for username, role in rows.all()}
@@ -117,11 +118,16 @@ async def test_the_last_admin_can_be_neither_demoted_nor_removed(food: Instance)
         removed = await post(ana, f"/groups/food/members/{ids['ana']}/delete")
         for response in (demoted, removed):
             assert response.status_code == 400
-            assert "The group needs at least one admin" in response.text and 'role="alert"' in response.text
+            assert (
+                "The group needs at least one admin" in response.text
+                and 'role="alert"' in response.text
+            )
         assert (await roles_in_food(food))["ana"] == "admin"
 
         # Once someone else is an admin, ana may step down
-        assert (await post(ana, f"/groups/food/members/{ids['mo']}/role", role="admin")).status_code == 303
+        assert (
+            await post(ana, f"/groups/food/members/{ids['mo']}/role", role="admin")
+        ).status_code == 303
         stepped_down = await post(ana, f"/groups/food/members/{ids['ana']}/role", role="member")
 
     assert stepped_down.status_code == 303 and stepped_down.headers["location"] == "/groups"
@@ -172,11 +178,16 @@ async def test_anonymous_visitors_are_sent_to_sign_in(food: Instance) -> None:
     async with browser(food) as anonymous:
         response = await anonymous.get("/groups/food/members")
 
-    assert response.status_code == 303 and response.headers["location"] == "/login?next=/groups/food/members"
+    assert (
+        response.status_code == 303
+        and response.headers["location"] == "/login?next=/groups/food/members"
+    )
 
 
 @pytest.mark.parametrize("who", ["ben", "mo", "bea"])
-async def test_only_the_groups_admins_open_the_page_or_act_and_nothing_changes(food: Instance, who: str) -> None:
+async def test_only_the_groups_admins_open_the_page_or_act_and_nothing_changes(
+    food: Instance, who: str
+) -> None:
     """A member, a moderator (moderators do not manage members), and another group's admin."""
     actions = await forms(food)
     before = await snapshot(food)
@@ -189,7 +200,9 @@ async def test_only_the_groups_admins_open_the_page_or_act_and_nothing_changes(f
     assert await snapshot(food) == before
 
 
-async def test_another_groups_admin_cannot_reach_food_through_their_own_group(food: Instance) -> None:
+async def test_another_groups_admin_cannot_reach_food_through_their_own_group(
+    food: Instance,
+) -> None:
     actions = await forms(food, group="books")
     before = await snapshot(food)
     async with browser(food, "bea") as bea:
@@ -202,9 +215,13 @@ async def test_another_groups_admin_cannot_reach_food_through_their_own_group(fo
 
     after = await snapshot(food)
     invitation_count = 4
-    assert [p for i, p in enumerate(after) if i != invitation_count] == \
-        [p for i, p in enumerate(before) if i != invitation_count]
-    assert len(await invitation_ids(food, "food")) == 1 and len(await invitation_ids(food, "books")) == 1
+    assert [p for i, p in enumerate(after) if i != invitation_count] == [
+        p for i, p in enumerate(before) if i != invitation_count
+    ]
+    assert (
+        len(await invitation_ids(food, "food")) == 1
+        and len(await invitation_ids(food, "books")) == 1
+    )
 
 
 async def test_every_members_form_refuses_a_missing_or_forged_csrf_token(food: Instance) -> None:
@@ -228,12 +245,29 @@ async def test_the_members_page_has_one_h1_landmarks_and_labelled_controls(food:
     assert page.h1 == 1 and page.landmarks == {"header", "nav", "main", "footer"}
     assert page.unlabelled() == []
     assert sum(1 for c in page.controls if "readonly" in c) == 1
-    assert sum(1 for c in page.controls if c.get("name") == "role") == 4  # three members and the invite form
+    assert (
+        sum(1 for c in page.controls if c.get("name") == "role") == 4
+    )  # three members and the invite form
 
 
-async def test_ayni_invite_prints_a_link_that_works_once(cli_env: dict[str, str], database_url: str) -> None:
-    assert run(["init", "--base-url", "http://127.0.0.1:8997", "--database-url", database_url,
-                "--admin", "root"], cli_env).returncode == 0
+async def test_ayni_invite_prints_a_link_that_works_once(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    assert (
+        run(
+            [
+                "init",
+                "--base-url",
+                "http://127.0.0.1:8997",
+                "--database-url",
+                database_url,
+                "--admin",
+                "root",
+            ],
+            cli_env,
+        ).returncode
+        == 0
+    )
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
 
     printed = run(["invite", "food", "--role", "moderator"], cli_env)
@@ -241,16 +275,23 @@ async def test_ayni_invite_prints_a_link_that_works_once(cli_env: dict[str, str]
 
     assert printed.returncode == 0, printed.stderr
     link = printed.stdout.strip()
-    assert link.startswith("http://127.0.0.1:8997/invite/") and "expires in 7 days" in printed.stderr
+    assert (
+        link.startswith("http://127.0.0.1:8997/invite/") and "expires in 7 days" in printed.stderr
+    )
     assert unknown.returncode == 1 and "no group named 'nothing'" in unknown.stderr
     engine = db.create_engine(database_url)
     try:
         async with db.sessionmaker(engine)() as session, session.begin():
-            member = await invitations.accept(session, link.rsplit("/", 1)[1], "carla", passwords.hash_password(PASSWORD))
+            member = await invitations.accept(
+                session, link.rsplit("/", 1)[1], "carla", passwords.hash_password(PASSWORD)
+            )
             food = await actors.find_actor(session, "food")
             assert food is not None
-            role = await session.scalar(select(Membership.role).where(
-                Membership.group_id == food.id, Membership.member_id == member.id))
+            role = await session.scalar(
+                select(Membership.role).where(
+                    Membership.group_id == food.id, Membership.member_id == member.id
+                )
+            )
         assert role == Role.MODERATOR
     finally:
         await engine.dispose()

@@ -51,7 +51,9 @@ class Scene:
 
 
 @contextlib.asynccontextmanager
-async def browser(instance: Instance, username: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def browser(
+    instance: Instance, username: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """A browser of its own (its own cookies), signed in as `username` if given."""
     transport = httpx.ASGITransport(app=instance.app)
     async with httpx.AsyncClient(transport=transport, base_url=instance.settings.base_url) as http:
@@ -67,8 +69,11 @@ async def add_people(instance: Instance) -> None:
         food = await actors.find_actor(session, "food")
         assert food is not None
         books = await actors.create_group(session, "books", "Book Swap")
-        for name, group, role in (("mo", food, Role.MODERATOR), ("ben", food, Role.MEMBER),
-                                  ("bo", books, Role.MODERATOR)):
+        for name, group, role in (
+            ("mo", food, Role.MODERATOR),
+            ("ben", food, Role.MEMBER),
+            ("bo", books, Role.MODERATOR),
+        ):
             member = await actors.create_member(session, name, PASSWORD)
             await actors.join_group(session, group, member, role)
 
@@ -97,21 +102,50 @@ async def fill(scene: Scene) -> None:
         food = await actors.find_actor(session, "food")
         ana = await actors.find_actor(session, "ana")
         assert food is not None and ana is not None
-        item = await posting.create_item(session, runtime.uris, food, ana, Draft(Kind.ASK, "Nappies", as_group=True))
-        bob = RemoteActor(uri=BOB, host="social.example", username="bob", name="Bob",
-                          inbox_uri=f"{BOB}/inbox", document={"url": "javascript:alert(1)"})
+        item = await posting.create_item(
+            session, runtime.uris, food, ana, Draft(Kind.ASK, "Nappies", as_group=True)
+        )
+        bob = RemoteActor(
+            uri=BOB,
+            host="social.example",
+            username="bob",
+            name="Bob",
+            inbox_uri=f"{BOB}/inbox",
+            document={"url": "javascript:alert(1)"},
+        )
         session.add(bob)
         await session.flush()
         submission = RemoteObject(
-            uri=NOTE, type="Note", kind=RemoteObjectKind.SUBMISSION, remote_actor_id=bob.id,
-            local_actor_id=food.id, content_html="<p>Free bread at 7</p>", public=True, document={"id": NOTE})
+            uri=NOTE,
+            type="Note",
+            kind=RemoteObjectKind.SUBMISSION,
+            remote_actor_id=bob.id,
+            local_actor_id=food.id,
+            content_html="<p>Free bread at 7</p>",
+            public=True,
+            document={"id": NOTE},
+        )
         report = RemoteObject(
-            uri="https://social.example/reports/1", type="Flag", kind=RemoteObjectKind.REPORT,
-            remote_actor_id=bob.id, local_actor_id=food.id, content_html="<p>Spam from this group</p>",
-            document={"object": [GROUP, item.uri]})
+            uri="https://social.example/reports/1",
+            type="Flag",
+            kind=RemoteObjectKind.REPORT,
+            remote_actor_id=bob.id,
+            local_actor_id=food.id,
+            content_html="<p>Spam from this group</p>",
+            document={"object": [GROUP, item.uri]},
+        )
         session.add_all([submission, report])
-        session.add(RemoteItem(uri=BOARD_ITEM, remote_actor_id=bob.id, kind=Kind.OFFER, title="Soup for all",
-                               status="open", visibility="public", document={"id": BOARD_ITEM}))
+        session.add(
+            RemoteItem(
+                uri=BOARD_ITEM,
+                remote_actor_id=bob.id,
+                kind=Kind.OFFER,
+                title="Soup for all",
+                status="open",
+                visibility="public",
+                document={"id": BOARD_ITEM},
+            )
+        )
         await group_moderation.block_actor(session, food, bob)
         await session.flush()
         scene.submission_id, scene.bob_id, scene.item_uuid = submission.id, bob.id, item.uuid
@@ -135,15 +169,23 @@ async def scene(database_url: str) -> AsyncIterator[Scene]:
 async def snapshot(instance: Instance) -> tuple[Any, ...]:
     """Everything a moderation or membership action could change."""
     async with instance.runtime.sessions() as session:
+
         def count(model: Any) -> Any:
             return session.scalar(select(func.count()).select_from(model))
 
         return (
             sorted((f.id, f.state) for f in await session.scalars(select(Follow))),
-            await count(Review), await count(Relay), await count(Activity), await count(Invitation),
-            sorted((b.group_id, b.remote_actor_id) for b in await session.scalars(select(ActorBlock))),
+            await count(Review),
+            await count(Relay),
+            await count(Activity),
+            await count(Invitation),
+            sorted(
+                (b.group_id, b.remote_actor_id) for b in await session.scalars(select(ActorBlock))
+            ),
             sorted((i.uuid, i.deleted_at is None) for i in await session.scalars(select(Item))),
-            sorted((m.group_id, m.member_id, m.role) for m in await session.scalars(select(Membership))),
+            sorted(
+                (m.group_id, m.member_id, m.role) for m in await session.scalars(select(Membership))
+            ),
         )
 
 
@@ -162,16 +204,25 @@ def posts(scene: Scene, group: str = "food") -> list[tuple[str, dict[str, str]]]
 
 # --- the groups hub ---------------------------------------------------------------------
 
+
 async def test_the_groups_hub_shows_each_role_its_links(scene: Scene) -> None:
     instance = scene.instance
-    async with browser(instance, "ben") as ben, browser(instance, "mo") as mo, browser(instance, "ana") as ana:
-        as_member, as_moderator, as_admin = [(await http.get("/groups")).text for http in (ben, mo, ana)]
+    async with (
+        browser(instance, "ben") as ben,
+        browser(instance, "mo") as mo,
+        browser(instance, "ana") as ana,
+    ):
+        as_member, as_moderator, as_admin = [
+            (await http.get("/groups")).text for http in (ben, mo, ana)
+        ]
 
     assert "Food Share" in as_member and "Your role: Member" in as_member
     assert 'href="/post?group=food"' in as_member and 'href="/@food"' in as_member
     assert "/groups/food/moderation" not in as_member and "/groups/food/members" not in as_member
     assert "Book Swap" not in as_member
-    assert "Your role: Moderator" in as_moderator and 'href="/groups/food/moderation"' in as_moderator
+    assert (
+        "Your role: Moderator" in as_moderator and 'href="/groups/food/moderation"' in as_moderator
+    )
     assert "/groups/food/members" not in as_moderator
     assert "Your role: Admin" in as_admin and 'href="/groups/food/members"' in as_admin
     assert 'href="/admin"' not in as_admin  # ana administers food, not the instance
@@ -197,6 +248,7 @@ async def test_the_groups_hub_asks_to_sign_in_first(scene: Scene) -> None:
 
 # --- the moderation page -----------------------------------------------------------------
 
+
 async def test_the_moderation_page_lists_what_waits_with_counts(scene: Scene) -> None:
     async with browser(scene.instance, "mo") as mo:
         response = await mo.get("/groups/food/moderation")
@@ -205,8 +257,14 @@ async def test_the_moderation_page_lists_what_waits_with_counts(scene: Scene) ->
     page = response.text
     assert "Pending follow requests (1)" in page and "@alice@127.0.0.1:8201" in page
     assert "Submissions held for approval (1)" in page and "Free bread at 7" in page
-    assert "Reports received (1)" in page and "Spam from this group" in page and "@bob@social.example" in page
-    assert f'<a href="{GROUP}" rel="nofollow noopener">Food Share</a>' in page  # what was reported, named
+    assert (
+        "Reports received (1)" in page
+        and "Spam from this group" in page
+        and "@bob@social.example" in page
+    )
+    assert (
+        f'<a href="{GROUP}" rel="nofollow noopener">Food Share</a>' in page
+    )  # what was reported, named
     assert f'<a href="{scene.item_uri}" rel="nofollow noopener">Nappies</a>' in page
     assert "Blocked accounts (1)" in page
     assert "Nappies" in page and "Soup for all" in page
@@ -218,33 +276,49 @@ async def test_accepting_a_pending_follow_sends_the_accept(scene: Scene) -> None
     async with browser(instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
 
-        response = await mo.post(f"/groups/food/moderation/follows/{scene.follow_id}",
-                                 data={"csrf_token": token, "decision": "accept"})
+        response = await mo.post(
+            f"/groups/food/moderation/follows/{scene.follow_id}",
+            data={"csrf_token": token, "decision": "accept"},
+        )
 
-        assert response.status_code == 303 and response.headers["location"] == "/groups/food/moderation"
+        assert (
+            response.status_code == 303
+            and response.headers["location"] == "/groups/food/moderation"
+        )
         after = (await mo.get("/groups/food/moderation")).text
     assert "@alice@127.0.0.1:8201 now follows the group." in after
     assert "Pending follow requests (0)" in after
     async with instance.runtime.sessions() as session:
         follow = await session.get(Follow, scene.follow_id)
-        assert follow is not None and (follow.direction, follow.state) == (Direction.INBOUND, FollowState.ACCEPTED)
+        assert follow is not None and (follow.direction, follow.state) == (
+            Direction.INBOUND,
+            FollowState.ACCEPTED,
+        )
     await DeliveryWorker(instance.runtime).run_once()
     answers = [a for a in scene.peer.received if a["type"] in ("Accept", "Reject")]
-    assert [(a["type"], a["actor"], a["object"]["id"]) for a in answers] == [("Accept", GROUP, scene.follow_uri)]
+    assert [(a["type"], a["actor"], a["object"]["id"]) for a in answers] == [
+        ("Accept", GROUP, scene.follow_uri)
+    ]
 
 
 async def test_refusing_a_pending_follow_sends_a_reject(scene: Scene) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
-        response = await mo.post(f"/groups/food/moderation/follows/{scene.follow_id}",
-                                 data={"csrf_token": token, "decision": "reject"})
+        response = await mo.post(
+            f"/groups/food/moderation/follows/{scene.follow_id}",
+            data={"csrf_token": token, "decision": "reject"},
+        )
 
     assert response.status_code == 303
     await DeliveryWorker(scene.instance.runtime).run_once()
-    assert [a["type"] for a in scene.peer.received if a["type"] in ("Accept", "Reject")] == ["Reject"]
+    assert [a["type"] for a in scene.peer.received if a["type"] in ("Accept", "Reject")] == [
+        "Reject"
+    ]
 
 
-async def test_approving_a_submission_announces_it_and_a_second_decision_is_refused(scene: Scene) -> None:
+async def test_approving_a_submission_announces_it_and_a_second_decision_is_refused(
+    scene: Scene,
+) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
         path = f"/groups/food/moderation/submissions/{scene.submission_id}"
@@ -256,7 +330,9 @@ async def test_approving_a_submission_announces_it_and_a_second_decision_is_refu
     assert again.status_code == 400 and "decided already" in again.text
     assert Page(again.text).h1 == 1 and 'role="alert"' in again.text
     async with scene.instance.runtime.sessions() as session:
-        announced = list(await session.scalars(select(Activity.object_uri).where(Activity.type == "Announce")))
+        announced = list(
+            await session.scalars(select(Activity.object_uri).where(Activity.type == "Announce"))
+        )
         decisions = list(await session.scalars(select(Review.decision)))
     assert announced == [NOTE] and decisions == ["approved"]
 
@@ -265,48 +341,65 @@ async def test_rejecting_a_submission_sends_nothing(scene: Scene) -> None:
     before = await snapshot(scene.instance)
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
-        response = await mo.post(f"/groups/food/moderation/submissions/{scene.submission_id}",
-                                 data={"csrf_token": token, "decision": "reject"})
+        response = await mo.post(
+            f"/groups/food/moderation/submissions/{scene.submission_id}",
+            data={"csrf_token": token, "decision": "reject"},
+        )
 
     assert response.status_code == 303
     after = await snapshot(scene.instance)
     assert after[1] == before[1] + 1 and after[3] == before[3]  # one review, no new activity
 
 
-async def test_blocking_by_address_removes_the_follow_request_and_unblocking_lifts_a_block(scene: Scene) -> None:
+async def test_blocking_by_address_removes_the_follow_request_and_unblocking_lifts_a_block(
+    scene: Scene,
+) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
 
-        blocked = await mo.post("/groups/food/moderation/blocks",
-                                data={"csrf_token": token, "actor": scene.peer.actor_uri})
-        unblocked = await mo.post(f"/groups/food/moderation/blocks/{scene.bob_id}/delete",
-                                  data={"csrf_token": token})
+        blocked = await mo.post(
+            "/groups/food/moderation/blocks",
+            data={"csrf_token": token, "actor": scene.peer.actor_uri},
+        )
+        unblocked = await mo.post(
+            f"/groups/food/moderation/blocks/{scene.bob_id}/delete", data={"csrf_token": token}
+        )
         page = (await mo.get("/groups/food/moderation")).text
 
     assert blocked.status_code == unblocked.status_code == 303
     assert "@bob@social.example is no longer blocked." in page
     async with scene.instance.runtime.sessions() as session:
-        blocks = list(await session.scalars(select(RemoteActor.uri).join(
-            ActorBlock, ActorBlock.remote_actor_id == RemoteActor.id)))
+        blocks = list(
+            await session.scalars(
+                select(RemoteActor.uri).join(
+                    ActorBlock, ActorBlock.remote_actor_id == RemoteActor.id
+                )
+            )
+        )
         follow = await session.get(Follow, scene.follow_id)
     assert blocks == [scene.peer.actor_uri] and follow is None
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("@nobody@127.0.0.1:8201", "No account could be found"),
-    ("http://", "No account could be found"),
-    ("just words", "No account could be found"),
-    ("https://unreachable.example/users/x", "No account could be found"),
-    ("", "Enter an account"),
-    ("@ana@127.0.0.1:8101", "That account is on this instance"),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("@nobody@127.0.0.1:8201", "No account could be found"),
+        ("http://", "No account could be found"),
+        ("just words", "No account could be found"),
+        ("https://unreachable.example/users/x", "No account could be found"),
+        ("", "Enter an account"),
+        ("@ana@127.0.0.1:8101", "That account is on this instance"),
+    ],
+)
 async def test_an_account_that_cannot_be_blocked_is_explained_and_kept_in_the_form(
     scene: Scene, typed: str, message: str
 ) -> None:
     before = await snapshot(scene.instance)
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
-        response = await mo.post("/groups/food/moderation/blocks", data={"csrf_token": token, "actor": typed})
+        response = await mo.post(
+            "/groups/food/moderation/blocks", data={"csrf_token": token, "actor": typed}
+        )
 
     assert response.status_code == 400 and message in response.text
     assert f'name="actor" value="{typed}"' in response.text
@@ -316,15 +409,19 @@ async def test_an_account_that_cannot_be_blocked_is_explained_and_kept_in_the_fo
 async def test_a_moderator_removes_an_item_of_the_group(scene: Scene) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
-        response = await mo.post(f"/groups/food/moderation/items/{scene.item_uuid}/delete",
-                                 data={"csrf_token": token})
-        again = await mo.post(f"/groups/food/moderation/items/{scene.item_uuid}/delete",
-                              data={"csrf_token": token})
+        response = await mo.post(
+            f"/groups/food/moderation/items/{scene.item_uuid}/delete", data={"csrf_token": token}
+        )
+        again = await mo.post(
+            f"/groups/food/moderation/items/{scene.item_uuid}/delete", data={"csrf_token": token}
+        )
 
     assert response.status_code == 303 and again.status_code == 404
     async with scene.instance.runtime.sessions() as session:
         item = await session.scalar(select(Item).where(Item.uuid == scene.item_uuid))
-        deletes = await session.scalar(select(func.count()).select_from(Activity).where(Activity.type == "Delete"))
+        deletes = await session.scalar(
+            select(func.count()).select_from(Activity).where(Activity.type == "Delete")
+        )
     assert item is not None and item.deleted_at is not None and deletes == 1
 
 
@@ -332,21 +429,30 @@ async def test_relaying_a_board_item_announces_it_once(scene: Scene) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
 
-        relayed = await mo.post("/groups/food/moderation/relay", data={"csrf_token": token, "object": BOARD_ITEM})
-        twice = await mo.post("/groups/food/moderation/relay", data={"csrf_token": token, "object": BOARD_ITEM})
-        unknown = await mo.post("/groups/food/moderation/relay",
-                                data={"csrf_token": token, "object": "https://nowhere.example/x"})
+        relayed = await mo.post(
+            "/groups/food/moderation/relay", data={"csrf_token": token, "object": BOARD_ITEM}
+        )
+        twice = await mo.post(
+            "/groups/food/moderation/relay", data={"csrf_token": token, "object": BOARD_ITEM}
+        )
+        unknown = await mo.post(
+            "/groups/food/moderation/relay",
+            data={"csrf_token": token, "object": "https://nowhere.example/x"},
+        )
 
     assert relayed.status_code == 303
     assert twice.status_code == 400 and "cannot be relayed" in twice.text
     assert unknown.status_code == 400 and "not on the network board" in unknown.text
     assert 'value="https://nowhere.example/x"' in unknown.text
     async with scene.instance.runtime.sessions() as session:
-        announced = list(await session.scalars(select(Activity.object_uri).where(Activity.type == "Announce")))
+        announced = list(
+            await session.scalars(select(Activity.object_uri).where(Activity.type == "Announce"))
+        )
     assert announced == [BOARD_ITEM]
 
 
 # --- role boundaries ---------------------------------------------------------------------
+
 
 async def test_anonymous_visitors_are_sent_to_sign_in(scene: Scene) -> None:
     async with browser(scene.instance) as anonymous:
@@ -382,7 +488,9 @@ async def test_a_plain_member_or_another_groups_moderator_cannot_act_and_nothing
     assert scene.peer.received == []
 
 
-async def test_a_moderator_cannot_act_on_another_groups_ids_through_their_own_group(scene: Scene) -> None:
+async def test_a_moderator_cannot_act_on_another_groups_ids_through_their_own_group(
+    scene: Scene,
+) -> None:
     before = await snapshot(scene.instance)
     async with browser(scene.instance, "bo") as bo:
         token = await csrf(bo, "/groups/books/moderation")
@@ -404,7 +512,9 @@ async def test_a_moderator_cannot_act_on_another_groups_ids_through_their_own_gr
 async def test_every_moderation_form_refuses_a_missing_or_forged_csrf_token(scene: Scene) -> None:
     before = await snapshot(scene.instance)
     async with browser(scene.instance, "mo") as mo:
-        await mo.get("/groups/food/moderation")  # the session holds a token the forger does not know
+        await mo.get(
+            "/groups/food/moderation"
+        )  # the session holds a token the forger does not know
         for path, data in posts(scene):
             for forged in ({}, {"csrf_token": "forged"}):
                 response = await mo.post(path, data={**data, **forged})
@@ -414,7 +524,9 @@ async def test_every_moderation_form_refuses_a_missing_or_forged_csrf_token(scen
 
 
 @pytest.mark.parametrize("path", ["/groups", "/groups/food/moderation"])
-async def test_the_pages_have_one_h1_landmarks_and_labelled_controls(scene: Scene, path: str) -> None:
+async def test_the_pages_have_one_h1_landmarks_and_labelled_controls(
+    scene: Scene, path: str
+) -> None:
     async with browser(scene.instance, "ana") as ana:
         response = await ana.get(path)
 

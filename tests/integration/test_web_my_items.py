@@ -26,8 +26,12 @@ async def people(instance: Instance) -> None:
         food = await actors.find_actor(session, "food")
         assert food is not None
         tools = await actors.create_group(session, "tools", "Tool Library", "Borrow a drill.")
-        for name, group, role in (("ben", food, Role.MEMBER), ("dani", food, Role.MEMBER),
-                                  ("carol", food, Role.MODERATOR), ("tess", tools, Role.MODERATOR)):
+        for name, group, role in (
+            ("ben", food, Role.MEMBER),
+            ("dani", food, Role.MEMBER),
+            ("carol", food, Role.MODERATOR),
+            ("tess", tools, Role.MODERATOR),
+        ):
             member = await actors.create_member(session, name, PASSWORD, name.title())
             await actors.join_group(session, group, member, role)
 
@@ -57,15 +61,25 @@ async def browser(instance: Instance, username: str | None) -> AsyncIterator[htt
 
 
 def fields_of(item: Item, **changes: str) -> dict[str, str]:
-    return {"title": item.title, "body": item.body_markdown, "category": "food", "visibility": str(item.visibility),
-            "timezone": "UTC", "place_name": item.place_name or ""} | changes
+    return {
+        "title": item.title,
+        "body": item.body_markdown,
+        "category": "food",
+        "visibility": str(item.visibility),
+        "timezone": "UTC",
+        "place_name": item.place_name or "",
+    } | changes
 
 
-async def test_my_items_lists_every_status_newest_first_with_its_facts_and_actions(instance: Instance) -> None:
+async def test_my_items_lists_every_status_newest_first_with_its_facts_and_actions(
+    instance: Instance,
+) -> None:
     await people(instance)
     soup = await posted(instance, Draft(Kind.OFFER, "Soup on Fridays", category="food"))
-    lift = await posted(instance, Draft(Kind.ASK, "A lift to the clinic", visibility=Visibility.FOLLOWERS,
-                                        as_group=True))
+    lift = await posted(
+        instance,
+        Draft(Kind.ASK, "A lift to the clinic", visibility=Visibility.FOLLOWERS, as_group=True),
+    )
     await posted(instance, Draft(Kind.ASK, "Dani's own ask"), author="dani")
     async with instance.runtime.sessions() as session, session.begin():
         soup_row, dani = await session.get(Item, soup.id), await actors.find_actor(session, "dani")
@@ -87,36 +101,67 @@ async def test_my_items_lists_every_status_newest_first_with_its_facts_and_actio
     assert f'action="/items/{soup.uuid}/close"' not in text  # closed: nothing left to close
     assert f'href="/items/{soup.uuid}/delete"' in text
     page = Page(text)
-    assert page.h1 == 1 and page.unlabelled() == [] and page.landmarks == {"header", "nav", "main", "footer"}
+    assert (
+        page.h1 == 1
+        and page.unlabelled() == []
+        and page.landmarks == {"header", "nav", "main", "footer"}
+    )
 
 
 async def test_a_call_closes_as_done_or_cancelled_and_not_as_fulfilled(instance: Instance) -> None:
     await people(instance)
-    call = await posted(instance, Draft(Kind.CALL, "Unload the van", place=Place("Market hall"), people_wanted=3,
-                                        starts_at=datetime(2026, 12, 5, 10, tzinfo=UTC)))
+    call = await posted(
+        instance,
+        Draft(
+            Kind.CALL,
+            "Unload the van",
+            place=Place("Market hall"),
+            people_wanted=3,
+            starts_at=datetime(2026, 12, 5, 10, tzinfo=UTC),
+        ),
+    )
 
     async with browser(instance, "ben") as http:
         listed = (await http.get("/my/items")).text
         token = await csrf(http, "/my/items")
-        wrong = await http.post(f"/items/{call.uuid}/close", data={"csrf_token": token, "status": "fulfilled"})
-        right = await http.post(f"/items/{call.uuid}/close", data={"csrf_token": token, "status": "cancelled"})
+        wrong = await http.post(
+            f"/items/{call.uuid}/close", data={"csrf_token": token, "status": "fulfilled"}
+        )
+        right = await http.post(
+            f"/items/{call.uuid}/close", data={"csrf_token": token, "status": "cancelled"}
+        )
 
-    assert 'value="done"' in listed and 'value="cancelled"' in listed and 'value="fulfilled"' not in listed
+    assert (
+        'value="done"' in listed
+        and 'value="cancelled"' in listed
+        and 'value="fulfilled"' not in listed
+    )
     assert wrong.status_code == 400
     assert right.status_code == 303 and (await stored(instance, call)).status == "cancelled"
 
 
-async def test_the_author_edits_closes_and_deletes_her_item_and_sees_a_confirmation(instance: Instance) -> None:
+async def test_the_author_edits_closes_and_deletes_her_item_and_sees_a_confirmation(
+    instance: Instance,
+) -> None:
     await people(instance)
     item = await posted(instance, Draft(Kind.ASK, "Nappies", category="goods", place=None))
 
     async with browser(instance, "ben") as http:
         form = await http.get(f"/items/{item.uuid}/edit")
         token = await csrf(http, f"/items/{item.uuid}/edit")
-        edited = await http.post(f"/items/{item.uuid}/edit", data={"csrf_token": token, **fields_of(
-            item, title="Nappies, size 4", quantity="3", kind="offer", as_group="yes")})
+        edited = await http.post(
+            f"/items/{item.uuid}/edit",
+            data={
+                "csrf_token": token,
+                **fields_of(
+                    item, title="Nappies, size 4", quantity="3", kind="offer", as_group="yes"
+                ),
+            },
+        )
         after_edit = await http.get("/my/items")
-        closed = await http.post(f"/items/{item.uuid}/close", data={"csrf_token": token, "status": "fulfilled"})
+        closed = await http.post(
+            f"/items/{item.uuid}/close", data={"csrf_token": token, "status": "fulfilled"}
+        )
         after_close = await http.get("/my/items")
         confirm = await http.get(f"/items/{item.uuid}/delete")
         deleted = await http.post(f"/items/{item.uuid}/delete", data={"csrf_token": token})
@@ -134,7 +179,10 @@ async def test_the_author_edits_closes_and_deletes_her_item_and_sees_a_confirmat
     assert deleted.status_code == 303 and "Deleted: “Nappies, size 4”." in after_delete.text
     final = await stored(instance, item)
     assert (final.title, final.quantity, final.status) == ("Nappies, size 4", 3, "fulfilled")
-    assert (final.kind, final.as_group) == ("ask", False)  # fixed once posted, whatever the form says
+    assert (final.kind, final.as_group) == (
+        "ask",
+        False,
+    )  # fixed once posted, whatever the form says
     assert final.deleted_at is not None
 
 
@@ -151,16 +199,26 @@ async def test_an_edit_with_personal_data_is_refused_keeping_the_fields_and_chan
 
     async with browser(instance, "ben") as http:
         token = await csrf(http, f"/items/{item.uuid}/edit")
-        response = await http.post(f"/items/{item.uuid}/edit", data={"csrf_token": token, **fields_of(
-            item, title="Nappies, size 4", body="Write to ben@example.org")})
+        response = await http.post(
+            f"/items/{item.uuid}/edit",
+            data={
+                "csrf_token": token,
+                **fields_of(item, title="Nappies, size 4", body="Write to ben@example.org"),
+            },
+        )
 
     assert response.status_code == 400 and 'role="alert"' in response.text
     assert "an e-mail address" in response.text
-    assert 'value="Nappies, size 4"' in response.text and "Write to ben@example.org</textarea>" in response.text
+    assert (
+        'value="Nappies, size 4"' in response.text
+        and "Write to ben@example.org</textarea>" in response.text
+    )
     assert (await stored(instance, item)).title == "Nappies"
 
 
-@pytest.mark.parametrize("who, allowed", [("dani", False), ("tess", False), ("carol", True), ("ana", True)])
+@pytest.mark.parametrize(
+    "who, allowed", [("dani", False), ("tess", False), ("carol", True), ("ana", True)]
+)
 async def test_only_the_author_and_the_groups_moderators_and_admins_change_an_item(
     instance: Instance, who: str, allowed: bool
 ) -> None:
@@ -172,16 +230,29 @@ async def test_only_the_author_and_the_groups_moderators_and_admins_change_an_it
     async with browser(instance, who) as http:
         token = await csrf(http, "/post")
         shown = await http.get(f"/items/{item.uuid}/edit")
-        edited = await http.post(f"/items/{item.uuid}/edit",
-                                 data={"csrf_token": token, **fields_of(item, title="Changed")})
-        closed = await http.post(f"/items/{item.uuid}/close", data={"csrf_token": token, "status": "withdrawn"})
+        edited = await http.post(
+            f"/items/{item.uuid}/edit",
+            data={"csrf_token": token, **fields_of(item, title="Changed")},
+        )
+        closed = await http.post(
+            f"/items/{item.uuid}/close", data={"csrf_token": token, "status": "withdrawn"}
+        )
         confirm = await http.get(f"/items/{item.uuid}/delete")
         deleted = await http.post(f"/items/{item.uuid}/delete", data={"csrf_token": token})
 
     final = await stored(instance, item)
     if allowed:
-        assert [r.status_code for r in (shown, edited, closed, confirm, deleted)] == [200, 303, 303, 200, 303]
-        assert (final.title, final.status) == ("Changed", "withdrawn") and final.deleted_at is not None
+        assert [r.status_code for r in (shown, edited, closed, confirm, deleted)] == [
+            200,
+            303,
+            303,
+            200,
+            303,
+        ]
+        assert (final.title, final.status) == (
+            "Changed",
+            "withdrawn",
+        ) and final.deleted_at is not None
     else:
         assert [r.status_code for r in (shown, edited, closed, confirm, deleted)] == [403] * 5
         assert (final.title, final.status, final.deleted_at) == ("Nappies", "open", None)
@@ -194,8 +265,14 @@ async def test_changing_an_item_needs_the_csrf_token(instance: Instance, action:
 
     async with browser(instance, "ben") as http:
         await http.get("/my/items")
-        response = await http.post(f"/items/{item.uuid}/{action}", data={
-            "csrf_token": "forged", "status": "withdrawn", **fields_of(item, title="Changed")})
+        response = await http.post(
+            f"/items/{item.uuid}/{action}",
+            data={
+                "csrf_token": "forged",
+                "status": "withdrawn",
+                **fields_of(item, title="Changed"),
+            },
+        )
 
     assert response.status_code == 403
     final = await stored(instance, item)

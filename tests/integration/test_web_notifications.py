@@ -28,17 +28,34 @@ async def _story(instance: Instance) -> None:
         carl = await actors.create_member(session, "carl", None, "Carl")
         for member in (bea, carl):
             await actors.join_group(session, group, member, Role.MEMBER)
-        ask = await posting.create_item(session, uris, group, ana, Draft(Kind.ASK, "A pram for twins", as_group=True))
-        carls = await posting.create_item(session, uris, group, carl, Draft(Kind.ASK, "Carl's ladder"))
+        ask = await posting.create_item(
+            session, uris, group, ana, Draft(Kind.ASK, "A pram for twins", as_group=True)
+        )
+        carls = await posting.create_item(
+            session, uris, group, carl, Draft(Kind.ASK, "Carl's ladder")
+        )
         await posting.respond(session, uris, ask, bea)
         await posting.respond(session, uris, carls, ana)
-        remote = RemoteActor(uri="https://elsewhere.example/users/dora", host="elsewhere.example", username="dora",
-                             name="Dora", inbox_uri="https://elsewhere.example/users/dora/inbox")
+        remote = RemoteActor(
+            uri="https://elsewhere.example/users/dora",
+            host="elsewhere.example",
+            username="dora",
+            name="Dora",
+            inbox_uri="https://elsewhere.example/users/dora/inbox",
+        )
         session.add(remote)
         await session.flush()
-        reply = RemoteObject(uri="https://elsewhere.example/notes/1", type="Note", kind=RemoteObjectKind.RESPONSE,
-                             remote_actor_id=remote.id, local_actor_id=group.id, in_reply_to_uri=ask.uri,
-                             content_html="<p>I have one in the garage</p>", public=True, document={})
+        reply = RemoteObject(
+            uri="https://elsewhere.example/notes/1",
+            type="Note",
+            kind=RemoteObjectKind.RESPONSE,
+            remote_actor_id=remote.id,
+            local_actor_id=group.id,
+            in_reply_to_uri=ask.uri,
+            content_html="<p>I have one in the garage</p>",
+            public=True,
+            document={},
+        )
         session.add(reply)
         await session.flush()
         await items.link_response(session, [ask.uri], reply.id, ResponseKind.REPLY)
@@ -54,7 +71,9 @@ async def _seen_at(instance: Instance) -> object:
 async def test_anonymous_visitors_are_sent_to_sign_in(instance: Instance) -> None:
     response = await instance.http.get("/notifications")
 
-    assert response.status_code == 303 and response.headers["location"] == "/login?next=/notifications"
+    assert (
+        response.status_code == 303 and response.headers["location"] == "/login?next=/notifications"
+    )
 
 
 async def test_a_member_sees_new_responses_to_her_items_newest_first(instance: Instance) -> None:
@@ -71,9 +90,15 @@ async def test_a_member_sees_new_responses_to_her_items_newest_first(instance: I
     assert "I have one in the garage" in page
     assert page.index("Dora replied to") < page.index("Bea Mamani can help with")  # newest first
     assert page.count('class="new"') == 2
-    assert "Carl&#39;s ladder" not in page and "Carl's ladder" not in page  # her own response is not news to her
+    assert (
+        "Carl&#39;s ladder" not in page and "Carl's ladder" not in page
+    )  # her own response is not news to her
     html = Page(page)
-    assert html.h1 == 1 and html.unlabelled() == [] and html.landmarks == {"header", "nav", "main", "footer"}
+    assert (
+        html.h1 == 1
+        and html.unlabelled() == []
+        and html.landmarks == {"header", "nav", "main", "footer"}
+    )
 
 
 async def test_marking_seen_clears_the_new_marks(instance: Instance) -> None:
@@ -92,12 +117,16 @@ async def test_marking_seen_clears_the_new_marks(instance: Instance) -> None:
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])
-async def test_marking_seen_without_the_csrf_token_is_refused(instance: Instance, token: str | None) -> None:
+async def test_marking_seen_without_the_csrf_token_is_refused(
+    instance: Instance, token: str | None
+) -> None:
     await _story(instance)
     await set_password(instance)
     await sign_in(instance.http, "ana", PASSWORD)
 
-    response = await instance.http.post("/notifications/seen", data={"csrf_token": token} if token else {})
+    response = await instance.http.post(
+        "/notifications/seen", data={"csrf_token": token} if token else {}
+    )
 
     assert response.status_code == 403
     assert await _seen_at(instance) is None
@@ -105,20 +134,24 @@ async def test_marking_seen_without_the_csrf_token_is_refused(instance: Instance
 
 def nav_link(page: str, href: str) -> str | None:
     """The text of the site navigation's link to `href`, or None when there is none."""
-    nav = page[page.index("<nav"):page.index("</nav>")]
+    nav = page[page.index("<nav") : page.index("</nav>")]
     start = nav.find(f'<a href="{href}">')
     if start < 0:
         return None
-    return re.sub(r"<[^>]+>", "", nav[start:nav.index("</a>", start)]).strip()
+    return re.sub(r"<[^>]+>", "", nav[start : nav.index("</a>", start)]).strip()
 
 
-async def test_every_page_shows_a_member_her_new_responses_in_the_navigation(instance: Instance) -> None:
+async def test_every_page_shows_a_member_her_new_responses_in_the_navigation(
+    instance: Instance,
+) -> None:
     await _story(instance)
     await set_password(instance)
     await sign_in(instance.http, "ana", PASSWORD)
 
     before = (await instance.http.get("/my/items")).text
-    await instance.http.post("/notifications/seen", data={"csrf_token": await csrf(instance.http, "/notifications")})
+    await instance.http.post(
+        "/notifications/seen", data={"csrf_token": await csrf(instance.http, "/notifications")}
+    )
     after = (await instance.http.get("/my/items")).text
 
     assert nav_link(before, "/notifications") == "Notifications 2 new"

@@ -1,7 +1,6 @@
 """The HTML pages' foundation: signing in and out, CSRF, rate limiting, the CSP, the group page,
 and the accessibility basics (labelled controls, one h1, landmarks)."""
 
-
 import pytest
 
 from federation.itemterms import Kind
@@ -12,7 +11,9 @@ from tests.instances import Instance
 from tests.web import GENERIC_ERROR, PASSWORD, Page, set_password, sign_in, signed_in_as
 
 
-async def test_signing_in_sets_an_httponly_lax_session_cookie_and_signs_the_member_in(instance: Instance) -> None:
+async def test_signing_in_sets_an_httponly_lax_session_cookie_and_signs_the_member_in(
+    instance: Instance,
+) -> None:
     await set_password(instance)
 
     response = await sign_in(instance.http, "ana", PASSWORD)
@@ -24,7 +25,9 @@ async def test_signing_in_sets_an_httponly_lax_session_cookie_and_signs_the_memb
     assert await signed_in_as(instance.http) == "ana"
 
 
-async def test_a_wrong_password_and_an_unknown_user_get_the_same_generic_error(instance: Instance) -> None:
+async def test_a_wrong_password_and_an_unknown_user_get_the_same_generic_error(
+    instance: Instance,
+) -> None:
     await set_password(instance)
 
     wrong = await sign_in(instance.http, "ana", "not the password at all")
@@ -44,7 +47,9 @@ async def test_a_member_without_a_password_cannot_sign_in(instance: Instance) ->
     assert await signed_in_as(instance.http) is None
 
 
-async def test_the_sixth_failure_in_a_row_is_refused_even_with_the_right_password(instance: Instance) -> None:
+async def test_the_sixth_failure_in_a_row_is_refused_even_with_the_right_password(
+    instance: Instance,
+) -> None:
     await set_password(instance)
     for _ in range(5):
         assert (await sign_in(instance.http, "ana", "guess guess guess")).status_code == 400
@@ -56,7 +61,9 @@ async def test_the_sixth_failure_in_a_row_is_refused_even_with_the_right_passwor
 
 
 @pytest.mark.parametrize("token", [None, "forged-token"])
-async def test_a_post_without_the_sessions_csrf_token_is_refused(instance: Instance, token: str | None) -> None:
+async def test_a_post_without_the_sessions_csrf_token_is_refused(
+    instance: Instance, token: str | None
+) -> None:
     await set_password(instance)
     await instance.http.get("/login")  # the session now holds a token the attacker does not know
     data = {"username": "ana", "password": PASSWORD} | ({"csrf_token": token} if token else {})
@@ -107,7 +114,9 @@ async def test_the_stylesheet_is_served(instance: Instance) -> None:
 
 
 async def test_json_responses_do_not_get_a_session_cookie(instance: Instance) -> None:
-    response = await instance.http.get("/actors/food", headers={"Accept": "application/activity+json"})
+    response = await instance.http.get(
+        "/actors/food", headers={"Accept": "application/activity+json"}
+    )
 
     assert "set-cookie" not in response.headers
 
@@ -121,10 +130,21 @@ async def test_the_group_page_lists_public_items_only_and_names_no_member_for_gr
         assert group is not None and ana is not None
         ana.name = "Ana Quispe"
         uris = instance.runtime.uris
-        await posting.create_item(session, uris, group, ana, Draft(Kind.ASK, "Nappies for a newborn", as_group=True))
-        await posting.create_item(session, uris, group, ana, Draft(
-            Kind.ASK, "Rent support for the Flores family", visibility=Visibility.MEMBERS, as_group=True,
-        ))
+        await posting.create_item(
+            session, uris, group, ana, Draft(Kind.ASK, "Nappies for a newborn", as_group=True)
+        )
+        await posting.create_item(
+            session,
+            uris,
+            group,
+            ana,
+            Draft(
+                Kind.ASK,
+                "Rent support for the Flores family",
+                visibility=Visibility.MEMBERS,
+                as_group=True,
+            ),
+        )
         await posting.create_item(session, uris, group, ana, Draft(Kind.OFFER, "Soup on Fridays"))
 
     page = (await instance.http.get("/@food")).text

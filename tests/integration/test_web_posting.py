@@ -17,7 +17,9 @@ from tests.web import PASSWORD, Page, csrf, set_password, sign_in, signed_in_as
 NEW_PASSWORD = "lentils and rice for all"
 
 
-async def invitation(instance: Instance, role: Role = Role.MEMBER, valid_for: timedelta | None = None) -> str:
+async def invitation(
+    instance: Instance, role: Role = Role.MEMBER, valid_for: timedelta | None = None
+) -> str:
     async with instance.runtime.sessions() as session, session.begin():
         food = await actors.find_actor(session, "food")
         assert food is not None
@@ -27,9 +29,15 @@ async def invitation(instance: Instance, role: Role = Role.MEMBER, valid_for: ti
 
 
 async def join(http: httpx.AsyncClient, token: str, **fields: str) -> httpx.Response:
-    data = {"username": "carla", "display_name": "Carla Mamani", "password": NEW_PASSWORD,
-            "password_again": NEW_PASSWORD} | fields
-    return await http.post(f"/invite/{token}", data={"csrf_token": await csrf(http, f"/invite/{token}"), **data})
+    data = {
+        "username": "carla",
+        "display_name": "Carla Mamani",
+        "password": NEW_PASSWORD,
+        "password_again": NEW_PASSWORD,
+    } | fields
+    return await http.post(
+        f"/invite/{token}", data={"csrf_token": await csrf(http, f"/invite/{token}"), **data}
+    )
 
 
 async def item_count(instance: Instance) -> int:
@@ -39,7 +47,10 @@ async def item_count(instance: Instance) -> int:
 
 # --- the invitation page ---
 
-async def test_the_invitation_page_names_the_group_and_role_and_explains_the_username(instance: Instance) -> None:
+
+async def test_the_invitation_page_names_the_group_and_role_and_explains_the_username(
+    instance: Instance,
+) -> None:
     token = await invitation(instance, Role.MODERATOR)
 
     response = await instance.http.get(f"/invite/{token}")
@@ -72,13 +83,16 @@ async def test_accepting_an_invitation_creates_the_member_signs_her_in_and_goes_
     assert again.status_code == 404 and "unknown, was already used or has expired" in again.text
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"username": "ana"}, "That username is taken"),
-    ({"username": "FOOD"}, "That username is taken"),
-    ({"username": "carla mamani"}, "lowercase letters, digits or _"),
-    ({"password_again": "something else entirely"}, "The two passwords are not the same."),
-    ({"password": "short", "password_again": "short"}, "at least 10 characters"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"username": "ana"}, "That username is taken"),
+        ({"username": "FOOD"}, "That username is taken"),
+        ({"username": "carla mamani"}, "lowercase letters, digits or _"),
+        ({"password_again": "something else entirely"}, "The two passwords are not the same."),
+        ({"password": "short", "password_again": "short"}, "at least 10 characters"),
+    ],
+)
 async def test_a_bad_username_or_password_is_refused_and_the_fields_are_kept(
     instance: Instance, fields: dict[str, str], message: str
 ) -> None:
@@ -93,7 +107,9 @@ async def test_a_bad_username_or_password_is_refused_and_the_fields_are_kept(
     assert await signed_in_as(instance.http) is None
     async with instance.runtime.sessions() as session:
         assert await actors.find_actor(session, "carla") is None
-        assert [i.used_at for i in await invitations.pending(session, await _food(session))] == [None]
+        assert [i.used_at for i in await invitations.pending(session, await _food(session))] == [
+            None
+        ]
 
 
 async def _food(session: AsyncSession) -> actors.LocalActor:
@@ -103,14 +119,26 @@ async def _food(session: AsyncSession) -> actors.LocalActor:
 
 
 @pytest.mark.parametrize("kind", ["unknown", "expired"])
-async def test_an_unknown_or_expired_link_gets_one_not_found_page(instance: Instance, kind: str) -> None:
-    token = "made-up-token" if kind == "unknown" else await invitation(instance, valid_for=timedelta(seconds=-1))
+async def test_an_unknown_or_expired_link_gets_one_not_found_page(
+    instance: Instance, kind: str
+) -> None:
+    token = (
+        "made-up-token"
+        if kind == "unknown"
+        else await invitation(instance, valid_for=timedelta(seconds=-1))
+    )
 
     page = await instance.http.get(f"/invite/{token}", headers={"Accept": "text/html"})
-    posted = await instance.http.post(f"/invite/{token}", headers={"Accept": "text/html"}, data={
-        "csrf_token": await csrf(instance.http, "/login"), "username": "carla",
-        "password": NEW_PASSWORD, "password_again": NEW_PASSWORD,
-    })
+    posted = await instance.http.post(
+        f"/invite/{token}",
+        headers={"Accept": "text/html"},
+        data={
+            "csrf_token": await csrf(instance.http, "/login"),
+            "username": "carla",
+            "password": NEW_PASSWORD,
+            "password_again": NEW_PASSWORD,
+        },
+    )
 
     for response in (page, posted):
         assert response.status_code == 404
@@ -123,9 +151,15 @@ async def test_accepting_an_invitation_needs_the_csrf_token(instance: Instance) 
     token = await invitation(instance)
     await instance.http.get(f"/invite/{token}")
 
-    response = await instance.http.post(f"/invite/{token}", data={
-        "csrf_token": "forged", "username": "carla", "password": NEW_PASSWORD, "password_again": NEW_PASSWORD,
-    })
+    response = await instance.http.post(
+        f"/invite/{token}",
+        data={
+            "csrf_token": "forged",
+            "username": "carla",
+            "password": NEW_PASSWORD,
+            "password_again": NEW_PASSWORD,
+        },
+    )
 
     assert response.status_code == 403
     async with instance.runtime.sessions() as session:
@@ -134,11 +168,23 @@ async def test_accepting_an_invitation_needs_the_csrf_token(instance: Instance) 
 
 # --- the post form ---
 
+
 def ask(**fields: str) -> dict[str, str]:
-    return {"group": "food", "kind": "ask", "title": "Nappies, size 4", "body": "For a newborn, any brand.",
-            "category": "goods", "place_name": "Lavapiés", "latitude": "40.40871", "longitude": "-3.70114",
-            "quantity": "2", "needed_by": "2026-12-20", "timezone": "Europe/Madrid", "visibility": "public",
-            "as_group": "yes"} | fields
+    return {
+        "group": "food",
+        "kind": "ask",
+        "title": "Nappies, size 4",
+        "body": "For a newborn, any brand.",
+        "category": "goods",
+        "place_name": "Lavapiés",
+        "latitude": "40.40871",
+        "longitude": "-3.70114",
+        "quantity": "2",
+        "needed_by": "2026-12-20",
+        "timezone": "Europe/Madrid",
+        "visibility": "public",
+        "as_group": "yes",
+    } | fields
 
 
 async def post(http: httpx.AsyncClient, data: dict[str, str]) -> httpx.Response:
@@ -147,7 +193,9 @@ async def post(http: httpx.AsyncClient, data: dict[str, str]) -> httpx.Response:
 
 def anonymous_client(instance: Instance) -> httpx.AsyncClient:
     """A second browser, signed in as nobody."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=instance.app), base_url=instance.settings.base_url)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=instance.app), base_url=instance.settings.base_url
+    )
 
 
 async def signed_in_ana(instance: Instance) -> httpx.AsyncClient:
@@ -156,7 +204,7 @@ async def signed_in_ana(instance: Instance) -> httpx.AsyncClient:
     return instance.http
 
 
-async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_that_names_her_nowhere(
+async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_naming_her_nowhere(
     instance: Instance,
 ) -> None:
     # Given an invitation link, accepted with a password
@@ -197,8 +245,14 @@ async def test_personal_data_is_refused_and_every_field_is_kept(instance: Instan
     assert response.status_code == 400 and 'role="alert"' in response.text
     assert "a phone number" in response.text and "0612 345 678" in response.text
     assert "private reply" in response.text
-    for kept in ('value="Nappies, size 4"', ">Call me on 0612 345 678 after six</textarea>", 'value="Lavapiés"',
-                 'value="2026-12-20"', 'value="Europe/Madrid"', 'value="40.40871"'):
+    for kept in (
+        'value="Nappies, size 4"',
+        ">Call me on 0612 345 678 after six</textarea>",
+        'value="Lavapiés"',
+        'value="2026-12-20"',
+        'value="Europe/Madrid"',
+        'value="40.40871"',
+    ):
         assert kept in response.text
     assert 'id="visibility-public" name="visibility" value="public" checked' in response.text
     assert 'name="as_group" value="yes" checked' not in response.text
@@ -206,7 +260,9 @@ async def test_personal_data_is_refused_and_every_field_is_kept(instance: Instan
     assert await item_count(instance) == 0
 
 
-async def test_members_only_items_may_hold_what_would_be_refused_in_public(instance: Instance) -> None:
+async def test_members_only_items_may_hold_what_would_be_refused_in_public(
+    instance: Instance,
+) -> None:
     http = await signed_in_ana(instance)
 
     response = await post(http, ask(body="Call me on 0612 345 678", visibility="members"))
@@ -217,7 +273,9 @@ async def test_members_only_items_may_hold_what_would_be_refused_in_public(insta
 
 async def test_anonymous_visitors_are_sent_to_sign_in_and_cannot_post(instance: Instance) -> None:
     shown = await instance.http.get("/post")
-    posted = await instance.http.post("/post", data={"csrf_token": await csrf(instance.http, "/login"), **ask()})
+    posted = await instance.http.post(
+        "/post", data={"csrf_token": await csrf(instance.http, "/login"), **ask()}
+    )
 
     for response in (shown, posted):
         assert response.status_code == 303 and response.headers["location"] == "/login?next=/post"
@@ -247,7 +305,9 @@ async def test_posting_needs_the_csrf_token(instance: Instance) -> None:
     assert await item_count(instance) == 0
 
 
-async def test_the_post_form_is_accessible_and_explains_each_privacy_choice(instance: Instance) -> None:
+async def test_the_post_form_is_accessible_and_explains_each_privacy_choice(
+    instance: Instance,
+) -> None:
     http = await signed_in_ana(instance)
 
     response = await http.get("/post?kind=call")
@@ -256,23 +316,39 @@ async def test_the_post_form_is_accessible_and_explains_each_privacy_choice(inst
     page = Page(response.text)
     assert page.h1 == 1 and page.landmarks == {"header", "nav", "main", "footer"}
     assert page.unlabelled() == [] and len(page.controls) >= 15
-    for explanation in ("can be copied and kept by other servers", "never leaves this server",
-                        "Your name is not shown anywhere", "never an address",
-                        "Don't write names, addresses, phone numbers, health or immigration details"):
+    for explanation in (
+        "can be copied and kept by other servers",
+        "never leaves this server",
+        "Your name is not shown anywhere",
+        "never an address",
+        "Don't write names, addresses, phone numbers, health or immigration details",
+    ):
         assert explanation in response.text
     assert 'id="kind-call" name="kind" value="call" checked' in response.text
     assert '<script src="/static/item-form.js" defer>' in response.text
     assert (await http.get("/static/item-form.js")).status_code == 200
 
 
-async def test_a_call_needs_a_start_people_and_a_place_and_is_stored_in_its_time_zone(instance: Instance) -> None:
+async def test_a_call_needs_a_start_people_and_a_place_and_is_stored_in_its_time_zone(
+    instance: Instance,
+) -> None:
     http = await signed_in_ana(instance)
-    call = ask(kind="call", title="Unload the food bank van", quantity="", needed_by="", place_name="")
+    call = ask(
+        kind="call", title="Unload the food bank van", quantity="", needed_by="", place_name=""
+    )
 
     refused = await post(http, call)
-    posted = await post(http, call | {"starts_at": "2026-12-05T10:00", "ends_at": "2026-12-05T12:00",
-                                      "people_wanted": "4", "place_name": "Market hall",
-                                      "meeting_point": "The side door"})
+    posted = await post(
+        http,
+        call
+        | {
+            "starts_at": "2026-12-05T10:00",
+            "ends_at": "2026-12-05T12:00",
+            "people_wanted": "4",
+            "place_name": "Market hall",
+            "meeting_point": "The side door",
+        },
+    )
 
     assert refused.status_code == 400
     for message in ("A call needs a start", "how many people", "needs a place name"):
@@ -282,17 +358,24 @@ async def test_a_call_needs_a_start_people_and_a_place_and_is_stored_in_its_time
         item = await session.scalar(select(Item))
     assert item is not None and item.kind == "call" and item.status == "scheduled"
     assert item.starts_at is not None and item.starts_at.isoformat() == "2026-12-05T09:00:00+00:00"
-    assert (item.people_wanted, item.meeting_point, item.timezone) == (4, "The side door", "Europe/Madrid")
+    assert (item.people_wanted, item.meeting_point, item.timezone) == (
+        4,
+        "The side door",
+        "Europe/Madrid",
+    )
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"title": ""}, "Give it a short title."),
-    ({"quantity": "many"}, "The quantity is a whole number"),
-    ({"latitude": "200"}, "both a latitude"),
-    ({"timezone": "Mars/Olympus"}, "is not a time zone"),
-    ({"category": "spaceships"}, "Choose one of this group"),
-    ({"kind": "gift"}, "Choose whether this is an ask"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"title": ""}, "Give it a short title."),
+        ({"quantity": "many"}, "The quantity is a whole number"),
+        ({"latitude": "200"}, "both a latitude"),
+        ({"timezone": "Mars/Olympus"}, "is not a time zone"),
+        ({"category": "spaceships"}, "Choose one of this group"),
+        ({"kind": "gift"}, "Choose whether this is an ask"),
+    ],
+)
 async def test_bad_values_are_explained_and_nothing_is_stored(
     instance: Instance, fields: dict[str, str], message: str
 ) -> None:
@@ -304,12 +387,24 @@ async def test_bad_values_are_explained_and_nothing_is_stored(
     assert await item_count(instance) == 0
 
 
-@pytest.mark.parametrize("data", [
-    {"group": "food"},
-    {"group": "food", "kind": "call", "title": "x\ny", "latitude": "nan", "longitude": "inf", "people_wanted": "0",
-     "starts_at": "2026-13-40T99:00", "timezone": "../../etc/passwd", "visibility": "everyone"},
-    ask(quantity="99999999999999999999", needed_by="tomorrow", title="t" * 300),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"group": "food"},
+        {
+            "group": "food",
+            "kind": "call",
+            "title": "x\ny",
+            "latitude": "nan",
+            "longitude": "inf",
+            "people_wanted": "0",
+            "starts_at": "2026-13-40T99:00",
+            "timezone": "../../etc/passwd",
+            "visibility": "everyone",
+        },
+        ask(quantity="99999999999999999999", needed_by="tomorrow", title="t" * 300),
+    ],
+)
 async def test_nonsense_in_any_field_is_a_clear_400_never_a_server_error(
     instance: Instance, data: dict[str, str]
 ) -> None:

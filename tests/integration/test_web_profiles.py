@@ -24,7 +24,9 @@ async def _post(instance: Instance, *drafts: Draft, author: str = "ana") -> None
             await posting.create_item(session, instance.runtime.uris, group, member, draft)
 
 
-async def test_a_members_profile_shows_only_her_own_public_items_and_never_her_groups(instance: Instance) -> None:
+async def test_a_members_profile_shows_only_her_own_public_items_and_never_her_groups(
+    instance: Instance,
+) -> None:
     # Given Ana posted one ask as the group, one offer in her own name, and a members-only ask
     await _post(
         instance,
@@ -46,15 +48,23 @@ async def test_a_members_profile_shows_only_her_own_public_items_and_never_her_g
     assert "Food Share" not in page and "/@food" not in page  # membership is not public
 
 
-async def test_the_actor_url_serves_the_same_profile_to_browsers_and_json_to_servers(instance: Instance) -> None:
-    await _post(instance, Draft(Kind.ASK, "Nappies for a newborn", as_group=True), Draft(Kind.OFFER, "Soup on Fridays"))
+async def test_the_actor_url_serves_the_same_profile_to_browsers_and_json_to_servers(
+    instance: Instance,
+) -> None:
+    await _post(
+        instance,
+        Draft(Kind.ASK, "Nappies for a newborn", as_group=True),
+        Draft(Kind.OFFER, "Soup on Fridays"),
+    )
 
     html = await instance.http.get("/actors/ana", headers={"Accept": "text/html"})
     json = await instance.http.get("/actors/ana", headers={"Accept": AS2})
 
     assert html.headers["content-type"].startswith("text/html")
     assert "Soup on Fridays" in html.text and "Nappies for a newborn" not in html.text
-    assert json.json()["id"] == "http://127.0.0.1:8101/actors/ana" and json.json()["type"] == "Person"
+    assert (
+        json.json()["id"] == "http://127.0.0.1:8101/actors/ana" and json.json()["type"] == "Person"
+    )
 
 
 async def test_the_group_page_names_no_member_on_group_items(instance: Instance) -> None:
@@ -65,10 +75,14 @@ async def test_the_group_page_names_no_member_on_group_items(instance: Instance)
     assert "Nappies for a newborn" in page and "Ana Quispe" not in page
 
 
-async def test_the_group_page_has_a_copyable_handle_and_a_follow_from_your_server_link(instance: Instance) -> None:
+async def test_the_group_page_has_a_copyable_handle_and_a_follow_from_your_server_link(
+    instance: Instance,
+) -> None:
     page = (await instance.http.get("/@food")).text
 
-    assert '<span id="handle">@food@127.0.0.1:8101</span>' in page  # selectable text without JavaScript
+    assert (
+        '<span id="handle">@food@127.0.0.1:8101</span>' in page
+    )  # selectable text without JavaScript
     assert 'data-copy-target="handle"' in page and " hidden>" in page  # the script shows the button
     assert '<script src="/static/copy.js" defer></script>' in page
     assert 'href="/@food/follow"' in page
@@ -94,7 +108,9 @@ async def test_the_group_page_filters_by_category(instance: Instance) -> None:
 
 
 @pytest.mark.parametrize("path", ["/@ana", "/@food", "/actors/food"])
-async def test_profile_pages_have_one_h1_landmarks_and_labelled_controls(instance: Instance, path: str) -> None:
+async def test_profile_pages_have_one_h1_landmarks_and_labelled_controls(
+    instance: Instance, path: str
+) -> None:
     await _post(instance, Draft(Kind.ASK, "Rice and beans", category="food", as_group=True))
 
     response = await instance.http.get(path, headers={"Accept": "text/html"})

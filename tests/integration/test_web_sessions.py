@@ -24,7 +24,9 @@ from tests.web import PASSWORD, csrf, sign_in, signed_in_as
 
 
 @contextlib.asynccontextmanager
-async def copy_of(instance: Instance, signed_in: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+async def copy_of(
+    instance: Instance, signed_in: httpx.AsyncClient
+) -> AsyncIterator[httpx.AsyncClient]:
     """Another browser holding a copy of `signed_in`'s cookie, as a thief would."""
     transport = httpx.ASGITransport(app=instance.app)
     async with httpx.AsyncClient(
@@ -70,7 +72,9 @@ async def test_a_new_password_ends_every_session_of_that_member(people: Instance
         async with people.runtime.sessions() as session, session.begin():
             member = await actors.find_actor(session, "ben")
             assert member is not None
-            ended = await member_sessions.new_password(session, member, passwords.hash_password("a brand new one"))
+            ended = await member_sessions.new_password(
+                session, member, passwords.hash_password("a brand new one")
+            )
 
         assert ended == 1
         assert not await sees_own_items(ben)
@@ -85,7 +89,9 @@ async def test_removing_a_member_from_the_group_ends_her_sessions(people: Instan
             assert member is not None
         token = await csrf(ana, "/groups/food/members")
 
-        removed = await ana.post(f"/groups/food/members/{member.id}/delete", data={"csrf_token": token})
+        removed = await ana.post(
+            f"/groups/food/members/{member.id}/delete", data={"csrf_token": token}
+        )
 
         assert removed.status_code == 303
         assert not await sees_own_items(ben)
@@ -96,9 +102,11 @@ async def test_a_session_unused_for_longer_than_the_idle_time_ends(people: Insta
     async with browser(people, "ben") as ben:
         assert await sees_own_items(ben)
         async with people.runtime.sessions() as session, session.begin():
-            await session.execute(update(MemberSession).values(
-                last_seen_at=utcnow() - member_sessions.IDLE - timedelta(minutes=1)
-            ))
+            await session.execute(
+                update(MemberSession).values(
+                    last_seen_at=utcnow() - member_sessions.IDLE - timedelta(minutes=1)
+                )
+            )
 
         assert not await sees_own_items(ben)
 
@@ -115,17 +123,23 @@ async def test_a_cookie_without_a_live_server_session_is_not_signed_in(people: I
 
 # --- the login limits ---
 
-async def fail_from(instance: Instance, forwarded_for: str, client: str = "127.0.0.1") -> httpx.Response:
+
+async def fail_from(
+    instance: Instance, forwarded_for: str, client: str = "127.0.0.1"
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=instance.app, client=(client, 40000))
     async with httpx.AsyncClient(transport=transport, base_url=instance.settings.base_url) as http:
         token = await csrf(http)
         return await http.post(
-            "/login", data={"csrf_token": token, "username": "ana", "password": "guess guess guess"},
+            "/login",
+            data={"csrf_token": token, "username": "ana", "password": "guess guess guess"},
             headers={"X-Forwarded-For": forwarded_for},
         )
 
 
-async def test_rotating_x_forwarded_for_from_loopback_still_meets_the_accounts_delay(people: Instance) -> None:
+async def test_rotating_x_forwarded_for_from_loopback_still_meets_the_accounts_delay(
+    people: Instance,
+) -> None:
     answers = [await fail_from(people, f"198.51.100.{n}") for n in range(7)]
 
     assert [a.status_code for a in answers[:5]] == [400] * 5
@@ -151,7 +165,10 @@ async def test_a_trusted_proxys_forwarded_address_is_the_one_counted(database_ur
         await add_people(instance)
         instance.app.state.login_attempts = LoginAttempts(free=1000)  # the address limit alone
         # The proxy appends the address it saw; whatever the client claimed comes before it.
-        first = [await fail_from(instance, f"10.{n}.0.1, 198.51.100.1", client="203.0.113.5") for n in range(6)]
+        first = [
+            await fail_from(instance, f"10.{n}.0.1, 198.51.100.1", client="203.0.113.5")
+            for n in range(6)
+        ]
         next_client = await fail_from(instance, "198.51.100.1, 198.51.100.2", client="203.0.113.5")
         # Loopback is no longer trusted: these five count against 127.0.0.1 whatever they say.
         direct = [await fail_from(instance, f"198.51.100.{n}") for n in range(10, 16)]
@@ -174,7 +191,9 @@ def test_trusted_proxies_default_to_loopback_and_a_bad_value_names_the_setting()
     assert isinstance(default, Settings)
 
 
-async def test_a_correct_password_waits_out_the_delay_too_but_then_signs_in(people: Instance) -> None:
+async def test_a_correct_password_waits_out_the_delay_too_but_then_signs_in(
+    people: Instance,
+) -> None:
     clock = [1000.0]
     people.app.state.login_attempts = LoginAttempts(free=2, clock=lambda: clock[0])
     for n in range(3):

@@ -1,6 +1,6 @@
-"""The pages in Spanish: a browser asking for Spanish gets the Spanish catalogue, on a signed-in page,
-in a form's errors and in a message made in Python. Each assertion names a translated sentence, so a
-broken or missing catalogue fails here."""
+"""The pages in Spanish: a browser asking for Spanish gets the Spanish catalogue, on a signed-in
+page, in a form's errors and in a message made in Python. Each assertion names a translated
+sentence, so a broken or missing catalogue fails here."""
 
 from tests.instances import Instance
 from tests.web import PASSWORD, csrf, set_password, sign_in
@@ -21,10 +21,19 @@ async def test_a_signed_in_page_and_a_form_error_are_in_spanish(instance: Instan
     assert "Todavía no publicaste nada." in page.text
     assert "Signed in as" not in page.text
 
-    refused = await instance.http.post("/post", data={
-        "csrf_token": await csrf(instance.http, "/post"), "group": "food", "kind": "ask", "title": "",
-        "category": "goods", "timezone": "America/Lima", "visibility": "public", "as_group": "yes",
-    })
+    refused = await instance.http.post(
+        "/post",
+        data={
+            "csrf_token": await csrf(instance.http, "/post"),
+            "group": "food",
+            "kind": "ask",
+            "title": "",
+            "category": "goods",
+            "timezone": "America/Lima",
+            "visibility": "public",
+            "as_group": "yes",
+        },
+    )
 
     assert refused.status_code == 400
     assert "Ponle un título corto." in refused.text
@@ -34,9 +43,15 @@ async def test_a_signed_in_page_and_a_form_error_are_in_spanish(instance: Instan
 async def test_a_message_made_in_python_is_in_spanish(instance: Instance) -> None:
     await set_password(instance)
 
-    refused = await instance.http.post("/login", headers=SPANISH, data={
-        "csrf_token": await csrf(instance.http), "username": "ana", "password": "not the password",
-    })
+    refused = await instance.http.post(
+        "/login",
+        headers=SPANISH,
+        data={
+            "csrf_token": await csrf(instance.http),
+            "username": "ana",
+            "password": "not the password",
+        },
+    )
 
     assert "Ese nombre de usuario y esa contraseña no coinciden." in refused.text
 
@@ -46,7 +61,9 @@ async def test_the_default_category_names_are_shown_in_spanish(instance: Instanc
     assert (await sign_in(instance.http, "ana", PASSWORD)).status_code == 303
     instance.http.headers.update(SPANISH)
 
-    form = await instance.http.get("/post")  # the group's first use of categories creates the defaults
+    form = await instance.http.get(
+        "/post"
+    )  # the group's first use of categories creates the defaults
     group_page = await instance.http.get("/@food")
 
     for page in (form, group_page):

@@ -30,12 +30,14 @@ class Remote:
         async def fetch() -> dict[str, str]:
             self.calls.append(url)
             raise Unavailable("no complete answer within 30 s", url=url)
+
         return fetch
 
     def answering(self, url: str) -> Callable[[], Awaitable[dict[str, str]]]:
         async def fetch() -> dict[str, str]:
             self.calls.append(url)
             return {"id": url}
+
         return fetch
 
 

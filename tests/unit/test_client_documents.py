@@ -88,7 +88,10 @@ async def test_fetch_returns_the_document_and_sends_ayni_headers(
         LD_AS2,
         'application/ld+json;profile="https://www.w3.org/ns/activitystreams";charset=utf-8',
         'Application/LD+JSON; PROFILE="https://www.w3.org/ns/activitystreams"',
-        'application/ld+json; profile="https://example.org/x https://www.w3.org/ns/activitystreams"',
+        (
+            'application/ld+json; profile="https://example.org/x '
+            'https://www.w3.org/ns/activitystreams"'
+        ),
     ],
 )
 async def test_fetch_accepts_activity_streams_content_types(

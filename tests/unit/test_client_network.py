@@ -546,7 +546,11 @@ async def test_a_gzip_bomb_is_stopped_at_the_cap_while_inflating(backend: Counti
 @pytest.mark.parametrize(
     ("encoding", "body"),
     # mtime=0: the same bytes, and so the same test id, in every process (xdist compares them)
-    [("gzip", b"not gzip at all"), ("gzip", gzip.compress(b'{"id": "x"}', mtime=0)[:-12]), ("br", b"{}")],
+    [
+        ("gzip", b"not gzip at all"),
+        ("gzip", gzip.compress(b'{"id": "x"}', mtime=0)[:-12]),
+        ("br", b"{}"),
+    ],
     ids=["not-gzip", "truncated-gzip", "brotli"],
 )
 async def test_bad_or_unknown_encodings_are_refused(encoding: str, body: bytes) -> None:
@@ -846,7 +850,9 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_checked_addres
 
 
 @pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
-async def test_over_tls_a_get_on_a_kept_connection_the_server_closed_goes_again(reset: bool) -> None:
+async def test_over_tls_a_get_on_a_kept_connection_the_server_closed_goes_again(
+    reset: bool,
+) -> None:
     server_tls, client_tls = tls_contexts("remote.test")
     resolve, _ = resolver(["127.0.0.1"])
     respond = closing_when_idle(0.2, document_at("/note"), reset=reset)

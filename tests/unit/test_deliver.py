@@ -25,7 +25,9 @@ def key() -> SigningKey:
 
 
 def lookup(key: SigningKey) -> StaticKeys:
-    return StaticKeys({KEY_ID: VerificationKey(KEY_ID, KEY_ID.split("#")[0], key.private_key.public_key())})
+    return StaticKeys(
+        {KEY_ID: VerificationKey(KEY_ID, KEY_ID.split("#")[0], key.private_key.public_key())}
+    )
 
 
 class Recording(Sender):
@@ -38,26 +40,37 @@ class Recording(Sender):
         self.sent: list[dict[str, str]] = []
 
     async def post(self, target: Target, body: bytes, headers: Sequence[tuple[str, str]]) -> Answer:
-        self.sent.append({name.lower(): value for name, value in headers} | {"host": target.authority})
+        self.sent.append(
+            {name.lower(): value for name, value in headers} | {"host": target.authority}
+        )
         return Answer(self.statuses.pop(0))
 
 
 URL = "https://them.example/inbox"
 
 
-async def test_the_first_knock_is_draft_cavage_covering_what_mastodon_requires(key: SigningKey) -> None:
-    payload = Payload.of({"id": "https://us.example/activities/1", "type": "Create", "content": "ñ"})
+async def test_the_first_knock_is_draft_cavage_covering_what_mastodon_requires(
+    key: SigningKey,
+) -> None:
+    payload = Payload.of(
+        {"id": "https://us.example/activities/1", "type": "Create", "content": "ñ"}
+    )
     server = Recording(202)
     outcome = await deliver(server, URL, payload, key, SchemeMemory())
     [signed] = server.sent
     assert outcome == Outcome(202)
     assert 'headers="(request-target) host date digest"' in signed["signature"]
-    assert signed["digest"] == "SHA-256=" + base64.b64encode(hashlib.sha256(payload.body).digest()).decode()
+    assert (
+        signed["digest"]
+        == "SHA-256=" + base64.b64encode(hashlib.sha256(payload.body).digest()).decode()
+    )
     assert signed["content-type"] == CONTENT_TYPE
     assert await verify("POST", URL, signed, payload.body, lookup(key)) == KEY_ID
 
 
-async def test_a_401_gets_a_second_knock_in_rfc_9421_and_the_origin_is_remembered(key: SigningKey) -> None:
+async def test_a_401_gets_a_second_knock_in_rfc_9421_and_the_origin_is_remembered(
+    key: SigningKey,
+) -> None:
     payload = Payload.of({"id": "https://us.example/activities/2"})
     schemes = SchemeMemory()
     server = Recording(401, 202)
@@ -73,7 +86,9 @@ async def test_a_401_gets_a_second_knock_in_rfc_9421_and_the_origin_is_remembere
 async def test_two_refusals_are_the_outcome_and_nothing_is_remembered(key: SigningKey) -> None:
     schemes = SchemeMemory()
     server = Recording(401, 401)
-    outcome = await deliver(server, URL, Payload.of({"id": "https://us.example/activities/5"}), key, schemes)
+    outcome = await deliver(
+        server, URL, Payload.of({"id": "https://us.example/activities/5"}), key, schemes
+    )
     assert (outcome.status, outcome.error, len(server.sent)) == (401, "HTTP 401", 2)
     assert schemes.first(URL) == "cavage"
 
@@ -129,8 +144,10 @@ async def delivered(url: str, key: SigningKey, schemes: SchemeMemory, seen: list
 
 @pytest.mark.parametrize(
     ("fetched", "inbox"),
-    [("https://picky.example/users/ana", "https://picky.example:443/inbox"),
-     ("https://picky.example:443/users/ana", "https://picky.example/inbox")],
+    [
+        ("https://picky.example/users/ana", "https://picky.example:443/inbox"),
+        ("https://picky.example:443/users/ana", "https://picky.example/inbox"),
+    ],
 )
 async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first_delivery(
     key: SigningKey, fetched: str, inbox: str
@@ -145,8 +162,10 @@ async def test_a_server_wanting_rfc_9421_learned_by_a_fetch_gets_it_on_the_first
 
 @pytest.mark.parametrize(
     ("inbox", "fetched"),
-    [("https://picky.example/inbox", "https://PICKY.example:443/users/ana"),
-     ("https://picky.example:443/inbox", "https://picky.example/users/ana")],
+    [
+        ("https://picky.example/inbox", "https://PICKY.example:443/users/ana"),
+        ("https://picky.example:443/inbox", "https://picky.example/users/ana"),
+    ],
 )
 async def test_a_server_wanting_rfc_9421_learned_by_a_delivery_gets_it_on_the_first_fetch(
     key: SigningKey, inbox: str, fetched: str

@@ -24,11 +24,15 @@ def cuts_of(data: st.DataObject, answer: bytes) -> list[int]:
     return sorted(data.draw(st.lists(st.integers(0, len(answer)), max_size=12)))
 
 
-token = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
+token = st.text(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12
+)
 value = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30)
 extra_headers = st.lists(
     st.tuples(token, value).filter(
-        lambda h: h[0].lower() not in ("content-length", "transfer-encoding", "connection", "retry-after")
+        lambda h: (
+            h[0].lower() not in ("content-length", "transfer-encoding", "connection", "retry-after")
+        )
     ),
     max_size=5,
 )
@@ -63,13 +67,25 @@ def answers(draw: st.DrawFn) -> tuple[bytes, int, str | None, bool]:
     else:
         lines.append(f"Content-Length: {len(body)}")
         payload = body
-    interim = draw(st.lists(st.sampled_from([b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"]), max_size=2))
+    interim = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    b"HTTP/1.1 100 Continue\r\n\r\n",
+                    b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+                ]
+            ),
+            max_size=2,
+        )
+    )
     head = "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
     return b"".join(interim) + head + payload, status, retry_after, not closing
 
 
 @given(answers(), st.data())
-def test_a_valid_answer_reads_the_same_in_any_pieces(answer: tuple[bytes, int, str | None, bool], data: st.DataObject) -> None:
+def test_a_valid_answer_reads_the_same_in_any_pieces(
+    answer: tuple[bytes, int, str | None, bool], data: st.DataObject
+) -> None:
     raw, status, retry_after, reusable = answer
     assert read(raw, cuts_of(data, raw)) == (Answer(status, retry_after), reusable)
 
@@ -93,15 +109,21 @@ def test_hostile_bytes_anywhere_give_an_answer_or_malformed_and_nothing_else(
     assert result == "malformed" or result[0] is None or 100 <= result[0].status <= 599
 
 
-@given(st.sampled_from(["\r", "\n", "\0", "\r\nContent-Length: 0", "\nContent-Length: 0"]), st.data())
-def test_a_cr_lf_or_nul_in_a_header_is_malformed_never_a_header_of_its_own(injected: str, data: st.DataObject) -> None:
+@given(
+    st.sampled_from(["\r", "\n", "\0", "\r\nContent-Length: 0", "\nContent-Length: 0"]), st.data()
+)
+def test_a_cr_lf_or_nul_in_a_header_is_malformed_never_a_header_of_its_own(
+    injected: str, data: st.DataObject
+) -> None:
     raw = f"HTTP/1.1 202 Accepted\r\nX-Echo: a{injected}b\r\nContent-Length: 2\r\n\r\nok".encode()
     raw = raw.replace(b"a\r\nContent-Length: 0b", b"a\r\nContent-Length: 0\r\nb")  # a bare word
     assert read(raw, cuts_of(data, raw)) == "malformed"
 
 
 @given(st.integers(MAX_DRAIN + 1, 10**12), st.data())
-def test_a_huge_content_length_gives_the_status_without_reading_the_body(length: int, data: st.DataObject) -> None:
+def test_a_huge_content_length_gives_the_status_without_reading_the_body(
+    length: int, data: st.DataObject
+) -> None:
     raw = f"HTTP/1.1 202 Accepted\r\nContent-Length: {length}\r\n\r\n".encode() + b"x" * 100
     assert read(raw, cuts_of(data, raw)) == (Answer(202), False)
 
@@ -111,7 +133,10 @@ def test_a_huge_content_length_gives_the_status_without_reading_the_body(length:
     [
         b"HTTP/1.1 202 Accepted\r\n\r\n",  # no length: the body runs until the server closes
         b"HTTP/1.0 202 Accepted\r\nContent-Length: 0\r\n\r\n",
-        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n0\r\n\r\n",
+        (
+            b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n"
+            b"0\r\n\r\n"
+        ),
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: gzip\r\n\r\n",
     ],
 )
@@ -128,7 +153,9 @@ def test_answers_we_cannot_frame_exactly_give_their_status_and_close(head: bytes
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n",
         b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n123456789\r\n",
-        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n" + b"ffff\r\n" + b"x" * 0xFFFF + b"\r\n" * 2,
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nffff\r\n"
+        + b"x" * 0xFFFF
+        + b"\r\n" * 2,
         b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
         b"HTTP/2 202\r\n\r\n",
         b"HTTP/1.1 2020 Accepted\r\n\r\n",
@@ -143,5 +170,9 @@ def test_malformed_answers_are_malformed_in_any_pieces(raw: bytes) -> None:
 
 
 def test_an_answer_in_single_bytes_is_read_whole() -> None:
-    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 60\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    raw = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 429 Too Many\r\nRetry-After: 60\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
     assert read(raw, list(range(1, len(raw)))) == (Answer(429, "60"), True)

@@ -39,7 +39,8 @@ def document(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def embedded(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The document and every object embedded under `object` (Announce{Create{Note}} and the like)."""
+    """The document and every object embedded under `object` (Announce{Create{Note}} and the
+    like)."""
     current: Any = document
     while isinstance(current, dict):
         yield current
@@ -61,7 +62,9 @@ def test_corpus_document_goes_through_the_vocab_helpers(document: dict[str, Any]
         ids_of(obj.get("to"))
         host_of(id_of(obj))
         if "actor" in obj:
-            assert host_of(id_of(obj["actor"])) is not None, "an activity's actor is a URL on some host"
+            assert host_of(id_of(obj["actor"])) is not None, (
+                "an activity's actor is a URL on some host"
+            )
 
 
 def test_corpus_html_sanitises_without_error(document: dict[str, Any]) -> None:
@@ -86,7 +89,9 @@ def test_corpus_mastodon_mention_survives_sanitising() -> None:
 
     cleaned = sanitize_html(note["content"])
 
-    assert '<span class="h-card"><a href="https://mamot.fr/@retiolus" class="u-url mention"' in cleaned
+    assert (
+        '<span class="h-card"><a href="https://mamot.fr/@retiolus" class="u-url mention"' in cleaned
+    )
     assert html_to_text(note["content"]).startswith("@retiolus i have never been disappointed")
     assert addresses_public(note)
     assert attributed_to(note) == ["https://mastodon.madrid/users/felix"]

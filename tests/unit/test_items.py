@@ -122,6 +122,7 @@ def mastodon_shows(document: dict[str, Any]) -> str:
 
 # --- golden documents ---
 
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_each_kind_serialises_exactly_as_the_golden_document(name: str) -> None:
     path = FIXTURES / f"{name}.json"
@@ -157,9 +158,22 @@ def test_documents_carry_the_valueflows_terms_with_their_definitions(item: Item)
     assert intent["action"] == action_for(item.kind, item.category)
     assert intent["resourceConformsTo"] == item.category.uri
     assert intent["resourceQuantity"]["hasUnit"] == "one"
-    for term in ("purpose", "publishes", "Intent", "action", "resourceConformsTo", "resourceQuantity",
-                 "availableQuantity", "hasUnit", "hasNumericalValue", "hasEnd", "finished", "Hashtag",
-                 "timezone", "eventStatus"):
+    for term in (
+        "purpose",
+        "publishes",
+        "Intent",
+        "action",
+        "resourceConformsTo",
+        "resourceQuantity",
+        "availableQuantity",
+        "hasUnit",
+        "hasNumericalValue",
+        "hasEnd",
+        "finished",
+        "Hashtag",
+        "timezone",
+        "eventStatus",
+    ):
         assert term in terms
     assert terms["vf"] == "https://w3id.org/valueflows/ont/vf#"
     assert terms["resourceConformsTo"] == {"@id": "vf:resourceConformsTo", "@type": "@id"}
@@ -174,15 +188,28 @@ def test_a_call_is_an_fep_8a8e_event_asking_for_people() -> None:
     assert document["eventStatus"] == "EventScheduled"
     assert document["location"]["name"] == "Plaza de Lavapiés, Madrid"
     assert document["publishes"]["action"] == "work"
-    assert document["publishes"]["resourceQuantity"] == {"hasUnit": "one", "hasNumericalValue": "20"}
+    assert document["publishes"]["resourceQuantity"] == {
+        "hasUnit": "one",
+        "hasNumericalValue": "20",
+    }
 
 
 @pytest.mark.parametrize(
     ("slug", "action"),
-    [("food", "transfer"), ("goods", "transfer"), ("money", "transfer"), ("other", "transfer"),
-     ("housing", "use"), ("transport", "deliverService"), ("childcare", "deliverService"),
-     ("health", "deliverService"), ("skills", "deliverService"), ("care", "deliverService"),
-     ("legal", "deliverService"), ("bicycles", "transfer")],
+    [
+        ("food", "transfer"),
+        ("goods", "transfer"),
+        ("money", "transfer"),
+        ("other", "transfer"),
+        ("housing", "use"),
+        ("transport", "deliverService"),
+        ("childcare", "deliverService"),
+        ("health", "deliverService"),
+        ("skills", "deliverService"),
+        ("care", "deliverService"),
+        ("legal", "deliverService"),
+        ("bicycles", "transfer"),
+    ],
 )
 def test_each_default_category_maps_to_a_valueflows_action(slug: str, action: str) -> None:
     assert action_for(Kind.ASK, Category(slug, slug, f"{HOST}/categories/{slug}")) == action
@@ -195,6 +222,7 @@ def test_an_admin_category_can_name_its_own_action() -> None:
 
 
 # --- addressing and authorship ---
+
 
 def test_a_public_item_goes_to_everyone_and_the_group_followers() -> None:
     document = to_ap(CALL)
@@ -236,6 +264,7 @@ def test_members_only_items_cannot_be_built_for_federation() -> None:
 
 # --- places ---
 
+
 @pytest.mark.parametrize("item", EXAMPLES.values(), ids=list(EXAMPLES))
 def test_exact_coordinates_never_leave(item: Item) -> None:
     document = to_ap(item)
@@ -258,6 +287,7 @@ def test_a_place_finer_than_500_m_cannot_be_made() -> None:
 
 
 # --- what Mastodon shows ---
+
 
 def test_mastodon_shows_an_ask_in_full() -> None:
     text = mastodon_shows(to_ap(ASK))
@@ -307,12 +337,16 @@ def test_hashtags_are_links_in_content_and_real_tags(item: Item) -> None:
     document = to_ap(item)
     hashtags = [t for t in document["tag"] if t["type"] == "Hashtag"]
 
-    assert [t["name"] for t in hashtags][:2] == ["#MutualAid", {"ask": "#Ask", "offer": "#Offer",
-                                                                "call": "#SolidarityCall"}[item.kind]]
+    assert [t["name"] for t in hashtags][:2] == [
+        "#MutualAid",
+        {"ask": "#Ask", "offer": "#Offer", "call": "#SolidarityCall"}[item.kind],
+    ]
     for tag in hashtags:
         assert tag["href"] == f"{HOST}/tags/{tag['name'][1:].lower()}"
-        assert f'href="{tag["href"]}" class="mention hashtag" rel="tag">#<span>{tag["name"][1:]}' in (
-            document["content"])
+        assert (
+            f'href="{tag["href"]}" class="mention hashtag" rel="tag">#<span>{tag["name"][1:]}'
+            in (document["content"])
+        )
 
 
 def test_category_names_become_camel_case_hashtags() -> None:
@@ -324,16 +358,21 @@ def test_category_names_become_camel_case_hashtags() -> None:
 
 
 def test_markdown_is_rendered_and_raw_html_is_not() -> None:
-    item = dataclasses.replace(ASK, body_markdown='<script>alert(1)</script> [site](javascript:x) *warm*')
+    item = dataclasses.replace(
+        ASK, body_markdown="<script>alert(1)</script> [site](javascript:x) *warm*"
+    )
 
     content = to_ap(item)["content"]
 
-    assert "<script" not in content and "javascript:" not in content.replace("[site](javascript:x)", "")
+    assert "<script" not in content and "javascript:" not in content.replace(
+        "[site](javascript:x)", ""
+    )
     assert "<em>warm</em>" in content
     assert "&lt;script&gt;" in content
 
 
 # --- lifecycle ---
+
 
 def test_a_fulfilled_ask_says_so_first_and_finishes_its_intent() -> None:
     document = to_ap(FULFILLED_ASK)
@@ -343,14 +382,22 @@ def test_a_fulfilled_ask_says_so_first_and_finishes_its_intent() -> None:
     assert document["updated"] == "2026-11-25T18:45:00Z"
 
 
-@pytest.mark.parametrize(("status", "first"), [(Status.WITHDRAWN, "Withdrawn: Offer: "),
-                                               (Status.EXPIRED, "Expired: Offer: "),
-                                               (Status.FULFILLED, "Fulfilled: Offer: ")])
+@pytest.mark.parametrize(
+    ("status", "first"),
+    [
+        (Status.WITHDRAWN, "Withdrawn: Offer: "),
+        (Status.EXPIRED, "Expired: Offer: "),
+        (Status.FULFILLED, "Fulfilled: Offer: "),
+    ],
+)
 def test_a_closed_offer_has_nothing_left_to_give(status: Status, first: str) -> None:
     document = to_ap(dataclasses.replace(OFFER, status=status, updated=CHANGED))
 
     assert mastodon_shows(document).startswith(first)
-    assert document["publishes"]["availableQuantity"] == {"hasUnit": "one", "hasNumericalValue": "0"}
+    assert document["publishes"]["availableQuantity"] == {
+        "hasUnit": "one",
+        "hasNumericalValue": "0",
+    }
     assert document["publishes"]["finished"] is True
 
 
@@ -385,8 +432,15 @@ def test_a_closed_item_must_say_when_it_changed() -> None:
 
 @pytest.mark.parametrize(
     "changes",
-    [{"status": Status.SCHEDULED}, {"kind": Kind.CALL}, {"title": "two\nlines"}, {"title": " "},
-     {"quantity": 0}, {"published": datetime(2026, 1, 1)}, {"place": Place("  ")}],
+    [
+        {"status": Status.SCHEDULED},
+        {"kind": Kind.CALL},
+        {"title": "two\nlines"},
+        {"title": " "},
+        {"quantity": 0},
+        {"published": datetime(2026, 1, 1)},
+        {"place": Place("  ")},
+    ],
 )
 def test_items_that_cannot_be_federated_are_refused(changes: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
@@ -395,11 +449,15 @@ def test_items_that_cannot_be_federated_are_refused(changes: dict[str, Any]) -> 
 
 def test_a_deleted_item_becomes_a_tombstone() -> None:
     assert item_tombstone(ASK.uri, CHANGED) == {
-        "@context": AS_CONTEXT, "id": ASK.uri, "type": "Tombstone", "deleted": "2026-11-25T18:45:00Z",
+        "@context": AS_CONTEXT,
+        "id": ASK.uri,
+        "type": "Tombstone",
+        "deleted": "2026-11-25T18:45:00Z",
     }
 
 
 # --- round trip ---
+
 
 @pytest.mark.parametrize("item", EXAMPLES.values(), ids=list(EXAMPLES))
 def test_another_ayni_reads_back_the_structured_item(item: Item) -> None:
@@ -408,21 +466,38 @@ def test_another_ayni_reads_back_the_structured_item(item: Item) -> None:
     assert remote is not None
     point = item.place.point if item.place else None
     assert (remote.uri, remote.url, remote.kind, remote.title, remote.status) == (
-        item.uri, item.url, item.kind, item.title, item.status)
+        item.uri,
+        item.url,
+        item.kind,
+        item.title,
+        item.status,
+    )
     assert (remote.author_uri, remote.group_uri, remote.visibility) == (
-        item.author_uri, item.group_uri, item.visibility)
+        item.author_uri,
+        item.group_uri,
+        item.visibility,
+    )
     assert remote.category_uri == item.category.uri
     assert remote.action == action_for(item.kind, item.category)
     assert remote.body_markdown == item.body_markdown
     assert remote.finished == (item.status not in (Status.OPEN, Status.SCHEDULED))
     assert remote.place is not None and item.place is not None
     assert (remote.place.name, remote.place.point, remote.place.radius_m) == (
-        item.place.name, point, item.place.radius_m)
+        item.place.name,
+        point,
+        item.place.radius_m,
+    )
     assert (remote.published, remote.updated) == (item.published, item.updated)
     if item.kind == Kind.CALL:
         assert (remote.starts_at, remote.ends_at, remote.timezone) == (
-            item.starts_at, item.ends_at, item.timezone)
-        assert (remote.people_wanted, remote.people_coming) == (item.people_wanted, item.people_coming)
+            item.starts_at,
+            item.ends_at,
+            item.timezone,
+        )
+        assert (remote.people_wanted, remote.people_coming) == (
+            item.people_wanted,
+            item.people_coming,
+        )
     else:
         assert (remote.quantity, remote.needed_by) == (item.quantity, item.needed_by)
 

@@ -1,4 +1,5 @@
-"""Items from other servers: structured when they are items, plain posts otherwise, never a crash."""
+"""Items from other servers: structured when they are items, plain posts otherwise, never a
+crash."""
 
 import copy
 import dataclasses
@@ -16,7 +17,10 @@ from federation.privacy import coarsen
 from tests.unit.test_items import ASK, CALL, OFFER
 
 MASTODON_NOTE = {
-    "@context": ["https://www.w3.org/ns/activitystreams", {"Hashtag": "as:Hashtag", "sensitive": "as:sensitive"}],
+    "@context": [
+        "https://www.w3.org/ns/activitystreams",
+        {"Hashtag": "as:Hashtag", "sensitive": "as:sensitive"},
+    ],
     "id": "https://mastodon.example/users/rosa/statuses/113",
     "type": "Note",
     "summary": None,
@@ -27,14 +31,21 @@ MASTODON_NOTE = {
     "to": ["https://www.w3.org/ns/activitystreams#Public"],
     "cc": ["https://mastodon.example/users/rosa/followers"],
     "sensitive": False,
-    "content": '<p>Anyone need a pram? <a href="https://mastodon.example/tags/mutualaid" class="mention hashtag" '
-               'rel="tag">#<span>MutualAid</span></a></p>',
-    "tag": [{"type": "Hashtag", "href": "https://mastodon.example/tags/mutualaid", "name": "#mutualaid"}],
+    "content": (
+        '<p>Anyone need a pram? <a href="https://mastodon.example/tags/mutualaid" '
+        'class="mention hashtag" rel="tag">#<span>MutualAid</span></a></p>'
+    ),
+    "tag": [
+        {"type": "Hashtag", "href": "https://mastodon.example/tags/mutualaid", "name": "#mutualaid"}
+    ],
     "attachment": [],
 }
 # FEP-0837's own shape, as Mitra publishes it.
 PROPOSAL = {
-    "@context": ["https://www.w3.org/ns/activitystreams", {"vf": "https://w3id.org/valueflows/ont/vf#"}],
+    "@context": [
+        "https://www.w3.org/ns/activitystreams",
+        {"vf": "https://w3id.org/valueflows/ont/vf#"},
+    ],
     "id": "https://market.example/objects/1",
     "type": "Proposal",
     "attributedTo": "https://market.example/users/alice",
@@ -50,8 +61,14 @@ PROPOSAL = {
     },
     "reciprocal": {"type": "Intent", "action": "transfer"},
     "purpose": "offer",
-    "location": {"type": "Place", "name": "Kreuzberg", "latitude": 52.4987654, "longitude": 13.4034567,
-                 "radius": 0.2, "units": "km"},
+    "location": {
+        "type": "Place",
+        "name": "Kreuzberg",
+        "latitude": 52.4987654,
+        "longitude": 13.4034567,
+        "radius": 0.2,
+        "units": "km",
+    },
     "to": "as:Public",
 }
 # A Mobilizon event: no ValueFlows terms, still a call.
@@ -66,7 +83,11 @@ MOBILIZON_EVENT = {
     "ical:status": "CANCELLED",
     "participantCount": 8,
     "content": "<p>Cook with us</p>",
-    "location": {"type": "Place", "name": "Nachbarschaftshaus", "address": {"type": "PostalAddress"}},
+    "location": {
+        "type": "Place",
+        "name": "Nachbarschaftshaus",
+        "address": {"type": "PostalAddress"},
+    },
     "to": ["https://www.w3.org/ns/activitystreams#Public"],
 }
 
@@ -75,13 +96,16 @@ def test_a_mastodon_post_stays_a_plain_post() -> None:
     assert from_ap(MASTODON_NOTE) is None
 
 
-@pytest.mark.parametrize("document", [
-    {**MASTODON_NOTE, "purpose": "gossip"},
-    {**MASTODON_NOTE, "publishes": {"type": "Intent"}},
-    {**MASTODON_NOTE, "type": "Question"},
-    {"type": "Person", "purpose": "request", "id": "https://x.example/u", "attributedTo": "x"},
-    {},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {**MASTODON_NOTE, "purpose": "gossip"},
+        {**MASTODON_NOTE, "publishes": {"type": "Intent"}},
+        {**MASTODON_NOTE, "type": "Question"},
+        {"type": "Person", "purpose": "request", "id": "https://x.example/u", "attributedTo": "x"},
+        {},
+    ],
+)
 def test_things_that_are_not_items_stay_what_they_are(document: dict[str, Any]) -> None:
     assert from_ap(document) is None
 
@@ -124,15 +148,25 @@ def test_a_mobilizon_event_is_a_call_and_its_cancellation_is_read() -> None:
     remote = from_ap(MOBILIZON_EVENT)
 
     assert remote is not None
-    assert (remote.kind, remote.status, remote.title) == (Kind.CALL, Status.CANCELLED, "Community kitchen")
+    assert (remote.kind, remote.status, remote.title) == (
+        Kind.CALL,
+        Status.CANCELLED,
+        "Community kitchen",
+    )
     assert remote.author_uri == "https://mobilizon.example/@kitchen"
     assert remote.starts_at == datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
-    assert (remote.timezone, remote.people_coming, remote.people_wanted) == ("Europe/Berlin", 8, None)
+    assert (remote.timezone, remote.people_coming, remote.people_wanted) == (
+        "Europe/Berlin",
+        8,
+        None,
+    )
     assert remote.place is not None and remote.place.name == "Nachbarschaftshaus"
 
 
 def test_without_a_name_the_title_is_the_first_line_without_labels() -> None:
-    document = to_ap(dataclasses.replace(ASK, status=Status.EXPIRED, updated=datetime(2026, 11, 25, tzinfo=UTC)))
+    document = to_ap(
+        dataclasses.replace(ASK, status=Status.EXPIRED, updated=datetime(2026, 11, 25, tzinfo=UTC))
+    )
     del document["name"]
 
     remote = from_ap(document)
@@ -165,8 +199,10 @@ def test_an_item_sent_to_one_person_is_direct() -> None:
 
 # --- the shapes AS2 allows ---
 
+
 def _reshaped(document: dict[str, Any]) -> dict[str, Any]:
-    """The same call as another server might spell it: arrays, embedded objects, prefixes, numbers."""
+    """The same call as another server might spell it: arrays, embedded objects, prefixes,
+    numbers."""
     d = copy.deepcopy(document)
     d["type"] = ["as:Event"]
     d["attributedTo"] = [{"type": "Group", "id": d["attributedTo"]}, {"type": "Link", "href": "x"}]
@@ -190,10 +226,25 @@ def test_the_same_call_in_any_as2_spelling_reads_the_same() -> None:
     assert reshaped == plain
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("3", 3), (3, 3), (3.0, 3), ("3.0", 3), ("3.5", None), ("three", None), (True, None), (-1, None),
-    (None, None), ([], None), ({"@value": "3"}, None), ("9" * 5000, None), (float("inf"), None), ("1e400", None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3", 3),
+        (3, 3),
+        (3.0, 3),
+        ("3.0", 3),
+        ("3.5", None),
+        ("three", None),
+        (True, None),
+        (-1, None),
+        (None, None),
+        ([], None),
+        ({"@value": "3"}, None),
+        ("9" * 5000, None),
+        (float("inf"), None),
+        ("1e400", None),
+    ],
+)
 def test_quantities_are_whole_numbers_or_nothing(value: Any, expected: int | None) -> None:
     document = to_ap(OFFER)
     document["publishes"]["resourceQuantity"]["hasNumericalValue"] = value
@@ -203,8 +254,19 @@ def test_quantities_are_whole_numbers_or_nothing(value: Any, expected: int | Non
     assert remote is not None and remote.quantity == expected
 
 
-@pytest.mark.parametrize("value", ["tomorrow", "2026-13-45T00:00:00Z", "", 20261205, None, ["x"], "9" * 100,
-                                   "0001-01-01T00:00:00+14:00"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "tomorrow",
+        "2026-13-45T00:00:00Z",
+        "",
+        20261205,
+        None,
+        ["x"],
+        "9" * 100,
+        "0001-01-01T00:00:00+14:00",
+    ],
+)
 def test_bad_dates_are_left_out(value: Any) -> None:
     document = to_ap(CALL)
     document["startTime"] = value
@@ -215,11 +277,17 @@ def test_bad_dates_are_left_out(value: Any) -> None:
     assert remote is not None and remote.starts_at is None and remote.published is None
 
 
-@pytest.mark.parametrize("location", [
-    "Plaza Mayor", {"type": "Place", "latitude": "north", "longitude": 3}, {"type": "Note", "name": "x"},
-    {"type": "Place", "name": "Far", "latitude": 95, "longitude": 0}, [None, 3, {"name": "Second"}],
-    {"type": "Place", "name": "Huge", "radius": 1e308, "units": "miles"},
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "Plaza Mayor",
+        {"type": "Place", "latitude": "north", "longitude": 3},
+        {"type": "Note", "name": "x"},
+        {"type": "Place", "name": "Far", "latitude": 95, "longitude": 0},
+        [None, 3, {"name": "Second"}],
+        {"type": "Place", "name": "Huge", "radius": 1e308, "units": "miles"},
+    ],
+)
 def test_odd_locations_never_break_an_item(location: Any) -> None:
     document = {**PROPOSAL, "location": location}
 
@@ -232,12 +300,39 @@ def test_odd_locations_never_break_an_item(location: Any) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=25,
 )
-_KEYS = ["id", "type", "purpose", "publishes", "attributedTo", "name", "nameMap", "content", "contentMap",
-         "summary", "location", "startTime", "endTime", "hasEnd", "timezone", "eventStatus", "to", "cc",
-         "audience", "url", "source", "participantCount", "published", "updated", "inReplyTo", "ical:status"]
+_KEYS = [
+    "id",
+    "type",
+    "purpose",
+    "publishes",
+    "attributedTo",
+    "name",
+    "nameMap",
+    "content",
+    "contentMap",
+    "summary",
+    "location",
+    "startTime",
+    "endTime",
+    "hasEnd",
+    "timezone",
+    "eventStatus",
+    "to",
+    "cc",
+    "audience",
+    "url",
+    "source",
+    "participantCount",
+    "published",
+    "updated",
+    "inReplyTo",
+    "ical:status",
+]
 item_like = st.fixed_dictionaries(
     {"type": st.sampled_from(["Note", "Event", ["Event", "x"], "Proposal", 3, None])},
     optional={key: json_values for key in _KEYS if key != "type"},
@@ -260,7 +355,9 @@ def test_any_json_gives_an_item_nothing_or_invalid_document(document: object) ->
 
 @settings(max_examples=500)
 @given(item_like)
-def test_any_item_shaped_json_gives_an_item_nothing_or_invalid_document(document: dict[str, Any]) -> None:
+def test_any_item_shaped_json_gives_an_item_nothing_or_invalid_document(
+    document: dict[str, Any],
+) -> None:
     remote = _outcome(document)
     if remote is not None:
         json.dumps([remote.title, remote.body_html, remote.summary])
@@ -275,7 +372,11 @@ def test_any_intent_gives_an_item_nothing_or_invalid_document(
     document = to_ap(CALL)
     document["publishes"] = intent
     _outcome(document)
-    document["publishes"] = {"resourceQuantity": quantity, "availableQuantity": [quantity],
-                             "finished": finished, "resourceConformsTo": conforms, "action": conforms}
+    document["publishes"] = {
+        "resourceQuantity": quantity,
+        "availableQuantity": [quantity],
+        "finished": finished,
+        "resourceConformsTo": conforms,
+        "action": conforms,
+    }
     _outcome(document)
-

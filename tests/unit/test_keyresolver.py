@@ -308,7 +308,9 @@ async def started(*lookups: Awaitable[T]) -> list[asyncio.Task[T]]:
     return tasks
 
 
-async def test_twenty_lookups_of_a_new_key_at_once_share_one_fetch_and_one_save(old_key: Any) -> None:
+async def test_twenty_lookups_of_a_new_key_at_once_share_one_fetch_and_one_save(
+    old_key: Any,
+) -> None:
     web, store = SlowWeb({ACTOR: actor(old_key)}), CountingStore()
     resolver = KeyResolver(web.fetch, store=store)
     lookups = await started(*(signed_post_verifies(old_key, resolver) for _ in range(20)))

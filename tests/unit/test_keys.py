@@ -1,6 +1,5 @@
 """Keys: generation, PEM round trips, FEP-521a multikeys, and the parse cache."""
 
-
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
@@ -58,8 +57,9 @@ def test_parsed_private_key_is_cached_so_signing_never_parses(
     first = keys.load_private_key(pem)
     parses = []
     real = serialization.load_pem_private_key
-    monkeypatch.setattr(serialization, "load_pem_private_key",
-                        lambda *a, **k: parses.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        serialization, "load_pem_private_key", lambda *a, **k: parses.append(1) or real(*a, **k)
+    )
     for _ in range(1000):
         assert keys.load_private_key(pem) is first
     assert parses == []  # a PEM parse costs ~50 ms: never again once cached

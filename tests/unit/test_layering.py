@@ -44,8 +44,12 @@ def imports(module: str, path: Path) -> Iterator[str]:
 def offence(module: str, imported: str) -> str | None:
     """Why this import breaks the layering, or None."""
     layer, target = module.split(".")[0], imported.split(".")[0]
-    if layer == "federation" and (target in NOT_IN_FEDERATION or (target in PROJECT and target != layer)):
-        return "federation/ imports nothing of the project, and no database, web or template library"
+    if layer == "federation" and (
+        target in NOT_IN_FEDERATION or (target in PROJECT and target != layer)
+    ):
+        return (
+            "federation/ imports nothing of the project, and no database, web or template library"
+        )
     if layer != "ayni" and target in SHELL_ONLY:
         return f"{target} belongs to the shell (ayni/)"
     if target not in LAYERS or target == layer:
@@ -74,7 +78,13 @@ def test_no_module_imports_upward_or_across() -> None:
 
 def test_the_walk_reads_every_package_and_sees_imports_inside_functions(tmp_path: Path) -> None:
     names = {module for module, _ in modules()}
-    assert {"ayni.app", "inbox.worker", "outbox.worker", "models.queue", "federation.vocab"} <= names
+    assert {
+        "ayni.app",
+        "inbox.worker",
+        "outbox.worker",
+        "models.queue",
+        "federation.vocab",
+    } <= names
     source = tmp_path / "late.py"
     source.write_text("def f():\n    from ayni import app\n    from . import sibling\n")
     assert set(imports("models.late", source)) == {"ayni", "models.sibling"}
@@ -86,7 +96,9 @@ def test_an_offence_is_named() -> None:
     assert offence("outbox.jobs", "inbox.store") == "inbox/ and outbox/ do not import each other"
     assert offence("federation.client", "sqlalchemy.orm") is not None
     assert offence("federation.client", "models.db") is not None
-    assert offence("outbox.worker", "starlette.requests") == "starlette belongs to the shell (ayni/)"
+    assert (
+        offence("outbox.worker", "starlette.requests") == "starlette belongs to the shell (ayni/)"
+    )
     assert offence("ayni.app", "inbox.worker") is None
     assert offence("inbox.worker", "models.queue") is None
     assert offence("models.runtime", "federation.client") is None

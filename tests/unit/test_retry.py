@@ -24,12 +24,19 @@ def delays(policy: RetryPolicy, failure: Failure = NO_ANSWER) -> list[timedelta 
 
 def test_the_inbox_waits_30_s_times_4_to_a_6_hour_ceiling_and_gives_up_after_8_tries() -> None:
     assert delays(INBOX) == [timedelta(seconds=s) for s in (30, 120, 480, 1920, 7680)] + [
-        timedelta(hours=6), timedelta(hours=6), None]
+        timedelta(hours=6),
+        timedelta(hours=6),
+        None,
+    ]
     assert timedelta(hours=12) < sum(filter(None, delays(INBOX)), timedelta()) < timedelta(days=3)
 
 
 def test_the_inbox_has_no_jitter_and_ignores_retry_after() -> None:
-    assert INBOX(2, NO_ANSWER, lambda: 0.0) == INBOX(2, NO_ANSWER, lambda: 0.999) == timedelta(minutes=2)
+    assert (
+        INBOX(2, NO_ANSWER, lambda: 0.0)
+        == INBOX(2, NO_ANSWER, lambda: 0.999)
+        == timedelta(minutes=2)
+    )
     assert INBOX(1, Failure(503, retry_after=timedelta(hours=1))) == timedelta(seconds=30)
 
 
@@ -51,11 +58,15 @@ def test_429_and_503_are_retried_when_their_retry_after_asks_within_a_6_hour_cap
     assert DELIVERY(1, Failure(429, retry_after=timedelta(minutes=10))) == timedelta(minutes=10)
     assert DELIVERY(1, Failure(503, retry_after=timedelta(days=30))) == timedelta(hours=6)
     assert DELIVERY(1, Failure(503, retry_after=timedelta())) == timedelta(seconds=1)
-    assert DELIVERY(1, Failure(500, retry_after=timedelta(minutes=10)), middle) == timedelta(minutes=1)
+    assert DELIVERY(1, Failure(500, retry_after=timedelta(minutes=10)), middle) == timedelta(
+        minutes=1
+    )
     assert DELIVERY(DELIVERY.attempts, Failure(429, retry_after=timedelta(minutes=10))) is None
 
 
-@pytest.mark.parametrize("failure", [Failure(400), Failure(403), Failure(404), Failure(422), Failure(final=True)])
+@pytest.mark.parametrize(
+    "failure", [Failure(400), Failure(403), Failure(404), Failure(422), Failure(final=True)]
+)
 def test_a_permanent_failure_is_given_up_at_once(failure: Failure) -> None:
     assert failure.permanent
     assert DELIVERY(1, failure) is None and INBOX(1, failure) is None
@@ -75,12 +86,23 @@ def test_retry_after_is_read_in_seconds_or_as_a_date_and_garbage_is_none() -> No
 
 @pytest.mark.parametrize(
     ("status", "state"),
-    [(200, DeliveryState.SENT), (202, DeliveryState.SENT), (204, DeliveryState.SENT),
-     (404, DeliveryState.GONE), (410, DeliveryState.GONE),
-     (400, DeliveryState.REJECTED), (403, DeliveryState.REJECTED), (422, DeliveryState.REJECTED),
-     (401, DeliveryState.PENDING), (408, DeliveryState.PENDING), (429, DeliveryState.PENDING),
-     (500, DeliveryState.PENDING), (502, DeliveryState.PENDING), (503, DeliveryState.PENDING),
-     (None, DeliveryState.PENDING)],
+    [
+        (200, DeliveryState.SENT),
+        (202, DeliveryState.SENT),
+        (204, DeliveryState.SENT),
+        (404, DeliveryState.GONE),
+        (410, DeliveryState.GONE),
+        (400, DeliveryState.REJECTED),
+        (403, DeliveryState.REJECTED),
+        (422, DeliveryState.REJECTED),
+        (401, DeliveryState.PENDING),
+        (408, DeliveryState.PENDING),
+        (429, DeliveryState.PENDING),
+        (500, DeliveryState.PENDING),
+        (502, DeliveryState.PENDING),
+        (503, DeliveryState.PENDING),
+        (None, DeliveryState.PENDING),
+    ],
 )
 def test_a_delivery_answer_maps_to_its_state(status: int | None, state: DeliveryState) -> None:
     got, due = decide(Outcome(status), 1, NOW, middle)
@@ -89,9 +111,14 @@ def test_a_delivery_answer_maps_to_its_state(status: int | None, state: Delivery
 
 
 def test_a_delivery_honours_retry_after_and_fails_at_the_ceiling() -> None:
-    assert decide(Outcome(503, retry_after="600"), 1, NOW) == (DeliveryState.PENDING, NOW + timedelta(minutes=10))
+    assert decide(Outcome(503, retry_after="600"), 1, NOW) == (
+        DeliveryState.PENDING,
+        NOW + timedelta(minutes=10),
+    )
     assert decide(Outcome(429, retry_after="soon"), 1, NOW, middle) == (
-        DeliveryState.PENDING, NOW + timedelta(minutes=1))
+        DeliveryState.PENDING,
+        NOW + timedelta(minutes=1),
+    )
     assert decide(Outcome(500), DELIVERY.attempts - 1, NOW)[0] == DeliveryState.PENDING
     assert decide(Outcome(500), DELIVERY.attempts, NOW) == (DeliveryState.FAILED, NOW)
     assert decide(Outcome(None), DELIVERY.attempts, NOW) == (DeliveryState.FAILED, NOW)

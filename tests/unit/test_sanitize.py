@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from federation.sanitize import LINK_REL, html_to_text, sanitize_html
 
 MASTODON_MENTION = (
-    '<p><span class="h-card" translate="no"><a href="https://mamot.fr/@retiolus" class="u-url mention">'
+    '<p><span class="h-card" translate="no">'
+    '<a href="https://mamot.fr/@retiolus" class="u-url mention">'
     "@<span>retiolus</span></a></span> hello</p>"
 )
 
@@ -18,14 +19,17 @@ def test_a_mastodon_post_keeps_its_markup_and_microformats() -> None:
     cleaned = sanitize_html(MASTODON_MENTION)
 
     assert cleaned == (
-        '<p><span class="h-card" translate="no"><a href="https://mamot.fr/@retiolus" class="u-url mention" '
+        '<p><span class="h-card" translate="no">'
+        '<a href="https://mamot.fr/@retiolus" class="u-url mention" '
         f'target="_blank" rel="{LINK_REL}">@<span>retiolus</span></a></span> hello</p>'
     )
 
 
 def test_mastodon_link_shortening_classes_survive() -> None:
-    html = ('<a href="https://example.org/long/path"><span class="invisible">https://</span>'
-            '<span class="ellipsis">example.org/lo</span><span class="invisible">ng/path</span></a>')
+    html = (
+        '<a href="https://example.org/long/path"><span class="invisible">https://</span>'
+        '<span class="ellipsis">example.org/lo</span><span class="invisible">ng/path</span></a>'
+    )
 
     cleaned = sanitize_html(html)
 
@@ -33,14 +37,19 @@ def test_mastodon_link_shortening_classes_survive() -> None:
     assert '<span class="ellipsis">example.org/lo</span>' in cleaned
 
 
-@pytest.mark.parametrize("tag", ["p", "span", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
-                                 "blockquote", "ruby"])
+@pytest.mark.parametrize(
+    "tag",
+    ["p", "span", "del", "s", "pre", "code", "em", "strong", "b", "i", "u", "blockquote", "ruby"],
+)
 def test_allowed_elements_are_kept(tag: str) -> None:
     assert sanitize_html(f"<{tag}>x</{tag}>") == f"<{tag}>x</{tag}>"
 
 
 def test_lists_and_line_breaks_are_kept() -> None:
-    assert sanitize_html("<ul><li>a</li></ul><ol><li>b<br>c</li></ol>") == "<ul><li>a</li></ul><ol><li>b<br>c</li></ol>"
+    assert (
+        sanitize_html("<ul><li>a</li></ul><ol><li>b<br>c</li></ol>")
+        == "<ul><li>a</li></ul><ol><li>b<br>c</li></ol>"
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,8 +91,17 @@ def test_headings_become_bold_paragraphs_as_mastodon_shows_them() -> None:
 
 @pytest.mark.parametrize(
     "href",
-    ["https://example.org/", "http://example.org/", "HTTPS://EXAMPLE.ORG/", "gemini://example.org/",
-     "xmpp:ana@example.org", "magnet:?xt=urn:btih:abc", "ipfs://bafy", "dat://abc", "gopher://example.org/"],
+    [
+        "https://example.org/",
+        "http://example.org/",
+        "HTTPS://EXAMPLE.ORG/",
+        "gemini://example.org/",
+        "xmpp:ana@example.org",
+        "magnet:?xt=urn:btih:abc",
+        "ipfs://bafy",
+        "dat://abc",
+        "gopher://example.org/",
+    ],
 )
 def test_links_with_mastodons_schemes_are_kept(href: str) -> None:
     cleaned = sanitize_html(f'<a href="{href}">link</a>')
@@ -93,9 +111,19 @@ def test_links_with_mastodons_schemes_are_kept(href: str) -> None:
 
 @pytest.mark.parametrize(
     "href",
-    ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "java&#x09;script:alert(1)", " javascript:alert(1)",
-     "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "mailto:ana@example.org",
-     "/relative/path", "//evil.example/x", "#fragment", "ftp://example.org/"],
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "java&#x09;script:alert(1)",
+        " javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "mailto:ana@example.org",
+        "/relative/path",
+        "//evil.example/x",
+        "#fragment",
+        "ftp://example.org/",
+    ],
 )
 def test_links_with_other_or_relative_hrefs_become_plain_text(href: str) -> None:
     cleaned = sanitize_html(f'<p>see <a href="{href}" class="mention">the <b>link</b></a>!</p>')
@@ -110,8 +138,11 @@ def test_link_rel_and_target_are_forced_whatever_the_sender_said() -> None:
 
 
 def test_only_microformat_and_mastodon_classes_are_kept() -> None:
-    html = ('<p class="h-entry e-content evil"><span class="p-name mention hashtag quote-inline big-red">x</span>'
-            '<a href="https://x.example/" class="u-url dt-published button">y</a></p>')
+    html = (
+        '<p class="h-entry e-content evil">'
+        '<span class="p-name mention hashtag quote-inline big-red">x</span>'
+        '<a href="https://x.example/" class="u-url dt-published button">y</a></p>'
+    )
 
     cleaned = sanitize_html(html)
 
@@ -136,7 +167,10 @@ def test_classes_are_not_kept_on_elements_mastodon_does_not_allow_them_on() -> N
         ('<span translate="yes">x</span>', "<span>x</span>"),
         ('<p lang="pt-BR">x</p>', '<p lang="pt-BR">x</p>'),
         ('<p lang="en&quot; onclick=&quot;x">x</p>', "<p>x</p>"),
-        ('<ol start="3" reversed><li value="7">x</li></ol>', '<ol start="3" reversed=""><li value="7">x</li></ol>'),
+        (
+            '<ol start="3" reversed><li value="7">x</li></ol>',
+            '<ol start="3" reversed=""><li value="7">x</li></ol>',
+        ),
         ('<ol start="x"><li value="1e9">x</li></ol>', "<ol><li>x</li></ol>"),
     ],
 )
@@ -161,15 +195,21 @@ def test_sanitising_is_idempotent_on_a_real_post() -> None:
 
 # --- html_to_text ---
 
+
 def test_plain_text_keeps_words_and_paragraph_breaks() -> None:
-    html = "<p>Need <b>rice</b> &amp; beans</p><p>line one<br>line two</p><ul><li>a</li><li>b</li></ul><p>end</p>"
+    html = (
+        "<p>Need <b>rice</b> &amp; beans</p><p>line one<br>line two</p>"
+        "<ul><li>a</li><li>b</li></ul><p>end</p>"
+    )
 
     assert html_to_text(html) == "Need rice & beans\n\nline one\nline two\n\na\nb\n\nend"
 
 
 def test_plain_text_keeps_the_full_url_of_shortened_links() -> None:
-    html = ('<p><a href="https://example.org/long/path"><span class="invisible">https://</span>'
-            '<span class="ellipsis">example.org/lo</span><span class="invisible">ng/path</span></a></p>')
+    html = (
+        '<p><a href="https://example.org/long/path"><span class="invisible">https://</span>'
+        '<span class="ellipsis">example.org/lo</span><span class="invisible">ng/path</span></a></p>'
+    )
 
     assert html_to_text(html) == "https://example.org/long/path"
 
@@ -186,10 +226,42 @@ def test_plain_text_of_nothing_is_empty() -> None:
 # --- properties ---
 
 FRAGMENTS = [
-    "<script>", "</script>", "<a href=", "javascript:", "java\tscript:", "&#106;avascript:", "<img src=x onerror=",
-    "alert(1)", "style=", '"', "'", ">", "<", "<svg onload=", "<p>", "</p>", "<iframe", "on", "error",
-    "<style>", "expression(", "<math>", "<!--", "-->", "<![CDATA[", "]]>", "<base href=", "data:", "&lt;",
-    "<span class=\"", "h-", "mention", " ", "\n", "\x00", "&#x3C;script&#x3E;",
+    "<script>",
+    "</script>",
+    "<a href=",
+    "javascript:",
+    "java\tscript:",
+    "&#106;avascript:",
+    "<img src=x onerror=",
+    "alert(1)",
+    "style=",
+    '"',
+    "'",
+    ">",
+    "<",
+    "<svg onload=",
+    "<p>",
+    "</p>",
+    "<iframe",
+    "on",
+    "error",
+    "<style>",
+    "expression(",
+    "<math>",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "]]>",
+    "<base href=",
+    "data:",
+    "&lt;",
+    '<span class="',
+    "h-",
+    "mention",
+    " ",
+    "\n",
+    "\x00",
+    "&#x3C;script&#x3E;",
 ]
 
 html_soup = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=30).map("".join)

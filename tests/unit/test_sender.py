@@ -280,7 +280,9 @@ async def test_concurrent_deliveries_to_one_host_keep_at_most_the_idle_limit() -
 async def test_a_connection_we_close_is_reset_so_no_time_wait_socket_is_left() -> None:
     seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server) -> None:
+    async def handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
         await read_request(reader, server)
         writer.write(ACCEPTED)
         await writer.drain()
@@ -495,8 +497,10 @@ async def test_a_kept_connection_closed_after_part_of_a_status_line_is_not_sent_
         assert (server.connections, len(server.requests)) == (1, 2)
 
 
-async def test_a_kept_connection_closed_after_the_head_keeps_the_status_and_is_not_sent_again() -> None:
-    cut = b"HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n{\"error\": "
+async def test_a_kept_connection_closed_after_the_head_keeps_the_status_and_is_not_sent_again() -> (
+    None
+):
+    cut = b'HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n{"error": '
     async with serving(first_answer_then(cut)) as server, sender() as s:
         assert [await post(s, server.url()) for _ in range(2)] == [202, 500]
         assert (server.connections, len(server.requests)) == (1, 2)

@@ -22,14 +22,24 @@ def test_missing_base_url_names_the_setting(clean_environ: Path) -> None:
         settings.load({})
 
 
-@pytest.mark.parametrize("url", ["http://aid.example.org", "ftp://x.org", "https://x.org/path", "not a url",
-                                 "https://user@x.org"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://aid.example.org",
+        "ftp://x.org",
+        "https://x.org/path",
+        "not a url",
+        "https://user@x.org",
+    ],
+)
 def test_bad_base_urls_are_refused(clean_environ: Path, url: str) -> None:
     with pytest.raises(SettingsError, match="AYNI_BASE_URL"):
         settings.load({"AYNI_BASE_URL": url})
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"]
+)
 def test_http_is_allowed_for_loopback_development(clean_environ: Path, url: str) -> None:
     assert settings.load({"AYNI_BASE_URL": url}).base_url == url
 
@@ -40,16 +50,21 @@ def test_unsupported_database_is_refused(clean_environ: Path) -> None:
 
 
 def test_private_addresses_parse_ips_and_cidrs(clean_environ: Path) -> None:
-    loaded = settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1, 10.0.0.0/8"})
+    loaded = settings.load(
+        {"AYNI_BASE_URL": "https://a.org", "AYNI_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1, 10.0.0.0/8"}
+    )
 
     assert loaded.allow_private_addresses == (
-        ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("10.0.0.0/8"),
     )
 
 
 def test_bad_private_address_names_the_setting(clean_environ: Path) -> None:
     with pytest.raises(SettingsError, match="AYNI_ALLOW_PRIVATE_ADDRESSES.*'nope'"):
-        settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1,nope"})
+        settings.load(
+            {"AYNI_BASE_URL": "https://a.org", "AYNI_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1,nope"}
+        )
 
 
 def test_config_file_is_read_and_environment_wins(clean_environ: Path) -> None:
@@ -76,8 +91,10 @@ def test_authorized_fetch_is_off_by_default(clean_environ: Path) -> None:
     assert settings.load({"AYNI_BASE_URL": "https://a.org"}).authorized_fetch is False
 
 
-@pytest.mark.parametrize(("text", "expected"), [("true", True), ("1", True), ("TRUE", True),
-                                                 ("false", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("1", True), ("TRUE", True), ("false", False), ("0", False)],
+)
 def test_authorized_fetch_reads_booleans(clean_environ: Path, text: str, expected: bool) -> None:
     loaded = settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_AUTHORIZED_FETCH": text})
 
@@ -90,6 +107,8 @@ def test_a_bad_authorized_fetch_value_names_the_setting(clean_environ: Path) -> 
 
 
 def test_authorized_fetch_can_be_a_toml_boolean_in_the_config_file(clean_environ: Path) -> None:
-    (clean_environ / "ayni.toml").write_text('base_url = "https://a.org"\nauthorized_fetch = true\n')
+    (clean_environ / "ayni.toml").write_text(
+        'base_url = "https://a.org"\nauthorized_fetch = true\n'
+    )
 
     assert settings.load({}).authorized_fetch is True

@@ -279,7 +279,10 @@ async def test_signature_input_without_matching_signature_is_rejected(rsa_key: A
         'keyId="x"',
         'keyId="https://remote.example/users/alice#main-key",signature="%%%"',
         'keyId="a",keyId="b",signature="AAAA",headers="(request-target) date"',
-        'keyId="https://remote.example/users/alice#main-key",headers="(request-target) host date digest",signature="AAAA"',
+        (
+            'keyId="https://remote.example/users/alice#main-key",'
+            'headers="(request-target) host date digest",signature="AAAA"'
+        ),
         "keyId=unquoted,signature=also",
     ],
 )
@@ -376,7 +379,9 @@ def test_the_origin_is_scheme_lower_case_host_and_a_port_only_when_not_the_defau
     assert origin(url) == expected
 
 
-async def test_what_one_signer_learns_every_signer_sharing_the_memory_knocks_with_first(rsa_key: Any) -> None:
+async def test_what_one_signer_learns_every_signer_sharing_the_memory_knocks_with_first(
+    rsa_key: Any,
+) -> None:
     # Given a server that wants RFC 9421, found out by one actor's request on its default port
     seen: list[str] = []
     schemes = SchemeMemory()

@@ -56,11 +56,18 @@ def test_templates_translate_only_literals_and_mark_nothing_safe(name: str) -> N
     assert problems(env, source) == []
 
 
-@pytest.mark.parametrize("source", [
-    "{{ _(name) }}", "{{ _(name | replace('%', '%%')) }}", "{{ _('%(k)s', k=_(label)) }}",
-    "{{ ngettext(one, 'many', n) }}", "{{ gettext(*args) }}", "{{ html | safe }}",
-    "{% autoescape false %}{{ name }}{% endautoescape %}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ _(name) }}",
+        "{{ _(name | replace('%', '%%')) }}",
+        "{{ _('%(k)s', k=_(label)) }}",
+        "{{ ngettext(one, 'many', n) }}",
+        "{{ gettext(*args) }}",
+        "{{ html | safe }}",
+        "{% autoescape false %}{{ name }}{% endautoescape %}",
+    ],
+)
 def test_the_check_finds_runtime_values_and_hand_marked_html(source: str) -> None:
     assert problems(environment(), source) != []
 
@@ -78,12 +85,18 @@ def test_tr_translates_a_runtime_value_and_leaves_it_to_be_escaped() -> None:
 
 
 def test_values_filled_into_a_literal_message_are_escaped() -> None:
-    shown = page(environment(), "{{ _('Signed in as %(name)s', name=name) }}", "es", name="<b>%(x)s</b>")
+    shown = page(
+        environment(), "{{ _('Signed in as %(name)s', name=name) }}", "es", name="<b>%(x)s</b>"
+    )
 
     assert shown == "Sesión iniciada como &lt;b&gt;%(x)s&lt;/b&gt;"
 
 
 def test_sanitized_keeps_allowed_markup_and_drops_the_rest() -> None:
-    shown = page(environment(), "{{ html | sanitized }}", html='<p><em>hi</em><img src=x onerror=alert(1)></p>')
+    shown = page(
+        environment(),
+        "{{ html | sanitized }}",
+        html="<p><em>hi</em><img src=x onerror=alert(1)></p>",
+    )
 
     assert shown == "<p><em>hi</em></p>"

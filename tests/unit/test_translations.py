@@ -36,7 +36,8 @@ def spanish() -> dict[str, str]:
             if m.string:
                 translated[m.id] = str(m.string)
         elif isinstance(m.string, tuple | list) and all(m.string):
-            # Spanish has two forms, like English: form 0 goes with the singular id, form 1 with the plural.
+            # Spanish has two forms, like English: form 0 goes with the singular id, form 1 with
+            # the plural.
             translated.update(zip(m.id, m.string, strict=True))
     return translated
 
@@ -49,7 +50,11 @@ def test_every_page_string_is_translated_into_spanish(spanish: dict[str, str]) -
 
 
 def test_translations_keep_the_placeholders(spanish: dict[str, str]) -> None:
-    wrong = {m: t for m, t in spanish.items() if set(PLACEHOLDER.findall(m)) != set(PLACEHOLDER.findall(t))}
+    wrong = {
+        m: t
+        for m, t in spanish.items()
+        if set(PLACEHOLDER.findall(m)) != set(PLACEHOLDER.findall(t))
+    }
 
     assert wrong == {}
 

@@ -33,22 +33,36 @@ BOB = "https://other.example/users/bob"
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=20,
 )
 activity_like = st.dictionaries(
-    st.sampled_from(["id", "type", "actor", "object", "to", "cc", "bto", "bcc", "audience", "attributedTo"]),
+    st.sampled_from(
+        ["id", "type", "actor", "object", "to", "cc", "bto", "bcc", "audience", "attributedTo"]
+    ),
     json_values,
 )
 
 
 # --- as_list, first, id_of, ids_of ---
 
+
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, []), ("a", ["a"]), (["a", "b"], ["a", "b"]), ({"id": "a"}, [{"id": "a"}]), ((1, 2), [1, 2]), (0, [0])],
+    [
+        (None, []),
+        ("a", ["a"]),
+        (["a", "b"], ["a", "b"]),
+        ({"id": "a"}, [{"id": "a"}]),
+        ((1, 2), [1, 2]),
+        (0, [0]),
+    ],
 )
-def test_as_list_treats_missing_as_empty_and_scalars_as_one(value: Any, expected: list[Any]) -> None:
+def test_as_list_treats_missing_as_empty_and_scalars_as_one(
+    value: Any, expected: list[Any]
+) -> None:
     assert as_list(value) == expected
 
 
@@ -61,8 +75,18 @@ def test_first_is_the_first_entry_or_none() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(ALICE, ALICE), ({"id": ALICE, "type": "Person"}, ALICE), ({"type": "Person"}, None), (None, None),
-     ("", None), ("  ", None), ({"id": 5}, None), ({"id": {"id": ALICE}}, None), (42, None), ([ALICE], None)],
+    [
+        (ALICE, ALICE),
+        ({"id": ALICE, "type": "Person"}, ALICE),
+        ({"type": "Person"}, None),
+        (None, None),
+        ("", None),
+        ("  ", None),
+        ({"id": 5}, None),
+        ({"id": {"id": ALICE}}, None),
+        (42, None),
+        ([ALICE], None),
+    ],
 )
 def test_id_of_reads_references_and_embedded_objects(value: Any, expected: str | None) -> None:
     assert id_of(value) == expected
@@ -76,11 +100,19 @@ def test_ids_of_skips_entries_without_an_id() -> None:
 
 # --- types ---
 
+
 @pytest.mark.parametrize(
     ("obj", "expected"),
-    [({"type": "Note"}, ["Note"]), ({"type": ["Note", "Ask"]}, ["Note", "Ask"]), ({}, []),
-     ({"type": "as:Note"}, ["Note"]), ({"type": "https://www.w3.org/ns/activitystreams#Event"}, ["Event"]),
-     ({"type": [1, None, "Note"]}, ["Note"]), ("Note", []), (None, [])],
+    [
+        ({"type": "Note"}, ["Note"]),
+        ({"type": ["Note", "Ask"]}, ["Note", "Ask"]),
+        ({}, []),
+        ({"type": "as:Note"}, ["Note"]),
+        ({"type": "https://www.w3.org/ns/activitystreams#Event"}, ["Event"]),
+        ({"type": [1, None, "Note"]}, ["Note"]),
+        ("Note", []),
+        (None, []),
+    ],
 )
 def test_types_of_accepts_strings_arrays_and_expanded_names(obj: Any, expected: list[str]) -> None:
     assert types_of(obj) == expected
@@ -95,35 +127,58 @@ def test_has_type_matches_any_of_the_names() -> None:
 
 # --- addressing ---
 
+
 @pytest.mark.parametrize("uri", [PUBLIC, "as:Public", "Public"])
 def test_every_spelling_of_public_is_public(uri: str) -> None:
     assert is_public(uri)
 
 
-@pytest.mark.parametrize("uri", [ALICE, "https://www.w3.org/ns/activitystreams", "public", None, ["Public"]])
+@pytest.mark.parametrize(
+    "uri", [ALICE, "https://www.w3.org/ns/activitystreams", "public", None, ["Public"]]
+)
 def test_other_values_are_not_public(uri: Any) -> None:
     assert not is_public(uri)
 
 
 @pytest.mark.parametrize(
     "activity",
-    [{"to": PUBLIC}, {"to": [PUBLIC]}, {"cc": "as:Public"}, {"cc": [ALICE, "Public"]}, {"to": [{"id": PUBLIC}]}],
+    [
+        {"to": PUBLIC},
+        {"to": [PUBLIC]},
+        {"cc": "as:Public"},
+        {"cc": [ALICE, "Public"]},
+        {"to": [{"id": PUBLIC}]},
+    ],
 )
 def test_public_addressing_is_found_in_strings_or_lists(activity: dict[str, Any]) -> None:
     assert addresses_public(activity)
 
 
-@pytest.mark.parametrize("activity", [{"to": ALICE}, {"to": [ALICE], "cc": [BOB]}, {}, {"to": None}, "Public"])
+@pytest.mark.parametrize(
+    "activity", [{"to": ALICE}, {"to": [ALICE], "cc": [BOB]}, {}, {"to": None}, "Public"]
+)
 def test_private_addressing_is_not_public(activity: Any) -> None:
     assert not addresses_public(activity)
 
 
 def test_audience_collects_every_addressing_field_and_normalises_public() -> None:
-    note = {"to": "as:Public", "cc": [ALICE, {"id": BOB}], "bto": "https://x.example/a", "bcc": ["https://x.example/b"],
-            "audience": "https://group.example/g", "attributedTo": "https://not.addressed/"}
+    note = {
+        "to": "as:Public",
+        "cc": [ALICE, {"id": BOB}],
+        "bto": "https://x.example/a",
+        "bcc": ["https://x.example/b"],
+        "audience": "https://group.example/g",
+        "attributedTo": "https://not.addressed/",
+    }
 
-    assert audience_of(note) == {PUBLIC, ALICE, BOB, "https://x.example/a", "https://x.example/b",
-                                 "https://group.example/g"}
+    assert audience_of(note) == {
+        PUBLIC,
+        ALICE,
+        BOB,
+        "https://x.example/a",
+        "https://x.example/b",
+        "https://group.example/g",
+    }
 
 
 def test_audience_of_non_objects_is_empty() -> None:
@@ -132,6 +187,7 @@ def test_audience_of_non_objects_is_empty() -> None:
 
 
 # --- attributedTo ---
+
 
 @pytest.mark.parametrize(
     ("attributed", "expected"),
@@ -149,28 +205,48 @@ def test_audience_of_non_objects_is_empty() -> None:
         (7, []),
     ],
 )
-def test_attributed_to_returns_actor_uris_whatever_the_shape(attributed: Any, expected: list[str]) -> None:
+def test_attributed_to_returns_actor_uris_whatever_the_shape(
+    attributed: Any, expected: list[str]
+) -> None:
     assert attributed_to({"type": "Note", "attributedTo": attributed}) == expected
 
 
 def test_attributed_to_prefers_actor_types_in_peertube_videos() -> None:
-    video = {"attributedTo": [{"type": "Person", "id": "https://tube.example/accounts/ana"},
-                              {"type": "Group", "id": "https://tube.example/video-channels/cooking"},
-                              {"type": "Image", "id": "https://tube.example/avatar.png"}]}
+    video = {
+        "attributedTo": [
+            {"type": "Person", "id": "https://tube.example/accounts/ana"},
+            {"type": "Group", "id": "https://tube.example/video-channels/cooking"},
+            {"type": "Image", "id": "https://tube.example/avatar.png"},
+        ]
+    }
 
-    assert attributed_to(video) == ["https://tube.example/accounts/ana", "https://tube.example/video-channels/cooking"]
+    assert attributed_to(video) == [
+        "https://tube.example/accounts/ana",
+        "https://tube.example/video-channels/cooking",
+    ]
 
 
 # --- hosts and origins ---
 
+
 @pytest.mark.parametrize(
     ("uri", "expected"),
-    [("https://Social.Example/users/a", "social.example"), ("http://127.0.0.1:8101/actors/x", "127.0.0.1:8101"),
-     ("https://social.example:443/a", "social.example"), ("http://social.example:80/a", "social.example"),
-     ("https://social.example:8443/a", "social.example:8443"), ("https://user:pw@social.example/", "social.example"),
-     ("https://[::1]:8000/a", "[::1]:8000"), ("https://social.example./a", "social.example"),
-     ("as:Public", None), ("/relative", None), ("", None), (None, None), ("http://[oops/", None),
-     ("https://x.example:99999/", None)],
+    [
+        ("https://Social.Example/users/a", "social.example"),
+        ("http://127.0.0.1:8101/actors/x", "127.0.0.1:8101"),
+        ("https://social.example:443/a", "social.example"),
+        ("http://social.example:80/a", "social.example"),
+        ("https://social.example:8443/a", "social.example:8443"),
+        ("https://user:pw@social.example/", "social.example"),
+        ("https://[::1]:8000/a", "[::1]:8000"),
+        ("https://social.example./a", "social.example"),
+        ("as:Public", None),
+        ("/relative", None),
+        ("", None),
+        (None, None),
+        ("http://[oops/", None),
+        ("https://x.example:99999/", None),
+    ],
 )
 def test_host_of_is_the_lowercased_host_and_port(uri: Any, expected: str | None) -> None:
     assert host_of(uri) == expected
@@ -189,13 +265,20 @@ def test_same_origin_compares_scheme_host_and_port() -> None:
 
 # --- content negotiation ---
 
+
 @pytest.mark.parametrize(
     "content_type",
-    ["application/activity+json", "Application/Activity+JSON; charset=utf-8",
-     'application/ld+json; profile="https://www.w3.org/ns/activitystreams"',
-     "application/ld+json; profile=https://www.w3.org/ns/activitystreams",
-     'application/ld+json; profile="https://www.w3.org/ns/activitystreams https://w3id.org/security/v1"',
-     "application/ld+json"],
+    [
+        "application/activity+json",
+        "Application/Activity+JSON; charset=utf-8",
+        'application/ld+json; profile="https://www.w3.org/ns/activitystreams"',
+        "application/ld+json; profile=https://www.w3.org/ns/activitystreams",
+        (
+            'application/ld+json; profile="https://www.w3.org/ns/activitystreams '
+            'https://w3id.org/security/v1"'
+        ),
+        "application/ld+json",
+    ],
 )
 def test_as2_media_types_are_recognised(content_type: str) -> None:
     assert is_activity_media_type(content_type)
@@ -203,7 +286,13 @@ def test_as2_media_types_are_recognised(content_type: str) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/json", "text/html", 'application/ld+json; profile="https://example.org/other"', "", None],
+    [
+        "application/json",
+        "text/html",
+        'application/ld+json; profile="https://example.org/other"',
+        "",
+        None,
+    ],
 )
 def test_other_media_types_are_not_as2(content_type: Any) -> None:
     assert not is_activity_media_type(content_type)
@@ -217,7 +306,8 @@ def test_other_media_types_are_not_as2(content_type: Any) -> None:
         "application/ld+json",
         # Mastodon's fetcher
         (
-            'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams", '
+            "application/activity+json, "
+            'application/ld+json; profile="https://www.w3.org/ns/activitystreams", '
             "text/html;q=0.1"
         ),
         "text/html;q=0.5, application/activity+json",
@@ -232,7 +322,8 @@ def test_fediverse_accept_headers_get_activity_json(accept: str) -> None:
 @pytest.mark.parametrize(
     "accept",
     [
-        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",  # Firefox
+        # Firefox
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
         "*/*",
         "",
         "application/json",
@@ -251,10 +342,18 @@ def test_browsers_and_wildcards_get_html(accept: Any) -> None:
 
 # --- parse_activity ---
 
-def test_parse_activity_returns_the_object() -> None:
-    body = json.dumps({"type": "Follow", "actor": ALICE, "object": BOB, "n": [1, 2.5, None, True]}).encode()
 
-    assert parse_activity(body) == {"type": "Follow", "actor": ALICE, "object": BOB, "n": [1, 2.5, None, True]}
+def test_parse_activity_returns_the_object() -> None:
+    body = json.dumps(
+        {"type": "Follow", "actor": ALICE, "object": BOB, "n": [1, 2.5, None, True]}
+    ).encode()
+
+    assert parse_activity(body) == {
+        "type": "Follow",
+        "actor": ALICE,
+        "object": BOB,
+        "n": [1, 2.5, None, True],
+    }
 
 
 def test_parse_activity_tolerates_a_byte_order_mark_and_brackets_inside_strings() -> None:
@@ -292,7 +391,9 @@ def test_parse_activity_accepts_nesting_up_to_the_limit() -> None:
         (b'{"\\udfff": 1}', "surrogate"),
     ],
 )
-def test_parse_activity_refuses_unsafe_bodies_with_invalid_document(body: bytes, reason: str) -> None:
+def test_parse_activity_refuses_unsafe_bodies_with_invalid_document(
+    body: bytes, reason: str
+) -> None:
     with pytest.raises(InvalidDocument, match=reason):
         parse_activity(body)
 
@@ -330,7 +431,9 @@ def test_parse_activity_only_ever_raises_invalid_document_on_json_like_text(text
 
 @given(st.integers(min_value=0, max_value=3000), st.sampled_from(["[", '{"a":']), st.booleans())
 @settings(max_examples=60)
-def test_deeply_nested_json_is_refused_exactly_when_too_deep(depth: int, opener: str, closed: bool) -> None:
+def test_deeply_nested_json_is_refused_exactly_when_too_deep(
+    depth: int, opener: str, closed: bool
+) -> None:
     closer = "]" if opener == "[" else "}"
     body = ('{"x":' + opener * depth + "1" + (closer * depth if closed else "") + "}").encode()
 
@@ -354,6 +457,7 @@ def test_parse_activity_round_trips_objects_it_accepts(value: Any) -> None:
 
 
 # --- the helpers never raise ---
+
 
 @given(json_values)
 def test_vocab_helpers_never_raise_on_any_json_value(value: Any) -> None:

@@ -1,4 +1,5 @@
-"""Babel message catalogues: `messages.pot` (extracted) and one `<lang>/LC_MESSAGES/messages.po` each."""
+"""Babel message catalogues: `messages.pot` (extracted) and one
+`<lang>/LC_MESSAGES/messages.po` each."""
 
 from pathlib import Path
 
