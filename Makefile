@@ -22,6 +22,7 @@ bench: $(BIN)/ayni
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/inbox.py
 	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/http1.py
 
 # Ruff's rules and format, then mypy (strict): all configured in pyproject.toml. CI runs it (.ci/run).
 LINTED := ayni federation inbox outbox models
