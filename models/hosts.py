@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.base import utcnow
+from models.base import upsert, utcnow
 from models.queue import Delivery, DeliveryState, Host
 
 UNAVAILABLE_AFTER = timedelta(hours=24)
@@ -59,15 +59,18 @@ async def record_failures(
     """`failures`: host -> when it failed. Marks hosts unavailable per host_unavailable."""
     if not failures:
         return
-    rows = {
-        row.host: row
-        for row in await session.scalars(select(Host).where(Host.host.in_(list(failures))))
-    }
+    # Insert the hosts we have not met (another worker may insert the same one at the same
+    # moment), then count under a row lock, so that two workers' failures are both counted.
+    for host in failures:
+        await upsert(session, Host, {"host": host, "consecutive_failures": 0}, key="host")
+    query = (
+        select(Host).where(Host.host.in_(list(failures))).execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = {row.host: row for row in await session.scalars(query)}
     for host, moment in failures.items():
-        row = rows.get(host)
-        if row is None:
-            row = Host(host=host, consecutive_failures=0)
-            session.add(row)
+        row = rows[host]
         row.consecutive_failures = (row.consecutive_failures or 0) + 1
         row.first_failure_at = row.first_failure_at or moment
         if row.unavailable_since is None and host_unavailable(

@@ -19,9 +19,11 @@ from federation.items import Kind, Status, Visibility
 from federation.items import RemoteItem as RemoteItemValue
 from federation.keys import VerificationKey
 from federation.remote_actor import actor_from_ap
-from models import db, inbound, remote_actors
+from models import db, hosts, inbound, remote_actors
+from models.base import utcnow
 from models.content import RemoteObject, Tombstone
 from models.items import RemoteItem, store_remote_item
+from models.queue import Host
 from models.remote import KeyStore, RemoteActor, RemoteKey
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -264,3 +266,19 @@ async def test_a_board_item_updated_keeps_its_author_and_takes_the_new_values(
             None,
             {"id": uri, "v": 2},
         )
+
+
+async def test_two_workers_failing_on_a_new_host_at_once_count_both_failures(
+    writers: tuple[Sessions, Sessions],
+) -> None:
+    async def fail(sessions: Sessions, n: int) -> None:
+        async with sessions() as session, session.begin():
+            await hosts.record_failures(session, {f"down{n}.example": utcnow()}, utcnow())
+
+    for n in range(ROUNDS):
+        await at_once(fail, writers, n)
+
+    async with writers[0]() as session:
+        rows = await session.execute(select(Host.host, Host.consecutive_failures))
+        counted = {host: failures for host, failures in rows}
+    assert counted == {f"down{n}.example": 2 for n in range(ROUNDS)}
