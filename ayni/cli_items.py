@@ -229,7 +229,8 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
     )
     query = query.where(Item.deleted_at.is_(None)).order_by(Item.id)
     if args.group:
-        query = query.where(LocalActor.username == args.group)
+        group = await find_group(session, args.group)  # a typo is an error, not an empty list
+        query = query.where(LocalActor.id == group.id)
     rows: list[dict[str, Any]] = [
         {
             "id": item.id,

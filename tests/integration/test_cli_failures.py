@@ -67,9 +67,11 @@ MINIMAL = {
     "moderation accept": ["moderation", "accept", "nope", "1"],
     "moderation refuse": ["moderation", "refuse", "nope", "1"],
 }
-# `relay auto GROUP ALLY` is a form of `relay` that argparse does not see as a command.
+# `relay auto GROUP ALLY` is a form of `relay` that argparse does not see as a command, and
+# `items --group` an option.
 NAMING_A_GROUP = [args for args in MINIMAL.values() if "nope" in args] + [
-    ["relay", "auto", "nope", HANDLE]
+    ["relay", "auto", "nope", HANDLE],
+    ["items", "--group", "nope"],
 ]
 
 
