@@ -209,30 +209,18 @@ class InboxWorker:
                     self.start(claimed, total)
                 if self._tasks:  # until a job ends with half the window free, or the next poll
                     self._room.clear()
-                    await _wait(self._room, self.limits.idle_poll)
+                    await queue.wait_at_most(self._room, self.limits.idle_poll)
                 elif not claimed:
-                    await _wait(stop, self.limits.idle_poll)
+                    await queue.wait_at_most(stop, self.limits.idle_poll)
         finally:
             await self.shutdown()
 
     async def shutdown(self) -> None:
         """Let running jobs finish for a grace period; give back the leases of the rest."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=self.limits.grace)
-        unfinished = list(self._tasks.values())
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        unfinished = await queue.stop_tasks(self._tasks, self.limits.grace)
         if unfinished:
             async with self.runtime.sessions() as session, session.begin():
                 await queue.release(session, Incoming, [job.id for job in unfinished], self.now())
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 async def run_once(runtime: Runtime) -> int:

@@ -17,11 +17,13 @@ limit), `keep` holds the rule for the rows of one claim (so many per host), and 
 turns away go back at once (`release`): due now, behind the rows that were waiting.
 """
 
+import asyncio
+import contextlib
 import enum
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+
+T = TypeVar("T")
 
 
 class IncomingState(enum.StrEnum):
@@ -219,6 +223,25 @@ async def claim(
     if len(kept) < len(rows):
         await release(session, queue, {row.id for row in rows} - {row.id for row in kept}, now)
     return kept
+
+
+async def wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """A worker's pause: until `event` is set, or `seconds` have passed."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def stop_tasks(tasks: Mapping[asyncio.Task[None], T], grace: float) -> list[T]:
+    """A worker's shutdown: running jobs get `grace` seconds, the rest are cancelled. Returns
+    what the cancelled ones held (their leases are the caller's to give back)."""
+    if tasks:
+        await asyncio.wait(list(tasks), timeout=grace)
+    unfinished = list(tasks.values())
+    for task in list(tasks):
+        task.cancel()
+    if unfinished:
+        await asyncio.gather(*list(tasks), return_exceptions=True)
+    return unfinished
 
 
 async def release(session: AsyncSession, queue: Queue, ids: Collection[int], now: datetime) -> None:

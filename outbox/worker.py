@@ -350,27 +350,15 @@ class DeliveryWorker:
                 worked += await self.record()
                 if self._tasks:  # until half the window is free (_finished): a claim worth its cost
                     self._room.clear()
-                    try:
-                        await asyncio.wait_for(self._room.wait(), 0.05)
-                    except TimeoutError:
-                        pass
+                    await queue.wait_at_most(self._room, 0.05)
                 elif not worked:
-                    try:
-                        await asyncio.wait_for(stop.wait(), self.limits.idle_poll)
-                    except TimeoutError:
-                        pass
+                    await queue.wait_at_most(stop, self.limits.idle_poll)
         finally:
             await self.shutdown()
 
     async def shutdown(self) -> None:
         """Let in-flight sends finish for a grace period; release the leases of the rest."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=self.limits.grace)
-        unfinished = list(self._tasks.values())
-        for task in list(self._tasks):
-            task.cancel()
-        if unfinished:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        unfinished = await queue.stop_tasks(self._tasks, self.limits.grace)
         done = {item.id for item, _ in self._results}
         await self.record()
         await self.release([i for i in unfinished if i.id not in done])
