@@ -1,5 +1,6 @@
 """The declarative base, shared column types and naming conventions, and the one upsert."""
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,12 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a secret token (an invitation link, a session): its SHA-256, so a leaked
+    database holds nothing usable. Only the first 100 characters of what is presented count."""
+    return hashlib.sha256(token[:100].encode()).hexdigest()
 
 
 def utcnow() -> datetime:

@@ -4,7 +4,6 @@ Only a hash of the token is stored, so a leaked database does not leak usable li
 once, until it expires.
 """
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models import actors
 from models.actors import LocalActor, Role
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, hash_token, utcnow
 
 VALID_FOR = timedelta(days=7)
 
@@ -43,10 +42,6 @@ class Invitation(Base):
     )
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def invite(
     session: AsyncSession,
     group: LocalActor,
@@ -60,7 +55,7 @@ async def invite(
     token = secrets.token_urlsafe(24)
     session.add(
         Invitation(
-            token_hash=_hash(token),
+            token_hash=hash_token(token),
             group_id=group.id,
             role=Role(role),
             created_by_id=created_by.id if created_by else None,
@@ -73,7 +68,7 @@ async def invite(
 
 async def usable(session: AsyncSession, token: str, now: datetime | None = None) -> Invitation:
     invitation = await session.scalar(
-        select(Invitation).where(Invitation.token_hash == _hash(token[:100]))
+        select(Invitation).where(Invitation.token_hash == hash_token(token))
     )
     if (
         invitation is None

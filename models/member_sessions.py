@@ -5,7 +5,6 @@ new password or a removal by an admin deletes all of a member's rows, and a sess
 `IDLE` ends by itself. A copied cookie is then worth no more than the row behind it.
 """
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.actors import LocalActor
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, hash_token, utcnow
 
 IDLE = timedelta(days=14)
 # `last_seen_at` is written at most this often: not one write per page view.
@@ -33,10 +32,6 @@ class MemberSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def start(session: AsyncSession, member: LocalActor) -> str:
     """A new session for `member`; returns its token (for the cookie, never stored)."""
     now = utcnow()
@@ -44,7 +39,7 @@ async def start(session: AsyncSession, member: LocalActor) -> str:
     token = secrets.token_urlsafe(32)
     session.add(
         MemberSession(
-            token_hash=_hash(token), member_id=member.id, created_at=now, last_seen_at=now
+            token_hash=hash_token(token), member_id=member.id, created_at=now, last_seen_at=now
         )
     )
     await session.flush()
@@ -57,7 +52,7 @@ async def member_id_of(
     """The member a live session belongs to (and the session marked as used), or None."""
     now = now or utcnow()
     found = await session.scalar(
-        select(MemberSession).where(MemberSession.token_hash == _hash(token[:100]))
+        select(MemberSession).where(MemberSession.token_hash == hash_token(token))
     )
     if found is None:
         return None
@@ -73,7 +68,7 @@ async def member_id_of(
 
 async def end(session: AsyncSession, token: str) -> None:
     await session.execute(
-        delete(MemberSession).where(MemberSession.token_hash == _hash(token[:100]))
+        delete(MemberSession).where(MemberSession.token_hash == hash_token(token))
     )
 
 
