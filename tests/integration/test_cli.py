@@ -25,6 +25,14 @@ def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.Com
     )
 
 
+def init(
+    env: dict[str, str], database_url: str, base_url: str = "https://aid.example.org"
+) -> subprocess.CompletedProcess[str]:
+    """`ayni init` with the admin `root` and no password."""
+    args = ["init", "--base-url", base_url, "--database-url", database_url, "--admin", "root"]
+    return run(args, env)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,21 +110,7 @@ async def test_init_group_and_member_make_a_handle_that_resolves(
 async def test_taken_and_invalid_names_fail_cleanly(
     cli_env: dict[str, str], database_url: str
 ) -> None:
-    assert (
-        run(
-            [
-                "init",
-                "--base-url",
-                "https://aid.example.org",
-                "--database-url",
-                database_url,
-                "--admin",
-                "root",
-            ],
-            cli_env,
-        ).returncode
-        == 0
-    )
+    assert init(cli_env, database_url).returncode == 0
     assert run(["group", "create", "food", "--title", "Food"], cli_env).returncode == 0
 
     taken_group = run(["group", "create", "food", "--title", "Again"], cli_env)
@@ -199,21 +193,7 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
 ) -> None:
     import json
 
-    assert (
-        run(
-            [
-                "init",
-                "--base-url",
-                "http://127.0.0.1:8999",
-                "--database-url",
-                database_url,
-                "--admin",
-                "root",
-            ],
-            cli_env,
-        ).returncode
-        == 0
-    )
+    assert init(cli_env, database_url, "http://127.0.0.1:8999").returncode == 0
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
     assert run(["member", "add", "rosa", "--group", "food"], cli_env).returncode == 0
     ask = [
@@ -312,21 +292,7 @@ async def test_admins_add_categories_with_stable_uris(
 ) -> None:
     import json
 
-    assert (
-        run(
-            [
-                "init",
-                "--base-url",
-                "http://127.0.0.1:8999",
-                "--database-url",
-                database_url,
-                "--admin",
-                "root",
-            ],
-            cli_env,
-        ).returncode
-        == 0
-    )
+    assert init(cli_env, database_url, "http://127.0.0.1:8999").returncode == 0
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
 
     added = run(
@@ -362,21 +328,7 @@ async def test_member_password_sets_a_new_password_and_ends_her_sessions(
 ) -> None:
     from models import actors, db, member_sessions, passwords
 
-    assert (
-        run(
-            [
-                "init",
-                "--base-url",
-                "https://aid.example.org",
-                "--database-url",
-                database_url,
-                "--admin",
-                "root",
-            ],
-            cli_env,
-        ).returncode
-        == 0
-    )
+    assert init(cli_env, database_url).returncode == 0
     assert (
         run(
             ["member", "add", "rosa", "--password-stdin"], cli_env, "the first password\n"

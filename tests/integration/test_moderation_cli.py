@@ -6,7 +6,7 @@ from models import actors, db
 from models.content import RemoteObject, RemoteObjectKind
 from models.queue import Activity
 from models.remote import RemoteActor
-from tests.integration.test_cli import cli_env, run
+from tests.integration.test_cli import cli_env, init, run
 
 __all__ = ["cli_env"]
 
@@ -62,21 +62,7 @@ async def announces(database_url: str) -> list[str | None]:
 async def test_a_moderator_lists_approves_and_rejects_submissions_from_the_command_line(
     cli_env: dict[str, str], database_url: str
 ) -> None:
-    assert (
-        run(
-            [
-                "init",
-                "--base-url",
-                "http://127.0.0.1:8998",
-                "--database-url",
-                database_url,
-                "--admin",
-                "root",
-            ],
-            cli_env,
-        ).returncode
-        == 0
-    )
+    assert init(cli_env, database_url, "http://127.0.0.1:8998").returncode == 0
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
     held = await hold_submission(database_url)
 

@@ -13,7 +13,7 @@ from models import actors, db, invitations, passwords
 from models.actors import LocalActor, Membership, Role
 from models.invitations import Invitation, InvitationInvalid
 from tests.instances import Instance
-from tests.integration.test_cli import cli_env, run
+from tests.integration.test_cli import cli_env, init, run
 from tests.integration.test_web_moderation import add_people, browser, snapshot
 from tests.web import PASSWORD, Page, csrf
 
@@ -253,21 +253,7 @@ async def test_the_members_page_has_one_h1_landmarks_and_labelled_controls(food:
 async def test_ayni_invite_prints_a_link_that_works_once(
     cli_env: dict[str, str], database_url: str
 ) -> None:
-    assert (
-        run(
-            [
-                "init",
-                "--base-url",
-                "http://127.0.0.1:8997",
-                "--database-url",
-                database_url,
-                "--admin",
-                "root",
-            ],
-            cli_env,
-        ).returncode
-        == 0
-    )
+    assert init(cli_env, database_url, "http://127.0.0.1:8997").returncode == 0
     assert run(["group", "create", "food", "--title", "Food Share"], cli_env).returncode == 0
 
     printed = run(["invite", "food", "--role", "moderator"], cli_env)
