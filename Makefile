@@ -16,7 +16,7 @@ run: $(BIN)/ayni
 	$(BIN)/ayni demo --port $(PORT)
 
 test: $(BIN)/ayni
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 bench: $(BIN)/ayni
 	$(BIN)/python bench/signatures.py
