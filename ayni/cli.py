@@ -370,7 +370,7 @@ async def seed_items(
             ),
         ),
     ):
-        await create_item(session, runtime.uris, group, author, draft)
+        await create_item(session, runtime.uris, group, author, draft, seal=runtime.seal)
 
 
 async def cmd_demo(args: argparse.Namespace) -> None:

@@ -60,7 +60,8 @@ class Item:
 
     When posted as the group, `author_uri` is the group's uri and nothing here may name the
     member; `uri` and `url` must then be minted under the group, never under the member.
-    For calls, `place` is the public meeting point.
+    For calls, `place` is the public area: the exact meeting point is sealed
+    (`models.escrow`) and never part of this value.
     """
 
     uri: str
@@ -86,6 +87,7 @@ class Item:
     people_wanted: int | None = None
     people_coming: int = 0
     in_reply_to: str | None = None
+    language: str = "en"  # the group's: the count line of a call's summary
 
     def __post_init__(self) -> None:
         for name, enum in (("kind", Kind), ("status", Status), ("visibility", Visibility)):
@@ -157,6 +159,13 @@ def to_ap(item: Item) -> dict[str, Any]:
         cancelled = item.status == Status.CANCELLED
         document["eventStatus"] = "EventCancelled" if cancelled else "EventScheduled"
         document["participantCount"] = item.people_coming
+        # FEP-8a8e: how many, never who (attendance is not public).
+        document["attendees"] = {
+            "id": item.uri + "/attendees",
+            "type": "Collection",
+            "totalItems": item.people_coming,
+        }
+        document["peopleNeeded"] = item.people_wanted
     return document
 
 

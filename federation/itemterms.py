@@ -47,6 +47,8 @@ ITEM_CONTEXT: list[Any] = [
         "timezone": {"@id": "mz:timezone", "@type": "sc:Text"},
         "eventStatus": "sc:eventStatus",
         "participantCount": {"@id": "mz:participantCount", "@type": "sc:Integer"},
+        "attendees": {"@id": "https://w3id.org/fep/8a8e#attendees", "@type": "@id"},
+        "peopleNeeded": {"@id": "https://w3id.org/fep/8a8e#peopleNeeded", "@type": "xsd:integer"},
     },
 ]
 

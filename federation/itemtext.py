@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from federation.calls import count_line
 from federation.markdown import render_markdown
 
 if TYPE_CHECKING:
@@ -71,8 +72,11 @@ def content(item: Item) -> str:
 
 
 def summary(item: Item) -> str:
-    """Plain text, one fact a line: Mastodon shows it under an Event's name, as is."""
+    """Plain text, one fact a line: Mastodon shows it under an Event's name, as is. A call's
+    first line is its count in words ("12 of 20 coming: 8 more needed")."""
     lines = [first_line(item), *_details(item)]
+    if item.kind == "call" and item.people_wanted and item.status == "scheduled":
+        lines.insert(0, count_line(item.language, item.people_coming, item.people_wanted))
     lines.append(f"{_invitation(item)}Reply or send a direct message to {item.group_handle}")
     lines.append(" ".join(f"#{name}" for name, _ in hashtags(item)))
     return "\n".join(lines)

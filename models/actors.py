@@ -63,6 +63,8 @@ class LocalActor(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # instance admin (members only)
     # Responses newer than this are a member's unread notifications.
+    # A group's language: its polls and messages about calls ("en" or "es").
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     notifications_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

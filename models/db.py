@@ -18,12 +18,15 @@ from sqlalchemy.ext.asyncio import (
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
 from models import (  # noqa: F401  imported for that side effect, not used by name
     actors,
+    calls,
     content,
+    escrow,
     follows,
     invitations,
     items,
     member_sessions,
     moderation,
+    notices,
     queue,
     remote,
 )

@@ -7,7 +7,7 @@ stored already coarsened: an exact point never reaches the database.
 
 import enum
 import uuid as uuid_module
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -21,10 +21,12 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from federation import calls, itemtext, vocab
 from federation import items as wire
 from federation.itemterms import Kind, Status
 from federation.places import Place
@@ -32,6 +34,7 @@ from federation.visibility import Visibility
 from models import actors
 from models.actors import LocalActor
 from models.base import Base, UTCDateTime, upsert, utcnow
+from models.calls import Commitment, CommitmentState
 from models.uris import Uris
 
 DEFAULT_CATEGORIES = (
@@ -50,8 +53,7 @@ DEFAULT_CATEGORIES = (
 
 
 class ResponseKind(enum.StrEnum):
-    HELP = "help"  # a member: "I can help"
-    COMING = "coming"  # a member: "I'm coming" (calls; counted)
+    HELP = "help"  # a member: "I can help" (coming to a call is a Commitment)
     REPLY = "reply"  # a public reply from another server
     MESSAGE = "message"  # a direct message from another server
 
@@ -99,8 +101,15 @@ class Item(Base):
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    meeting_point: Mapped[str | None] = mapped_column(String(200), default=None)
     people_wanted: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Calls: at most this many may come (Join is refused beyond it); None: no limit.
+    capacity: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Calls: the last escalation step may ask allied groups to relay it.
+    ally_relay: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Calls: the coming count last published, and when (Updates go out at most once a minute).
+    count_sent: Mapped[int | None] = mapped_column(Integer, default=None)
+    count_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     status: Mapped[str] = mapped_column(String(16), index=True)
     visibility: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,10 +122,24 @@ class Item(Base):
 
     @property
     def place(self) -> Place | None:
-        name = ", ".join(p for p in (self.meeting_point, self.place_name) if p)
-        if not name:
+        if not self.place_name:
             return None
-        return Place(name, self.latitude, self.longitude, self.radius_m)
+        return Place(self.place_name, self.latitude, self.longitude, self.radius_m)
+
+    @property
+    def poll_uri(self) -> str:
+        """A call's Question (its poll), served live at this uri."""
+        return self.uri + "/poll"
+
+    @property
+    def short_by(self) -> datetime | None:
+        """When a call still short of people escalates: its needed-by, else two hours before."""
+        if self.kind != Kind.CALL or self.starts_at is None:
+            return None
+        return self.needed_by or self.starts_at - CALL_LEAD
+
+
+CALL_LEAD = timedelta(hours=2)
 
 
 class ItemResponse(Base):
@@ -238,14 +261,52 @@ async def find_item(session: AsyncSession, key: str | int) -> Item | None:
     return await session.scalar(select(Item).where((Item.uuid == key) | (Item.uri == key)))
 
 
+async def counts(session: AsyncSession, item: Item) -> dict[str, int]:
+    """How many are coming, maybe coming and no longer (or not) coming."""
+    rows = await session.execute(
+        select(Commitment.state, func.count())
+        .where(Commitment.item_id == item.id)
+        .group_by(Commitment.state)
+    )
+    found = {state.value: 0 for state in CommitmentState}
+    found.update({state: number for state, number in rows})
+    return found
+
+
 async def people_coming(session: AsyncSession, item: Item) -> int:
-    return (
-        await session.scalar(
-            select(func.count())
-            .select_from(ItemResponse)
-            .where(ItemResponse.item_id == item.id, ItemResponse.kind == ResponseKind.COMING)
-        )
-        or 0
+    return (await counts(session, item))[CommitmentState.COMING]
+
+
+def addressing(uris: Uris, item: Item, group: LocalActor) -> tuple[list[str], list[str]]:
+    """(to, cc) of the group's own documents about an item (a call's poll, a reminder)."""
+    followers = uris.followers(uris.actor(group.username))
+    if item.visibility == Visibility.PUBLIC:
+        return [vocab.PUBLIC], [followers]
+    return [followers], []
+
+
+async def question_of(
+    session: AsyncSession, uris: Uris, item: Item, now: datetime | None = None
+) -> dict[str, Any]:
+    """A call's poll as it stands: its tallies are the current counts."""
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None and item.starts_at is not None
+    found = await counts(session, item)
+    to, cc = addressing(uris, item, group)
+    return calls.question(
+        uri=item.poll_uri,
+        call_uri=item.uri,
+        group_uri=uris.actor(group.username),
+        to=to,
+        cc=cc,
+        language=group.language,
+        title=item.title,
+        when=itemtext.when(item.starts_at, item.ends_at, item.timezone),
+        starts_at=item.starts_at,
+        published=item.created_at,
+        updated=now if now is not None else item.count_sent_at,
+        coming=found[CommitmentState.COMING],
+        cannot=found[CommitmentState.WITHDRAWN],
     )
 
 
@@ -286,6 +347,7 @@ async def to_wire(session: AsyncSession, uris: Uris, item: Item) -> wire.Item:
         timezone=item.timezone,
         people_wanted=item.people_wanted,
         people_coming=await people_coming(session, item) if item.kind == Kind.CALL else 0,
+        language=group.language,
     )
 
 

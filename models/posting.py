@@ -7,7 +7,7 @@ followers. Members-only items are stored and never published.
 """
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -21,10 +21,11 @@ from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import items
+from models import escrow, items, messages
 from models.actors import ActorType, LocalActor, Role, role_in
 from models.base import utcnow
 from models.content import RemoteObject
+from models.escrow import Seal
 from models.items import Item, ItemResponse, ResponseKind
 from models.publish import publish
 from models.remote import RemoteActor
@@ -65,8 +66,14 @@ class Draft:
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     timezone: str = "UTC"
+    # Calls: the exact place, sealed and revealed only to those who come (`models.escrow`).
+    # None keeps what is stored; "" removes it.
     meeting_point: str | None = None
     people_wanted: int | None = None
+    capacity: int | None = None
+    ally_relay: bool = True
+    reveal_before: timedelta | None = None
+    reveal_inline: bool = False
 
     def __post_init__(self) -> None:
         if self.visibility not in ITEM_VISIBILITIES:
@@ -74,12 +81,8 @@ class Draft:
 
 
 def check_personal_data(draft: Draft) -> None:
-    texts = [
-        draft.title,
-        draft.body_markdown,
-        draft.meeting_point or "",
-        draft.place.name if draft.place else "",
-    ]
+    # Not the meeting point: it is sealed, and exists to hold an exact place.
+    texts = [draft.title, draft.body_markdown, draft.place.name if draft.place else ""]
     found = [f"{f.kind.value} {f.text!r}" for text in texts for f in findings(text)]
     if found:
         raise PersonalData(found)
@@ -94,8 +97,39 @@ def _apply(item: Item, draft: Draft, category_id: int) -> None:
     item.latitude, item.longitude = point if point else (None, None)
     item.radius_m = draft.place.radius_m if draft.place else 500
     item.starts_at, item.ends_at, item.timezone = draft.starts_at, draft.ends_at, draft.timezone
-    item.meeting_point = (draft.meeting_point or "").strip() or None
-    item.people_wanted = draft.people_wanted
+    item.people_wanted, item.capacity, item.ally_relay = (
+        draft.people_wanted,
+        draft.capacity,
+        draft.ally_relay,
+    )
+
+
+def _check_call(draft: Draft) -> None:
+    if draft.kind != Kind.CALL:
+        if draft.meeting_point or draft.capacity is not None:
+            raise ValueError("only a call has a meeting point or a capacity")
+        return
+    if draft.capacity is not None and draft.capacity < 1:
+        raise ValueError("a capacity is at least 1")
+    if draft.starts_at and draft.needed_by and draft.needed_by > draft.starts_at:
+        raise ValueError("a call's needed-by moment is before it starts")
+    if draft.reveal_before is not None and draft.reveal_before < timedelta(0):
+        raise ValueError("--reveal-before is a duration, like 2h")
+
+
+async def _seal(session: AsyncSession, seal: Seal | None, item: Item, draft: Draft) -> None:
+    if draft.meeting_point is None:
+        return
+    if draft.meeting_point.strip() and seal is None:
+        raise escrow.NoSecretKey()
+    await escrow.store(
+        session,
+        seal or Seal(""),
+        item,
+        draft.meeting_point,
+        reveal_before=draft.reveal_before,
+        reveal_inline=draft.reveal_inline,
+    )
 
 
 async def create_item(
@@ -106,6 +140,7 @@ async def create_item(
     draft: Draft,
     *,
     confirm: bool = False,
+    seal: Seal | None = None,
 ) -> Item:
     if group.type != ActorType.GROUP:
         raise ValueError(f"{group.username!r} is not a group")
@@ -115,6 +150,7 @@ async def create_item(
         raise ValueError(f"a title has at most {MAX_TITLE} characters")
     if draft.visibility != Visibility.MEMBERS and not confirm:
         check_personal_data(draft)
+    _check_call(draft)
     category = await items.category(session, uris, group, draft.category)
     uuid = uuid4().hex
     item = Item(
@@ -125,6 +161,7 @@ async def create_item(
     document = wire.to_ap(await items.to_wire(session, uris, item))  # validates, too
     session.add(item)
     await session.flush()
+    await _seal(session, seal, item, draft)
     if item.visibility != Visibility.MEMBERS:
         await _publish_create(session, uris, item, group, author, document)
     return item
@@ -155,6 +192,22 @@ async def _publish_create(
             "published": document["published"],
         }
         await publish(session, group, announce, visibility, followers=True)
+    if item.kind == Kind.CALL:
+        await _publish_poll(session, uris, item, group, "Create", item.created_at)
+
+
+async def _publish_poll(
+    session: AsyncSession, uris: Uris, item: Item, group: LocalActor, type: str, now: datetime
+) -> None:
+    """The group's poll for a call (Create once, then Update with the counts)."""
+    question = await items.question_of(session, uris, item, now if type == "Update" else None)
+    await publish(
+        session,
+        group,
+        _activity(uris, type, group, question),
+        Visibility(item.visibility),
+        followers=True,
+    )
 
 
 def _activity(uris: Uris, type: str, actor: LocalActor, document: dict[str, Any]) -> dict[str, Any]:
@@ -177,11 +230,15 @@ async def _author_actor(session: AsyncSession, item: Item) -> tuple[LocalActor, 
     return (group if item.as_group else author), group
 
 
-async def publish_update(session: AsyncSession, uris: Uris, item: Item) -> None:
+async def publish_update(
+    session: AsyncSession, uris: Uris, item: Item, *, now: datetime | None = None
+) -> None:
+    """The item's Update from its author; for a call also its poll's, both with the count."""
     if item.visibility == Visibility.MEMBERS:
         return
     speaker, group = await _author_actor(session, item)
-    document = wire.to_ap(await items.to_wire(session, uris, item))
+    value = await items.to_wire(session, uris, item)
+    document = wire.to_ap(value)
     others = [] if speaker is group else [group]
     await publish(
         session,
@@ -191,6 +248,10 @@ async def publish_update(session: AsyncSession, uris: Uris, item: Item) -> None:
         followers=True,
         followers_of=others,
     )
+    if item.kind == Kind.CALL:
+        now = now or utcnow()
+        item.count_sent, item.count_sent_at = value.people_coming, now
+        await _publish_poll(session, uris, item, group, "Update", now)
 
 
 async def may_change(session: AsyncSession, item: Item, member: LocalActor | None) -> None:
@@ -212,6 +273,7 @@ async def edit_item(
     *,
     by: LocalActor | None = None,
     confirm: bool = False,
+    seal: Seal | None = None,
 ) -> Item:
     await may_change(session, item, by)
     if item.deleted_at is not None or item.status in CLOSED:
@@ -227,12 +289,14 @@ async def edit_item(
         )
     if draft.visibility != Visibility.MEMBERS and not confirm:
         check_personal_data(draft)
+    _check_call(draft)
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
     category = await items.category(session, uris, group, draft.category)
     _apply(item, draft, category.id)
     item.updated_at = utcnow()
     await session.flush()
+    await _seal(session, seal, item, draft)
     await publish_update(session, uris, item)
     return item
 
@@ -254,8 +318,9 @@ def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
         starts_at=item.starts_at,
         ends_at=item.ends_at,
         timezone=item.timezone,
-        meeting_point=item.meeting_point,
         people_wanted=item.people_wanted,
+        capacity=item.capacity,
+        ally_relay=item.ally_relay,
     )
     return replace(draft, **changes)
 
@@ -278,6 +343,7 @@ async def close_item(
         raise ValueError(f"this {item.kind} is already {item.status}")
     item.status, item.updated_at = status, now or utcnow()
     await session.flush()
+    await escrow.revoke(session, uris, item, now=item.updated_at)
     await publish_update(session, uris, item)
     return item
 
@@ -294,6 +360,7 @@ async def delete_item(
     if item.deleted_at is not None:
         return
     item.deleted_at = now or utcnow()
+    await escrow.revoke(session, uris, item, now=item.deleted_at)
     if item.visibility == Visibility.MEMBERS:
         return
     speaker, group = await _author_actor(session, item)
@@ -332,13 +399,11 @@ async def respond(
     member: LocalActor,
     kind: ResponseKind | str | None = None,
 ) -> ItemResponse:
-    """A member's "I can help" (asks, offers) or "I'm coming" (calls: the count goes out in an
-    Update)."""
-    kind = ResponseKind(
-        kind or (ResponseKind.COMING if item.kind == Kind.CALL else ResponseKind.HELP)
-    )
-    if kind not in (ResponseKind.HELP, ResponseKind.COMING):
-        raise ValueError("members answer with help or coming")
+    """A member's "I can help" with an ask or offer (coming to a call is a commitment:
+    `models.commitments`)."""
+    kind = ResponseKind(kind or ResponseKind.HELP)
+    if kind != ResponseKind.HELP or item.kind == Kind.CALL:
+        raise ValueError("members answer asks and offers with help; calls with a commitment")
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
     if await role_in(session, group, member) is None:
@@ -355,9 +420,6 @@ async def respond(
     response = ItemResponse(item_id=item.id, kind=kind, member_id=member.id)
     session.add(response)
     await session.flush()
-    if kind == ResponseKind.COMING and item.kind == Kind.CALL:
-        item.updated_at = utcnow()
-        await publish_update(session, uris, item)
     return response
 
 
@@ -391,6 +453,7 @@ async def expire_due(session: AsyncSession, uris: Uris, now: datetime | None = N
         item.status = Status.DONE if item.kind == Kind.CALL else Status.EXPIRED
         item.updated_at = now
         await session.flush()
+        await escrow.revoke(session, uris, item, now=now)
         await publish_update(session, uris, item)
     return len(due)
 
@@ -415,31 +478,11 @@ async def reply_to_response(
     assert recipient is not None and group is not None
     if not text_markdown.strip():
         raise ValueError("a reply says something")
-    group_uri = uris.actor(group.username)
-    handle = f"@{recipient.username}@{recipient.host}" if recipient.username else recipient.uri
-    note = {
-        "id": uris.object(uuid4().hex),
-        "type": "Note",
-        "attributedTo": group_uri,
-        "to": [recipient.uri],
-        "cc": [],
-        "inReplyTo": remote_object.uri,
-        "published": _now_iso(),
-        "content": render_markdown(text_markdown),
-        "tag": [{"type": "Mention", "href": recipient.uri, "name": handle}],
-    }
-    create = {
-        "@context": vocab.AS_CONTEXT,
-        "id": uris.activity(uuid4().hex),
-        "type": "Create",
-        "actor": group_uri,
-        "to": [recipient.uri],
-        "cc": [],
-        "object": note,
-    }
-    await publish(session, group, create, Visibility.DIRECT, to_actors=[recipient.uri])
-    return create
-
-
-def _now_iso() -> str:
-    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return await messages.direct_message(
+        session,
+        uris,
+        group,
+        recipient,
+        render_markdown(text_markdown),
+        in_reply_to=remote_object.uri,
+    )

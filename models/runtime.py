@@ -21,6 +21,7 @@ from federation.sender import Connector, network
 from federation.signatures import SchemeMemory, SigningAuth
 from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
+from models.escrow import Seal
 from models.settings import Settings
 from models.uris import Uris
 
@@ -40,6 +41,8 @@ class Runtime:
     key_resolver: KeyResolver = field(init=False)
     # Fetches per remote host: a few at once, none for a while from a host that stops answering.
     breaker: Breaker = field(init=False)
+    # Meeting points are sealed with a key derived from the instance's secret key.
+    seal: Seal = field(init=False)
     blocklist: policy.Blocklist = field(init=False)
     # Which signature scheme each origin wants: one memory for every signer of this instance,
     # fetches and deliveries alike.
@@ -50,6 +53,7 @@ class Runtime:
         self.key_resolver = KeyResolver(self.fetch, store=remote.KeyStore(self.sessions))
         self.blocklist = policy.Blocklist(self.sessions)
         self.breaker = Breaker(wait=self.settings.fetch_deadline)
+        self.seal = Seal(self.settings.secret_key)
 
     @classmethod
     def build(

@@ -82,7 +82,7 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         "starts_at": moment(item.starts_at, "%Y-%m-%dT%H:%M"),
         "ends_at": moment(item.ends_at, "%Y-%m-%dT%H:%M"),
         "timezone": item.timezone,
-        "meeting_point": item.meeting_point or "",
+        "meeting_point": "",  # sealed: left empty keeps it
         "people_wanted": number(item.people_wanted),
         "visibility": item.visibility,
         "as_group": "yes" if item.as_group else "",

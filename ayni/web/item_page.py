@@ -26,8 +26,9 @@ from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
-from models import items, posting
+from models import commitments, escrow, items, posting
 from models.actors import LocalActor, Role, role_in
+from models.calls import Channel, CommitmentState
 from models.content import RemoteObject
 from models.items import Category, Item, ItemResponse, ResponseKind
 from models.posting import NotAllowed
@@ -68,7 +69,6 @@ RESPONDED = {
 RESPONSE_LABELS = {
     (Kind.ASK, ResponseKind.HELP): N_("can help"),
     (Kind.OFFER, ResponseKind.HELP): N_("is interested"),
-    (Kind.CALL, ResponseKind.COMING): N_("is coming"),
 }
 REMOTE_LABELS = {
     ResponseKind.REPLY: N_("replied publicly"),
@@ -200,13 +200,22 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         except NotAllowed:
             pass
     mine = None
-    if who is not None:
+    if who is not None and item.kind == Kind.CALL:
+        commitment = await commitments.find(session, item, commitments.Person.member(who))
+        mine = commitment.state if commitment and commitment.state == "coming" else None
+    elif who is not None:
         mine = await session.scalar(
             select(ItemResponse.kind).where(
                 ItemResponse.item_id == item.id, ItemResponse.member_id == who.id
             )
         )
     closed = item.status in CLOSED
+    # The sealed meeting point: for those who said they are coming, and the call's managers.
+    meeting_point = (
+        await escrow.meeting_point(session, runtime.seal, item)
+        if item.kind == Kind.CALL and (manages or mine == CommitmentState.COMING)
+        else None
+    )
     # Moderators answer for what is posted in the group's name, so they (only) see who wrote it;
     # the author's own view reads like everyone else's.
     moderates = manages and who is not None and who.id != item.author_id
@@ -215,6 +224,7 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
     )
     return {
         "item": item,
+        "meeting_point": meeting_point,
         "group": group,
         "author": author,
         "hidden_author": hidden_author,
@@ -253,7 +263,7 @@ async def show(request: Request) -> Response:
         page = await context(request, session)
     response = render(request, "item.html", page)
     response.headers["Vary"] = "Accept, Signature, Cookie"
-    if page["item"].visibility != Visibility.PUBLIC:
+    if page["item"].visibility != Visibility.PUBLIC or page["meeting_point"]:
         response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -267,7 +277,17 @@ async def respond(request: Request) -> Response:
         if role is None:
             raise HTTPException(403, N_("Only members of the group can answer here."))
         try:
-            await posting.respond(session, runtime.uris, item, who)
+            if item.kind == Kind.CALL:
+                await commitments.commit(
+                    session,
+                    runtime,
+                    item,
+                    commitments.Person.member(who),
+                    CommitmentState.COMING,
+                    Channel.WEB,
+                )
+            else:
+                await posting.respond(session, runtime.uris, item, who)
         except NotAllowed:
             raise HTTPException(403, N_("Only members of the group can answer here.")) from None
         except ValueError:

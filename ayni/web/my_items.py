@@ -170,7 +170,9 @@ async def edit(request: Request) -> Response:
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:
                     raise FormRefused(*problems)
-                await posting.edit_item(session, runtime.uris, item, draft, by=who)
+                await posting.edit_item(
+                    session, runtime.uris, item, draft, by=who, seal=runtime.seal
+                )
                 title = item.title
         except FormRefused as refused:
             problems = refused.problems

@@ -23,7 +23,6 @@ from models.runtime import Runtime
 LIMIT = 100
 RESPONSE_LABELS = {
     ResponseKind.HELP: N_("can help with"),
-    ResponseKind.COMING: N_("is coming to"),
     ResponseKind.REPLY: N_("replied to"),
     ResponseKind.MESSAGE: N_("sent a private message about"),
 }

@@ -96,7 +96,9 @@ async def post_item(request: Request) -> Response:
             group = await access.group(session, values["group"], who, Role.MEMBER)  # 403 outside it
             if problems or draft is None:
                 raise FormRefused(*problems)
-            item = await posting.create_item(session, runtime.uris, group, who, draft)
+            item = await posting.create_item(
+                session, runtime.uris, group, who, draft, seal=runtime.seal
+            )
     except FormRefused as refused:
         return await _form_page(request, values, refused.problems, 400)
     except PersonalData as e:

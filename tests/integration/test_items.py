@@ -12,8 +12,9 @@ from federation import vocab
 from federation.itemterms import Kind, Status
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors, posting
+from models import actors, commitments, posting
 from models.actors import LocalActor, Role
+from models.calls import Channel
 from models.items import Item, ItemResponse
 from models.posting import Draft, PersonalData
 from models.queue import Activity, Delivery
@@ -42,7 +43,13 @@ async def post(
         member = await actors.find_actor(session, author)
         assert group is not None and member is not None
         return await posting.create_item(
-            session, instance.runtime.uris, group, member, draft, confirm=confirm
+            session,
+            instance.runtime.uris,
+            group,
+            member,
+            draft,
+            confirm=confirm,
+            seal=instance.runtime.seal,
         )
 
 
@@ -245,15 +252,21 @@ async def test_people_coming_to_a_call_are_counted_in_its_update(instance: Insta
         stored = await session.get(Item, item.id)
         ana = await actors.find_actor(session, "ana")
         assert stored is not None and ana is not None
-        await posting.respond(session, instance.runtime.uris, stored, ana)
-        await posting.respond(session, instance.runtime.uris, stored, ana)  # once is enough
-        seen = await posting.responses(session, stored, ana)
-    assert [r.kind for r in seen] == ["coming"]
-    update = (await activities(instance))[-1]
-    event = update.document["object"]
-    assert (update.type, event["type"], event["participantCount"]) == ("Update", "Event", 1)
-    assert "1 of 20 coming" in event["summary"]
-    assert "rosa_q" not in json.dumps(update.document)
+        ana_ = commitments.Person.member(ana)
+        for _ in range(2):  # once is enough
+            await commitments.commit(session, instance.runtime, stored, ana_, "coming", Channel.WEB)
+        seen = await commitments.attendees(session, stored)
+    assert [(c.state, c.channel) for c in seen] == [("coming", "web")]
+    event_update, poll_update = (await activities(instance))[-2:]
+    event, poll = event_update.document["object"], poll_update.document["object"]
+    assert (event_update.type, event["type"], event["participantCount"]) == ("Update", "Event", 1)
+    assert event["attendees"]["totalItems"] == 1 and event["peopleNeeded"] == 20
+    assert event["summary"].splitlines()[0] == "1 of 20 coming: 19 more needed"
+    assert (poll_update.type, poll["type"], poll["votersCount"]) == ("Update", "Question", 1)
+    assert [o["replies"]["totalItems"] for o in poll["oneOf"]] == [1, 0]
+    for document in (event_update.document, poll_update.document):
+        assert "rosa_q" not in json.dumps(document) and "ana" not in json.dumps(document)
+        assert "the square" not in json.dumps(document)
 
 
 async def test_an_ask_past_its_end_expires_and_its_update_is_published(instance: Instance) -> None:

@@ -3,6 +3,7 @@ group B follows group A; A posts an ask, an offer and a call; B's network board 
 structured; A fulfils the ask and cancels the call; B shows the new states; the Mastodon
 follower reads them and its reply becomes a response on A."""
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -102,7 +103,7 @@ async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_masto
         assert group_a is not None and ana is not None
         for draft in drafts:
             posted[draft.kind] = await posting.create_item(
-                session, a.runtime.uris, group_a, ana, draft
+                session, a.runtime.uris, group_a, ana, draft, seal=a.runtime.seal
             )
     await settle(a, b)
 
@@ -138,7 +139,15 @@ async def test_a_followed_groups_asks_offers_and_calls_reach_the_board_and_masto
         )
         for act in peer.received
     )
-    assert types == [("Announce", "uri"), ("Create", "Event"), ("Create", "Note")]
+    assert types == [
+        ("Announce", "uri"),
+        ("Create", "Event"),
+        ("Create", "Note"),
+        ("Create", "Question"),
+    ]
+    # The call's exact meeting point is sealed: in nothing sent, nothing B stored
+    assert "the square" not in json.dumps(peer.received)
+    assert all("the square" not in json.dumps(item.document) for item in seen.values())
     note = next(
         act["object"]
         for act in peer.received

@@ -127,6 +127,7 @@ async def build(instance: Instance, peer: HostilePeer) -> World:
                 people_wanted=5,
                 meeting_point=hostile("meeting"),
             ),
+            seal=instance.runtime.seal,
         )
         await posting.respond(session, uris, ask, ana)
         token = await invitations.invite(session, food, Role.MEMBER, ana)
@@ -204,7 +205,9 @@ async def test_public_pages_show_hostile_fields_escaped(world: World) -> None:
         item_page, "ask-title", "category", "ask-place", "group-title", "ben-name", "remote-name"
     )
     assert "ask-body &lt;script&gt;" in item_page.text and "reply" in item_page.text
-    assert_safe(await http.get(f"/items/{call.uuid}"), "call-title", "meeting", "call-place")
+    call_page = await http.get(f"/items/{call.uuid}")
+    assert_safe(call_page, "call-title", "call-place")
+    assert "meeting " not in call_page.text  # sealed: only for those who come
     assert_safe(await http.get("/@food/follow"), "group-title")
 
 

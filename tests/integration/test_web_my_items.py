@@ -41,7 +41,9 @@ async def posted(instance: Instance, draft: Draft, author: str = "ben") -> Item:
         food = await actors.find_actor(session, "food")
         member = await actors.find_actor(session, author)
         assert food is not None and member is not None
-        return await posting.create_item(session, instance.runtime.uris, food, member, draft)
+        return await posting.create_item(
+            session, instance.runtime.uris, food, member, draft, seal=instance.runtime.seal
+        )
 
 
 async def stored(instance: Instance, item: Item) -> Item:
