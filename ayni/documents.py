@@ -86,10 +86,14 @@ async def object_document(request: Request) -> Response:
     async with runtime.sessions() as session:
         activity = await session.scalar(
             select(Activity)
-            .where(Activity.object_uri == uri, Activity.type.in_(["Create", "Update"]))
+            .where(Activity.object_uri == uri, Activity.type.in_(["Create", "Update", "Delete"]))
             .order_by(Activity.id.desc())
             .limit(1)
         )
+    if activity is not None and activity.type == "Delete":
+        # Taken back (a DM whose link was revoked): gone, and its text no longer served.
+        tombstone = {"@context": vocab.AS_CONTEXT, "id": uri, "type": "Tombstone"}
+        return ActivityResponse(tombstone, status_code=410)
     if activity is None or not isinstance(activity.document.get("object"), dict):
         return not_found()
     if not await may_see(request, activity):

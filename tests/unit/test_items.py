@@ -315,7 +315,10 @@ def test_mastodon_shows_an_offer_in_full() -> None:
 def test_mastodon_shows_what_when_where_and_how_many_for_a_call() -> None:
     text = mastodon_shows(to_ap(CALL))
 
-    assert text.startswith("Unload the food bank van\n\nSolidarity call: Unload the food bank van")
+    assert text.startswith(
+        "Unload the food bank van\n\n12 of 20 coming: 8 more needed\n"
+        "Solidarity call: Unload the food bank van"
+    )
     assert "When: Saturday 5 December 2026, 10:00–13:00 (Europe/Madrid)" in text
     assert "Where: Plaza de Lavapiés, Madrid" in text
     assert "People needed: 20 (12 of 20 coming)" in text
