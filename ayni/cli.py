@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni import __version__, cli_federation, cli_items, cli_moderation, eventloop
+from ayni import __version__, cli_calls, cli_federation, cli_items, cli_moderation, eventloop
 from ayni import settings as settings_module
 from ayni.commands import (
     FAILURES,
@@ -25,6 +25,7 @@ from ayni.commands import (
     running,
     transaction,
 )
+from federation import calls
 from federation.visibility import Visibility
 from models import actors, db, invitations, member_sessions, passwords
 from models.actors import ActorType, Role
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--manual-approval", action="store_true", help="hold follow requests for moderators"
     )
+    create.add_argument(
+        "--language",
+        choices=calls.LANGUAGES,
+        default="en",
+        help="of its polls and messages about calls (default en)",
+    )
     create.set_defaults(run=cmd_group_create)
 
     queue = commands.add_parser("queue", help="inspect the delivery queue").add_subparsers(
@@ -119,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_federation.register(commands)
     cli_items.register(commands)
+    cli_calls.register(commands)
     cli_moderation.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(
@@ -203,7 +211,10 @@ async def cmd_migrate(args: argparse.Namespace) -> None:
 async def cmd_group_create(
     args: argparse.Namespace, runtime: Runtime, session: AsyncSession
 ) -> str:
-    await actors.create_group(session, args.name, args.title, args.summary, args.manual_approval)
+    group = await actors.create_group(
+        session, args.name, args.title, args.summary, args.manual_approval
+    )
+    group.language = args.language
     return f"Created group @{args.name}@{runtime.settings.host} ({runtime.uris.actor(args.name)})"
 
 

@@ -1,7 +1,9 @@
-"""`ayni ask|offer|call|item close|items`: asks, offers and calls from the command line."""
+"""`ayni ask|offer|call|item close|items`: asks, offers and calls from the command line (the
+call subcommands of `ayni item` are in `ayni.cli_calls`)."""
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -9,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ayni import cli_calls
 from ayni.commands import CommandError, find_group, find_member, transaction
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
@@ -59,9 +62,38 @@ def register(commands: Any) -> None:
             parser.add_argument("--starts", required=True, help="ISO date and time")
             parser.add_argument("--ends", help="ISO date and time")
             parser.add_argument("--place", required=True, help="the public place name")
-            parser.add_argument("--meeting-point", help="where exactly to meet (public)")
             parser.add_argument(
                 "--people", type=int, required=True, help="how many people are needed"
+            )
+            parser.add_argument(
+                "--meeting-point",
+                metavar="TEXT",
+                help="where exactly to meet: sealed, never published, revealed only to those "
+                "who say they are coming (needs no --confirm-personal-data)",
+            )
+            parser.add_argument(
+                "--reveal-before",
+                metavar="DURATION",
+                help="hold the meeting point back until this long before the start (90m, 2h, 1d)",
+            )
+            parser.add_argument(
+                "--reveal-inline",
+                action="store_true",
+                help="put the meeting point itself in the message, not a personal link",
+            )
+            parser.add_argument(
+                "--needed-by",
+                metavar="DATETIME",
+                help="when a call still short escalates (default: two hours before it starts)",
+            )
+            parser.add_argument(
+                "--capacity", type=int, metavar="N", help="at most this many may come"
+            )
+            parser.add_argument(
+                "--no-ally-relay",
+                dest="ally_relay",
+                action="store_false",
+                help="never ask allied groups to relay it when it is short",
             )
         else:
             parser.add_argument(
@@ -80,6 +112,7 @@ def register(commands: Any) -> None:
     close.add_argument("id", help="the item's number or uuid")
     close.add_argument("--status", required=True, choices=CLOSING)
     close.set_defaults(run=cmd_close)
+    cli_calls.register_item(item)
 
     category = commands.add_parser("category", help="a group's categories").add_subparsers(
         title="category commands", metavar="COMMAND"
@@ -182,10 +215,26 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
         meeting_point=getattr(args, "meeting_point", None),
         people_wanted=getattr(args, "people", None),
     )
+    if kind == Kind.CALL:
+        if args.people < 1:
+            raise CommandError("--people: a call needs at least 1 person")
+        draft = replace(
+            draft,
+            capacity=args.capacity,
+            ally_relay=args.ally_relay,
+            reveal_inline=args.reveal_inline,
+            reveal_before=cli_calls.duration(args.reveal_before) if args.reveal_before else None,
+        )
     group = await find_group(session, args.group)
     author = await _author(session, group, args)
     item = await posting.create_item(
-        session, runtime.uris, group, author, draft, confirm=args.confirm_personal_data
+        session,
+        runtime.uris,
+        group,
+        author,
+        draft,
+        confirm=args.confirm_personal_data,
+        seal=runtime.seal,
     )
     return f"Posted {kind.value} {item.id} ({item.visibility}): {item.uri}"
 

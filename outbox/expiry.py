@@ -1,9 +1,17 @@
-"""The periodic job that closes items past their end and publishes their Updates."""
+"""The periodic job of items: it closes those past their end, and for calls takes the escalation
+steps that are due, publishes counts that had to wait, and sends meeting-point links whose time
+has come."""
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import commitments, escalation
+from models.base import utcnow
 from models.posting import expire_due
 from models.runtime import Runtime
 
@@ -11,10 +19,37 @@ log = logging.getLogger("ayni.items")
 
 INTERVAL = 60.0  # seconds; an item's end is a date, a minute late is on time
 
+Task = Callable[[AsyncSession, Runtime, datetime], Awaitable[int]]
 
-async def run_once(runtime: Runtime) -> int:
-    async with runtime.sessions() as session, session.begin():
-        return await expire_due(session, runtime.uris)
+
+async def _expire(session: AsyncSession, runtime: Runtime, now: datetime) -> int:
+    return await expire_due(session, runtime.uris, now)
+
+
+# Each in its own transaction, in this order: a call that ended is closed before its ladder runs.
+TASKS: dict[str, Task] = {
+    "expired": _expire,
+    "escalated": escalation.escalate_due,
+    "counts published": commitments.counts_due,
+    "links revealed": commitments.reveal_due,
+}
+
+
+async def run_once(runtime: Runtime, now: datetime | None = None) -> int:
+    """One round: how many items expired. A task that fails is logged and rolled back; the
+    others still run."""
+    now = now or utcnow()
+    done: dict[str, int] = {}
+    for name, task in TASKS.items():
+        try:
+            async with runtime.sessions() as session, session.begin():
+                done[name] = await task(session, runtime, now)
+        except Exception:  # one task's failure must not stop the others: logged, retried next time
+            log.exception("the periodic job failed at: %s", name)
+    for name, count in done.items():
+        if count and name != "expired":
+            log.info("%d %s", count, name)
+    return done.get("expired", 0)
 
 
 async def run(runtime: Runtime, stop: asyncio.Event, interval: float = INTERVAL) -> None:

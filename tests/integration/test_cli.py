@@ -365,3 +365,87 @@ async def test_member_password_sets_a_new_password_and_ends_her_sessions(
     for failed in (nobody, too_short):
         assert failed.returncode == 1 and failed.stderr.startswith("ayni: error: ")
         assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+
+
+async def test_a_call_from_the_command_line_commits_counts_escalates_and_audits(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    import json
+
+    assert init(cli_env, database_url, "http://127.0.0.1:8999").returncode == 0
+    made = [
+        run(
+            ["group", "create", "inquilinas", "--title", "Inquilinas", "--language", "es"], cli_env
+        ),
+        run(["member", "add", "rosa", "--group", "inquilinas"], cli_env),
+        run(["member", "add", "root", "--group", "inquilinas", "--role", "admin"], cli_env),
+    ]
+    assert [m.returncode for m in made] == [0, 0, 0], "".join(m.stderr for m in made)
+    call = [
+        "call",
+        "inquilinas",
+        "--title",
+        "Parar el desahucio",
+        "--as-group",
+        "--starts",
+        "2030-12-05T09:00",
+        "--ends",
+        "2030-12-05T12:00",
+        "--place",
+        "Lavapiés",
+        "--people",
+        "2",
+        "--timezone",
+        "Europe/Madrid",
+        "--needed-by",
+        "2030-12-05T06:00",
+        "--capacity",
+        "5",
+        "--no-ally-relay",
+        "--reveal-inline",
+    ]
+    # A bad duration is one line; the meeting point (a street address) needs no confirmation
+    bad = run([*call, "--reveal-before", "two hours"], cli_env)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "90m, 2h or 1d" in bad.stderr
+    posted = run(
+        [*call, "--reveal-before", "2h", "--meeting-point", "Calle Mayor 7, portal azul"], cli_env
+    )
+    assert posted.returncode == 0, posted.stderr
+    [listed] = json.loads(run(["items", "--json"], cli_env).stdout)
+    key = str(listed["id"])
+    assert "Calle Mayor" not in json.dumps(listed)
+
+    rsvp = run(["item", "rsvp", key, "--member", "rosa"], cli_env)
+    assert rsvp.returncode == 0, rsvp.stderr
+    assert rsvp.stdout.strip() == f"@rosa is coming to call {key}: Vienen 1 de 2: faltan 1"
+    unknown = run(["item", "rsvp", key, "--member", "zed"], cli_env)
+    assert (
+        unknown.returncode == 1
+        and unknown.stderr == "ayni: error: there is no member named 'zed'\n"
+    )
+
+    attendees = run(["item", "attendees", listed["uri"], "--json"], cli_env)
+    assert attendees.returncode == 0, attendees.stderr
+    found = json.loads(attendees.stdout)
+    assert (found["coming"], found["maybe"], found["needed"], found["missing"]) == (1, 0, 2, 1)
+    assert [(r["who"], r["channel"]) for r in found["attendees"]] == [("rosa", "cli")]
+
+    # The ladder, by hand: a dry run changes nothing, then step 1; a followers-less, no-relay
+    # call stops at step 2
+    dry = run(["item", "escalate", key, "--dry-run"], cli_env)
+    assert dry.returncode == 0 and dry.stdout.startswith("step 1 (dry run): would notify 2")
+    steps = [run(["item", "escalate", key], cli_env).stdout for _ in range(3)]
+    assert steps[0].startswith("step 1: notified 2 members of @inquilinas")
+    assert steps[1].startswith("step 2: published a Note") and "last step" in steps[1]
+    assert steps[2].startswith("nothing to do: every step of the ladder was taken")
+
+    # The admin hands Rosa her link; the audit shows it, and revoking ends it
+    revealed = run(["item", "reveal", key, "--to", "rosa"], cli_env)
+    assert f"http://127.0.0.1:8999/calls/{key}/where/" in revealed.stdout, revealed.stderr
+    audit = json.loads(run(["escrow", "audit", key, "--json"], cli_env).stdout)
+    assert [(link["who"], link["revoked"]) for link in audit["links"]] == [("rosa", None)]
+    revoked = run(["escrow", "revoke", key, "--actor", "rosa"], cli_env)
+    assert revoked.stdout.startswith("1 link(s) of rosa"), revoked.stderr
+    audited = run(["escrow", "audit", key], cli_env).stdout
+    assert audited.startswith("rosa\tlink issued") and "revoked" in audited
+    assert "Calle Mayor" not in audited + attendees.stdout + "".join(steps)
