@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ayni.web.call_links import QuietLinks
 from federation.itemterms import Kind, Status
 from federation.places import Place
-from models import actors, commitments, posting
+from models import actors, commitments, escrow, posting
 from models.calls import Channel, Escalation
 from models.escrow import EscrowLink, EscrowView
 from models.items import Item
@@ -265,3 +265,75 @@ def test_a_link_request_never_reaches_the_access_log() -> None:
     quiet = QuietLinks()
     assert not quiet.filter(record("/calls/3/where/secret-token"))
     assert quiet.filter(record("/items/abc"))
+
+
+def call_fields(csrf: str, **changes: str) -> dict[str, str]:
+    return {
+        "csrf_token": csrf,
+        "group": "food",
+        "kind": "call",
+        "title": "Stop the eviction",
+        "category": "housing",
+        "visibility": "public",
+        "timezone": "Europe/Madrid",
+        "place_name": "Lavapiés",
+        "starts_at": soon().strftime("%Y-%m-%dT%H:%M"),
+        "people_wanted": "10",
+        "capacity": "12",
+        "meeting_point": PLACE,
+    } | changes
+
+
+async def test_the_form_seals_the_meeting_point_takes_a_capacity_and_edits_keep_or_remove_it(
+    instance: Instance,
+) -> None:
+    await people(instance)
+    async with browser(instance, "ben") as ben:
+        form = (await ben.get("/post?kind=call")).text
+        token = Page(form).csrf or ""
+        assert (await ben.post("/post", data=call_fields(token))).status_code == 303
+        async with instance.runtime.sessions() as session:
+            call = await session.scalar(select(Item))
+        assert call is not None and call.capacity == 12
+        public = (await anonymous_get(instance, f"/items/{call.uuid}")).text
+        edit_page = await ben.get(f"/items/{call.uuid}/edit")
+        async with instance.runtime.sessions() as session, session.begin():
+            row = await escrow.meeting_point_row(session, call)
+            assert row is not None
+            row.reveal_before_s = 7200  # set from the command line
+        kept = await ben.post(
+            f"/items/{call.uuid}/edit", data=call_fields(token, meeting_point="", capacity="")
+        )
+        after_keep = await sealed(instance, call)
+        changed = await ben.post(
+            f"/items/{call.uuid}/edit", data=call_fields(token, meeting_point="The bakery")
+        )
+        after_change = await sealed(instance, call)
+        async with instance.runtime.sessions() as session:
+            reveal = (await escrow.meeting_point_row(session, call)).reveal_before_s  # type: ignore[union-attr]
+        removed = await ben.post(
+            f"/items/{call.uuid}/edit",
+            data=call_fields(token, meeting_point="", remove_meeting_point="yes"),
+        )
+        after_remove = await sealed(instance, call)
+        edit_without = (await ben.get(f"/items/{call.uuid}/edit")).text
+    async with browser(instance, "dani") as dani:
+        not_hers = await dani.get(f"/items/{call.uuid}/edit")
+
+    assert "Never published" in form and "People at most (optional)" in form
+    assert "Published with the call" not in form and "remove_meeting_point" not in form
+    assert PLACE not in public and "People at most" in public
+    assert edit_page.status_code == 200 and f'value="{PLACE}"' in edit_page.text
+    assert "Remove the meeting point" in edit_page.text
+    assert edit_page.headers["cache-control"] == "private, no-store"
+    assert Page(edit_page.text).unlabelled() == []
+    assert kept.status_code == 303 and after_keep == PLACE
+    assert changed.status_code == 303 and after_change == "The bakery" and reveal == 7200
+    assert removed.status_code == 303 and after_remove is None
+    assert "Remove the meeting point" not in edit_without
+    assert not_hers.status_code == 403 and PLACE not in not_hers.text
+
+
+async def sealed(instance: Instance, call: Item) -> str | None:
+    async with instance.runtime.sessions() as session:
+        return await escrow.meeting_point(session, instance.runtime.seal, call)
