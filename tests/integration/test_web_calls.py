@@ -12,10 +12,12 @@ from sqlalchemy import select
 from ayni.web.call_links import QuietLinks
 from federation.itemterms import Kind, Status
 from federation.places import Place
-from models import actors, commitments, escrow, posting
+from models import actors, commitments, escrow, notices, posting
 from models.calls import Channel, Escalation
+from models.content import RemoteObject
 from models.escrow import EscrowLink, EscrowView
-from models.items import Item
+from models.items import Item, RemoteItem
+from models.notices import NoticeKind
 from models.posting import Draft
 from models.queue import Activity
 from models.remote import RemoteActor
@@ -337,3 +339,70 @@ async def test_the_form_seals_the_meeting_point_takes_a_capacity_and_edits_keep_
 async def sealed(instance: Instance, call: Item) -> str | None:
     async with instance.runtime.sessions() as session:
         return await escrow.meeting_point(session, instance.runtime.seal, call)
+
+
+async def test_notifications_name_who_comes_to_my_calls_and_show_my_notices_to_me_alone(
+    instance: Instance,
+) -> None:
+    await people(instance)
+    call = await a_call(instance, needed=5)
+    lucia = await remote(instance, "lucia", "Lucía")
+    group_b = await remote(instance, "mutualaid")
+    async with browser(instance, "dani") as dani:
+        await answer(dani, call, "respond")
+    await commit_remote(instance, call, lucia)
+    await commit_remote(instance, call, lucia, state="withdrawn")
+    await commit_remote(instance, call, group_b, channel=Channel.JOIN, on_behalf=f"{PEER}/j/1")
+    async with instance.runtime.sessions() as session, session.begin():
+        dani_row = await actors.find_actor(session, "dani")
+        food = await actors.find_actor(session, "food")
+        assert dani_row is not None and food is not None
+        message = RemoteObject(
+            uri=f"{PEER}/notes/where",
+            type="Note",
+            kind="private",
+            remote_actor_id=group_b.id,
+            local_actor_id=dani_row.id,
+            content_html='<p>Meet at <a href="https://peer.example/calls/1/where/t">your link</a>'
+            "<script>alert(1)</script></p>",
+            public=False,
+            document={},
+        )
+        elsewhere = RemoteItem(
+            uri=f"{PEER}/items/9",
+            remote_actor_id=group_b.id,
+            kind="call",
+            title="Their picket",
+            status="scheduled",
+            visibility="public",
+            document={},
+        )
+        session.add_all([message, elsewhere])
+        await session.flush()
+        await notices.notify(session, [dani_row.id], NoticeKind.CALL_SHORT, item_id=call.id)
+        await notices.notify(
+            session,
+            [dani_row.id],
+            NoticeKind.MEETING_POINT,
+            remote_item_id=elsewhere.id,
+            remote_object_id=message.id,
+        )
+
+    async with browser(instance, "ben") as ben:
+        author = (await ben.get("/notifications")).text
+    async with browser(instance, "dani") as dani:
+        hers = await dani.get("/notifications")
+    async with browser(instance, "carol") as carol:
+        other = (await carol.get("/notifications")).text
+
+    assert "Dani is coming to" in author or "Dani (@dani) is coming to" in author
+    assert "Lucía (@lucia@social.example) can no longer come to" in author
+    assert "Someone via @mutualaid@social.example is coming to" in author
+    assert "your link" not in author and "still needs" not in author
+    assert hers.status_code == 200
+    assert "still needs 3 people" in hers.text and f"/items/{call.uuid}" in hers.text
+    assert "sent you, privately, where to meet" in hers.text and "Their picket" in hers.text
+    assert 'href="https://peer.example/calls/1/where/t"' in hers.text
+    assert "<script>" not in hers.text
+    assert "your link" not in other and "still needs" not in other
+    assert "is coming to" not in hers.text  # not her call
