@@ -12,19 +12,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, render
+from ayni.web import access, flash, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind
 from federation.places import distance_km
 from federation.visibility import Visibility
 from federation.vocab import host_of
+from models import joins
 from models.actors import LocalActor
 from models.base import utcnow
+from models.calls import OutgoingJoin
 from models.follows import Direction, Follow, FollowState
 from models.items import DEFAULT_CATEGORIES, Category, Item, RemoteItem
 from models.policy import Rules
@@ -34,6 +37,13 @@ from models.runtime import Runtime
 LIMIT = 200  # newest rows read from each side before filtering by distance
 DEFAULT_WITHIN_KM = 10.0
 MAX_WITHIN_KM = 20_000.0
+NO_CALL = N_("There is no such call on your board, or it is over.")
+JOINED = N_("Thank you: the group that posted the call has been told you are coming.")
+JOINED_ANONYMOUSLY = N_(
+    "Thank you: the group that posted the call has been told that someone from %(group)s is "
+    "coming, without your name."
+)
+LEFT = N_("Noted: the group that posted the call has been told you can no longer come.")
 BAD_POINT = N_("Type the place as latitude, longitude, e.g. -12.05, -77.04.")
 BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
 # The names of models.items.DEFAULT_CATEGORIES, for the catalogues: the pages show category names
@@ -65,6 +75,7 @@ class Entry:
     point: tuple[float, float] | None
     posted: datetime
     distance_km: float | None = None
+    remote_id: int | None = None  # another server's call a member may say she is coming to
 
 
 @dataclass(frozen=True)
@@ -183,13 +194,7 @@ async def remote_entries(
         statement = statement.where(RemoteItem.kind == query.kind)
     entries = []
     for row, actor, group in (await session.execute(statement)).all():
-        if (
-            row.visibility != "public"
-            and row.remote_actor_id not in followed_ids
-            and row.group_uri not in followed_uris
-        ):
-            continue
-        if rules.refuses(actor.host):
+        if not _shown(row, actor, followed_ids, followed_uris, rules):
             continue
         slug = _category_slug(row.category_uri)
         if query.category and slug != query.category:
@@ -210,9 +215,43 @@ async def remote_entries(
                 if row.latitude is not None and row.longitude is not None
                 else None,
                 posted=row.published_at or row.received_at,
+                remote_id=row.id if joins.joinable(row) else None,
             )
         )
     return entries
+
+
+def _shown(
+    row: RemoteItem,
+    actor: RemoteActor,
+    followed_ids: set[int],
+    followed_uris: set[str],
+    rules: Rules,
+) -> bool:
+    if (
+        row.visibility != "public"
+        and row.remote_actor_id not in followed_ids
+        and row.group_uri not in followed_uris
+    ):
+        return False
+    return not rules.refuses(actor.host)
+
+
+async def visible_remote_call(
+    session: AsyncSession, member: LocalActor, remote_id: int, rules: Rules
+) -> RemoteItem:
+    """Another server's scheduled call that this member's board shows, or 404."""
+    row = await session.get(RemoteItem, remote_id)
+    actor = await session.get(RemoteActor, row.remote_actor_id) if row is not None else None
+    followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
+    if (
+        row is None
+        or actor is None
+        or not joins.joinable(row)
+        or not _shown(row, actor, followed_ids, followed_uris, rules)
+    ):
+        raise HTTPException(404, NO_CALL)
+    return row
 
 
 def within(entries: list[Entry], near: tuple[float, float] | None, km: float) -> list[Entry]:
@@ -261,6 +300,14 @@ async def board(request: Request) -> Response:
             session, member, query, rules
         )
         places = await group_places(session, groups)
+        joined = {
+            row.remote_item_id: row
+            for row in await session.scalars(
+                select(OutgoingJoin).where(
+                    OutgoingJoin.member_id == member.id, OutgoingJoin.state != joins.WITHDRAWN
+                )
+            )
+        }
         local_slugs = set(await session.scalars(select(Category.slug).distinct()))
     entries = within(entries, query.near, query.within_km) if not errors else entries
     entries.sort(key=lambda entry: entry.posted or utcnow(), reverse=True)
@@ -271,6 +318,10 @@ async def board(request: Request) -> Response:
         "board.html",
         {
             "entries": entries,
+            "joined": joined,
+            "my_groups": groups,
+            "me": member,
+            "flash": flash.take(request),
             "query": query,
             "errors": errors,
             "places": places,
@@ -284,4 +335,49 @@ async def board(request: Request) -> Response:
     )
 
 
-routes = [Route("/board", board, methods=["GET"])]
+async def join(request: Request) -> Response:
+    """ "I'm coming" to another server's call: as herself, or anonymously through her group."""
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    choice = str(form.get("as", "me"))[:64]
+    async with runtime.sessions() as session, session.begin():
+        member = await access.member(request, session)
+        if not await access.groups_of(session, member):
+            raise HTTPException(403, N_("Only members of a group here can say they are coming."))
+        rules = await runtime.blocklist.rules()
+        call = await visible_remote_call(session, member, request.path_params["id"], rules)
+        group = None
+        if choice != "me":
+            group = next(
+                (g for g in await access.groups_of(session, member) if g.username == choice),
+                None,
+            )
+            if group is None:
+                raise HTTPException(403, N_("You can only speak for a group you belong to."))
+        await joins.join_remote_call(session, runtime, member, call, group=group)
+        group_name = group.name if group else ""
+    if group_name:
+        flash.flash(request, JOINED_ANONYMOUSLY, group=group_name)
+    else:
+        flash.flash(request, JOINED)
+    return RedirectResponse(f"/board#call-{call.id}", status_code=303)
+
+
+async def leave(request: Request) -> Response:
+    await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        member = await access.member(request, session)
+        call = await session.get(RemoteItem, request.path_params["id"])
+        if call is None:
+            raise HTTPException(404, NO_CALL)
+        await joins.leave_remote_call(session, runtime, member, call)
+    flash.flash(request, LEFT)
+    return RedirectResponse(f"/board#call-{call.id}", status_code=303)
+
+
+routes = [
+    Route("/board", board, methods=["GET"]),
+    Route("/board/calls/{id:int}/join", join, methods=["POST"]),
+    Route("/board/calls/{id:int}/leave", leave, methods=["POST"]),
+]

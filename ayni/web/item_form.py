@@ -34,6 +34,7 @@ FIELDS = (
     "timezone",
     "meeting_point",
     "people_wanted",
+    "capacity",
     "visibility",
 )
 MAX_BODY = 5000
@@ -55,6 +56,7 @@ def values_of(form: FormData) -> dict[str, str]:
     values = {name: str(form.get(name, "")).strip() for name in FIELDS}
     values["body"] = str(form.get("body", "")).replace("\r\n", "\n").strip()
     values["as_group"] = "yes" if form.get("as_group") else ""
+    values["remove_meeting_point"] = "yes" if form.get("remove_meeting_point") else ""
     return values
 
 
@@ -82,10 +84,13 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         "starts_at": moment(item.starts_at, "%Y-%m-%dT%H:%M"),
         "ends_at": moment(item.ends_at, "%Y-%m-%dT%H:%M"),
         "timezone": item.timezone,
-        "meeting_point": "",  # sealed: left empty keeps it
+        # Sealed: the edit page (its author's and moderators' only) fills it in from the seal.
+        "meeting_point": "",
         "people_wanted": number(item.people_wanted),
+        "capacity": number(item.capacity),
         "visibility": item.visibility,
         "as_group": "yes" if item.as_group else "",
+        "remove_meeting_point": "",
     }
 
 
@@ -174,7 +179,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
             )
         )
     place = _place(values, problems)
-    quantity = needed_by = starts_at = ends_at = people_wanted = None
+    quantity = needed_by = starts_at = ends_at = people_wanted = capacity = None
     meeting_point = None
     if kind == Kind.CALL:
         starts_at = _moment(values["starts_at"], zone, problems)
@@ -182,7 +187,13 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         people_wanted = _whole(
             values["people_wanted"], problems, N_("People wanted is a whole number from 1 up.")
         )
-        meeting_point = values["meeting_point"] or None
+        capacity = _whole(
+            values.get("capacity", ""), problems, N_("People at most is a whole number from 1 up.")
+        )
+        # Left empty, the sealed meeting point stays as it is; only the checkbox removes it.
+        meeting_point = (
+            "" if values.get("remove_meeting_point") == "yes" else values["meeting_point"] or None
+        )
         if not values["starts_at"]:
             problems.append(Problem(N_("A call needs a start date and time.")))
         if not values["people_wanted"]:
@@ -217,6 +228,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         timezone=values["timezone"] or "UTC",
         meeting_point=meeting_point,
         people_wanted=people_wanted,
+        capacity=capacity,
     ), []
 
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, flash, i18n, render, security
+from ayni.web import access, calls, flash, i18n, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
@@ -74,6 +74,13 @@ REMOTE_LABELS = {
     ResponseKind.REPLY: N_("replied publicly"),
     ResponseKind.MESSAGE: N_("sent a private message"),
 }
+COMING_SAVED = N_("Thank you: you are counted as coming.")
+WITHDRAWN_SAVED = N_("Noted: you are no longer counted as coming. Thank you for saying so.")
+CALL_FULL = N_(
+    "This call already has as many people as it can take, so you were not added. "
+    "The organisers will post again if more people are needed."
+)
+CALL_CLOSED = N_("This call is over or cancelled: answers are no longer taken.")
 REPLY_SENT = N_("Your answer was sent privately, from the group.")
 RESPOND_SENT = N_("Thank you. The author and the group's moderators can see your answer.")
 EMPTY_REPLY = N_("Write something to send.")
@@ -163,7 +170,7 @@ async def visible_item(
     return item, group, who, role
 
 
-def _formatted(request: Request, item: Item) -> dict[str, str]:
+def formatted(request: Request, item: Item) -> dict[str, str]:
     language = i18n.language(request)
     try:
         zone = ZoneInfo(item.timezone)
@@ -210,6 +217,9 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
             )
         )
     closed = item.status in CLOSED
+    count = await items.counts(session, item) if item.kind == Kind.CALL else None
+    coming = count[CommitmentState.COMING] if count else 0
+    full = item.capacity is not None and coming >= item.capacity
     # The sealed meeting point: for those who said they are coming, and the call's managers.
     meeting_point = (
         await escrow.meeting_point(session, runtime.seal, item)
@@ -232,13 +242,17 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "kind_label": KIND_LABELS[Kind(item.kind)],
         "status_label": STATUS_LABELS[Status(item.status)],
         "closed": closed,
-        "dates": _formatted(request, item),
+        "dates": formatted(request, item),
         "host": runtime.settings.host,
         "details_html": render_markdown(
             item.body_markdown
         ),  # CommonMark, raw HTML off, then sanitised
-        "people_coming": await items.people_coming(session, item)
-        if item.kind == Kind.CALL
+        "people_coming": coming if item.kind == Kind.CALL else None,
+        "people_missing": max((item.people_wanted or 0) - coming, 0),
+        "full": full and mine is None,
+        # Who is coming and how, the escalation steps and the escrow audit: managers only.
+        "overview": await calls.overview(session, item)
+        if manages and item.kind == Kind.CALL
         else None,
         "public_replies": await public_replies(session, item),
         "how_to_help": HOW_TO_HELP[Kind(item.kind)],
@@ -249,6 +263,7 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "respond_label": RESPOND_LABELS[Kind(item.kind)],
         "my_response": RESPONDED[Kind(item.kind)] if mine else None,
         "manages": manages,
+        "viewer_member": who,
         "private": private,  # public replies too: they can be answered privately
         "flash": flash.take(request),
         "reply_error": None,
@@ -257,15 +272,38 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
     }
 
 
+async def seen(session: AsyncSession, page: dict[str, Any], who: LocalActor | None) -> None:
+    """The page showed the sealed meeting point to a signed-in member: one view, recorded."""
+    if page["meeting_point"] and who is not None:
+        await escrow.record_view(session, page["item"], member_id=who.id)
+
+
 async def show(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessions() as session:
+    async with runtime.sessions() as session, session.begin():
         page = await context(request, session)
+        await seen(session, page, page["viewer_member"])
     response = render(request, "item.html", page)
     response.headers["Vary"] = "Accept, Signature, Cookie"
     if page["item"].visibility != Visibility.PUBLIC or page["meeting_point"]:
         response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+async def _commit(
+    session: AsyncSession, runtime: Runtime, item: Item, who: LocalActor, state: CommitmentState
+) -> str:
+    """A member's "I'm coming" or "I can't come after all": what to tell her (a message id)."""
+    person = commitments.Person.member(who)
+    if state == CommitmentState.WITHDRAWN and await commitments.find(session, item, person) is None:
+        return WITHDRAWN_SAVED  # nothing to take back
+    try:
+        await commitments.commit(session, runtime, item, person, state, Channel.WEB)
+    except commitments.CallFull:
+        return CALL_FULL
+    except commitments.CallClosed:
+        return CALL_CLOSED
+    return COMING_SAVED if state == CommitmentState.COMING else WITHDRAWN_SAVED
 
 
 async def respond(request: Request) -> Response:
@@ -276,23 +314,33 @@ async def respond(request: Request) -> Response:
         item, _, _, role = await visible_item(request, session)
         if role is None:
             raise HTTPException(403, N_("Only members of the group can answer here."))
-        try:
-            if item.kind == Kind.CALL:
-                await commitments.commit(
-                    session,
-                    runtime,
-                    item,
-                    commitments.Person.member(who),
-                    CommitmentState.COMING,
-                    Channel.WEB,
-                )
-            else:
+        if item.kind == Kind.CALL:
+            message = await _commit(session, runtime, item, who, CommitmentState.COMING)
+        else:
+            try:
                 await posting.respond(session, runtime.uris, item, who)
-        except NotAllowed:
-            raise HTTPException(403, N_("Only members of the group can answer here.")) from None
-        except ValueError:
-            raise HTTPException(400, N_("This item is closed.")) from None
-    flash.flash(request, RESPOND_SENT)
+            except NotAllowed:
+                raise HTTPException(403, N_("Only members of the group can answer here.")) from None
+            except ValueError:
+                raise HTTPException(400, N_("This item is closed.")) from None
+            message = RESPOND_SENT
+    flash.flash(request, message)
+    return RedirectResponse(f"/items/{item.uuid}", status_code=303)
+
+
+async def withdraw(request: Request) -> Response:
+    """ "I can't come after all": the member's commitment to a call becomes withdrawn."""
+    await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        item, _, _, role = await visible_item(request, session)
+        if role is None:
+            raise HTTPException(403, N_("Only members of the group can answer here."))
+        if item.kind != Kind.CALL:
+            raise HTTPException(404, NO_ITEM)
+        message = await _commit(session, runtime, item, who, CommitmentState.WITHDRAWN)
+    flash.flash(request, message)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
 
 
@@ -322,7 +370,9 @@ async def reply(request: Request) -> Response:
                     "Only responses from other servers can be answered privately from here."
                 )
         if problem is not None:
-            page = await context(request, session)
+            async with session.begin():
+                page = await context(request, session)
+                await seen(session, page, page["viewer_member"])
             page.update(reply_error=problem, reply_text=text, reply_to=response.id)
             return render(request, "item.html", page, 400)
     flash.flash(request, REPLY_SENT)
@@ -331,5 +381,6 @@ async def reply(request: Request) -> Response:
 
 routes = [
     Route("/items/{uuid}/respond", respond, methods=["POST"]),
+    Route("/items/{uuid}/withdraw", withdraw, methods=["POST"]),
     Route("/items/{uuid}/responses/{response_id:int}/reply", reply, methods=["POST"]),
 ]

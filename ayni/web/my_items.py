@@ -4,7 +4,8 @@ The author may change an item, and so may the moderators and admins of its group
 (`models.posting.may_change`, asked on every request); everyone else gets 403.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
-from models import items, posting
+from models import escrow, items, posting
 from models.actors import LocalActor
 from models.items import Category, Item, ItemResponse
 from models.posting import NotAllowed, PersonalData
@@ -119,7 +120,7 @@ async def _edit_page(
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
     members_only = item.visibility == Visibility.MEMBERS
-    return render(
+    response = render(
         request,
         "item_edit.html",
         {
@@ -131,9 +132,12 @@ async def _edit_page(
             "kinds": KIND_LABELS,
             "visibilities": item_form.VISIBILITY_LABELS,
             "visibility_choices": ["members"] if members_only else ["public", "followers"],
+            "has_meeting_point": await escrow.meeting_point_row(session, item) is not None,
         },
         status_code,
     )
+    response.headers["Cache-Control"] = "private, no-store"  # it may hold the meeting point
+    return response
 
 
 async def edit_form(request: Request) -> Response:
@@ -146,7 +150,19 @@ async def edit_form(request: Request) -> Response:
         category = await session.get(Category, item.category_id)
         assert group is not None and category is not None
         values = item_form.values_of_item(item, category.slug, group.username)
+        # Only the author and the group's moderators reach this page: they may see and change it.
+        values["meeting_point"] = await escrow.meeting_point(session, runtime.seal, item) or ""
         return await _edit_page(request, session, item, values, [])
+
+
+async def _keep_reveal(session: AsyncSession, item: Item, draft: posting.Draft) -> posting.Draft:
+    """A meeting point changed on this page keeps how it is revealed (`--reveal-before`,
+    `--reveal-inline`, set from the command line): the form does not show those."""
+    row = await escrow.meeting_point_row(session, item)
+    if row is None or not draft.meeting_point:
+        return draft
+    before = timedelta(seconds=row.reveal_before_s) if row.reveal_before_s is not None else None
+    return replace(draft, reveal_before=before, reveal_inline=row.reveal_inline)
 
 
 async def edit(request: Request) -> Response:
@@ -170,6 +186,7 @@ async def edit(request: Request) -> Response:
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:
                     raise FormRefused(*problems)
+                draft = await _keep_reveal(session, item, draft)
                 await posting.edit_item(
                     session, runtime.uris, item, draft, by=who, seal=runtime.seal
                 )

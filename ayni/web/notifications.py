@@ -5,18 +5,21 @@ members here, replies and messages from other servers. Those after the member's
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, nav, render, security
+from ayni.web import access, calls, nav, render, security
 from ayni.web.i18n import N_
 from models.actors import LocalActor
 from models.base import utcnow
+from models.calls import Commitment, CommitmentState
 from models.content import RemoteObject
-from models.items import Item, ItemResponse, ResponseKind
+from models.items import Item, ItemResponse, RemoteItem, ResponseKind, counts
+from models.messages import handle_of
+from models.notices import Notice, NoticeKind
 from models.remote import RemoteActor
 from models.runtime import Runtime
 
@@ -25,6 +28,9 @@ RESPONSE_LABELS = {
     ResponseKind.HELP: N_("can help with"),
     ResponseKind.REPLY: N_("replied to"),
     ResponseKind.MESSAGE: N_("sent a private message about"),
+    CommitmentState.COMING: N_("is coming to"),
+    CommitmentState.MAYBE: N_("may come to"),
+    CommitmentState.WITHDRAWN: N_("can no longer come to"),
 }
 
 
@@ -39,6 +45,102 @@ class Notification:
     )
     at: datetime
     new: bool
+    anonymous: bool = False  # "someone via <group>": a group's Join for a person it does not name
+    missing: int = 0  # a call still short: how many more are needed
+
+
+async def commitment_notifications(session: AsyncSession, member: LocalActor) -> list[Notification]:
+    """Who said they are coming to (or can no longer come to) the member's own calls: by name or
+    handle, never what a message said."""
+    rows = await session.execute(
+        select(Commitment, Item)
+        .join(Item, Item.id == Commitment.item_id)
+        .where(
+            Item.author_id == member.id,
+            Item.deleted_at.is_(None),
+            or_(Commitment.member_id.is_(None), Commitment.member_id != member.id),
+        )
+        .order_by(Commitment.updated_at.desc(), Commitment.id.desc())
+        .limit(LIMIT)
+    )
+    seen = member.notifications_seen_at
+    found = []
+    for commitment, item in rows.all():
+        who = await calls.who_is(session, commitment)
+        found.append(
+            Notification(
+                kind=commitment.state,
+                who=who.name,
+                item_title=item.title,
+                item_link=item.uri,
+                content_html="",
+                at=commitment.updated_at,
+                new=seen is None or commitment.updated_at > seen,
+                anonymous=who.anonymous,
+            )
+        )
+    return found
+
+
+async def notice_notifications(session: AsyncSession, member: LocalActor) -> list[Notification]:
+    """Her notices: a call of her group still short of people, and the private message another
+    server sent her with her way to its meeting point (shown to her alone)."""
+    rows = await session.scalars(
+        select(Notice)
+        .where(Notice.member_id == member.id)
+        .order_by(Notice.created_at.desc(), Notice.id.desc())
+        .limit(LIMIT)
+    )
+    seen = member.notifications_seen_at
+    found = []
+    for notice in rows:
+        new = seen is None or notice.created_at > seen
+        if notice.kind == NoticeKind.CALL_SHORT and notice.item_id is not None:
+            item = await session.get(Item, notice.item_id)
+            if item is None or item.deleted_at is not None:
+                continue
+            missing = (item.people_wanted or 0) - (await counts(session, item))["coming"]
+            if missing <= 0:
+                continue  # reached since: nothing to ask for
+            found.append(
+                Notification(
+                    notice.kind,
+                    "",
+                    item.title,
+                    f"/items/{item.uuid}",
+                    "",
+                    notice.created_at,
+                    new,
+                    missing=missing,
+                )
+            )
+        elif notice.kind == NoticeKind.MEETING_POINT:
+            message = (
+                await session.get(RemoteObject, notice.remote_object_id)
+                if notice.remote_object_id is not None
+                else None
+            )
+            call = (
+                await session.get(RemoteItem, notice.remote_item_id)
+                if notice.remote_item_id is not None
+                else None
+            )
+            sender = await session.get(RemoteActor, message.remote_actor_id) if message else None
+            if message is None:
+                continue
+            link = call.url or call.uri if call is not None else ""
+            found.append(
+                Notification(
+                    notice.kind,
+                    (sender.name or handle_of(sender)) if sender else "",
+                    call.title if call is not None else "",
+                    link if link.startswith(("https://", "http://")) else "",
+                    message.content_html,
+                    notice.created_at,
+                    new,
+                )
+            )
+    return found
 
 
 async def notifications(session: AsyncSession, member: LocalActor) -> list[Notification]:
@@ -84,7 +186,13 @@ async def notifications_page(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         member = await access.member(request, session)
-        listed = await notifications(session, member)
+        listed = sorted(
+            await notifications(session, member)
+            + await commitment_notifications(session, member)
+            + await notice_notifications(session, member),
+            key=lambda n: n.at,
+            reverse=True,
+        )[:LIMIT]
         count = await nav.unread(session, member)
     return render(
         request,

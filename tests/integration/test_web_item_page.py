@@ -208,7 +208,7 @@ async def test_a_call_counts_the_people_coming(instance: Instance) -> None:
     assert "Saturday, December 5, 2026, 10:00\u202fAM" in page.text and "Europe/Madrid" in page.text
     assert "You said you are coming." in after
     assert "The side door" not in page.text and "The side door" in after  # sealed until then
-    assert "<dt>People coming</dt><dd>1</dd>" in after
+    assert "1 of 3 coming: 2 more needed" in after
 
 
 async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_answering_privately(
