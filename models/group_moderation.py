@@ -53,16 +53,17 @@ async def _withdraw_commitments(
     """A blocked actor is no longer counted for the group's calls, and its ways to the meeting
     point stop working (the links answer 410, their DMs are deleted). The new count goes out
     with the periodic job: blocking is no reason to publish anything now."""
-    rows = await session.execute(
-        select(Commitment, Item)
-        .join(Item, Item.id == Commitment.item_id)
-        .where(
-            Item.group_id == group.id,
-            Commitment.remote_actor_id == remote.id,
-            Commitment.state != CommitmentState.WITHDRAWN,
+    found = list(
+        await session.execute(
+            select(Commitment, Item)
+            .join(Item, Item.id == Commitment.item_id)
+            .where(
+                Item.group_id == group.id,
+                Commitment.remote_actor_id == remote.id,
+                Commitment.state != CommitmentState.WITHDRAWN,
+            )
         )
     )
-    found = list(rows.tuples())
     if not found:
         return
     base_url = await session.scalar(select(Instance.base_url).limit(1))

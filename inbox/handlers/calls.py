@@ -2,6 +2,7 @@
 that says "I'm coming" or "I can't". Both commit through `models.commitments.commit`, which
 counts each person once whatever they send, however often."""
 
+import re
 from html import escape
 from typing import Any
 
@@ -20,6 +21,8 @@ from models.commitments import CallClosed, CallFull, Person, commit
 from models.content import RemoteObject
 from models.items import Item
 from models.remote import RemoteActor
+
+_LINK = re.compile(r"https?://\S+")
 
 
 async def on_vote(
@@ -73,7 +76,8 @@ async def on_message(
     what it understood. False for anything else: it stays a private response, for people."""
     if local is None or local.type != ActorType.GROUP:
         return False
-    answer = calls.intent(html_to_text(stored.content_html))
+    # A pasted link says which call, not what about it: the words are the rest.
+    answer = calls.intent(_LINK.sub(" ", html_to_text(stored.content_html)))
     named = items_named(ctx, obj)
     if answer not in (calls.Answer.COMING, calls.Answer.WITHDRAWN) or not named:
         return False
