@@ -299,3 +299,22 @@ async def test_a_block_withdraws_and_takes_the_meeting_point_back(world: World) 
     # And, blocked, her next Join is not counted.
     again = {**join, "id": alice.new_id()}
     assert (await world.run(alice, again))[0] == "ignored"
+
+
+async def test_malformed_attendance_is_ignored_with_a_reason(world: World) -> None:
+    item = await world.call()
+    alice = world.alice
+    shapes: list[dict[str, Any]] = [
+        {"type": "Join", "object": [item.uri, item.uri]},
+        {"type": "Join", "object": {"type": "Event"}},
+        {"type": "Join", "object": "https://elsewhere.example/events/1"},
+        {"type": "Leave", "object": 42},
+        {"type": "Undo", "object": {"type": "Join", "object": item.uri}},
+        {"type": "TentativeAccept", "object": None},
+        {"type": "Reject", "object": {"type": "Join", "id": f"{BASE}/activities/none"}},
+    ]
+    for shape in shapes:
+        activity = {"id": alice.new_id(), "actor": alice.actor_uri, **shape}
+        state, reason = await world.run(alice, activity)
+        assert state == "ignored" and reason, shape
+    assert await world.commitments(item) == []
