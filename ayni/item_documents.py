@@ -3,12 +3,17 @@
 Who may see the AS2 document is decided as for the group's own activities about it
 (`ayni.documents.may_see` on the group's Create or Announce): public to anyone, followers-only to
 signed fetches from the group's followers' servers, members-only to no one from outside.
-Otherwise 404. With authorized fetch on, it needs a signed GET (401, or 404 for a refused server).
+Otherwise 404. A call's poll (`/poll`) and its attendees count (`/attendees`) are gated the same
+way. With authorized fetch on, it needs a signed GET (401, or 404 for a refused server).
 The HTML page (`ayni.web.item_page`) stays public for public items; non-public ones only to
 signed-in members of the group.
 """
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,8 +23,10 @@ from ayni.requests import require_signer
 from ayni.web import item_page
 from federation import items as wire
 from federation import vocab
+from federation.itemterms import Kind
 from federation.visibility import Visibility
 from models import items
+from models.calls import CommitmentState
 from models.items import Item
 from models.queue import Activity
 from models.runtime import Runtime
@@ -40,6 +47,44 @@ async def item_document(request: Request) -> Response:
     wants_json = vocab.accepts_activity_json(request.headers.get("accept", ""))
     if not wants_json:
         return await item_page.show(request)
+    return await _serve(request, _item)
+
+
+async def poll_document(request: Request) -> Response:
+    """A call's poll as it stands now: Mastodon refetches it to show the current tallies."""
+    return await _serve(request, _poll, calls_only=True, suffix="/poll")
+
+
+async def attendees_document(request: Request) -> Response:
+    """FEP-8a8e `attendees`: how many are coming, never who (attendance is not public)."""
+    return await _serve(request, _attendees, calls_only=True, suffix="/attendees")
+
+
+Render = Callable[[AsyncSession, Runtime, Item], Awaitable[dict[str, Any]]]
+
+
+async def _item(session: AsyncSession, runtime: Runtime, item: Item) -> dict[str, Any]:
+    return wire.to_ap(await items.to_wire(session, runtime.uris, item))
+
+
+async def _poll(session: AsyncSession, runtime: Runtime, item: Item) -> dict[str, Any]:
+    return await items.question_of(session, runtime.uris, item)
+
+
+async def _attendees(session: AsyncSession, runtime: Runtime, item: Item) -> dict[str, Any]:
+    return {
+        "@context": vocab.AS_CONTEXT,
+        "id": item.uri + "/attendees",
+        "type": "Collection",
+        "totalItems": (await items.counts(session, item))[CommitmentState.COMING],
+    }
+
+
+async def _serve(
+    request: Request, render: Render, *, calls_only: bool = False, suffix: str = ""
+) -> Response:
+    """The document `render` makes of the item, to those who may see the item; a Tombstone once
+    the item is deleted."""
     if isinstance(refusal := await require_signer(request, refused_status=404), Response):
         return refusal
     runtime: Runtime = request.app.state.runtime
@@ -47,7 +92,9 @@ async def item_document(request: Request) -> Response:
         item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
         if item is None or item.visibility == Visibility.MEMBERS:
             return not_found()
-        value = None if item.deleted_at else await items.to_wire(session, runtime.uris, item)
+        if calls_only and (item.kind != Kind.CALL or item.starts_at is None):
+            return not_found()
+        value = None if item.deleted_at else await render(session, runtime, item)
     if item.visibility != Visibility.PUBLIC:
         gate = await _gate(runtime, item)
         if gate is None or not await may_see(request, gate):
@@ -56,9 +103,15 @@ async def item_document(request: Request) -> Response:
     if value is None:
         assert item.deleted_at is not None
         return ActivityResponse(
-            wire.item_tombstone(item.uri, item.deleted_at), status_code=410, headers=headers
+            wire.item_tombstone(item.uri + suffix, item.deleted_at),
+            status_code=410,
+            headers=headers,
         )
-    return ActivityResponse(wire.to_ap(value), headers=headers)
+    return ActivityResponse(value, headers=headers)
 
 
-routes = [Route("/items/{uuid}", item_document)]
+routes = [
+    Route("/items/{uuid}", item_document),
+    Route("/items/{uuid}/poll", poll_document),
+    Route("/items/{uuid}/attendees", attendees_document),
+]

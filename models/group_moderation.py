@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
 from federation.visibility import Visibility
-from models import inbound
-from models.actors import ActorType, LocalActor
+from models import escrow, inbound
+from models.actors import ActorType, Instance, LocalActor
+from models.base import utcnow
+from models.calls import Commitment, CommitmentState
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import Item
 from models.moderation import ActorBlock, Decision, Relay, Review
@@ -40,8 +42,36 @@ async def block_actor(session: AsyncSession, group: LocalActor, remote: RemoteAc
         row = ActorBlock(group_id=group.id, remote_actor_id=remote.id)
         session.add(row)
     await inbound.remove_inbound_follow(session, group, remote)
+    await _withdraw_commitments(session, group, remote)
     await session.flush()
     return row
+
+
+async def _withdraw_commitments(
+    session: AsyncSession, group: LocalActor, remote: RemoteActor
+) -> None:
+    """A blocked actor is no longer counted for the group's calls, and its ways to the meeting
+    point stop working (the links answer 410, their DMs are deleted). The new count goes out
+    with the periodic job: blocking is no reason to publish anything now."""
+    found = list(
+        await session.execute(
+            select(Commitment, Item)
+            .join(Item, Item.id == Commitment.item_id)
+            .where(
+                Item.group_id == group.id,
+                Commitment.remote_actor_id == remote.id,
+                Commitment.state != CommitmentState.WITHDRAWN,
+            )
+        )
+    )
+    if not found:
+        return
+    base_url = await session.scalar(select(Instance.base_url).limit(1))
+    assert base_url is not None
+    now = utcnow()
+    for commitment, item in found:
+        commitment.state, commitment.updated_at = CommitmentState.WITHDRAWN, now
+        await escrow.revoke(session, Uris(base_url), item, commitment, now=now)
 
 
 async def unblock_actor(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> bool:

@@ -41,6 +41,7 @@ class MastodonPeer:
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     also_known_as: list[str] = field(default_factory=list)
     gone: bool = False  # the account was deleted: its actor answers 410
+    actor_type: str = "Person"  # "Group": a Mobilizon or Friendica group, say
 
     def __post_init__(self) -> None:
         self.private_key = keys.generate_private_key()
@@ -71,7 +72,7 @@ class MastodonPeer:
         return {
             "@context": [AS, vocab.SECURITY_CONTEXT],
             "id": self.actor_uri,
-            "type": "Person",
+            "type": self.actor_type,
             "preferredUsername": self.username,
             "name": "Alice",
             "inbox": f"{self.actor_uri}/inbox",

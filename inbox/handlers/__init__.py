@@ -1,17 +1,20 @@
 """One small `on_<type>` function per activity type, one file per family (follow.py holds
-Follow, Accept, Reject and Undo), registered in `HANDLERS`, the one dispatch table."""
+Follow and its answers; attendance.py holds Join, Leave and the answers to a call, and routes
+Accept, Reject and Undo to follow.py when they are about a follow), registered in `HANDLERS`,
+the one dispatch table."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from federation import vocab
+from inbox.handlers import attendance
 from inbox.handlers.announce import on_announce
 from inbox.handlers.block import on_block
 from inbox.handlers.context import Context, Ignored
 from inbox.handlers.create import on_create
 from inbox.handlers.delete import on_delete
 from inbox.handlers.flag import on_flag
-from inbox.handlers.follow import on_accept, on_follow, on_reject, on_undo
+from inbox.handlers.follow import on_follow
 from inbox.handlers.like import on_like
 from inbox.handlers.move import on_move
 from inbox.handlers.update import on_update
@@ -20,9 +23,13 @@ Handler = Callable[[Context, dict[str, Any]], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "Follow": on_follow,
-    "Undo": on_undo,
-    "Accept": on_accept,
-    "Reject": on_reject,
+    "Undo": attendance.on_undo,
+    "Accept": attendance.on_accept,
+    "Reject": attendance.on_reject,
+    "TentativeAccept": attendance.on_tentative_accept,
+    "Join": attendance.on_join,
+    "Leave": attendance.on_leave,
+    "Invite": attendance.on_invite,
     "Create": on_create,
     "Update": on_update,
     "Delete": on_delete,

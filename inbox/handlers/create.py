@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from inbox.handlers import allies, calls, joined
 from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored, actor_of
 from inbox.handlers.objects import (
@@ -45,6 +46,9 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         kind, local = await _classify(ctx, session, remote, audience, public, in_reply_to, obj)
         if await blocked_by(session, await _groups_concerned(ctx, session, local, obj), remote):
             raise Ignored(f"{actor_uri} is blocked by the group it writes to")
+        private = kind == RemoteObjectKind.PRIVATE
+        if private and await calls.on_vote(ctx, session, remote, obj, public):
+            return  # a vote is counted, never kept as a message
         stored = await inbound.store_object(
             session,
             uri=uri,
@@ -60,6 +64,11 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         )
         if stored is None:
             raise Ignored(f"{uri} is stored already or was deleted before it arrived")
+        if private:
+            if await calls.on_message(ctx, session, remote, local, stored, obj):
+                return  # understood: a commitment, not a message for people to read
+            await joined.on_message(session, remote, local, stored, obj)
+            await allies.on_message(session, ctx.runtime, remote, local, stored)
         await item_inbox.on_stored(ctx, session, stored, obj)
 
 

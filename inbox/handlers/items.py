@@ -16,6 +16,7 @@ from models.items import ResponseKind
 from models.relays import auto_relay
 
 _MAX_LINKS = 20
+POLL = "/poll"  # models.items.Item.poll_uri
 
 
 def as_item(obj: dict[str, Any]) -> wire.RemoteItem | None:
@@ -26,7 +27,8 @@ def as_item(obj: dict[str, Any]) -> wire.RemoteItem | None:
 
 
 def items_named(ctx: Context, obj: dict[str, Any]) -> list[str]:
-    """Our item uris an object replies to, tags or links (a DM pasting the item's link)."""
+    """Our item uris an object replies to, tags or links (a DM pasting the item's link). A call's
+    poll (`<item>/poll`) stands for its call: replying to the poll is replying about the call."""
     prefix = ctx.runtime.uris.item("")
     pattern = re.compile(re.escape(prefix) + r"[0-9a-f]{32}")
     found = [vocab.id_of(obj.get("inReplyTo"))]
@@ -35,6 +37,7 @@ def items_named(ctx: Context, obj: dict[str, Any]) -> list[str]:
         for tag in vocab.as_list(obj.get("tag"))[:_MAX_LINKS]
         if isinstance(tag, dict)
     ]
+    found = [uri.removesuffix(POLL) if isinstance(uri, str) else uri for uri in found]
     content = obj.get("content")
     if isinstance(content, str):
         found += pattern.findall(content[:100_000])[:_MAX_LINKS]

@@ -22,8 +22,10 @@ class Net:
         self.loopback = Loopback()
         self._databases, self._stack = databases, stack
 
-    def peer(self, base_url: str, username: str = "alice") -> MastodonPeer:
-        peer = MastodonPeer(base_url, self.loopback, username=username)
+    def peer(
+        self, base_url: str, username: str = "alice", actor_type: str = "Person"
+    ) -> MastodonPeer:
+        peer = MastodonPeer(base_url, self.loopback, username=username, actor_type=actor_type)
         self.loopback.add(peer.host, peer.app)
         self._stack.push_async_callback(peer.aclose)
         return peer
