@@ -112,7 +112,9 @@ async def cmd_block(args: argparse.Namespace, runtime: Runtime) -> None:
     await _check_group(runtime, args.group)
     remote = await _actor(runtime, args.actor)
     async with runtime.sessions() as session, session.begin():
-        await group_moderation.block_actor(session, await find_group(session, args.group), remote)
+        await group_moderation.block_actor(
+            session, runtime.uris, await find_group(session, args.group), remote
+        )
     print(f"@{args.group} blocks {remote.uri}: no follows, replies or submissions from it.")
 
 

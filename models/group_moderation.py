@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation import vocab
 from federation.visibility import Visibility
 from models import escrow, inbound
-from models.actors import ActorType, Instance, LocalActor
+from models.actors import ActorType, LocalActor
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
 from models.content import RemoteObject, RemoteObjectKind
@@ -29,7 +29,9 @@ def _group(group: LocalActor) -> None:
         raise ValueError(f"@{group.username} is not a group")
 
 
-async def block_actor(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> ActorBlock:
+async def block_actor(
+    session: AsyncSession, uris: Uris, group: LocalActor, remote: RemoteActor
+) -> ActorBlock:
     """From now on the actor can neither follow the group nor reply or submit to it; it stops
     following it now. No Block goes out: the actor is not told."""
     _group(group)
@@ -42,13 +44,13 @@ async def block_actor(session: AsyncSession, group: LocalActor, remote: RemoteAc
         row = ActorBlock(group_id=group.id, remote_actor_id=remote.id)
         session.add(row)
     await inbound.remove_inbound_follow(session, group, remote)
-    await _withdraw_commitments(session, group, remote)
+    await _withdraw_commitments(session, uris, group, remote)
     await session.flush()
     return row
 
 
 async def _withdraw_commitments(
-    session: AsyncSession, group: LocalActor, remote: RemoteActor
+    session: AsyncSession, uris: Uris, group: LocalActor, remote: RemoteActor
 ) -> None:
     """A blocked actor is no longer counted for the group's calls, and its ways to the meeting
     point stop working (the links answer 410, their DMs are deleted). The new count goes out
@@ -66,12 +68,10 @@ async def _withdraw_commitments(
     )
     if not found:
         return
-    base_url = await session.scalar(select(Instance.base_url).limit(1))
-    assert base_url is not None
     now = utcnow()
     for commitment, item in found:
         commitment.state, commitment.updated_at = CommitmentState.WITHDRAWN, now
-        await escrow.revoke(session, Uris(base_url), item, commitment, now=now)
+        await escrow.revoke(session, uris, item, commitment, now=now)
 
 
 async def unblock_actor(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> bool:

@@ -320,7 +320,7 @@ async def block(request: Request) -> Response:
         return await _render(request, name, {"block": error}, {"actor": reference}, 400)
     async with runtime.sessions() as session, session.begin():
         _, group = await _moderated(request, session)
-        await group_moderation.block_actor(session, group, remote)
+        await group_moderation.block_actor(session, runtime.uris, group, remote)
     flash.flash(
         request,
         N_("%(who)s is blocked: no follows, replies or submissions from it."),

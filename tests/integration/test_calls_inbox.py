@@ -288,7 +288,7 @@ async def test_a_block_withdraws_and_takes_the_meeting_point_back(world: World) 
     async with runtime.sessions() as session, session.begin():
         group = await actors.find_actor(session, "food")
         assert group is not None
-        await group_moderation.block_actor(session, group, remote)
+        await group_moderation.block_actor(session, runtime.uris, group, remote)
     await settle(world.instance)
     assert await world.commitments(item) == [(alice.actor_uri, "withdrawn", "join")]
     async with runtime.sessions() as session:

@@ -224,7 +224,7 @@ async def test_a_flag_from_an_actor_the_group_blocked_is_not_stored(world: World
             select(RemoteActor).where(RemoteActor.uri == world.alice.actor_uri)
         )
         assert group is not None and alice is not None
-        await group_moderation.block_actor(session, group, alice)
+        await group_moderation.block_actor(session, world.instance.runtime.uris, group, alice)
 
     again = {**first, "id": world.alice.new_id()}
     assert (await world.run(world.alice, again))[0] == "ignored"

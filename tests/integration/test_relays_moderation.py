@@ -333,7 +333,7 @@ async def test_a_blocked_actor_can_no_longer_follow_reply_or_submit(world: World
 
     # When the group blocks her
     async with a.runtime.sessions() as session, session.begin():
-        await group_moderation.block_actor(session, await group_of(a), remote)
+        await group_moderation.block_actor(session, a.runtime.uris, await group_of(a), remote)
     inbound = select(func.count()).select_from(Follow).where(Follow.direction == Direction.INBOUND)
     # Then her follow is gone
     assert await count(a, inbound) == 0

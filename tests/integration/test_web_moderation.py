@@ -146,7 +146,7 @@ async def fill(scene: Scene) -> None:
                 document={"id": BOARD_ITEM},
             )
         )
-        await group_moderation.block_actor(session, food, bob)
+        await group_moderation.block_actor(session, runtime.uris, food, bob)
         await session.flush()
         scene.submission_id, scene.bob_id, scene.item_uuid = submission.id, bob.id, item.uuid
         scene.item_uri = item.uri
