@@ -6,16 +6,13 @@ group's request to relay a call is honoured only between groups that follow each
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from sqlalchemy import select
 
-from federation import vocab
 from federation.itemterms import Kind
 from federation.places import Place
-from federation.visibility import Visibility
-from models import actors, messages, posting, remote_actors
+from models import actors, joins, messages, posting, remote_actors
 from models.actors import LocalActor, Role
 from models.calls import Commitment, OutgoingJoin
 from models.following import follow
@@ -23,7 +20,6 @@ from models.items import Item, RemoteItem
 from models.moderation import Relay
 from models.notices import Notice, NoticeKind
 from models.posting import Draft
-from models.publish import publish
 from tests.instances import Instance
 from tests.instances import settle as settle_instances
 from tests.integration.conftest import A, B, Net
@@ -97,28 +93,15 @@ async def member(instance: Instance, name: str) -> LocalActor:
 
 
 async def join(b: Instance, item: Item, who: LocalActor, *, anonymous: bool = False) -> str:
-    """What B's "I'm coming" does (built elsewhere): an OutgoingJoin and the Join, as the member
-    or, anonymous, as her group."""
-    uris = b.runtime.uris
+    """B's "I'm coming": a Join as the member or, anonymous, as her group."""
     async with b.runtime.sessions() as session, session.begin():
         remote_item = await session.scalar(select(RemoteItem).where(RemoteItem.uri == item.uri))
         group = await actors.find_actor(session, "food")
         assert remote_item is not None and group is not None
-        actor = group if anonymous else who
-        join_uri = uris.activity(uuid4().hex)
-        session.add(
-            OutgoingJoin(
-                member_id=who.id,
-                remote_item_id=remote_item.id,
-                join_uri=join_uri,
-                anonymous=anonymous,
-                state="pending",
-            )
+        row = await joins.join_remote_call(
+            session, b.runtime, who, remote_item, group=group if anonymous else None
         )
-        document = {"@context": vocab.AS_CONTEXT, "id": join_uri, "type": "Join"}
-        document |= {"actor": uris.actor(actor.username), "object": item.uri, "to": [GROUP_A]}
-        await publish(session, actor, document, Visibility.DIRECT, to_actors=[GROUP_A])
-    return join_uri
+        return row.join_uri
 
 
 async def test_members_of_another_ayni_group_come_and_hear_where_to_meet(world: World) -> None:
@@ -160,7 +143,8 @@ async def test_an_allied_group_relays_a_call_only_when_the_groups_follow_each_ot
     item = await world.call()
 
     async def ask_to_relay() -> None:
-        """Escalation's last step on A (built elsewhere): a DM from A's group to B's."""
+        """What escalation's last step sends (tested in test_call_escalation): a DM from A's
+        group to B's, in reply to the call."""
         group_b = await remote_actors.remote_actor(a.runtime, GROUP_B)
         async with a.runtime.sessions() as session, session.begin():
             group_a = await actors.find_actor(session, "food")
