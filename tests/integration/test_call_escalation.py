@@ -4,7 +4,6 @@ reaches a Mastodon-shaped follower with the count and never the meeting point; s
 allied group (it follows us, we follow it) and not a group that only follows us."""
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,71 +36,54 @@ MEETING_POINT = "the blue door at Calle Mayor 7"
 STARTS = datetime(2030, 12, 5, 9, 0, tzinfo=UTC)  # short by 07:00; steps at 07:00, 07:40, 08:20
 
 
-class GroupPeer(MastodonPeer):
-    """A Group actor on another server (Lemmy, Friendica, another Ayni): what step 3 asks."""
-
-    def actor_document(self) -> dict[str, Any]:
-        return {**super().actor_document(), "type": "Group", "name": self.username}
-
-
 @dataclass
 class World:
     a: Instance
     alice: MastodonPeer  # a Mastodon user following the group
-    ally: GroupPeer  # follows the group, and the group follows it
-    loner: GroupPeer  # only follows the group
-
-
-def group_peer(net: Net, base_url: str, username: str) -> GroupPeer:
-    peer = GroupPeer(base_url, net.loopback, username=username)
-    net.loopback.add(peer.host, peer.app)
-    return peer
+    ally: MastodonPeer  # a Group (Lemmy, Friendica, another Ayni) that the group follows back
+    loner: MastodonPeer  # a Group that only follows the group
 
 
 @pytest.fixture
-async def world(net: Net) -> AsyncIterator[World]:
+async def world(net: Net) -> World:
     a = await net.instance(A)
     alice = net.peer("http://127.0.0.1:8201")
-    ally = group_peer(net, "http://127.0.0.1:8202", "tenants")
-    loner = group_peer(net, "http://127.0.0.1:8203", "lonely")
-    try:
-        for peer in (alice, ally, loner):
-            assert (await peer.send(f"{A}/inbox", peer.follow(GROUP))).status_code == 202
-        await settle(a)
-        # The group follows the ally back, and the ally accepts.
-        remote = await remote_actors.remote_actor(a.runtime, ally.actor_uri)
-        async with a.runtime.sessions() as session, session.begin():
-            group = await actors.find_actor(session, "food")
-            assert group is not None
-            await follow(session, a.runtime.uris, group, remote)
-        await settle(a)
-        sent = next(act for act in ally.received if act["type"] == "Follow")
-        accept = {
-            "@context": vocab.AS_CONTEXT,
-            "id": ally.new_id(),
-            "type": "Accept",
-            "actor": ally.actor_uri,
-            "object": sent,
-        }
-        assert (await ally.send(f"{A}/inbox", accept)).status_code == 202
-        await settle(a)
-        async with a.runtime.sessions() as session:
-            follows = set(
-                await session.execute(
-                    select(RemoteActor.uri, Follow.direction, Follow.state).join(
-                        Follow, Follow.remote_actor_id == RemoteActor.id
-                    )
+    ally = net.peer("http://127.0.0.1:8202", "tenants", actor_type="Group")
+    loner = net.peer("http://127.0.0.1:8203", "lonely", actor_type="Group")
+    for peer in (alice, ally, loner):
+        assert (await peer.send(f"{A}/inbox", peer.follow(GROUP))).status_code == 202
+    await settle(a)
+    # The group follows the ally back, and the ally accepts.
+    remote = await remote_actors.remote_actor(a.runtime, ally.actor_uri)
+    async with a.runtime.sessions() as session, session.begin():
+        group = await actors.find_actor(session, "food")
+        assert group is not None
+        await follow(session, a.runtime.uris, group, remote)
+    await settle(a)
+    sent = next(act for act in ally.received if act["type"] == "Follow")
+    accept = {
+        "@context": vocab.AS_CONTEXT,
+        "id": ally.new_id(),
+        "type": "Accept",
+        "actor": ally.actor_uri,
+        "object": sent,
+    }
+    assert (await ally.send(f"{A}/inbox", accept)).status_code == 202
+    await settle(a)
+    async with a.runtime.sessions() as session:
+        follows = set(
+            await session.execute(
+                select(RemoteActor.uri, Follow.direction, Follow.state).join(
+                    Follow, Follow.remote_actor_id == RemoteActor.id
                 )
             )
-        assert (ally.actor_uri, Direction.OUTBOUND, FollowState.ACCEPTED) in follows
-        assert (ally.actor_uri, Direction.INBOUND, FollowState.ACCEPTED) in follows
-        assert (loner.actor_uri, Direction.INBOUND, FollowState.ACCEPTED) in follows
-        for peer in (alice, ally, loner):
-            peer.received.clear()
-        yield World(a, alice, ally, loner)
-    finally:
-        for peer in (ally, loner):
-            await peer.aclose()
+        )
+    assert (ally.actor_uri, Direction.OUTBOUND, FollowState.ACCEPTED) in follows
+    assert (ally.actor_uri, Direction.INBOUND, FollowState.ACCEPTED) in follows
+    assert (loner.actor_uri, Direction.INBOUND, FollowState.ACCEPTED) in follows
+    for peer in (alice, ally, loner):
+        peer.received.clear()
+    return World(a, alice, ally, loner)
 
 
 async def post_call(a: Instance, title: str, needed: int, visibility: Visibility) -> Item:
