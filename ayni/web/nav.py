@@ -1,5 +1,5 @@
-"""What the site's navigation shows a signed-in member besides its links: how many responses to
-her items are new, and the admin pages' link if she is an instance admin.
+"""What the site's navigation shows a signed-in member besides its links: how many notifications
+are new (responses to her items, answers to her calls, notices to her), and the admin pages' link if she is an instance admin.
 
 Looked up on a GET by `access.member` (and so `optional_member`), in the page's own session;
 `_page_context` hands it to the templates, which cannot query. A page that never loads the
@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from models.actors import LocalActor
+from models.calls import Commitment
 from models.items import Item, ItemResponse
+from models.notices import Notice
 
 
 @dataclass(frozen=True)
@@ -42,12 +44,27 @@ def about_my_items(member: LocalActor) -> tuple[Any, ...]:
 
 
 async def unread(session: AsyncSession, member: LocalActor) -> int:
-    query = (
+    """New responses to her items, answers to her calls, and notices to her."""
+    seen = member.notifications_seen_at
+    responses = (
         select(func.count())
         .select_from(ItemResponse)
         .join(Item, Item.id == ItemResponse.item_id)
         .where(*about_my_items(member))
     )
-    if member.notifications_seen_at is not None:
-        query = query.where(ItemResponse.created_at > member.notifications_seen_at)
-    return await session.scalar(query) or 0
+    answers = (
+        select(func.count())
+        .select_from(Commitment)
+        .join(Item, Item.id == Commitment.item_id)
+        .where(
+            Item.author_id == member.id,
+            Item.deleted_at.is_(None),
+            or_(Commitment.member_id.is_(None), Commitment.member_id != member.id),
+        )
+    )
+    told = select(func.count()).select_from(Notice).where(Notice.member_id == member.id)
+    if seen is not None:
+        responses = responses.where(ItemResponse.created_at > seen)
+        answers = answers.where(Commitment.updated_at > seen)
+        told = told.where(Notice.created_at > seen)
+    return sum([(await session.scalar(query)) or 0 for query in (responses, answers, told)])

@@ -406,3 +406,6 @@ async def test_notifications_name_who_comes_to_my_calls_and_show_my_notices_to_m
     assert "<script>" not in hers.text
     assert "your link" not in other and "still needs" not in other
     assert "is coming to" not in hers.text  # not her call
+    # The navigation counts them as new: three answers to Ben's call; Dani's two notices
+    assert "3 new notifications." in author and '<span class="badge">3 new</span>' in author
+    assert '<span class="badge">2 new</span>' in hers.text

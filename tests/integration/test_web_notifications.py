@@ -85,7 +85,7 @@ async def test_a_member_sees_new_responses_to_her_items_newest_first(instance: I
 
     page = response.text
     assert response.status_code == 200
-    assert "2 new responses to your items." in page
+    assert "2 new notifications." in page
     assert "Bea Mamani can help with" in page and "Dora replied to" in page
     assert "I have one in the garage" in page
     assert page.index("Dora replied to") < page.index("Bea Mamani can help with")  # newest first
@@ -112,7 +112,7 @@ async def test_marking_seen_clears_the_new_marks(instance: Instance) -> None:
 
     assert response.status_code == 303 and response.headers["location"] == "/notifications"
     assert await _seen_at(instance) is not None
-    assert "0 new responses to your items." in page and 'class="new"' not in page
+    assert "0 new notifications." in page and 'class="new"' not in page
     assert "Bea Mamani can help with" in page  # still listed, no longer new
 
 
