@@ -224,7 +224,7 @@ async def escalate(
     now: datetime | None = None,
 ) -> str:
     item = await find_call(session, key)
-    if not escalation.is_open(item):
+    if not commitments.is_open(item):
         raise CommandError(f"call {item.id} is {item.status}: nothing to escalate")
     did = await escalation.escalate(
         session, runtime, item, now or utcnow(), dry_run=dry_run, force=True

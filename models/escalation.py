@@ -28,7 +28,7 @@ from sqlalchemy.orm import aliased
 from federation import calls, itemtext, vocab
 from federation.itemterms import Kind, Status
 from federation.visibility import Visibility
-from models import items, messages, notices
+from models import commitments, items, messages, notices
 from models.actors import LocalActor, Membership
 from models.calls import CommitmentState, Escalation
 from models.follows import Direction, Follow, FollowState
@@ -64,15 +64,6 @@ def next_step(item: Item) -> int | None:
     return next((step for step in ladder(item) if step > item.escalation_step), None)
 
 
-def is_open(item: Item) -> bool:
-    return (
-        item.kind == Kind.CALL
-        and item.deleted_at is None
-        and item.status == Status.SCHEDULED
-        and item.starts_at is not None
-    )
-
-
 async def shortfall(session: AsyncSession, item: Item) -> tuple[int, int]:
     """(coming, needed)."""
     coming = (await items.counts(session, item))[CommitmentState.COMING]
@@ -91,7 +82,7 @@ async def escalate(
     """Take the call's next step when it is due and the call is still short: what was done (or,
     with `dry_run`, what would be), or None when there is nothing to do. `force`: the next step
     now, whatever the time."""
-    if not is_open(item) or not item.people_wanted:
+    if not commitments.is_open(item) or not item.people_wanted:
         return None
     step = next_step(item)
     if step is None:

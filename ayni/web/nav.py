@@ -1,5 +1,6 @@
 """What the site's navigation shows a signed-in member besides its links: how many notifications
-are new (responses to her items, answers to her calls, notices to her), and the admin pages' link if she is an instance admin.
+are new (responses to her items, answers to her calls, notices to her), and the admin pages'
+link if she is an instance admin.
 
 Looked up on a GET by `access.member` (and so `optional_member`), in the page's own session;
 `_page_context` hands it to the templates, which cannot query. A page that never loads the
