@@ -25,6 +25,7 @@ from models.actors import LocalActor
 from models.base import Base, UTCDateTime, hash_token, utcnow
 from models.calls import Commitment
 from models.items import Item
+from models.queue import Activity
 from models.remote import RemoteActor
 from models.uris import Uris
 
@@ -236,6 +237,15 @@ async def record_view(
     await session.flush()
 
 
+async def _forget_message(session: AsyncSession, note_uri: str) -> None:
+    """Our stored copy of a DM that carried a link (or the place itself) keeps nothing of it."""
+    sent = await session.scalar(
+        select(Activity).where(Activity.object_uri == note_uri, Activity.type == "Create")
+    )
+    if sent is not None and isinstance(sent.document.get("object"), dict):
+        sent.document = {**sent.document, "object": {**sent.document["object"], "content": ""}}
+
+
 async def revoke(
     session: AsyncSession,
     uris: Uris,
@@ -261,6 +271,7 @@ async def revoke(
     for link, recipient_uri in links:
         link.revoked_at = now
         if link.message_uri and recipient_uri:
+            await _forget_message(session, link.message_uri)
             await messages.delete_message(session, uris, group, recipient_uri, link.message_uri)
     await session.flush()
     return len(links)

@@ -212,4 +212,7 @@ async def test_everyone_comes_their_own_way_and_only_they_learn_where(
     ]
     assert deleted == [dm_to_mo]
     assert (await mo.get_signed(dm_to_mo)).status_code == 410
+    async with a.runtime.sessions() as session:
+        kept = json.dumps([row.document for row in await session.scalars(select(Activity))])
+    assert mo_link[0] not in kept and alice_link[0] in kept  # the taken-back DM keeps nothing
     assert (await a.http.get(alice_link[0].removeprefix(A))).status_code == 200
