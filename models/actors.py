@@ -7,7 +7,7 @@ import enum
 import re
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, func, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,9 +62,13 @@ class LocalActor(Base):
     manually_approves_followers: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # instance admin (members only)
-    # Responses newer than this are a member's unread notifications.
     # A group's language: its polls and messages about calls ("en" or "es").
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # A group's retention: its items are forgotten this many days after they close.
+    retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # A group's country (ISO 3166 alpha-2): the default region of phone numbers it checks.
+    region: Mapped[str | None] = mapped_column(String(2), default=None)
+    # Responses newer than this are a member's unread notifications.
     notifications_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -101,6 +105,17 @@ class Membership(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RetiredName(Base):
+    """The handle of a deleted account: never given to anyone else (other servers still know
+    it as hers)."""
+
+    __tablename__ = "retired_names"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def validate_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name):
         raise InvalidName(f"invalid name {name!r}: use 1-30 lowercase letters, digits or _")
@@ -117,7 +132,8 @@ async def find_actor(session: AsyncSession, username: str) -> LocalActor | None:
 async def _new_actor(
     session: AsyncSession, username: str, type: ActorType, **fields: object
 ) -> LocalActor:
-    if await find_actor(session, username) is not None:
+    retired = select(RetiredName.id).where(func.lower(RetiredName.username) == username.lower())
+    if await find_actor(session, username) is not None or await session.scalar(retired):
         raise NameTaken(f"the name {username!r} is already taken by a group or member")
     private_key = keys.generate_private_key()
     actor = LocalActor(username=username, type=type, **fields)

@@ -22,6 +22,7 @@ from models import (  # noqa: F401  imported for that side effect, not used by n
     content,
     escrow,
     follows,
+    intake,
     invitations,
     items,
     member_sessions,
