@@ -30,7 +30,7 @@ from federation.itemterms import Kind, Status
 from federation.visibility import Visibility
 from models import commitments, items, messages, notices
 from models.actors import LocalActor, Membership
-from models.calls import CommitmentState, Escalation
+from models.calls import Commitment, CommitmentState, Escalation
 from models.follows import Direction, Follow, FollowState
 from models.items import CALL_LEAD, Item
 from models.notices import NoticeKind
@@ -126,17 +126,27 @@ async def _notify_members(
     now: datetime,
     dry_run: bool,
 ) -> str:
+    # Those already coming need no reminder.
+    coming = select(Commitment.member_id).where(
+        Commitment.item_id == item.id,
+        Commitment.member_id.is_not(None),
+        Commitment.state == CommitmentState.COMING,
+    )
     members = list(
         await session.scalars(
             select(Membership.member_id)
-            .where(Membership.group_id == group.id)
+            .where(Membership.group_id == group.id, Membership.member_id.not_in(coming))
             .order_by(Membership.id)
         )
     )
     if dry_run:
-        return f"would notify {len(members)} members of @{group.username} in the app"
+        return f"would notify {_members(len(members))} of @{group.username} in the app"
     sent = await notices.notify(session, members, NoticeKind.CALL_SHORT, item_id=item.id, now=now)
-    return f"notified {sent} members of @{group.username} in the app"
+    return f"notified {_members(sent)} of @{group.username} in the app"
+
+
+def _members(number: int) -> str:
+    return f"{number} member" + ("" if number == 1 else "s")
 
 
 def _html(message: str, link: str) -> str:

@@ -18,6 +18,7 @@ from federation.itemterms import Kind
 from federation.places import Place
 from federation.sanitize import html_to_text
 from models import actors, joins, posting, remote_actors
+from models.actors import LocalActor
 from models.base import utcnow
 from models.calls import Commitment
 from models.content import RemoteObject
@@ -148,8 +149,16 @@ async def test_everyone_comes_their_own_way_and_only_they_learn_where(
         await expiry.run_once(a.runtime, item.starts_at - step_at)  # type: ignore[operator]
         await settle(a, b)
     async with a.runtime.sessions() as session:
-        told = set(await session.scalars(select(Notice.kind).where(Notice.item_id == item.id)))
-    assert told == {NoticeKind.CALL_SHORT}
+        told = set(
+            await session.execute(
+                select(LocalActor.username, Notice.kind)
+                .join(LocalActor, LocalActor.id == Notice.member_id)
+                .where(Notice.item_id == item.id)
+            )
+        )
+    # ... all but Dani, who is coming already
+    assert {who for who, _ in told} == {"ana", "ben", "carol"}
+    assert {kind for _, kind in told} == {NoticeKind.CALL_SHORT}
     reminder = [
         act["object"]
         for act in alice.received

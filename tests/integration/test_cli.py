@@ -433,9 +433,9 @@ async def test_a_call_from_the_command_line_commits_counts_escalates_and_audits(
     # The ladder, by hand: a dry run changes nothing, then step 1; a followers-less, no-relay
     # call stops at step 2
     dry = run(["item", "escalate", key, "--dry-run"], cli_env)
-    assert dry.returncode == 0 and dry.stdout.startswith("step 1 (dry run): would notify 2")
+    assert dry.returncode == 0 and dry.stdout.startswith("step 1 (dry run): would notify 1 member")
     steps = [run(["item", "escalate", key], cli_env).stdout for _ in range(3)]
-    assert steps[0].startswith("step 1: notified 2 members of @inquilinas")
+    assert steps[0].startswith("step 1: notified 1 member of @inquilinas")
     assert steps[1].startswith("step 2: published a Note") and "last step" in steps[1]
     assert steps[2].startswith("nothing to do: every step of the ladder was taken")
 
