@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ayni import __version__, actor_documents, inbox_route, wellknown
-from ayni.web import call_links, pages, security
+from ayni import __version__, access_log, actor_documents, inbox_route, wellknown
+from ayni.web import pages, security
 from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
 from federation.sender import Connector, network
@@ -47,7 +47,7 @@ def create_app(
     tests federate several instances. `workers` runs the queue workers inside the app
     (`ayni serve`); tests drive `run_once()`."""
     runtime = Runtime.build(settings, mounts, connector, version=__version__)
-    call_links.quiet_access_log()  # a meeting-point link's token never reaches the log
+    access_log.install(settings.log_ips)  # no client address, no meeting-point link
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

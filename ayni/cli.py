@@ -289,7 +289,10 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     eventloop.tune_gc()
     # Forwarded headers are read by the app itself, from AYNI_TRUSTED_PROXIES only.
     app = create_app(settings, workers=True)
-    config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, log_level="info")
+    # No WebSockets are served, and uvicorn's WebSocket road logs the client's address.
+    config = uvicorn.Config(
+        app, host=host, port=port, proxy_headers=False, ws="none", log_level="info"
+    )
     await uvicorn.Server(config).serve()
 
 

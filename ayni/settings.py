@@ -110,6 +110,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         authorized_fetch=parse_bool(
             "AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")
         ),
+        log_ips=parse_bool("AYNI_LOG_IPS", values.get("AYNI_LOG_IPS", "false")),
     )
 
 

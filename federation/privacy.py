@@ -1,14 +1,23 @@
 """Data minimisation: what a member should look at twice before an item leaves the instance.
 
-`findings` flags text that looks like a phone number, an e-mail address or a street address, so
-the publishing step can ask for explicit confirmation; it is a heuristic that prefers a spurious
-question to a leaked number. `coarsen` rounds a point to a grid so exact coordinates never leave.
+`findings` flags text that looks like a phone number, an e-mail or a street address, so the
+publishing step can ask for explicit confirmation; it prefers a spurious question to a leaked
+number. Phones are found by `phonenumbers` at its "possible" leniency (a number out of service
+today is still one somebody could be called on), e-mails by `email-validator`, street addresses
+by the compact English and Spanish patterns below. `coarsen` rounds a point to a grid so exact
+coordinates never leave.
+
+A postcode alone ("28012 Madrid") is not flagged: it names an area of thousands of people, no
+finer than the coarse place an item shows anyway.
 """
 
 import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 
 __all__ = ["MIN_RADIUS_M", "Finding", "FindingKind", "coarsen", "findings"]
 
@@ -42,15 +51,15 @@ class Finding:
     text: str
 
 
-# Dates and clock times are digits with separators too; they are masked before looking for phones.
+# Dates and clock times are digits with separators too; they are masked before looking for
+# phones, as are the spans already taken by e-mails and addresses.
 _DATE = re.compile(
     r"(?<!\d)(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})(?!\d)"
 )
 _TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?:\s?[-–]\s?\d{1,2}(?::\d{2})?)?(?!\d)")
-_PHONE = re.compile(
-    r"(?<![\w+/.,\-])\+?(?:\(\d{1,5}\)[ .\-]?)?\d++(?:(?:[ .\-]|[ ]?\(\d{1,5}\)[ ]?)\d++)*+"
-    r"(?![\w/]|[.,\-]\d)"
-)
+# "Possible" is generous with short national numbers (a year is a possible British one): a
+# number somebody could be rung on has at least seven digits.
+_MIN_PHONE_DIGITS = 7
 _ZIP_PLUS_FOUR = re.compile(r"\d{5}-\d{4}")
 _DECIMAL = re.compile(r"\d+[.,]\d+")
 _QUANTITY_AFTER = re.compile(
@@ -58,18 +67,16 @@ _QUANTITY_AFTER = re.compile(
     r"litres?|liters?|units?|items?|boxes|cajas|unidades|m|km|meters?|metres?|metros)\b)"
 )
 _CURRENCY_BEFORE = re.compile(r"[€$£]\s*$")
+_NUMBER_BEFORE = re.compile(r"\d[.,]$")
+_NUMBER_AFTER = re.compile(r"[.,]\d")
 
-_EMAIL = re.compile(
-    r"(?<![\w@.+\-])[\w.+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}\b"
-)
+# Anything with an @ inside and no spaces or brackets: email-validator says which are addresses.
+_EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\]{},;:\"'`@]+@[^\s<>()\[\]{},;:\"'`@]+")
 
 _NAME_WORD = r"[A-ZÁÉÍÓÚÑÜ][\w'’.\-]*"
 _EN_STREET = (
     r"(?i:street|st|road|rd|avenue|ave|av|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|"
     r"terrace|close|crescent|square|sq|highway|hwy|row|parade)"
-)
-_EN_ADDRESS = re.compile(
-    rf"(?<![\w.,])\d{{1,5}}[A-Za-z]?,?\s+(?:{_NAME_WORD}\s+){{1,4}}{_EN_STREET}\b\.?"
 )
 _ES_STREET = (
     r"(?i:calle|c/|avenida|avda\.?|av\.?|plaza|pza\.?|paseo|p[º°]|camino|carrera|cra\.?|ronda|"
@@ -77,30 +84,67 @@ _ES_STREET = (
     r"carretera|ctra\.?)"
 )
 _ES_LINK = r"(?:(?i:de|del|la|las|los|el|y)\s+)*"
+_HOUSE_NUMBER = r"\d{1,5}[A-Za-z]?"
+# "221B Baker Street": a number, one to four capitalised words, the kind of street.
+_EN_ADDRESS = re.compile(
+    rf"(?<![\w.,]){_HOUSE_NUMBER},?\s+(?:{_NAME_WORD}\s+){{1,4}}{_EN_STREET}\b\.?"
+)
+# "Calle Luna 14", "Avenida de la Constitución, 12", "C/ Mayor 5", "Av. Siempre Viva 742".
+_ES_NAME = rf"{_ES_LINK}{_NAME_WORD}(?:\s+{_ES_LINK}{_NAME_WORD}){{0,4}}"
 _ES_ADDRESS = re.compile(
-    rf"(?<!\w){_ES_STREET}\s*{_ES_LINK}{_NAME_WORD}(?:\s+{_ES_LINK}{_NAME_WORD}){{0,4}}"
+    rf"(?<!\w){_ES_STREET}\s*{_ES_NAME}"
     rf",?\s*(?:(?i:n[º°o]|núm|num)\.?\s*)?\d{{1,5}}(?!\d)(?!\s*(?i:people|personas|h\b|:))"
 )
+# "14 Calle Luna": the number first, as English speakers and some Latin American cities write it.
+_ES_ADDRESS_NUMBER_FIRST = re.compile(rf"(?<![\w.,]){_HOUSE_NUMBER},?\s+{_ES_STREET}\s*{_ES_NAME}")
+_ADDRESSES = (_EN_ADDRESS, _ES_ADDRESS, _ES_ADDRESS_NUMBER_FIRST)
 
 
-def findings(text: str) -> list[Finding]:
-    """Spans of `text` that look like a phone number, an e-mail or a street address, in order."""
+def findings(text: str, region: str | None = None) -> list[Finding]:
+    """Spans of `text` that look like a phone number, an e-mail or a street address, in order.
+
+    `region` (ISO 3166 alpha-2, the group's country) is how numbers without a country code are
+    read; without it only numbers written with their country code (+34 …) are found."""
     if not isinstance(text, str) or not text:
         return []
-    masked = _mask(text)
-    emails = [_finding(FindingKind.EMAIL, m, text) for m in _EMAIL.finditer(masked)]
+    emails = _emails(text)
     addresses = [
-        _finding(FindingKind.STREET_ADDRESS, m, text)
-        for pattern in (_EN_ADDRESS, _ES_ADDRESS)
-        for m in pattern.finditer(masked)
+        Finding(FindingKind.STREET_ADDRESS, m.start(), m.end(), m[0])
+        for pattern in _ADDRESSES
+        for m in pattern.finditer(text)
     ]
-    taken = emails + addresses
-    phones = [
-        _finding(FindingKind.PHONE, m, text)
-        for m in _PHONE.finditer(masked)
-        if _looks_like_phone(m, masked) and not _overlaps(m.start(), m.end(), taken)
-    ]
+    taken = _without_overlaps(emails + addresses)
+    phones = [p for p in _phones(text, region) if not _overlaps(p.start, p.end, taken)]
     return sorted(taken + phones, key=lambda f: (f.start, f.end))
+
+
+def _emails(text: str) -> list[Finding]:
+    found = []
+    for match in _EMAIL_CANDIDATE.finditer(text):
+        candidate = match[0].rstrip(".!?")
+        if match.start() > 0 and text[match.start() - 1] == "@":
+            continue  # a fediverse handle, @name@server: public, and meant to be shared
+        try:
+            validate_email(candidate, check_deliverability=False)
+        except EmailNotValidError:
+            continue
+        found.append(
+            Finding(FindingKind.EMAIL, match.start(), match.start() + len(candidate), candidate)
+        )
+    return found
+
+
+def _phones(text: str, region: str | None) -> list[Finding]:
+    masked = _mask(text)
+    found = []
+    matcher = phonenumbers.PhoneNumberMatcher(
+        masked, (region or "ZZ").upper(), leniency=phonenumbers.Leniency.POSSIBLE
+    )
+    for match in matcher:
+        start, end = match.start, match.end
+        if _looks_like_phone(masked, start, end):
+            found.append(Finding(FindingKind.PHONE, start, end, text[start:end]))
+    return found
 
 
 def _mask(text: str) -> str:
@@ -109,23 +153,29 @@ def _mask(text: str) -> str:
     return text
 
 
-def _finding(kind: FindingKind, match: re.Match[str], text: str) -> Finding:
-    return Finding(kind, match.start(), match.end(), text[match.start() : match.end()])
+def _looks_like_phone(text: str, start: int, end: int) -> bool:
+    candidate = text[start:end]
+    if sum(c.isdigit() for c in candidate) < _MIN_PHONE_DIGITS:
+        return False
+    if _ZIP_PLUS_FOUR.fullmatch(candidate) or _DECIMAL.fullmatch(candidate):
+        return False
+    if _NUMBER_BEFORE.search(text, 0, start) or _NUMBER_AFTER.match(text, end):
+        return False  # part of a longer number: 3.14159265, an amount
+    quantity = _QUANTITY_AFTER.match(text, end)
+    return not (quantity or _CURRENCY_BEFORE.search(text, 0, start))
 
 
 def _overlaps(start: int, end: int, others: list[Finding]) -> bool:
     return any(start < f.end and f.start < end for f in others)
 
 
-def _looks_like_phone(match: re.Match[str], text: str) -> bool:
-    candidate = match[0]
-    digits = sum(c.isdigit() for c in candidate)
-    if not 7 <= digits <= 15:
-        return False
-    if _ZIP_PLUS_FOUR.fullmatch(candidate) or _DECIMAL.fullmatch(candidate):
-        return False
-    quantity = _QUANTITY_AFTER.match(text, match.end())
-    return not (quantity or _CURRENCY_BEFORE.search(text, 0, match.start()))
+def _without_overlaps(found: list[Finding]) -> list[Finding]:
+    """The longest of overlapping findings (an address may match in both word orders)."""
+    kept: list[Finding] = []
+    for finding in sorted(found, key=lambda f: (f.start, -(f.end - f.start))):
+        if not _overlaps(finding.start, finding.end, kept):
+            kept.append(finding)
+    return kept
 
 
 def coarsen(lat: float, lon: float, radius_m: float = MIN_RADIUS_M) -> tuple[float, float]:

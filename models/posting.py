@@ -80,10 +80,14 @@ class Draft:
             raise ValueError("an item is public, followers-only or members-only")
 
 
-def check_personal_data(draft: Draft) -> None:
+def check_personal_data(draft: Draft, region: str | None = None) -> None:
+    """`region` is the group's country, how phone numbers without a country code are read."""
     # Not the meeting point: it is sealed, and exists to hold an exact place.
-    texts = [draft.title, draft.body_markdown, draft.place.name if draft.place else ""]
-    found = [f"{f.kind.value} {f.text!r}" for text in texts for f in findings(text)]
+    check_texts([draft.title, draft.body_markdown, draft.place.name if draft.place else ""], region)
+
+
+def check_texts(texts: list[str], region: str | None = None) -> None:
+    found = [f"{f.kind.value} {f.text!r}" for text in texts for f in findings(text, region)]
     if found:
         raise PersonalData(found)
 
@@ -149,7 +153,7 @@ async def create_item(
     if len(draft.title) > MAX_TITLE:
         raise ValueError(f"a title has at most {MAX_TITLE} characters")
     if draft.visibility != Visibility.MEMBERS and not confirm:
-        check_personal_data(draft)
+        check_personal_data(draft, group.region)
     _check_call(draft)
     category = await items.category(session, uris, group, draft.category)
     uuid = uuid4().hex
@@ -287,11 +291,11 @@ async def edit_item(
         raise ValueError(
             "who posts an item and whether it leaves the instance are fixed once posted"
         )
-    if draft.visibility != Visibility.MEMBERS and not confirm:
-        check_personal_data(draft)
-    _check_call(draft)
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
+    if draft.visibility != Visibility.MEMBERS and not confirm:
+        check_personal_data(draft, group.region)
+    _check_call(draft)
     category = await items.category(session, uris, group, draft.category)
     _apply(item, draft, category.id)
     item.updated_at = utcnow()
@@ -459,10 +463,17 @@ async def expire_due(session: AsyncSession, uris: Uris, now: datetime | None = N
 
 
 async def reply_to_response(
-    session: AsyncSession, uris: Uris, response: ItemResponse, by: LocalActor, text_markdown: str
+    session: AsyncSession,
+    uris: Uris,
+    response: ItemResponse,
+    by: LocalActor,
+    text_markdown: str,
+    *,
+    confirm: bool = False,
 ) -> dict[str, Any]:
     """Answer a remote reply or message privately: a direct message from the group (never from
-    the member who writes it), in reply to the response, to its author only."""
+    the member who writes it), in reply to the response, to its author only. It still leaves
+    the instance and is stored on another server, so personal data in it needs `confirm`."""
     item = await session.get(Item, response.item_id)
     assert item is not None
     await may_change(session, item, by)
@@ -478,6 +489,8 @@ async def reply_to_response(
     assert recipient is not None and group is not None
     if not text_markdown.strip():
         raise ValueError("a reply says something")
+    if not confirm:
+        check_texts([text_markdown], group.region)
     return await messages.direct_message(
         session,
         uris,

@@ -25,6 +25,8 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = field(
         default_factory=lambda: addresses.parse_networks(DEFAULT_TRUSTED_PROXIES)
     )
+    # Client addresses in the access log (`ayni.access_log`); off, no log line names a visitor.
+    log_ips: bool = False
     # Seconds one fetch from another server may take, redirects included. Not read from the
     # environment: tests shorten it so that a server that never answers costs them a second.
     fetch_deadline: float = 30.0

@@ -3,12 +3,9 @@ holds a live token (sent to one person who said they are coming).
 
 Each view is recorded (which link, when: never an address). The page is kept out of caches,
 referrers and search engines, and its requests out of the server's access log (the token is in
-the path, and the log line would pair it with an address). A revoked or expired token, or a
+the path: `ayni.access_log`). A revoked or expired token, or a
 call that is deleted or over, answers 410; a token nobody issued, 404.
 """
-
-import logging
-import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,22 +25,6 @@ PRIVATE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
 }
-LINK_PATH = re.compile(r"/calls/[^/\s]+/where/")
-
-
-class QuietLinks(logging.Filter):
-    """Drops the access-log line of any request for a meeting-point link."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        texts = [str(record.msg), *(arg for arg in args if isinstance(arg, str))]
-        return not any(LINK_PATH.search(text) for text in texts)
-
-
-def quiet_access_log() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, QuietLinks) for f in access.filters):
-        access.addFilter(QuietLinks())
 
 
 def _private(response: Response) -> Response:

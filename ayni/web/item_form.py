@@ -232,12 +232,16 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
     ), []
 
 
-def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> Problem:
+def described(found: list[str], translate: Callable[[str], str]) -> str:
     """models.posting.PersonalData lists findings as "kind 'text'"; say them in plain words."""
-    described = []
+    words = []
     for finding in found:
         kind, _, text = finding.partition(" ")
-        described.append(f"{translate(PERSONAL_DATA_KINDS.get(kind, kind))}: {text}")
+        words.append(f"{translate(PERSONAL_DATA_KINDS.get(kind, kind))}: {text}")
+    return "; ".join(words)
+
+
+def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> Problem:
     return Problem(
         N_(
             "This looks like personal data, and it would be published: %(found)s. "
@@ -245,5 +249,5 @@ def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> 
             "If it really must be there, choose “Members only”: "
             "those posts never leave this server."
         ),
-        {"found": "; ".join(described)},
+        {"found": described(found, translate)},
     )

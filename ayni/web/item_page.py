@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, calls, flash, i18n, render, security
+from ayni.web import access, calls, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
@@ -31,10 +31,14 @@ from models.actors import LocalActor, Role, role_in
 from models.calls import Channel, CommitmentState
 from models.content import RemoteObject
 from models.items import Category, Item, ItemResponse, ResponseKind
-from models.posting import NotAllowed
+from models.posting import NotAllowed, PersonalData
 from models.remote import RemoteActor
 from models.runtime import Runtime
 
+REPLY_PERSONAL_DATA = N_(
+    "This looks like personal data: %(found)s. A private answer still goes to another server "
+    "and is kept there. Remove it, or tick “Send it anyway” if this person should have it."
+)
 NO_ITEM = N_("There is no such item, or you cannot see it.")
 GONE = N_("This item was deleted.")
 HOW_TO_HELP = {
@@ -348,8 +352,9 @@ async def reply(request: Request) -> Response:
     form = await security.checked_form(request)
     runtime: Runtime = request.app.state.runtime
     text = str(form.get("text", "")).replace("\r\n", "\n").strip()[:5000]
+    confirm = form.get("confirm_personal_data") == "yes"
     async with runtime.sessions() as session:
-        problem = None
+        problem, personal_data = None, False
         async with session.begin():
             who = await access.member(request, session)
             item, _, _, _ = await visible_item(request, session)
@@ -360,7 +365,16 @@ async def reply(request: Request) -> Response:
                 if not text:
                     problem = EMPTY_REPLY
                 else:
-                    await posting.reply_to_response(session, runtime.uris, response, who, text)
+                    await posting.reply_to_response(
+                        session, runtime.uris, response, who, text, confirm=confirm
+                    )
+            except PersonalData as e:
+                problem = i18n.gettext(
+                    request,
+                    REPLY_PERSONAL_DATA,
+                    found=item_form.described(e.found, lambda m: i18n.gettext(request, m)),
+                )
+                personal_data = True
             except NotAllowed:
                 raise HTTPException(
                     403, N_("Only the author and the group's moderators can answer.")
@@ -373,7 +387,12 @@ async def reply(request: Request) -> Response:
             async with session.begin():
                 page = await context(request, session)
                 await seen(session, page, page["viewer_member"])
-            page.update(reply_error=problem, reply_text=text, reply_to=response.id)
+            page.update(
+                reply_error=problem,
+                reply_text=text,
+                reply_to=response.id,
+                reply_personal_data=personal_data,
+            )
             return render(request, "item.html", page, 400)
     flash.flash(request, REPLY_SENT)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)

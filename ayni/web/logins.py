@@ -6,11 +6,16 @@
   lock: someone guessing at a member's name slows the guessing down to one try per `longest`,
   but cannot keep her out for longer than that.
 
-The address is the client's as `ayni.requests.client_address` believes it (forwarded headers only
-from trusted proxies). In memory and per process: several processes behind a balancer each keep
-their own counts.
+The address is the client's as the app believes it (forwarded headers only from trusted
+proxies). It is never kept: the counts are keyed by an HMAC of it under a random key made when
+the process starts and never written anywhere, so not even a dump of the process's memory gives
+back an address by hashing every candidate. In memory and per process: several processes behind
+a balancer each keep their own counts, and a restart forgets them all.
 """
 
+import hashlib
+import hmac
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -64,11 +69,15 @@ class LoginAttempts:
         self.limit, self.free, self.longest, self.clock = limit, free, longest, clock
         self._by_address = _Failures(window, clock)
         self._by_account = _Failures(account_window, clock)
+        self._key = secrets.token_bytes(32)
+
+    def _hidden(self, address: str) -> bytes:
+        return hmac.digest(self._key, address.encode(), hashlib.sha256)[:16]
 
     def wait(self, username: str, address: str) -> float:
         """Seconds before this username may be tried again from this address; 0 means now."""
         name = username.casefold()
-        by_address = self._by_address.recent((name, address))
+        by_address = self._by_address.recent((name, self._hidden(address)))
         waits = [0.0]
         if len(by_address) >= self.limit:
             waits.append(by_address[0] + self._by_address.window - self.clock())
@@ -80,9 +89,9 @@ class LoginAttempts:
 
     def failed(self, username: str, address: str) -> None:
         name = username.casefold()
-        self._by_address.add((name, address))
+        self._by_address.add((name, self._hidden(address)))
         self._by_account.add(name)
 
     def succeeded(self, username: str, address: str) -> None:
         # The account's failures stay: a guesser must not win free tries whenever she signs in.
-        self._by_address.forget((username.casefold(), address))
+        self._by_address.forget((username.casefold(), self._hidden(address)))

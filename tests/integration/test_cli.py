@@ -212,12 +212,12 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
         "--needed-by",
         "2030-01-01",
         "--body",
-        "Ring me on 0612 345 678",
+        "Ring me on +31 6 1234 5678",
     ]
 
     # An ask with a phone number in it is refused until the member confirms
     refused = run(ask, cli_env)
-    assert refused.returncode == 1 and "0612 345 678" in refused.stderr
+    assert refused.returncode == 1 and "+31 6 1234 5678" in refused.stderr
     posted = [
         run([*ask, "--confirm-personal-data"], cli_env),
         run(

@@ -186,7 +186,12 @@ async def test_followers_only_items_are_not_shown_to_unsigned_fetches(instance: 
 
 
 async def test_personal_data_is_refused_until_confirmed(instance: Instance) -> None:
-    await members(instance)
+    group, _ = await members(instance)
+    # A Dutch mobile number without its country code is read in the group's country
+    async with instance.runtime.sessions() as session, session.begin():
+        stored_group = await session.get(LocalActor, group.id)
+        assert stored_group is not None
+        stored_group.region = "NL"
     draft = Draft(
         Kind.OFFER, "Spare bike", "Ring 0612 345 678 or write to rosa@example.org", "transport"
     )
@@ -198,6 +203,16 @@ async def test_personal_data_is_refused_until_confirmed(instance: Instance) -> N
     item = await post(instance, draft, confirm=True)
     assert [a.type for a in await activities(instance)] == ["Create", "Announce"]
     assert item.status == Status.OPEN
+
+
+async def test_a_national_number_is_found_only_in_the_groups_country(instance: Instance) -> None:
+    await members(instance)
+    draft = Draft(Kind.OFFER, "Spare bike", "Ring 0612 345 678", "transport")
+
+    # A group with no country: only numbers with their country code are recognised
+    await post(instance, draft)
+    with pytest.raises(PersonalData):
+        await post(instance, Draft(Kind.OFFER, "Spare bike", "Ring +31 6 12345678", "transport"))
 
 
 async def test_a_members_close_and_delete_come_from_her_and_reach_the_groups_followers(

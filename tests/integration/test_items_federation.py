@@ -272,6 +272,16 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
             await posting.responses(session, stored, rosa)
     assert [r.kind for r in seen] == ["message"]
 
+    # An answer holding a phone number or an e-mail is refused unless she confirms it
+    async with a.runtime.sessions() as session, session.begin():
+        ana = await actors.find_actor(session, "ana")
+        assert ana is not None
+        with pytest.raises(posting.PersonalData) as refused:
+            await posting.reply_to_response(
+                session, a.runtime.uris, seen[0], ana, "Ring +34 600 123 456 or ana@correo.es"
+            )
+    assert "+34 600 123 456" in str(refused.value) and "ana@correo.es" in str(refused.value)
+
     # When the admin answers it, the answer is a direct message from the group to that user only
     async with a.runtime.sessions() as session, session.begin():
         ana = await actors.find_actor(session, "ana")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import select
 
-from ayni.web.call_links import QuietLinks
+from ayni.access_log import AccessLog
 from federation.itemterms import Kind, Status
 from federation.places import Place
 from models import actors, commitments, escrow, notices, posting
@@ -264,7 +264,7 @@ def test_a_link_request_never_reaches_the_access_log() -> None:
             None,
         )
 
-    quiet = QuietLinks()
+    quiet = AccessLog()
     assert not quiet.filter(record("/calls/3/where/secret-token"))
     assert quiet.filter(record("/items/abc"))
 

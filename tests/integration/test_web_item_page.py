@@ -211,6 +211,38 @@ async def test_a_call_counts_the_people_coming(instance: Instance) -> None:
     assert "1 of 3 coming: 2 more needed" in after
 
 
+async def test_a_private_answer_with_personal_data_is_refused_until_sent_anyway(
+    instance: Instance,
+) -> None:
+    # Given a remote person's private message about an ask
+    await people(instance)
+    item = await posted(instance, Draft(Kind.ASK, "Nappies, size 4", category="goods"))
+    _, message = await remote_responses(instance, item)
+    path = f"/items/{item.uuid}/responses/{message}/reply"
+    text = "Ring me on +34 600 123 456"
+
+    async with browser(instance, "ben") as ben:
+        token = Page((await ben.get(f"/items/{item.uuid}")).text).csrf or ""
+        # When the author answers with her phone number
+        refused = await ben.post(path, data={"csrf_token": token, "text": text})
+        # And then ticks "Send it anyway"
+        sent = await ben.post(
+            path, data={"csrf_token": token, "text": text, "confirm_personal_data": "yes"}
+        )
+
+    # Then the first answer is refused on its field, kept, with the choice to send it anyway
+    assert refused.status_code == 400 and 'role="alert"' in refused.text
+    assert "a phone number: &#39;+34 600 123 456&#39;" in refused.text
+    assert f'aria-invalid="true">{text}</textarea>' in refused.text
+    assert 'name="confirm_personal_data" value="yes"' in refused.text
+    accessible(refused.text)
+    # And the confirmed one goes out
+    assert sent.status_code == 303
+    async with instance.runtime.sessions() as session:
+        creates = [a for a in await session.scalars(select(Activity)) if a.type == "Create"]
+    assert any("600 123 456" in str(a.document["object"].get("content")) for a in creates)
+
+
 async def test_public_replies_are_shown_to_all_private_ones_only_to_the_author_answering_privately(
     instance: Instance,
 ) -> None:

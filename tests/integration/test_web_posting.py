@@ -239,6 +239,10 @@ async def test_a_new_member_goes_from_invitation_to_an_ask_posted_as_the_group_n
 
 async def test_personal_data_is_refused_and_every_field_is_kept(instance: Instance) -> None:
     http = await signed_in_ana(instance)
+    async with instance.runtime.sessions() as session, session.begin():
+        group = await actors.find_actor(session, "food")
+        assert group is not None
+        group.region = "NL"  # 0612 345 678 is a Dutch mobile number
 
     response = await post(http, ask(body="Call me on 0612 345 678 after six", as_group=""))
 

@@ -1,3 +1,5 @@
+import gc
+
 from ayni.web.logins import LoginAttempts
 
 
@@ -67,3 +69,27 @@ def test_signing_in_does_not_give_a_guesser_the_free_tries_back() -> None:
     attempts.succeeded("ana", "192.0.2.1")
 
     assert attempts.wait("ana", "198.51.100.9") > 0
+
+
+def reachable(root: object) -> list[object]:
+    """Every object the limiter holds, however deep."""
+    seen, todo, found = set(), [root], []
+    while todo:
+        current = todo.pop()
+        if id(current) in seen or isinstance(current, type):
+            continue
+        seen.add(id(current))
+        found.append(current)
+        todo.extend(gc.get_referents(current))
+    return found
+
+
+def test_the_limiter_holds_no_address_only_a_keyed_hash_of_it() -> None:
+    attempts = LoginAttempts(limit=2, clock=Clock())
+    attempts.failed("ana", "198.51.100.7")
+    attempts.failed("ana", "198.51.100.7")
+
+    assert attempts.wait("ana", "198.51.100.7") > 0
+    held = [o for o in reachable(attempts) if isinstance(o, str | bytes)]
+    assert not [o for o in held if "198.51.100.7" in str(o)]
+    assert LoginAttempts(limit=2, clock=Clock()).wait("ana", "198.51.100.7") == 0

@@ -13,71 +13,113 @@ from federation.privacy import MIN_RADIUS_M, FindingKind, coarsen, findings
 PHONE, EMAIL, ADDRESS = FindingKind.PHONE, FindingKind.EMAIL, FindingKind.STREET_ADDRESS
 
 
-@pytest.mark.parametrize(
-    ("text", "kind", "flagged"),
-    [
-        ("Call me on +34 600 123 456 please", PHONE, "+34 600 123 456"),
-        ("ring 600 123 456.", PHONE, "600 123 456"),
-        ("movil 600123456", PHONE, "600123456"),
-        ("0034 600123456", PHONE, "0034 600123456"),
-        ("(020) 7946 0958 after six", PHONE, "(020) 7946 0958"),
-        ("+44 (0)20 7946 0958", PHONE, "+44 (0)20 7946 0958"),
-        ("020-7946-0958", PHONE, "020-7946-0958"),
-        ("555.123.4567", PHONE, "555.123.4567"),
-        ("(555) 123-4567", PHONE, "(555) 123-4567"),
-        ("+1-202-555-0143", PHONE, "+1-202-555-0143"),
-        ("91 527 33 44", PHONE, "91 527 33 44"),
-        (
-            "write to ana.garcia+ayuda@correo.example.es!",
-            EMAIL,
-            "ana.garcia+ayuda@correo.example.es",
-        ),
-        ("Bring it to 12 Elm Street, flat 2", ADDRESS, "12 Elm Street"),
-        ("123 Main St", ADDRESS, "123 Main St"),
-        ("221B Baker Street", ADDRESS, "221B Baker Street"),
-        ("at 4 Old Kent Road tonight", ADDRESS, "4 Old Kent Road"),
-        ("Calle Mayor 5", ADDRESS, "Calle Mayor 5"),
-        ("Av. de la Paz 123", ADDRESS, "Av. de la Paz 123"),
-        ("vivo en calle de Alcalá, 45, 3º", ADDRESS, "calle de Alcalá, 45"),
-        ("C/ Embajadores 12", ADDRESS, "C/ Embajadores 12"),
-        ("Avenida Libertador nº 1500", ADDRESS, "Avenida Libertador nº 1500"),
-        ("Plaza de la Constitución 3", ADDRESS, "Plaza de la Constitución 3"),
-    ],
-)
+# (text, the group's region or None, what is flagged). Numbers written without their country
+# code are read in the group's region; with a + they are found whatever the region.
+FLAGGED = [
+    # Spain
+    ("Call me on +34 600 123 456 please", None, PHONE, "+34 600 123 456"),
+    ("ring 600 123 456.", "ES", PHONE, "600 123 456"),
+    ("movil 600123456", "ES", PHONE, "600123456"),
+    ("0034 600123456", "ES", PHONE, "0034 600123456"),
+    ("91 527 33 44", "ES", PHONE, "91 527 33 44"),
+    ("tel:+34600123456", None, PHONE, "+34600123456"),
+    # Mexico
+    ("+52 55 1234 5678", None, PHONE, "+52 55 1234 5678"),
+    ("llámame al 55 1234 5678", "MX", PHONE, "55 1234 5678"),
+    # Argentina
+    ("+54 9 11 2345-6789", None, PHONE, "+54 9 11 2345-6789"),
+    ("(011) 4567-8901 de noche", "AR", PHONE, "(011) 4567-8901"),
+    # United States
+    ("555.123.4567", "US", PHONE, "555.123.4567"),
+    ("(555) 123-4567", "US", PHONE, "(555) 123-4567"),
+    ("+1-202-555-0143", "ES", PHONE, "+1-202-555-0143"),
+    # United Kingdom
+    ("(020) 7946 0958 after six", "GB", PHONE, "(020) 7946 0958"),
+    ("+44 (0)20 7946 0958", None, PHONE, "+44 (0)20 7946 0958"),
+    ("020-7946-0958", "GB", PHONE, "020-7946-0958"),
+    ("text 07700 900123", "GB", PHONE, "07700 900123"),
+    # France, the Netherlands
+    ("+33 1 23 45 67 89", "ES", PHONE, "+33 1 23 45 67 89"),
+    ("01 23 45 67 89", "FR", PHONE, "01 23 45 67 89"),
+    ("Ring 0612 345 678", "NL", PHONE, "0612 345 678"),
+    # E-mails
+    (
+        "write to ana.garcia+ayuda@correo.example.es!",
+        None,
+        EMAIL,
+        "ana.garcia+ayuda@correo.example.es",
+    ),
+    ("(rosa@example.org)", None, EMAIL, "rosa@example.org"),
+    ("escribe a josé@correo.es.", None, EMAIL, "josé@correo.es"),
+    # Street addresses, English word order
+    ("Bring it to 12 Elm Street, flat 2", None, ADDRESS, "12 Elm Street"),
+    ("123 Main St", None, ADDRESS, "123 Main St"),
+    ("221B Baker Street", None, ADDRESS, "221B Baker Street"),
+    ("at 4 Old Kent Road tonight", None, ADDRESS, "4 Old Kent Road"),
+    # Spanish word order, and the number first
+    ("Calle Luna 14", None, ADDRESS, "Calle Luna 14"),
+    ("14 Calle Luna", None, ADDRESS, "14 Calle Luna"),
+    ("Calle Mayor 5", None, ADDRESS, "Calle Mayor 5"),
+    ("C/ Mayor 5", None, ADDRESS, "C/ Mayor 5"),
+    ("Av. Siempre Viva 742", None, ADDRESS, "Av. Siempre Viva 742"),
+    ("Avenida de la Constitución, 12", None, ADDRESS, "Avenida de la Constitución, 12"),
+    ("Av. de la Paz 123", None, ADDRESS, "Av. de la Paz 123"),
+    ("vivo en calle de Alcalá, 45, 3º", None, ADDRESS, "calle de Alcalá, 45"),
+    ("C/ Embajadores 12", None, ADDRESS, "C/ Embajadores 12"),
+    ("Avenida Libertador nº 1500", None, ADDRESS, "Avenida Libertador nº 1500"),
+    ("Plaza de la Constitución 3", None, ADDRESS, "Plaza de la Constitución 3"),
+]
+
+
+@pytest.mark.parametrize(("text", "region", "kind", "flagged"), FLAGGED)
 def test_contact_details_and_addresses_are_flagged(
-    text: str, kind: FindingKind, flagged: str
+    text: str, region: str | None, kind: FindingKind, flagged: str
 ) -> None:
-    found = findings(text)
+    found = findings(text, region)
 
     assert [(f.kind, f.text) for f in found] == [(kind, flagged)]
     assert text[found[0].start : found[0].end] == flagged
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Street party on Saturday",
-        "We need 20 people at 10:00",
-        "from 2020 to 2026",
-        "on 2026-12-05 at 10:00-13:00",
-        "05/12/2026 or 5.12.2026",
-        "28012 Madrid",
-        "SW1A 1AA",
-        "90210-1234",
-        "1.000.000 euros raised",
-        "€ 1 250 000",
-        "3.14159265",
-        "12 street lamps",
-        "We need 20 boxes for the street",
-        "Meet at Plaza Mayor 10:00",
-        "Plaza de Lavapiés, Madrid",
-        "message @lavapies@ayni.example",
-        "size 3 nappies, 4 packs",
-        "",
-    ],
-)
-def test_ordinary_text_is_not_flagged(text: str) -> None:
-    assert findings(text) == []
+def test_without_a_region_only_numbers_with_their_country_code_are_found() -> None:
+    assert findings("ring 600 123 456") == []
+    assert [f.text for f in findings("ring +34 600 123 456")] == ["+34 600 123 456"]
+
+
+LOOK_ALIKES = [
+    "Street party on Saturday",
+    "We need 20 people at 10:00",
+    "since 2019",
+    "from 2020 to 2026",
+    "€25 for the bus",
+    "25,50 € each",
+    "2 boxes of 12",
+    "10:00–13:00",
+    "come at 9",
+    "5/12/2026",
+    "on 2026-12-05 at 10:00-13:00",
+    "05/12/2026 or 5.12.2026",
+    "28012 Madrid",
+    "SW1A 1AA",
+    "90210-1234",
+    "1.000.000 euros raised",
+    "€ 1 250 000",
+    "3.14159265",
+    "12 street lamps",
+    "We need 20 boxes for the street",
+    "Meet at Plaza Mayor 10:00",
+    "Plaza de Lavapiés, Madrid",
+    "message @lavapies@ayni.example",
+    "size 4",
+    "size 3 nappies, 4 packs",
+    "",
+]
+
+
+@pytest.mark.parametrize("region", [None, "ES", "GB", "US", "MX", "AR", "FR"])
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_ordinary_text_is_not_flagged(text: str, region: str | None) -> None:
+    assert findings(text, region) == []
 
 
 def test_every_finding_in_a_longer_text_is_reported_in_order() -> None:

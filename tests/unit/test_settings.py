@@ -112,3 +112,10 @@ def test_authorized_fetch_can_be_a_toml_boolean_in_the_config_file(clean_environ
     )
 
     assert settings.load({}).authorized_fetch is True
+
+
+def test_client_addresses_stay_out_of_the_logs_unless_the_admin_asks(clean_environ: Path) -> None:
+    assert settings.load({"AYNI_BASE_URL": "https://a.org"}).log_ips is False
+    assert settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_LOG_IPS": "true"}).log_ips
+    with pytest.raises(settings.SettingsError, match="AYNI_LOG_IPS"):
+        settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_LOG_IPS": "sometimes"})
