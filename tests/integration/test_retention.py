@@ -157,6 +157,7 @@ async def test_a_call_closed_31_days_ago_is_forgotten_and_every_server_it_reache
         assert gone.status_code == 410
         assert gone.json()["type"] == "Tombstone" and gone.json()["id"] == item.uri + path
     assert (await a.http.get(item.uri)).status_code == 410
+    assert (await a.http.get(item.uri.replace("/items/", "/items/0"))).status_code == 404
     # And a late reply to it is forgotten once its group's retention has passed
     late = replier.note("<p>Still on?</p>", [vocab.PUBLIC], [GROUP_A], item.uri, GROUP_A)
     assert (await replier.send(f"{A}/inbox", late)).status_code == 202
@@ -179,6 +180,10 @@ async def test_open_items_and_items_closed_29_days_ago_stay_and_a_dry_run_change
     await close(a, old, Status.FULFILLED, NOW - timedelta(days=31))
     await settle(a)
     world.follower.received.clear()
+
+    # And their pages say how long they are kept
+    page = (await a.http.get(open_ask.uri)).text
+    assert "Kept for 30 days after it closes, then deleted here" in page
 
     # When a dry run runs
     lines = await forget(a, dry_run=True)
