@@ -13,7 +13,15 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni import __version__, cli_calls, cli_federation, cli_items, cli_moderation, eventloop
+from ayni import (
+    __version__,
+    cli_calls,
+    cli_federation,
+    cli_items,
+    cli_moderation,
+    cli_retention,
+    eventloop,
+)
 from ayni import settings as settings_module
 from ayni.commands import (
     FAILURES,
@@ -113,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="of its polls and messages about calls (default en)",
     )
     create.set_defaults(run=cmd_group_create)
+    cli_retention.register_group(group)
 
     queue = commands.add_parser("queue", help="inspect the delivery queue").add_subparsers(
         title="queue commands", metavar="COMMAND"
@@ -128,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_items.register(commands)
     cli_calls.register(commands)
     cli_moderation.register(commands)
+    cli_retention.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(
         title="member commands", metavar="COMMAND"

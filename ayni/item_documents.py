@@ -27,6 +27,7 @@ from federation.itemterms import Kind
 from federation.visibility import Visibility
 from models import items
 from models.calls import CommitmentState
+from models.content import Tombstone
 from models.items import Item
 from models.queue import Activity
 from models.runtime import Runtime
@@ -90,7 +91,9 @@ async def _serve(
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
-        if item is None or item.visibility == Visibility.MEMBERS:
+        if item is None:
+            return await _forgotten(session, runtime, request.path_params["uuid"], suffix)
+        if item.visibility == Visibility.MEMBERS:
             return not_found()
         if calls_only and (item.kind != Kind.CALL or item.starts_at is None):
             return not_found()
@@ -108,6 +111,16 @@ async def _serve(
             headers=headers,
         )
     return ActivityResponse(value, headers=headers)
+
+
+async def _forgotten(session: AsyncSession, runtime: Runtime, uuid: str, suffix: str) -> Response:
+    """An item forgotten by retention (`models.retention`) answers 410 for good; what never was,
+    404. Its tombstone names no visibility, so it says no more than the Delete we sent."""
+    uri = runtime.uris.item(uuid)
+    deleted_at = await session.scalar(select(Tombstone.deleted_at).where(Tombstone.uri == uri))
+    if deleted_at is None:
+        return not_found()
+    return ActivityResponse(wire.item_tombstone(uri + suffix, deleted_at), status_code=410)
 
 
 routes = [

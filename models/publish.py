@@ -23,13 +23,16 @@ async def publish(
     followers: bool = False,
     to_actors: list[str] | None = None,
     followers_of: list[LocalActor] | None = None,
+    to_inboxes: list[str] | None = None,
 ) -> Activity:
     """`followers`: deliver to the actor's followers' servers; `to_actors`: to these remote
     actors (a Follow's target, an Accept's follower, a DM's recipients); `followers_of`: also to
-    the followers of these local actors (a member's Update of an item its group shared).
-    Members-only activities are stored and never delivered."""
+    the followers of these local actors (a member's Update of an item its group shared);
+    `to_inboxes`: also to these inboxes, as they are (the servers an item reached, asked to
+    delete it: some may no longer follow anyone here). Members-only activities are stored and
+    never delivered."""
     if visibility == Visibility.MEMBERS:
-        followers, to_actors, followers_of = False, [], []
+        followers, to_actors, followers_of, to_inboxes = False, [], [], []
     activity = addressed(activity, visibility, list(to_actors or []))
     row = Activity(
         uri=activity["id"],
@@ -42,6 +45,7 @@ async def publish(
             "followers": followers,
             "actors": list(to_actors or []),
             **({"followers_of": [a.id for a in followers_of]} if followers_of else {}),
+            **({"inboxes": list(to_inboxes)} if to_inboxes else {}),
         },
     )
     session.add(row)

@@ -67,6 +67,30 @@ async def announce(
     return row
 
 
+async def undo_announce(session: AsyncSession, uris: Uris, group: LocalActor, relay: Relay) -> None:
+    """The group takes a relay back: `Undo{Announce}` (embedding the Announce by its id, as
+    Mastodon matches it) to its followers, and the record goes."""
+    group_uri = uris.actor(group.username)
+    announce = {
+        "id": relay.activity_uri,
+        "type": "Announce",
+        "actor": group_uri,
+        "object": relay.object_uri,
+    }
+    activity = {
+        "@context": vocab.AS_CONTEXT,
+        "id": uris.activity(uuid4().hex),
+        "type": "Undo",
+        "actor": group_uri,
+        "object": announce,
+        "to": [vocab.PUBLIC],
+        "cc": [uris.followers(group_uri)],
+    }
+    await publish(session, group, activity, Visibility.PUBLIC, followers=True)
+    await session.delete(relay)
+    await session.flush()
+
+
 async def relay_item(
     session: AsyncSession,
     uris: Uris,

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import commitments, escalation
+from models import commitments, escalation, retention
 from models.base import utcnow
 from models.posting import expire_due
 from models.runtime import Runtime
@@ -20,6 +20,10 @@ log = logging.getLogger("ayni.items")
 INTERVAL = 60.0  # seconds; an item's end is a date, a minute late is on time
 
 Task = Callable[[AsyncSession, Runtime, datetime], Awaitable[int]]
+
+
+async def _forget(session: AsyncSession, runtime: Runtime, now: datetime) -> int:
+    return len(await retention.forget_due(session, runtime, now))
 
 
 async def _expire(session: AsyncSession, runtime: Runtime, now: datetime) -> int:
@@ -32,6 +36,7 @@ TASKS: dict[str, Task] = {
     "escalated": escalation.escalate_due,
     "counts published": commitments.counts_due,
     "links revealed": commitments.reveal_due,
+    "forgotten (retention)": _forget,
 }
 
 

@@ -114,6 +114,8 @@ async def expand(
             recipients = [*named, *await follower_recipients(session, row.actor_id)]
         for actor_id in audience.get("followers_of") or []:
             recipients = [*recipients, *await follower_recipients(session, int(actor_id))]
+        # Inboxes named as they are: fan_out still drops blocked and unavailable hosts.
+        recipients += [Recipient(inbox, inbox) for inbox in audience.get("inboxes") or []]
         rules = await policy.load_rules(session)
         targets = fanout.fan_out(
             row.type,

@@ -29,7 +29,7 @@ from federation.visibility import Visibility
 from models import commitments, escrow, items, posting
 from models.actors import LocalActor, Role, role_in
 from models.calls import Channel, CommitmentState
-from models.content import RemoteObject
+from models.content import RemoteObject, Tombstone
 from models.items import Category, Item, ItemResponse, ResponseKind
 from models.posting import NotAllowed, PersonalData
 from models.remote import RemoteActor
@@ -161,6 +161,10 @@ async def visible_item(
     """(item, group, viewer, viewer's role in the group), or 404 (410 once deleted)."""
     item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
     if item is None:
+        uri = request.app.state.runtime.uris.item(request.path_params["uuid"])
+        forgotten = await session.scalar(select(Tombstone.id).where(Tombstone.uri == uri))
+        if forgotten is not None:  # forgotten by retention: gone for good
+            raise HTTPException(410, GONE)
         raise HTTPException(404, NO_ITEM)
     group = await session.get(LocalActor, item.group_id)
     assert group is not None

@@ -20,7 +20,7 @@ from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from ayni.web.my_groups import ROLE_LABELS
 from ayni.web.refusals import FormRefused
-from models import invitations, member_sessions
+from models import group_settings, invitations, member_sessions
 from models.actors import LocalActor, Membership, Role
 from models.runtime import Runtime
 
@@ -28,6 +28,8 @@ NOT_A_MEMBER = N_("That person is not a member of this group.")
 NO_SUCH_INVITATION = N_("This group has no such pending invitation.")
 UNKNOWN_ROLE = N_("Choose member, moderator or admin.")
 LAST_ADMIN = N_("The group needs at least one admin: make someone else an admin first.")
+BAD_RETENTION = N_("Days to keep closed items: a whole number from 0 to 3650.")
+BAD_REGION = N_("Country code: two letters, like ES or MX, or nothing.")
 _INVITATION_KEY = "new_invitation"
 
 
@@ -104,7 +106,12 @@ async def _context(session: AsyncSession, group: LocalActor) -> dict[str, Any]:
     }
 
 
-async def _render(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+async def _render(
+    request: Request,
+    error: str | None = None,
+    status_code: int = 200,
+    typed: dict[str, str] | None = None,
+) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         me, group = await _administered(request, session)
@@ -127,6 +134,9 @@ async def _render(request: Request, error: str | None = None, status_code: int =
             "flash": flash.take(request),
             "new_invitation": new,
             "valid_days": invitations.VALID_FOR.days,
+            "settings": typed
+            or {"retention_days": str(group.retention_days), "region": group.region or ""},
+            "max_retention": group_settings.MAX_RETENTION_DAYS,
         },
         status_code,
     )
@@ -207,6 +217,32 @@ async def create_invitation(request: Request) -> Response:
     return _back(group)
 
 
+async def change_settings(request: Request) -> Response:
+    """The group's retention and country; bad input shows the form again with what was typed."""
+    runtime: Runtime = request.app.state.runtime
+    form = await security.checked_form(request)
+    typed = {
+        "retention_days": str(form.get("retention_days", "")).strip()[:10],
+        "region": str(form.get("region", "")).strip()[:10],
+    }
+    try:
+        async with runtime.sessions() as session, session.begin():
+            _, group = await _administered(request, session)
+            try:
+                group_settings.retention_days(typed["retention_days"])
+            except ValueError:
+                raise FormRefused(BAD_RETENTION) from None
+            try:
+                group_settings.region(typed["region"])
+            except ValueError:
+                raise FormRefused(BAD_REGION) from None
+            group_settings.change(group, retention=typed["retention_days"], country=typed["region"])
+    except FormRefused as refused:
+        return await _render(request, refused.message, 400, typed)
+    flash.flash(request, N_("The group's settings were saved."))
+    return _back(group)
+
+
 async def revoke_invitation(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     await security.checked_form(request)
@@ -222,6 +258,7 @@ routes = [
     Route("/groups/{name}/members", members_page, methods=["GET"]),
     Route("/groups/{name}/members/{member_id:int}/role", change_role, methods=["POST"]),
     Route("/groups/{name}/members/{member_id:int}/delete", remove_member, methods=["POST"]),
+    Route("/groups/{name}/settings", change_settings, methods=["POST"]),
     Route("/groups/{name}/invitations", create_invitation, methods=["POST"]),
     Route(
         "/groups/{name}/invitations/{invitation_id:int}/delete", revoke_invitation, methods=["POST"]

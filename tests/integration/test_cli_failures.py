@@ -20,6 +20,8 @@ MINIMAL = {
     "serve": ["serve"],
     "worker": ["worker"],
     "group create": ["group", "create", "food", "--title", "Food"],
+    "group set": ["group", "set", "nope", "--retention-days", "7"],
+    "retention run": ["retention", "run", "--dry-run"],
     "member add": ["member", "add", "rosa", "--group", "nope"],
     "member password": ["member", "password", "rosa", "--password-stdin"],
     "invite": ["invite", "nope"],

@@ -102,6 +102,27 @@ async def test_an_admin_changes_a_role_and_removes_a_member(food: Instance) -> N
     assert await roles_in_food(food) == {"ana": "admin", "ben": "moderator"}
 
 
+async def test_an_admin_sets_the_groups_retention_and_country(food: Instance) -> None:
+    async with browser(food, "ana") as ana:
+        saved = await post(ana, "/groups/food/settings", retention_days="7", region="es")
+        page = (await ana.get("/groups/food/members")).text
+        wrong = await post(ana, "/groups/food/settings", retention_days="-1", region="es")
+        unknown = await post(ana, "/groups/food/settings", retention_days="9", region="XY")
+    async with browser(food, "mo") as mo:
+        moderator = await post(mo, "/groups/food/settings", retention_days="0", region="")
+
+    assert saved.status_code == 303 and "settings were saved." in page
+    assert 'name="retention_days" type="number"' in page and 'value="7"' in page
+    assert 'value="ES"' in page
+    assert wrong.status_code == unknown.status_code == 400 and moderator.status_code == 403
+    assert "a whole number from 0 to 3650" in wrong.text and 'value="-1"' in wrong.text
+    assert "two letters, like ES or MX" in unknown.text and 'value="XY"' in unknown.text
+    async with food.runtime.sessions() as session:
+        group = await actors.find_actor(session, "food")
+        assert group is not None
+        assert (group.retention_days, group.region) == (7, "ES")
+
+
 async def test_an_unknown_role_is_refused_with_a_clear_error(food: Instance) -> None:
     ids = await member_ids(food)
     async with browser(food, "ana") as ana:
