@@ -6,13 +6,15 @@ Mastodon shows polls only on `Question` objects; a vote comes back as
 `Create(Note{name: <option>, inReplyTo: <question>})` addressed to the poll's author alone.
 """
 
+import copy
 import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from federation.vocab import AS_CONTEXT, first, has_type, id_of
+from federation.interaction_policy import POLICY_TERMS, published_policy
+from federation.vocab import AS_CONTEXT, PUBLIC, first, has_type, id_of
 
 __all__ = [
     "COMING",
@@ -158,7 +160,7 @@ def question(
     call starts. Its tallies are counts only, never who."""
     yes, no = poll_options(language)
     document: dict[str, Any] = {
-        "@context": AS_CONTEXT,
+        "@context": [AS_CONTEXT, copy.deepcopy(POLICY_TERMS)],
         "id": uri,
         "type": "Question",
         "attributedTo": group_uri,
@@ -177,6 +179,9 @@ def question(
             {"type": "Note", "name": no, "replies": {"type": "Collection", "totalItems": cannot}},
         ],
     }
+    document["interactionPolicy"] = published_policy(
+        author_uri=group_uri, group_uri=group_uri, audience=[PUBLIC] if PUBLIC in to else to + cc
+    )
     if updated is not None:
         document["updated"] = _iso(updated)
     if starts_at <= (updated or published):

@@ -14,6 +14,7 @@ from typing import Any
 
 from federation import itemtext
 from federation.errors import InvalidDocument
+from federation.interaction_policy import published_policy
 from federation.itemterms import (
     CLOSED,
     ITEM_CONTEXT,
@@ -166,6 +167,11 @@ def to_ap(item: Item) -> dict[str, Any]:
             "totalItems": item.people_coming,
         }
         document["peopleNeeded"] = item.people_wanted
+    document["interactionPolicy"] = published_policy(
+        author_uri=item.author_uri,
+        group_uri=item.group_uri,
+        audience=[PUBLIC if item.visibility == Visibility.PUBLIC else item.group_followers_uri],
+    )
     return document
 
 

@@ -3,13 +3,15 @@
 Mastodon does not fetch contexts, so every term we use beyond AS2 is defined inline. FEP-0837
 (ValueFlows) supplies `purpose`, `publishes`/`Intent`, quantities, `hasEnd` and `finished`; the
 event terms (FEP-8a8e as Mobilizon and Gancio use them) come from Mobilizon's and schema.org's
-namespaces.
+namespaces. Who may boost, reply to or quote an item is GoToSocial's `interactionPolicy`
+(`federation.interaction_policy`), whose terms Mastodon 4.5 defines inline the same way.
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from federation.interaction_policy import POLICY_TERMS
 from federation.vocab import AS_CONTEXT
 
 __all__ = [
@@ -49,6 +51,7 @@ ITEM_CONTEXT: list[Any] = [
         "participantCount": {"@id": "mz:participantCount", "@type": "sc:Integer"},
         "attendees": {"@id": "https://w3id.org/fep/8a8e#attendees", "@type": "@id"},
         "peopleNeeded": {"@id": "https://w3id.org/fep/8a8e#peopleNeeded", "@type": "xsd:integer"},
+        **POLICY_TERMS,
     },
 ]
 

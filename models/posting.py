@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import items as wire
@@ -28,6 +28,7 @@ from models.content import RemoteObject
 from models.escrow import Seal
 from models.items import Item, ItemResponse, ResponseKind
 from models.publish import publish
+from models.queue import Activity
 from models.remote import RemoteActor
 from models.uris import Uris
 
@@ -297,12 +298,30 @@ async def edit_item(
         check_personal_data(draft, group.region)
     _check_call(draft)
     category = await items.category(session, uris, group, draft.category)
+    narrowed = item.visibility == Visibility.PUBLIC and draft.visibility == Visibility.FOLLOWERS
     _apply(item, draft, category.id)
     item.updated_at = utcnow()
     await session.flush()
+    if narrowed:
+        await _narrow(session, item)
     await _seal(session, seal, item, draft)
     await publish_update(session, uris, item)
     return item
+
+
+async def _narrow(session: AsyncSession, item: Item) -> None:
+    """A public item made followers-only: what we sent about it while it was public (its
+    Create, the group's Announce, the poll's, earlier Updates) is from now on served as
+    followers-only too, so the outbox, `/activities/…` and the item's own gate stop showing
+    it to everyone. Copies other servers already hold are theirs."""
+    await session.execute(
+        update(Activity)
+        .where(
+            Activity.object_uri.in_([item.uri, item.poll_uri]),
+            Activity.visibility == Visibility.PUBLIC,
+        )
+        .values(visibility=Visibility.FOLLOWERS)
+    )
 
 
 def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:

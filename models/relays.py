@@ -2,7 +2,9 @@
 
 Each object is relayed at most once per group and never when it is ours: those two rules,
 checked here for manual and automatic relays alike, are what keep two groups that follow and
-relay each other from bouncing a call back and forth.
+relay each other from bouncing a call back and forth. The third: a post whose author's
+`interactionPolicy` (GoToSocial) does not let the group boost it is never boosted, whether by
+hand, by an alliance or by approving a submission; all three roads come through `announce`.
 """
 
 from uuid import uuid4
@@ -11,9 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from federation.interaction_policy import Permission, permission
 from federation.visibility import Visibility
 from models.actors import ActorType, LocalActor
 from models.base import utcnow
+from models.content import RemoteObject
 from models.follows import Direction, Follow, FollowState
 from models.items import RemoteItem
 from models.moderation import Ally, Relay
@@ -24,6 +28,10 @@ from models.uris import Uris
 
 class NotRelayed(ValueError):
     """The object is ours, shared already, or not something this group may share."""
+
+
+class ForbiddenByAuthor(NotRelayed):
+    """The author's interaction policy does not let the group boost the object."""
 
 
 async def relayed(session: AsyncSession, group: LocalActor, object_uri: str) -> Relay | None:
@@ -48,6 +56,7 @@ async def announce(
     if await relayed(session, group, object_uri) is not None:
         raise NotRelayed(f"@{group.username} has shared {object_uri} already")
     group_uri = uris.actor(group.username)
+    await _check_policy(session, group, group_uri, object_uri)
     activity = {
         "@context": vocab.AS_CONTEXT,
         "id": uris.activity(uuid4().hex),
@@ -89,6 +98,46 @@ async def undo_announce(session: AsyncSession, uris: Uris, group: LocalActor, re
     await publish(session, group, activity, Visibility.PUBLIC, followers=True)
     await session.delete(relay)
     await session.flush()
+
+
+async def _check_policy(
+    session: AsyncSession, group: LocalActor, group_uri: str, object_uri: str
+) -> None:
+    """Read the policy from the stored document (board item, else submission or other object);
+    an object we hold nothing of has no policy we know, and GoToSocial's default allows."""
+    stored: RemoteItem | RemoteObject | None = await session.scalar(
+        select(RemoteItem).where(RemoteItem.uri == object_uri)
+    )
+    if stored is None:
+        stored = await session.scalar(select(RemoteObject).where(RemoteObject.uri == object_uri))
+    if stored is None:
+        return
+    author = await session.get(RemoteActor, stored.remote_actor_id)
+    member_of = set()
+    if author is not None and author.followers_uri and await _follows(session, group, author):
+        member_of.add(author.followers_uri)
+    allowed = permission(stored.document, "canAnnounce", group_uri, member_of=member_of)
+    if allowed == Permission.DENIED:
+        raise ForbiddenByAuthor(
+            f"{object_uri}: its author's interaction policy does not let @{group.username} boost it"
+        )
+    if allowed == Permission.NEEDS_APPROVAL:
+        raise ForbiddenByAuthor(
+            f"{object_uri}: its author's interaction policy lets @{group.username} boost it "
+            "only with her approval, which Ayni does not ask for"
+        )
+
+
+async def _follows(session: AsyncSession, group: LocalActor, remote: RemoteActor) -> bool:
+    found = await session.scalar(
+        select(Follow.id).where(
+            Follow.local_actor_id == group.id,
+            Follow.remote_actor_id == remote.id,
+            Follow.direction == Direction.OUTBOUND,
+            Follow.state == FollowState.ACCEPTED,
+        )
+    )
+    return found is not None
 
 
 async def relay_item(

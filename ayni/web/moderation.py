@@ -54,6 +54,9 @@ NOT_ON_BOARD = N_(
     "That item is not on the network board: "
     "only items of groups this instance follows can be relayed."
 )
+BOOST_FORBIDDEN = N_(
+    "This post cannot be shared: its author's interaction policy does not let the group boost it."
+)
 NOT_RELAYED = N_(
     "This item cannot be relayed: it is from this instance, the group shared it already, "
     "or it is for its group's followers only."
@@ -270,6 +273,8 @@ async def decide_submission(request: Request) -> Response:
                     await group_moderation.reject_submission(session, group, submission_id)
             except LookupError:
                 raise HTTPException(404, NO_SUCH_SUBMISSION) from None
+            except relays.ForbiddenByAuthor:
+                raise FormRefused(BOOST_FORBIDDEN, field="submissions") from None
             except ValueError:  # decided already, or (approving) ours or shared already
                 raise FormRefused(
                     DECIDED_ALREADY if decision == "reject" else NOT_RELAYED, field="submissions"
@@ -380,6 +385,8 @@ async def relay(request: Request) -> Response:
                 raise FormRefused(NOT_ON_BOARD, field="relay", value=reference)
             try:
                 await relays.relay_item(session, runtime.uris, group, found)
+            except relays.ForbiddenByAuthor:
+                raise FormRefused(BOOST_FORBIDDEN, field="relay", value=reference) from None
             except relays.NotRelayed:
                 raise FormRefused(NOT_RELAYED, field="relay", value=reference) from None
             title = found.title

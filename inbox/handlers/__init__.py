@@ -17,6 +17,7 @@ from inbox.handlers.flag import on_flag
 from inbox.handlers.follow import on_follow
 from inbox.handlers.like import on_like
 from inbox.handlers.move import on_move
+from inbox.handlers.quote import on_quote_request
 from inbox.handlers.update import on_update
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[None]]
@@ -38,6 +39,7 @@ HANDLERS: dict[str, Handler] = {
     "Flag": on_flag,
     "Block": on_block,
     "Move": on_move,
+    "QuoteRequest": on_quote_request,
 }
 
 __all__ = ["HANDLERS", "Context", "Ignored", "dispatch"]

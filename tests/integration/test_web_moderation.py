@@ -425,6 +425,37 @@ async def test_a_moderator_removes_an_item_of_the_group(scene: Scene) -> None:
     assert item is not None and item.deleted_at is not None and deletes == 1
 
 
+async def test_relaying_a_post_its_author_forbids_boosting_says_why(scene: Scene) -> None:
+    # Given a board item whose GoToSocial policy lets nobody but its author boost it
+    forbidden = "https://other.example/items/ramp"
+    async with scene.instance.runtime.sessions() as session, session.begin():
+        session.add(
+            RemoteItem(
+                uri=forbidden,
+                remote_actor_id=scene.bob_id,
+                kind=Kind.ASK,
+                title="A wheelchair ramp",
+                status="open",
+                visibility="public",
+                document={
+                    "id": forbidden,
+                    "attributedTo": BOB,
+                    "interactionPolicy": {"canAnnounce": {"automaticApproval": [BOB]}},
+                },
+            )
+        )
+    async with browser(scene.instance, "mo") as mo:
+        token = await csrf(mo, "/groups/food/moderation")
+        response = await mo.post(
+            "/groups/food/moderation/relay", data={"csrf_token": token, "object": forbidden}
+        )
+
+    assert response.status_code == 400
+    assert "interaction policy does not let the group boost it" in response.text
+    async with scene.instance.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Relay)) == 0
+
+
 async def test_relaying_a_board_item_announces_it_once(scene: Scene) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
