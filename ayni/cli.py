@@ -13,7 +13,15 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni import __version__, cli_calls, cli_federation, cli_items, cli_moderation, eventloop
+from ayni import (
+    __version__,
+    cli_accounts,
+    cli_calls,
+    cli_federation,
+    cli_items,
+    cli_moderation,
+    eventloop,
+)
 from ayni import settings as settings_module
 from ayni.commands import (
     FAILURES,
@@ -147,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", required=True, help="read the password from stdin"
     )
     password.set_defaults(run=cmd_member_password)
+    cli_accounts.register_member(member)
 
     invite = commands.add_parser("invite", help="print a one-time invitation link to join a group")
     invite.add_argument("group")
