@@ -40,7 +40,11 @@ from models.uris import Uris
 
 
 class LastAdmin(ValueError):
-    """Leaving would leave a group (or the instance) with nobody to run it."""
+    """Leaving would leave groups (none named: the instance) with nobody to run them."""
+
+    def __init__(self, message: str, groups: list[str]) -> None:
+        super().__init__(message)
+        self.groups = groups
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,9 @@ async def check_may_leave(session: AsyncSession, member: LocalActor) -> None:
         )
         if not others:
             raise LastAdmin(
-                f"@{member.username} is the instance's only admin: make someone else an admin first"
+                f"@{member.username} is the instance's only admin: make someone else an admin "
+                "first",
+                [],
             )
     other = aliased(Membership)
     others_admin = (
@@ -244,7 +250,8 @@ async def check_may_leave(session: AsyncSession, member: LocalActor) -> None:
     if alone:
         groups = ", ".join(f"@{name}" for name in alone)
         raise LastAdmin(
-            f"@{member.username} is the last admin of {groups}: make someone else its admin first"
+            f"@{member.username} is the last admin of {groups}: make someone else its admin first",
+            alone,
         )
 
 

@@ -22,6 +22,8 @@ MINIMAL = {
     "group create": ["group", "create", "food", "--title", "Food"],
     "member add": ["member", "add", "rosa", "--group", "nope"],
     "member password": ["member", "password", "rosa", "--password-stdin"],
+    "member export": ["member", "export", "rosa"],
+    "member delete": ["member", "delete", "rosa"],
     "invite": ["invite", "nope"],
     "queue status": ["queue", "status"],
     "queue retry": ["queue", "retry", "example.invalid"],
