@@ -22,6 +22,7 @@ from models.queue import Activity
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
+from tests.web import PASSWORD, csrf, set_password, sign_in, signed_in_as
 
 A = "http://127.0.0.1:8101"
 NAME = "Rosalind Quillfeather"
@@ -239,3 +240,34 @@ async def test_a_members_only_item_is_removed_without_a_federated_delete(
     async with a.runtime.sessions() as session:
         assert await session.get(Item, mine.id) is None
     assert not any(vocab.id_of(r.get("object")) == mine.uri for r in peer.received)
+
+
+async def test_from_her_settings_page_she_downloads_her_data_and_deletes_her_account(
+    world: tuple[Instance, MastodonPeer],
+) -> None:
+    a, _ = world
+    await rosalind(a)
+    await set_password(a, "rosalind")
+    http = a.http
+    assert (await sign_in(http, "rosalind", PASSWORD)).status_code == 303
+    # Her page offers the download, which is an attachment nobody caches
+    assert "Download my data" in (await http.get("/my/account")).text
+    download = await http.get("/my/account/export")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert download.headers["cache-control"] == "no-store"
+    assert download.json()["profile"]["name"] == NAME
+    # A wrong confirmation deletes nothing
+    token = await csrf(http, "/my/account")
+    refused = await http.post(
+        "/my/account/delete", data={"csrf_token": token, "confirm_username": "ana"}
+    )
+    assert refused.status_code == 400 and "was not deleted" in refused.text
+    # Her username deletes the account, and signs her out
+    deleted = await http.post(
+        "/my/account/delete", data={"csrf_token": token, "confirm_username": "rosalind"}
+    )
+    assert deleted.status_code == 303
+    assert await signed_in_as(http) is None
+    assert (await http.get("/actors/rosalind")).status_code == 410
+    assert (await sign_in(http, "rosalind", PASSWORD)).status_code != 303
