@@ -75,10 +75,22 @@ async def _local_actor(request: Request) -> LocalActor | None:
     return actor
 
 
+def _gone(request: Request, actor: LocalActor) -> Response:
+    """A deleted member's actor, profile and collections (models.accounts): gone for good."""
+    runtime: Runtime = request.app.state.runtime
+    if wants_activity_json(request):
+        uri = runtime.uris.actor(actor.username)
+        tombstone = {"@context": vocab.AS_CONTEXT, "id": uri, "type": "Tombstone"}
+        return ActivityResponse(tombstone, status_code=410)
+    return Response("Gone", status_code=410)
+
+
 async def actor_document(request: Request) -> Response:
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)
+    if actor.type == ActorType.GONE:
+        return _gone(request, actor)
     runtime: Runtime = request.app.state.runtime
     values = actor_values(runtime, actor)
     if wants_activity_json(request):
@@ -100,6 +112,8 @@ async def profile_page(request: Request) -> Response:
     actor = await _local_actor(request)
     if actor is None:
         return Response("Not found", status_code=404)
+    if actor.type == ActorType.GONE:
+        return _gone(request, actor)
     runtime: Runtime = request.app.state.runtime
     if wants_activity_json(request):
         return RedirectResponse(runtime.uris.actor(actor.username), status_code=302)
@@ -145,6 +159,8 @@ async def _collection_owner(request: Request) -> LocalActor | Response:
     if isinstance(refusal := await require_signer(request), Response):
         return refusal
     actor = await _local_actor(request)
+    if actor is not None and actor.type == ActorType.GONE:
+        return _gone(request, actor)
     return Response("Not found", status_code=404) if actor is None else actor
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import (
     __version__,
+    cli_accounts,
     cli_calls,
     cli_federation,
     cli_items,
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", required=True, help="read the password from stdin"
     )
     password.set_defaults(run=cmd_member_password)
+    cli_accounts.register_member(member)
 
     invite = commands.add_parser("invite", help="print a one-time invitation link to join a group")
     invite.add_argument("group")

@@ -16,7 +16,7 @@ from ayni.commands import CommandError, find_group, find_member, transaction
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import items, posting
+from models import intake, items, posting
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
 from models.posting import Draft
@@ -58,6 +58,16 @@ def register(commands: Any) -> None:
             help="publish even though the text looks like a phone, e-mail or address",
         )
         parser.add_argument("--timezone", default="UTC")
+        parser.add_argument(
+            "--for",
+            dest="requester",
+            metavar="NAME",
+            help="post it on behalf of someone without an account (needs --as-group): her name "
+            "and --contact are sealed, for the group's moderators only, never published",
+        )
+        parser.add_argument(
+            "--contact", metavar="TEXT", help="with --for: how to reach her (sealed)"
+        )
         if kind == Kind.CALL:
             parser.add_argument("--starts", required=True, help="ISO date and time")
             parser.add_argument("--ends", help="ISO date and time")
@@ -192,9 +202,23 @@ async def _author(session: AsyncSession, group: LocalActor, args: argparse.Names
     return member
 
 
+def _requester(args: argparse.Namespace) -> intake.Requester | None:
+    if args.requester is None:
+        if args.contact is not None:
+            raise CommandError("--contact goes with --for NAME")
+        return None
+    if not args.as_group:
+        raise CommandError("--for needs --as-group: such an ask is posted as the group")
+    found = intake.requester(args.requester, args.contact)
+    if found is None:
+        raise CommandError("--for: name who it is for")
+    return found
+
+
 @transaction
 async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     kind: Kind = args.kind
+    requester = _requester(args)
     place = None
     if args.place:
         lat, lon = _point(args.point, "--point") if args.point else (None, None)
@@ -214,6 +238,7 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
         ends_at=_moment(getattr(args, "ends", None), args.timezone, "--ends"),
         meeting_point=getattr(args, "meeting_point", None),
         people_wanted=getattr(args, "people", None),
+        requester=requester,
     )
     if kind == Kind.CALL:
         if args.people < 1:

@@ -69,6 +69,8 @@ async def actor_inbox(request: Request) -> Response:
                 found = await actors.instance_actor(session)
         if found is None or (name and found.username != name):
             return PlainTextResponse("no such actor", status_code=404)
+        if found.type == ActorType.GONE:  # a deleted member's: nothing is kept for her now
+            return PlainTextResponse("gone", status_code=410)
         recipient = state.recipients[name] = found.id
     return await receive(request, recipient)
 

@@ -28,6 +28,8 @@ async def webfinger(request: Request) -> Response:
         actor = await actors.find_actor(session, name) if name else None
     if actor is None:
         return JSONResponse({"error": "no such actor"}, status_code=404, headers=CORS)
+    if actor.type == ActorType.GONE:
+        return JSONResponse({"error": "this account was deleted"}, status_code=410, headers=CORS)
     uris = runtime.uris
     is_instance = actor.type == ActorType.APPLICATION
     actor_uri = uris.instance_actor() if is_instance else uris.actor(actor.username)

@@ -22,6 +22,8 @@ class ActorType(enum.StrEnum):
     GROUP = "Group"
     PERSON = "Person"
     APPLICATION = "Application"
+    # A deleted member's handle and key, kept to sign the Deletes of her account (models.accounts)
+    GONE = "Tombstone"
 
 
 class Role(enum.StrEnum):

@@ -21,7 +21,7 @@ from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import escrow, items, messages
+from models import escrow, intake, items, messages
 from models.actors import ActorType, LocalActor, Role, role_in
 from models.base import utcnow
 from models.content import RemoteObject
@@ -75,6 +75,9 @@ class Draft:
     ally_relay: bool = True
     reveal_before: timedelta | None = None
     reveal_inline: bool = False
+    # Intake: who a moderator posts it for, sealed for the group's moderators (`models.intake`).
+    # None keeps what is stored. Such an item is always posted as the group.
+    requester: intake.Requester | None = None
 
     def __post_init__(self) -> None:
         if self.visibility not in ITEM_VISIBILITIES:
@@ -83,7 +86,7 @@ class Draft:
 
 def check_personal_data(draft: Draft, region: str | None = None) -> None:
     """`region` is the group's country, how phone numbers without a country code are read."""
-    # Not the meeting point: it is sealed, and exists to hold an exact place.
+    # Not the meeting point nor the requester: they are sealed, and exist to hold such things.
     check_texts([draft.title, draft.body_markdown, draft.place.name if draft.place else ""], region)
 
 
@@ -137,6 +140,21 @@ async def _seal(session: AsyncSession, seal: Seal | None, item: Item, draft: Dra
     )
 
 
+async def _check_intake(
+    session: AsyncSession, group: LocalActor, member: LocalActor, draft: Draft, seal: Seal | None
+) -> Draft:
+    """An ask on someone's behalf: a moderator's (or admin's), always as the group."""
+    if draft.requester is None:
+        return draft
+    if await role_in(session, group, member) not in (Role.MODERATOR, Role.ADMIN):
+        raise NotAllowed(
+            f"only moderators of @{group.username} post on behalf of someone without an account"
+        )
+    if seal is None:
+        raise escrow.NoSecretKey()
+    return replace(draft, as_group=True)
+
+
 async def create_item(
     session: AsyncSession,
     uris: Uris,
@@ -151,6 +169,7 @@ async def create_item(
         raise ValueError(f"{group.username!r} is not a group")
     if await role_in(session, group, author) is None:
         raise NotAllowed(f"@{author.username} is not a member of @{group.username}")
+    draft = await _check_intake(session, group, author, draft, seal)
     if len(draft.title) > MAX_TITLE:
         raise ValueError(f"a title has at most {MAX_TITLE} characters")
     if draft.visibility != Visibility.MEMBERS and not confirm:
@@ -167,6 +186,8 @@ async def create_item(
     session.add(item)
     await session.flush()
     await _seal(session, seal, item, draft)
+    if draft.requester is not None and seal is not None:
+        await intake.store(session, seal, item, draft.requester)
     if item.visibility != Visibility.MEMBERS:
         await _publish_create(session, uris, item, group, author, document)
     return item
@@ -283,6 +304,13 @@ async def edit_item(
     await may_change(session, item, by)
     if item.deleted_at is not None or item.status in CLOSED:
         raise ValueError("a closed or deleted item cannot be edited")
+    if draft.requester is not None:
+        group = await session.get(LocalActor, item.group_id)
+        assert group is not None
+        if by is not None:
+            draft = await _check_intake(session, group, by, draft, seal)
+        if not item.as_group:
+            raise ValueError("only an item posted as the group is posted on someone's behalf")
     if draft.kind != item.kind:
         raise ValueError("an item's kind cannot change")
     if draft.as_group != item.as_group or (
@@ -305,6 +333,10 @@ async def edit_item(
     if narrowed:
         await _narrow(session, item)
     await _seal(session, seal, item, draft)
+    if draft.requester is not None:
+        if seal is None:
+            raise escrow.NoSecretKey()
+        await intake.store(session, seal, item, draft.requester)
     await publish_update(session, uris, item)
     return item
 
@@ -378,7 +410,10 @@ async def delete_item(
     *,
     by: LocalActor | None = None,
     now: datetime | None = None,
+    also_to: list[str] | None = None,
 ) -> None:
+    """`also_to`: remote actors to tell besides the followers (a leaving member's own
+    followers, whose follows go with her account before the fan-out runs)."""
     await may_change(session, item, by)
     if item.deleted_at is not None:
         return
@@ -411,6 +446,7 @@ async def delete_item(
         delete,
         Visibility(item.visibility),
         followers=True,
+        to_actors=also_to,
         followers_of=[] if speaker is group else [group],
     )
 

@@ -15,6 +15,7 @@ from ayni.web.refusals import Problem
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import ITEM_VISIBILITIES, Visibility
+from models import intake
 from models.items import Item
 from models.posting import MAX_TITLE, Draft
 
@@ -36,6 +37,9 @@ FIELDS = (
     "people_wanted",
     "capacity",
     "visibility",
+    # Intake (moderators): who it is for, sealed, never published (models.intake).
+    "for_name",
+    "for_contact",
 )
 MAX_BODY = 5000
 MAX_SHORT = 200
@@ -91,6 +95,9 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         "visibility": item.visibility,
         "as_group": "yes" if item.as_group else "",
         "remove_meeting_point": "",
+        # Sealed too: the edit page fills them in for the group's moderators only.
+        "for_name": "",
+        "for_contact": "",
     }
 
 
@@ -211,6 +218,18 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
             values["quantity"], problems, N_("The quantity is a whole number from 1 up.")
         )
         needed_by = _moment(values["needed_by"], zone, problems, end_of_day=True)
+    requester = None
+    try:
+        requester = intake.requester(values.get("for_name"), values.get("for_contact"))
+    except ValueError:
+        problems.append(
+            Problem(
+                N_(
+                    "On behalf of someone: give her name (at most 200 characters) "
+                    "and, if you like, a contact (at most 500)."
+                )
+            )
+        )
     if problems or visibility is None:
         return None, problems
     return Draft(
@@ -219,7 +238,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         body_markdown=values["body"],
         category=values["category"] or "other",
         visibility=visibility,
-        as_group=values["as_group"] == "yes",
+        as_group=values["as_group"] == "yes" or requester is not None,
         quantity=quantity,
         place=place,
         needed_by=needed_by,
@@ -229,6 +248,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         meeting_point=meeting_point,
         people_wanted=people_wanted,
         capacity=capacity,
+        requester=requester,
     ), []
 
 

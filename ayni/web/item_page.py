@@ -26,7 +26,7 @@ from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
-from models import commitments, escrow, items, posting
+from models import commitments, escrow, intake, items, posting
 from models.actors import LocalActor, Role, role_in
 from models.calls import Channel, CommitmentState
 from models.content import RemoteObject, Tombstone
@@ -238,7 +238,15 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
     # the author's own view reads like everyone else's.
     moderates = manages and who is not None and who.id != item.author_id
     hidden_author = (
-        await session.get(LocalActor, item.author_id) if moderates and item.as_group else None
+        await session.get(LocalActor, item.author_id)
+        if moderates and item.as_group and item.author_id != item.group_id  # she left
+        else None
+    )
+    # Who an ask on someone's behalf is for: the group's moderators and admins, nobody else.
+    requester = (
+        await intake.read(session, runtime.seal, item)
+        if role in (Role.MODERATOR, Role.ADMIN)
+        else None
     )
     return {
         "item": item,
@@ -246,6 +254,7 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "group": group,
         "author": author,
         "hidden_author": hidden_author,
+        "requester": requester,
         "category": category,
         "kind_label": KIND_LABELS[Kind(item.kind)],
         "status_label": STATUS_LABELS[Status(item.status)],
@@ -293,7 +302,7 @@ async def show(request: Request) -> Response:
         await seen(session, page, page["viewer_member"])
     response = render(request, "item.html", page)
     response.headers["Vary"] = "Accept, Signature, Cookie"
-    if page["item"].visibility != Visibility.PUBLIC or page["meeting_point"]:
+    if page["item"].visibility != Visibility.PUBLIC or page["meeting_point"] or page["requester"]:
         response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -20,8 +20,8 @@ from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
-from models import escrow, items, posting
-from models.actors import LocalActor
+from models import escrow, intake, items, posting
+from models.actors import LocalActor, Role, role_in
 from models.items import Category, Item, ItemResponse
 from models.posting import NotAllowed, PersonalData
 from models.runtime import Runtime
@@ -108,6 +108,14 @@ async def changeable(request: Request, session: AsyncSession) -> tuple[Item, Loc
     return item, who
 
 
+async def may_intake(session: AsyncSession, item: Item, who: LocalActor) -> bool:
+    """Who an item posted as the group is for: its group's moderators and admins see and change
+    it, nobody else (not even its author, once she is no longer a moderator)."""
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    return item.as_group and await role_in(session, group, who) in (Role.MODERATOR, Role.ADMIN)
+
+
 async def _edit_page(
     request: Request,
     session: AsyncSession,
@@ -119,6 +127,7 @@ async def _edit_page(
     runtime: Runtime = request.app.state.runtime
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
+    who = await access.member(request, session)
     members_only = item.visibility == Visibility.MEMBERS
     response = render(
         request,
@@ -133,6 +142,7 @@ async def _edit_page(
             "visibilities": item_form.VISIBILITY_LABELS,
             "visibility_choices": ["members"] if members_only else ["public", "followers"],
             "has_meeting_point": await escrow.meeting_point_row(session, item) is not None,
+            "may_intake": await may_intake(session, item, who),
         },
         status_code,
     )
@@ -143,7 +153,7 @@ async def _edit_page(
 async def edit_form(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
-        item, _ = await changeable(request, session)
+        item, who = await changeable(request, session)
         if item.status in CLOSED:
             raise HTTPException(400, CLOSED_ALREADY)
         group = await session.get(LocalActor, item.group_id)
@@ -152,6 +162,10 @@ async def edit_form(request: Request) -> Response:
         values = item_form.values_of_item(item, category.slug, group.username)
         # Only the author and the group's moderators reach this page: they may see and change it.
         values["meeting_point"] = await escrow.meeting_point(session, runtime.seal, item) or ""
+        if await may_intake(session, item, who):
+            requester = await intake.read(session, runtime.seal, item)
+            values["for_name"] = requester.name if requester else ""
+            values["for_contact"] = requester.contact if requester else ""
         return await _edit_page(request, session, item, values, [])
 
 
@@ -183,6 +197,8 @@ async def edit(request: Request) -> Response:
                     or values["visibility"] == Visibility.MEMBERS
                 ):
                     values["visibility"] = item.visibility
+                if not await may_intake(session, item, who):
+                    values["for_name"] = values["for_contact"] = ""
                 draft, problems = item_form.draft_from(values, Kind(item.kind))
                 if draft is None:
                     raise FormRefused(*problems)

@@ -42,7 +42,10 @@ async def form_context(
     if chosen is not None:
         values["group"] = chosen.username
     categories = await items.categories(session, runtime.uris, chosen) if chosen else []
+    moderated = await access.groups_of(session, who, Role.MODERATOR)
     return {
+        # Asks on someone's behalf: for moderators (the server checks the chosen group's role).
+        "may_intake": bool(moderated),
         "groups": groups,
         "group": chosen,
         "categories": categories,

@@ -1,6 +1,7 @@
 """Every page's routes in one list, for the app: public pages, members', moderators', admins'."""
 
 from ayni.web import (
+    account,
     admin,
     admin_federation,
     board,
@@ -22,6 +23,7 @@ routes = [
     *invitations.routes,
     *posting.routes,
     *my_items.routes,
+    *account.routes,
     *item_page.routes,
     *call_links.routes,
     *board.routes,

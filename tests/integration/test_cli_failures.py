@@ -24,6 +24,8 @@ MINIMAL = {
     "retention run": ["retention", "run", "--dry-run"],
     "member add": ["member", "add", "rosa", "--group", "nope"],
     "member password": ["member", "password", "rosa", "--password-stdin"],
+    "member export": ["member", "export", "rosa"],
+    "member delete": ["member", "delete", "rosa"],
     "invite": ["invite", "nope"],
     "queue status": ["queue", "status"],
     "queue retry": ["queue", "retry", "example.invalid"],
