@@ -70,6 +70,10 @@ _CURRENCY_BEFORE = re.compile(r"[€$£]\s*$")
 _NUMBER_BEFORE = re.compile(r"\d[.,]$")
 _NUMBER_AFTER = re.compile(r"[.,]\d")
 
+# A group that has not said its country: a national number is read as each of these countries'
+# would write it ("ZZ" finds those with a country code), so "612 345 678" is still asked about.
+_UNKNOWN_REGION = ("ZZ", "ES", "MX", "AR", "CO", "CL", "PE", "US", "GB", "FR", "DE", "IT", "BR")
+
 # Anything with an @ inside and no spaces or brackets: email-validator says which are addresses.
 _EMAIL_CANDIDATE = re.compile(r"[^\s<>()\[\]{},;:\"'`@]+@[^\s<>()\[\]{},;:\"'`@]+")
 
@@ -104,7 +108,8 @@ def findings(text: str, region: str | None = None) -> list[Finding]:
     """Spans of `text` that look like a phone number, an e-mail or a street address, in order.
 
     `region` (ISO 3166 alpha-2, the group's country) is how numbers without a country code are
-    read; without it only numbers written with their country code (+34 …) are found."""
+    read; without it, as any of a few countries would write them (a spurious question is better
+    than a leaked number)."""
     if not isinstance(text, str) or not text:
         return []
     emails = _emails(text)
@@ -136,15 +141,18 @@ def _emails(text: str) -> list[Finding]:
 
 def _phones(text: str, region: str | None) -> list[Finding]:
     masked = _mask(text)
+    if not any(c.isdigit() for c in masked):
+        return []
     found = []
-    matcher = phonenumbers.PhoneNumberMatcher(
-        masked, (region or "ZZ").upper(), leniency=phonenumbers.Leniency.POSSIBLE
-    )
-    for match in matcher:
-        start, end = match.start, match.end
-        if _looks_like_phone(masked, start, end):
-            found.append(Finding(FindingKind.PHONE, start, end, text[start:end]))
-    return found
+    for each in [region.upper()] if region else _UNKNOWN_REGION:
+        matcher = phonenumbers.PhoneNumberMatcher(
+            masked, each, leniency=phonenumbers.Leniency.POSSIBLE
+        )
+        for match in matcher:
+            start, end = match.start, match.end
+            if _looks_like_phone(masked, start, end):
+                found.append(Finding(FindingKind.PHONE, start, end, text[start:end]))
+    return _without_overlaps(found)
 
 
 def _mask(text: str) -> str:

@@ -81,8 +81,9 @@ def test_contact_details_and_addresses_are_flagged(
     assert text[found[0].start : found[0].end] == flagged
 
 
-def test_without_a_region_only_numbers_with_their_country_code_are_found() -> None:
-    assert findings("ring 600 123 456") == []
+def test_without_a_region_national_numbers_of_several_countries_are_still_found() -> None:
+    for number in ("600 123 456", "0612 345 678", "(212) 555-0123", "07700 900123", "55 1234 5678"):
+        assert [f.text for f in findings(f"ring {number} now")] == [number]
     assert [f.text for f in findings("ring +34 600 123 456")] == ["+34 600 123 456"]
 
 
