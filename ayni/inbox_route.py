@@ -7,7 +7,7 @@ cause is the signer's key fetch, and never for a blocked domain.
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -37,7 +37,6 @@ class InboxState:
 
     runtime: Runtime
     batcher: Batcher
-    recipients: dict[str, int] = field(default_factory=dict)
 
 
 def inbox_state(request: Request) -> InboxState:
@@ -57,22 +56,21 @@ async def shared_inbox(request: Request) -> Response:
 
 
 async def actor_inbox(request: Request) -> Response:
+    # Looked up every time, not remembered: an account deleted by another process (the CLI)
+    # must answer 410 here at once, not take deliveries for a row that is gone.
     state = inbox_state(request)
     name = str(request.path_params.get("name", ""))
-    recipient = state.recipients.get(name)
-    if recipient is None:
-        async with state.runtime.sessions() as session:
-            if name:
-                actor = await actors.find_actor(session, name)
-                found = actor if actor is not None and actor.type != ActorType.APPLICATION else None
-            else:
-                found = await actors.instance_actor(session)
-        if found is None or (name and found.username != name):
-            return PlainTextResponse("no such actor", status_code=404)
-        if found.type == ActorType.GONE:  # a deleted member's: nothing is kept for her now
-            return PlainTextResponse("gone", status_code=410)
-        recipient = state.recipients[name] = found.id
-    return await receive(request, recipient)
+    async with state.runtime.sessions() as session:
+        if name:
+            actor = await actors.find_actor(session, name)
+            found = actor if actor is not None and actor.type != ActorType.APPLICATION else None
+        else:
+            found = await actors.instance_actor(session)
+    if found is None or (name and found.username != name):
+        return PlainTextResponse("no such actor", status_code=404)
+    if found.type == ActorType.GONE:  # a deleted member's: nothing is kept for her now
+        return PlainTextResponse("gone", status_code=410)
+    return await receive(request, found.id)
 
 
 async def receive(request: Request, recipient_id: int | None) -> Response:
