@@ -26,8 +26,9 @@ from federation import vocab
 from federation.visibility import Visibility
 from models import escrow, posting
 from models.actors import ActorKey, ActorType, LocalActor, Membership, RetiredName, Role
-from models.base import utcnow
+from models.base import upsert, utcnow
 from models.calls import Commitment, OutgoingJoin
+from models.content import Tombstone
 from models.escrow import Seal
 from models.follows import Direction, Follow, FollowState
 from models.items import Category, Item, ItemResponse, RemoteItem
@@ -324,6 +325,9 @@ async def delete_account(session: AsyncSession, uris: Uris, member: LocalActor) 
             )
         )
         await session.execute(delete(Item).where(Item.id.in_([item.id for item in own])))
+        for uri in item_uris:  # as retention leaves them: the uri answers 410
+            row = {"uri": uri, "actor_uri": uris.actor(username), "deleted_at": now}
+            await upsert(session, Tombstone, row, key="uri")
 
     actor_uri = uris.actor(username)
     goodbye = {

@@ -198,6 +198,7 @@ async def test_deleting_an_account_tells_her_followers_and_leaves_no_trace_of_he
     # And her actor and profile are gone for good; her handle cannot be taken again
     assert (await a.http.get(her_uri, headers={"Accept": vocab.ACTIVITY_JSON})).status_code == 410
     assert (await a.http.get("/@rosalind")).status_code == 410
+    assert (await a.http.get(own.uri, headers={"Accept": vocab.ACTIVITY_JSON})).status_code == 410
     # And her inbox, which took the follow before, takes nothing now
     note = peer.note("<p>Still there?</p>", to=[her_uri])
     assert (await peer.send(f"{her_uri}/inbox", note)).status_code == 410
