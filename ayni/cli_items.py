@@ -40,13 +40,17 @@ def register(commands: Any) -> None:
             "--category", default="other", help="a category slug of the group (default other)"
         )
         parser.add_argument(
-            "--as-group", action="store_true", help="post as the group: your name never goes out"
+            "--as-group",
+            action="store_true",
+            help="post as the group, no member's name going out (the default without --member)",
         )
         parser.add_argument(
             "--visibility", choices=[v.value for v in ITEM_VISIBILITIES], default="public"
         )
         parser.add_argument(
-            "--member", metavar="USERNAME", help="the author (required unless --as-group)"
+            "--member",
+            metavar="USERNAME",
+            help="post in this member's name (without it, the item is posted as the group)",
         )
         parser.add_argument(
             "--point", metavar="LAT,LON", help="blurred to --radius before it is stored"
@@ -182,8 +186,6 @@ def _moment(text: str | None, timezone: str, option: str) -> datetime | None:
 async def _author(session: AsyncSession, group: LocalActor, args: argparse.Namespace) -> LocalActor:
     if args.member:
         return await find_member(session, args.member)
-    if not args.as_group:
-        raise CommandError("say who posts it: --member USERNAME, or --as-group")
     # Posted as the group from an admin tool: the group's first admin (else the instance's) is
     # kept as its author, for the moderators.
     member = await session.scalar(
@@ -217,6 +219,8 @@ def _requester(args: argparse.Namespace) -> intake.Requester | None:
 
 @transaction
 async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    # The server's admin runs this: without --member, the safe default is the group's name.
+    args.as_group = args.as_group or not args.member
     kind: Kind = args.kind
     requester = _requester(args)
     place = None
@@ -316,6 +320,7 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
             "category": slug,
             "status": item.status,
             "visibility": item.visibility,
+            "as_group": item.as_group,
             "place": item.place_name,
             "latitude": item.latitude,
             "longitude": item.longitude,
@@ -335,6 +340,7 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
                 "category": (r.category_uri or "").rstrip("/").rsplit("/", 1)[-1] or None,
                 "status": r.status,
                 "visibility": r.visibility,
+                "as_group": None,
                 "place": r.place_name,
                 "latitude": r.latitude,
                 "longitude": r.longitude,

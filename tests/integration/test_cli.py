@@ -226,7 +226,6 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
                 "food",
                 "--title",
                 "Bread",
-                "--as-group",
                 "--quantity",
                 "3",
                 "--category",
@@ -268,6 +267,8 @@ async def test_ask_offer_call_items_and_close_from_the_command_line(
         ("call", "scheduled", "other"),
     ]
     assert listed[0]["latitude"] != 40.4168  # coarsened before it was stored
+    # Rosa's ask is hers; the offer, posted without --member, is the group's
+    assert [i["as_group"] for i in listed] == [False, True, True]
     ask_id = str(listed[0]["id"])
 
     wrong = run(["item", "close", ask_id, "--status", "cancelled"], cli_env)
