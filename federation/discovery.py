@@ -73,8 +73,9 @@ def parse_resource(resource: str, host: str | None = None) -> tuple[str, str]:
 
 
 def parse_handle(handle: str) -> tuple[str, str]:
-    """`@name@host`, `name@host` or `acct:name@host` as (name, host); host lowercased, the name
-    kept as written since the remote server decides whether its names are case-sensitive."""
+    """`@name@host`, `!community@host`, `name@host` or `acct:name@host` as (name, host); host
+    lowercased, the name kept as written since the remote server decides whether its names are
+    case-sensitive."""
     if not isinstance(handle, str):
         raise TypeError("handle must be a string")
     return _split_handle(handle.strip())
@@ -221,7 +222,7 @@ def nodeinfo_document(
 def _split_handle(text: str) -> tuple[str, str]:
     if text[:5].lower() == "acct:":
         text = text[5:]
-    elif text.startswith("@"):
+    elif text.startswith(("@", "!")):  # "!community@host": how Lemmy and Mbin write a community
         text = text[1:]
     name, at, host = text.partition("@")
     if not at or not name or not host:

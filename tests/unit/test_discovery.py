@@ -189,6 +189,7 @@ def test_parse_resource_does_not_backtrack_on_long_hostile_input() -> None:
         ("ana@social.example", ("ana", "social.example")),
         ("acct:ana@social.example", ("ana", "social.example")),
         ("@Ana.Lopez@social.example:8443", ("Ana.Lopez", "social.example:8443")),
+        ("!tenants@lemmy.example", ("tenants", "lemmy.example")),
     ],
 )
 def test_parse_handle_reads_every_handle_form(handle: str, expected: tuple[str, str]) -> None:
@@ -206,6 +207,8 @@ def test_parse_handle_reads_every_handle_form(handle: str, expected: tuple[str, 
         "@ana@x@y",
         "https://x.example/a",
         "@ana@social example",
+        "!!tenants@lemmy.example",
+        "!@tenants@lemmy.example",
     ],
 )
 def test_parse_handle_refuses_malformed_handles(handle: str) -> None:
