@@ -83,7 +83,8 @@ def unsubscribe_token(settings: Settings, member_id: int, address: str) -> str:
 
 
 def unsubscribe_url(settings: Settings, row: MemberEmail) -> str:
-    return f"{settings.base_url}/email/unsubscribe/{unsubscribe_token(settings, row.member_id, row.address)}"
+    token = unsubscribe_token(settings, row.member_id, row.address)
+    return f"{settings.base_url}/email/unsubscribe/{token}"
 
 
 async def address_of(session: AsyncSession, member: LocalActor) -> MemberEmail | None:
