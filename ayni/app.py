@@ -21,6 +21,7 @@ from inbox import worker as inbox_worker
 from models.runtime import Runtime
 from models.settings import Settings
 from outbox import expiry
+from outbox import mail as mail_worker
 from outbox import worker as outbox_worker
 
 log = logging.getLogger("ayni")
@@ -57,6 +58,7 @@ def create_app(
                 asyncio.create_task(inbox_worker.run(runtime, stop)),
                 asyncio.create_task(outbox_worker.run(runtime, stop)),
                 asyncio.create_task(expiry.run(runtime, stop)),
+                asyncio.create_task(mail_worker.run(runtime, stop)),
             ]
             if workers
             else []

@@ -19,6 +19,7 @@ from ayni import (
     cli_calls,
     cli_federation,
     cli_items,
+    cli_mail,
     cli_moderation,
     cli_retention,
     eventloop,
@@ -128,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         title="queue commands", metavar="COMMAND"
     )
     queue.add_parser(
-        "status", help="counts by state and the oldest due delivery per host"
+        "status", help="counts by state, the oldest due delivery per host, and the mail queue"
     ).set_defaults(run=cmd_queue_status)
     retry = queue.add_parser("retry", help="make a host's pending deliveries due now")
     retry.add_argument("host", help="host[:port], as `queue status` shows it")
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_calls.register(commands)
     cli_moderation.register(commands)
     cli_retention.register(commands)
+    cli_mail.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(
         title="member commands", metavar="COMMAND"
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     password.set_defaults(run=cmd_member_password)
     cli_accounts.register_member(member)
+    cli_mail.register_member(member)
 
     invite = commands.add_parser("invite", help="print a one-time invitation link to join a group")
     invite.add_argument("group")
@@ -318,6 +321,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
 
     from inbox import worker as inbox_worker
     from outbox import expiry
+    from outbox import mail as mail_worker
     from outbox import worker as outbox_worker
 
     eventloop.tune_gc()
@@ -326,7 +330,10 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     await asyncio.gather(
-        inbox_worker.run(runtime, stop), outbox_worker.run(runtime, stop), expiry.run(runtime, stop)
+        inbox_worker.run(runtime, stop),
+        outbox_worker.run(runtime, stop),
+        expiry.run(runtime, stop),
+        mail_worker.run(runtime, stop),
     )
 
 

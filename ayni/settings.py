@@ -75,6 +75,43 @@ def check_database_url(value: str) -> str:
     return value
 
 
+def check_smtp_url(value: str) -> str:
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018  a port that is not a number raises here
+    except ValueError:
+        raise SettingsError(
+            f"AYNI_SMTP_URL: the port of {_without_password(value)!r} is not a number"
+        ) from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingsError(
+            f"AYNI_SMTP_URL: {_without_password(value)!r} is not an SMTP URL such as "
+            "smtp://user:password@mail.example.org:587 or smtps://…:465"
+        )
+    return value
+
+
+def _without_password(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.password is None:
+        return value
+    return value.replace(f":{parts.password}@", ":***@", 1)
+
+
+def check_mail_from(value: str) -> str:
+    if not value:
+        return ""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as e:
+        raise SettingsError(f"AYNI_MAIL_FROM: {value!r} is not an e-mail address: {e}") from None
+    return value
+
+
 def config_path(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("AYNI_CONFIG", DEFAULT_CONFIG))
 
@@ -111,6 +148,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             "AYNI_AUTHORIZED_FETCH", values.get("AYNI_AUTHORIZED_FETCH", "false")
         ),
         log_ips=parse_bool("AYNI_LOG_IPS", values.get("AYNI_LOG_IPS", "false")),
+        smtp_url=check_smtp_url(values.get("AYNI_SMTP_URL", "").strip()),
+        mail_from=check_mail_from(values.get("AYNI_MAIL_FROM", "").strip()),
     )
 
 

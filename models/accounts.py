@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from federation import vocab
 from federation.visibility import Visibility
-from models import escrow, posting
+from models import escrow, mail, posting
 from models.actors import ActorKey, ActorType, LocalActor, Membership, RetiredName, Role
 from models.base import upsert, utcnow
 from models.calls import Commitment, OutgoingJoin
@@ -122,6 +122,7 @@ async def export(
                 .order_by(Commitment.id)
             )
         ],
+        "email": _email(await mail.address_of(session, member)),
         "sessions": [
             {"created_at": _when(row.created_at), "last_seen_at": _when(row.last_seen_at)}
             for row in await session.scalars(
@@ -270,6 +271,16 @@ async def _followers(session: AsyncSession, member: LocalActor) -> list[str]:
             .order_by(RemoteActor.id)
         )
     )
+
+
+def _email(row: mail.MemberEmail | None) -> dict[str, str | None] | None:
+    if row is None:
+        return None
+    return {
+        "address": row.address,
+        "confirmed_at": _when(row.confirmed_at),
+        "unsubscribed_at": _when(row.unsubscribed_at),
+    }
 
 
 async def delete_account(session: AsyncSession, uris: Uris, member: LocalActor) -> Deleted:

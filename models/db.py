@@ -25,6 +25,7 @@ from models import (  # noqa: F401  imported for that side effect, not used by n
     intake,
     invitations,
     items,
+    mail,
     member_sessions,
     moderation,
     notices,

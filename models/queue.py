@@ -174,7 +174,36 @@ class DomainBlock(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-Queue = type[Incoming] | type[Activity] | type[Delivery]
+class MailState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class MailMessage(Base):
+    """One e-mail message to one address, as built (`models.mail`): the worker in
+    `outbox/mail.py` sends it, and retries it while the SMTP server is out of reach."""
+
+    __tablename__ = "mail_queue"
+    __table_args__ = (Index("ix_mail_queue_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    # Message-ID, List-Unsubscribe…: fixed when queued, so a retry is the same message.
+    headers: Mapped[dict[str, str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+Queue = type[Incoming] | type[Activity] | type[Delivery] | type[MailMessage]
 Leased = Row[*tuple[Any, ...]]  # a claimed row: its id, the columns asked for, the order's
 
 

@@ -30,11 +30,19 @@ class Settings:
     # Seconds one fetch from another server may take, redirects included. Not read from the
     # environment: tests shorten it so that a server that never answers costs them a second.
     fetch_deadline: float = 30.0
+    # Outgoing e-mail: `smtp://user:pass@host:port` (STARTTLS whenever the server offers it) or
+    # `smtps://…` (TLS from the start), and the From address. Either empty: e-mail is off.
+    smtp_url: str = ""
+    mail_from: str = ""
 
     @property
     def host(self) -> str:
         """The host part of handles, `name@host`: includes a non-default port."""
         return urlsplit(self.base_url).netloc
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_url and self.mail_from)
 
     @property
     def is_sqlite(self) -> bool:

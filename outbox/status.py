@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.queue import Activity, Delivery, DeliveryState, Host
+from models.queue import Activity, Delivery, DeliveryState, Host, MailMessage
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class QueueStatus:
     deliveries: dict[str, int]
     oldest_due: list[tuple[str, datetime, int]]  # host, oldest pending row's due time, pending rows
     unavailable: list[str]
+    mail: dict[str, int]
+    mail_failed: list[tuple[int, str, str]]  # the latest failed messages: id, to, reason
 
     def lines(self) -> list[str]:
         out = [
@@ -34,6 +36,10 @@ class QueueStatus:
             ]
         if self.unavailable:
             out.append("unavailable hosts: " + ", ".join(self.unavailable))
+        out.append(
+            "mail: " + (", ".join(f"{k} {v}" for k, v in sorted(self.mail.items())) or "none")
+        )
+        out += [f"  failed mail {i} to {to}: {reason}" for i, to, reason in self.mail_failed]
         return out
 
 
@@ -61,11 +67,25 @@ async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
     unavailable = await session.scalars(
         select(Host.host).where(Host.unavailable_since.is_not(None)).order_by(Host.host)
     )
+    mail = {
+        str(k): n
+        for k, n in await session.execute(
+            select(MailMessage.state, func.count()).group_by(MailMessage.state)
+        )
+    }
+    failed = await session.execute(
+        select(MailMessage.id, MailMessage.to, MailMessage.last_error)
+        .where(MailMessage.state == "failed")
+        .order_by(MailMessage.id.desc())
+        .limit(10)
+    )
     return QueueStatus(
         {str(k): v for k, v in fanout.items()},
         {str(k): v for k, v in deliveries.items()},
         [(host, due, n) for host, due, n in rows],
         list(unavailable),
+        mail,
+        [(i, to, reason or "") for i, to, reason in failed],
     )
 
 

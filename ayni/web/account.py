@@ -1,5 +1,7 @@
-"""A member's own account (`/my/account`): what the instance holds about her, as a JSON
-download, and deleting the account for good (`models.accounts`), after typing her username."""
+"""A member's own account (`/my/account`): her e-mail address (`models.mail`), what the instance
+holds about her, as a JSON download, and deleting the account for good (`models.accounts`),
+after typing her username. Also the links e-mail messages carry: confirming an address, and
+unsubscribing, which works without signing in (RFC 8058's one-click POST has no session)."""
 
 import json
 
@@ -9,7 +11,7 @@ from starlette.routing import Route
 
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
-from models import accounts
+from models import accounts, mail
 from models.runtime import Runtime
 
 NOT_CONFIRMED = N_("Type your username to confirm: the account was not deleted.")
@@ -21,18 +23,35 @@ ONLY_ADMIN = N_(
     "You are this instance's only admin: make someone else an admin first. "
     "The account was not deleted."
 )
+EMAIL_SET = N_(
+    "A confirmation link was sent to %(address)s. Nothing else is sent to it until you open it."
+)
+EMAIL_INVALID = N_("That is not an e-mail address: nothing was changed.")
 DELETED = N_("Your account is deleted. Other servers were asked to forget it too.")
 
 
-async def _page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+async def _page(
+    request: Request,
+    error: str | None = None,
+    status_code: int = 200,
+    email_error: str | None = None,
+) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
         who = await access.member(request, session)
+        email = await mail.address_of(session, who)
     response = render(
         request,
         "account.html",
-        {"member": who, "error": error, "flash": flash.take(request)},
-        status_code,
+        {
+            "member": who,
+            "error": error,
+            "flash": flash.take(request),
+            "mail_enabled": runtime.settings.mail_enabled,
+            "email": email,
+            "email_error": email_error,
+        },
+        400 if email_error else status_code,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -78,6 +97,66 @@ async def delete(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+async def set_email(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    if not runtime.settings.mail_enabled:
+        return RedirectResponse("/my/account", status_code=303)
+    try:
+        address = mail.check_address(str(form.get("address", "")))
+    except mail.InvalidAddress:
+        return await _page(request, email_error=i18n.gettext(request, EMAIL_INVALID))
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        await mail.set_address(session, runtime.settings, who, address)
+    flash.flash(request, EMAIL_SET, address=address)
+    return RedirectResponse("/my/account", status_code=303)
+
+
+async def confirm_email(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        try:
+            row = await mail.confirm(session, request.path_params["token"])
+            state, address = "confirmed", row.address
+        except LookupError:
+            state, address = "unknown", ""
+    return _email_page(request, state, address, 200 if state == "confirmed" else 404)
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        row = await mail.by_unsubscribe_token(session, request.path_params["token"])
+    if row is None:
+        return _email_page(request, "unknown", "", 404)
+    state = "unsubscribed" if row.unsubscribed_at is not None else "unsubscribe"
+    return _email_page(request, state, row.address)
+
+
+async def unsubscribe(request: Request) -> Response:
+    """The one-click POST (RFC 8058) and the page's button: no session, no CSRF token (the
+    link's token is the proof), and nothing else can be done with it."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        done = await mail.unsubscribe(session, request.path_params["token"])
+    if not done:
+        return _email_page(request, "unknown", "", 404)
+    return _email_page(request, "unsubscribed", "")
+
+
+def _email_page(request: Request, state: str, address: str, status_code: int = 200) -> Response:
+    response = render(
+        request,
+        "email.html",
+        {"state": state, "address": address, "token": request.path_params["token"]},
+        status_code,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _refusal(request: Request, groups: list[str]) -> str:
     if not groups:
         return i18n.gettext(request, ONLY_ADMIN)
@@ -88,4 +167,8 @@ routes = [
     Route("/my/account", account_page, methods=["GET"]),
     Route("/my/account/export", export, methods=["GET"]),
     Route("/my/account/delete", delete, methods=["POST"]),
+    Route("/my/account/email", set_email, methods=["POST"]),
+    Route("/email/confirm/{token}", confirm_email, methods=["GET"]),
+    Route("/email/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
+    Route("/email/unsubscribe/{token}", unsubscribe, methods=["POST"]),
 ]

@@ -26,6 +26,8 @@ MINIMAL = {
     "member password": ["member", "password", "rosa", "--password-stdin"],
     "member export": ["member", "export", "rosa"],
     "member delete": ["member", "delete", "rosa"],
+    "member email": ["member", "email", "rosa", "rosa@example.org"],
+    "mail test": ["mail", "test", "rosa@example.org"],
     "invite": ["invite", "nope"],
     "queue status": ["queue", "status"],
     "queue retry": ["queue", "retry", "example.invalid"],

@@ -119,3 +119,30 @@ def test_client_addresses_stay_out_of_the_logs_unless_the_admin_asks(clean_envir
     assert settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_LOG_IPS": "true"}).log_ips
     with pytest.raises(settings.SettingsError, match="AYNI_LOG_IPS"):
         settings.load({"AYNI_BASE_URL": "https://a.org", "AYNI_LOG_IPS": "sometimes"})
+
+
+def test_mail_is_off_unless_both_settings_are_given(clean_environ: Path) -> None:
+    base = {"AYNI_BASE_URL": "https://aid.example.org"}
+    assert not settings.load(base).mail_enabled
+    assert not settings.load({**base, "AYNI_SMTP_URL": "smtp://mail.example.org"}).mail_enabled
+    loaded = settings.load(
+        {**base, "AYNI_SMTP_URL": "smtps://u:p@mail.example.org:465", "AYNI_MAIL_FROM": "a@b.org"}
+    )
+    assert loaded.mail_enabled and loaded.smtp_url == "smtps://u:p@mail.example.org:465"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AYNI_SMTP_URL", "http://mail.example.org"),
+        ("AYNI_SMTP_URL", "smtp://u:s3cret@mail.example.org:port"),
+        ("AYNI_SMTP_URL", "smtp://"),
+        ("AYNI_MAIL_FROM", "not an address"),
+    ],
+)
+def test_bad_mail_settings_are_refused_without_the_password(
+    clean_environ: Path, name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError, match=name) as refused:
+        settings.load({"AYNI_BASE_URL": "https://aid.example.org", name: value})
+    assert "s3cret" not in str(refused.value)
