@@ -28,7 +28,7 @@ from federation.visibility import Visibility
 from models import items
 from models.calls import CommitmentState
 from models.content import Tombstone
-from models.items import Item
+from models.items import POLL, Item
 from models.queue import Activity
 from models.runtime import Runtime
 
@@ -53,7 +53,7 @@ async def item_document(request: Request) -> Response:
 
 async def poll_document(request: Request) -> Response:
     """A call's poll as it stands now: Mastodon refetches it to show the current tallies."""
-    return await _serve(request, _poll, calls_only=True, suffix="/poll")
+    return await _serve(request, _poll, calls_only=True, suffix=POLL)
 
 
 async def attendees_document(request: Request) -> Response:

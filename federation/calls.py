@@ -11,6 +11,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
+from html import escape
 from typing import Any
 
 from federation.interaction_policy import POLICY_TERMS, published_policy
@@ -159,6 +160,7 @@ def question(
     """The group's poll accompanying a call: a reply to it, addressed like it, closing when the
     call starts. Its tallies are counts only, never who."""
     yes, no = poll_options(language)
+    content = f"<p>{escape(text(language, 'question', title=title, when=when), quote=False)}</p>"
     document: dict[str, Any] = {
         "@context": [AS_CONTEXT, copy.deepcopy(POLICY_TERMS)],
         "id": uri,
@@ -168,10 +170,8 @@ def question(
         "cc": cc,
         "inReplyTo": call_uri,
         "published": _iso(published),
-        "content": f"<p>{_escape(text(language, 'question', title=title, when=when))}</p>",
-        "contentMap": {
-            language: f"<p>{_escape(text(language, 'question', title=title, when=when))}</p>"
-        },
+        "content": content,
+        "contentMap": {language: content},
         "endTime": _iso(starts_at),
         "votersCount": coming + cannot,
         "oneOf": [
@@ -187,10 +187,6 @@ def question(
     if starts_at <= (updated or published):
         document["closed"] = _iso(starts_at)
     return document
-
-
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _iso(moment: datetime) -> str:

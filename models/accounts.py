@@ -31,7 +31,7 @@ from models.calls import Commitment, OutgoingJoin
 from models.content import Tombstone
 from models.escrow import Seal
 from models.follows import Direction, Follow, FollowState
-from models.items import Category, Item, ItemResponse, RemoteItem
+from models.items import POLL, Category, Item, ItemResponse, RemoteItem
 from models.member_sessions import MemberSession
 from models.notices import Notice
 from models.publish import publish
@@ -330,7 +330,7 @@ async def delete_account(session: AsyncSession, uris: Uris, member: LocalActor) 
             delete(Activity).where(
                 or_(
                     Activity.object_uri.in_(item_uris),
-                    Activity.object_uri.in_([uri + "/poll" for uri in item_uris]),
+                    Activity.object_uri.in_([uri + POLL for uri in item_uris]),
                 ),
                 Activity.type != "Delete",
             )

@@ -129,7 +129,7 @@ class Item(Base):
     @property
     def poll_uri(self) -> str:
         """A call's Question (its poll), served live at this uri."""
-        return self.uri + "/poll"
+        return self.uri + POLL
 
     @property
     def short_by(self) -> datetime | None:
@@ -140,6 +140,7 @@ class Item(Base):
 
 
 CALL_LEAD = timedelta(hours=2)
+POLL = "/poll"  # a call's poll is at its uri plus this
 
 
 class ItemResponse(Base):

@@ -366,9 +366,7 @@ def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
         visibility=Visibility(item.visibility),
         as_group=item.as_group,
         quantity=item.quantity,
-        place=Place(item.place_name, item.latitude, item.longitude, item.radius_m)
-        if item.place_name
-        else None,
+        place=item.place,
         needed_by=item.needed_by,
         starts_at=item.starts_at,
         ends_at=item.ends_at,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation import vocab
 from federation.visibility import Visibility
 from models.actors import LocalActor
-from models.items import Item
+from models.items import POLL, Item
 from models.publish import publish
 from models.remote import RemoteActor
 from models.runtime import Runtime
@@ -31,8 +31,8 @@ async def quoted_author(session: AsyncSession, uri: str) -> LocalActor | None:
     if item is not None:
         author_id = item.group_id if item.as_group else item.author_id
         return await session.get(LocalActor, author_id)
-    call = await session.scalar(select(Item).where(Item.uri == uri.removesuffix("/poll")))
-    if call is not None and uri.endswith("/poll"):
+    call = await session.scalar(select(Item).where(Item.uri == uri.removesuffix(POLL)))
+    if call is not None and uri.endswith(POLL):
         return await session.get(LocalActor, call.group_id)
     return None
 

@@ -13,13 +13,13 @@ from federation import calls, vocab
 from federation.itemterms import Kind
 from federation.sanitize import html_to_text
 from inbox.handlers.context import Context, Ignored
-from inbox.handlers.items import POLL, items_named
+from inbox.handlers.items import items_named
 from models import messages
 from models.actors import ActorType, LocalActor
 from models.calls import Channel
 from models.commitments import CallClosed, CallFull, Person, commit
 from models.content import RemoteObject
-from models.items import Item
+from models.items import POLL, Item
 from models.remote import RemoteActor
 
 _LINK = re.compile(r"https?://\S+")

@@ -12,11 +12,10 @@ from federation.errors import InvalidDocument
 from inbox.handlers.context import Context
 from models import items
 from models.content import RemoteObject, RemoteObjectKind
-from models.items import ResponseKind
+from models.items import POLL, ResponseKind
 from models.relays import auto_relay
 
 _MAX_LINKS = 20
-POLL = "/poll"  # models.items.Item.poll_uri
 
 
 def as_item(obj: dict[str, Any]) -> wire.RemoteItem | None:
