@@ -4,28 +4,24 @@ B records the answers and tells each member where to meet; a full call refuses; 
 group's request to relay a call is honoured only between groups that follow each other."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from federation.itemterms import Kind
-from federation.places import Place
-from models import actors, joins, messages, posting, remote_actors
+from models import actors, joins, messages, remote_actors
 from models.actors import LocalActor, Role
 from models.calls import Commitment, OutgoingJoin
 from models.following import follow
 from models.items import Item, RemoteItem
 from models.moderation import Relay
 from models.notices import Notice, NoticeKind
-from models.posting import Draft
+from tests.calls import post_call
 from tests.instances import Instance
 from tests.instances import settle as settle_instances
 from tests.integration.conftest import A, B, Net
 
 GROUP_A, GROUP_B = f"{A}/actors/food", f"{B}/actors/food"
-SECRET = "the back door of number 14"
 
 
 @dataclass
@@ -45,33 +41,7 @@ class World:
         await self.settle()
 
     async def call(self, **changes: Any) -> Item:
-        starts = datetime(2030, 12, 5, 9, 0, tzinfo=UTC)
-        draft = Draft(
-            Kind.CALL,
-            "Stop the eviction on Calle Mayor",
-            "Bring a thermos.",
-            "housing",
-            as_group=True,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=3),
-            people_wanted=20,
-            place=Place("Lavapiés"),
-            meeting_point=SECRET,
-            **changes,
-        )
-        async with self.a.runtime.sessions() as session, session.begin():
-            group = await actors.find_actor(session, "food")
-            ana = await actors.find_actor(session, "ana")
-            assert group is not None and ana is not None
-            item = await posting.create_item(
-                session,
-                self.a.runtime.uris,
-                group,
-                ana,
-                draft,
-                confirm=True,
-                seal=self.a.runtime.seal,
-            )
+        item = await post_call(self.a, **changes)
         await self.settle()
         return item
 

@@ -5,7 +5,6 @@ documents stay current; a block withdraws and takes the meeting point back."""
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -13,18 +12,17 @@ import pytest
 from sqlalchemy import select, update
 
 from federation import vocab
-from federation.itemterms import Kind, Status
-from federation.places import Place
+from federation.itemterms import Status
 from federation.visibility import Visibility
 from inbox.handlers import Context
-from models import actors, group_moderation, posting
+from models import actors, group_moderation
 from models.base import utcnow
 from models.calls import Commitment
 from models.content import RemoteObject
 from models.escrow import EscrowLink
 from models.items import Item, ItemResponse
-from models.posting import Draft
 from models.queue import Incoming
+from tests.calls import SECRET, post_call
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
 from tests.peers import MastodonPeer
@@ -33,7 +31,6 @@ BASE = "http://127.0.0.1:8101"
 GROUP = f"{BASE}/actors/food"
 INBOX = f"{BASE}/inbox"
 AS_JSON = {"Accept": "application/activity+json"}
-SECRET = "the back door of number 14"
 
 
 @dataclass
@@ -57,33 +54,7 @@ class World:
         return row.state, row.last_error
 
     async def call(self, **changes: Any) -> Item:
-        starts = datetime(2030, 12, 5, 9, 0, tzinfo=UTC)
-        draft = Draft(
-            Kind.CALL,
-            "Stop the eviction on Calle Mayor",
-            "Bring a thermos.",
-            "housing",
-            as_group=True,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=3),
-            people_wanted=20,
-            place=Place("Lavapiés"),
-            meeting_point=SECRET,
-            **changes,
-        )
-        async with self.instance.runtime.sessions() as session, session.begin():
-            group = await actors.find_actor(session, "food")
-            ana = await actors.find_actor(session, "ana")
-            assert group is not None and ana is not None
-            return await posting.create_item(
-                session,
-                self.instance.runtime.uris,
-                group,
-                ana,
-                draft,
-                confirm=True,
-                seal=self.instance.runtime.seal,
-            )
+        return await post_call(self.instance, **changes)
 
     async def commitments(self, item: Item) -> list[tuple[str, str, str]]:
         async with self.instance.runtime.sessions() as session:
