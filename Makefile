@@ -33,7 +33,7 @@ lint: $(BIN)/ayni
 	$(BIN)/mypy $(LINTED)
 
 # Extract the pages' strings and merge them into each catalogue (then translate the new entries).
-LOCALES := ayni/web/locales
+LOCALES := models/locales
 messages: $(BIN)/ayni
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --sort-by-file --project Ayni -o $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update --no-wrap -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages

@@ -50,6 +50,8 @@ class Instance(Base):
     # Shown on the home page; edited by admins on /admin/instance.
     name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Web Push's VAPID key (PEM), made on first use (`models.push`).
+    vapid_private_key: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

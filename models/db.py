@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 # Importing the table modules registers them on Base.metadata, which Alembic compares against.
 from models import (  # noqa: F401  imported for that side effect, not used by name
     actors,
+    alerts,
     calls,
     content,
     escrow,
@@ -29,6 +30,7 @@ from models import (  # noqa: F401  imported for that side effect, not used by n
     member_sessions,
     moderation,
     notices,
+    push,
     queue,
     remote,
 )

@@ -106,6 +106,8 @@ class Item(Base):
     capacity: Mapped[int | None] = mapped_column(Integer, default=None)
     # Calls: the last escalation step may ask allied groups to relay it.
     ally_relay: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Calls: members are told at once, even in their quiet hours, unless the poster says not.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Calls: the coming count last published, and when (Updates go out at most once a minute).
     count_sent: Mapped[int | None] = mapped_column(Integer, default=None)

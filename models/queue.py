@@ -203,7 +203,30 @@ class MailMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-Queue = type[Incoming] | type[Activity] | type[Delivery] | type[MailMessage]
+class PushMessage(Base):
+    """One Web Push message to one subscription (`models.push`): its payload before encryption,
+    sent and retried by the worker in `outbox/push.py`."""
+
+    __tablename__ = "push_queue"
+    __table_args__ = (Index("ix_push_queue_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("push_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # RFC 8030 Urgency: "high" for urgent calls, else "normal".
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+Queue = type[Incoming] | type[Activity] | type[Delivery] | type[MailMessage] | type[PushMessage]
 Leased = Row[*tuple[Any, ...]]  # a claimed row: its id, the columns asked for, the order's
 
 

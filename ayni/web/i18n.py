@@ -1,42 +1,15 @@
-"""Translations of the pages: Babel message catalogues, English (the source) and Spanish.
-
-The catalogues are `.po` files under `locales/`, compiled in memory when first used, so there is
-no build step and no compiled file to keep in sync. The language is the `ayni_lang` cookie (set by
-the links in the footer) or else the browser's Accept-Language.
-
-`make messages` extracts the strings of templates and Python (marked with `N_`) into
-`locales/messages.pot` and merges them into each catalogue.
+"""The language of a page: the `ayni_lang` cookie (set by the links in the footer) or else the
+browser's Accept-Language. The catalogues themselves are `models.texts`'.
 """
 
-import io
-from functools import cache
-
-from babel.messages import mofile, pofile
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
 from starlette.requests import Request
 
-from ayni.web import locales
+from models.texts import LANGUAGES, N_, SOURCE, translations
 
-SOURCE = "en"
-LANGUAGES = {"en": "English", "es": "Español"}
+__all__ = ["LANGUAGES", "N_", "SOURCE", "gettext", "language", "translations", "translator"]
+
 COOKIE = "ayni_lang"
-
-
-def N_(message: str) -> str:
-    return message
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    path = locales.directory / language / "LC_MESSAGES" / "messages.po"
-    if language == SOURCE or not path.exists():
-        return NullTranslations()
-    with path.open("rb") as po:
-        catalog = pofile.read_po(po, locale=language)
-    compiled = io.BytesIO()
-    mofile.write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return Translations(compiled)
 
 
 def _accepted(header: str) -> list[str]:

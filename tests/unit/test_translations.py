@@ -7,7 +7,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from ayni.web import i18n, locales
+from ayni.web import i18n
+from models import locales
 from models.items import DEFAULT_CATEGORIES
 
 ROOT = Path(__file__).parents[2]
@@ -15,7 +16,11 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
 def extracted() -> set[str]:
-    methods = [("ayni/**.py", "python"), ("ayni/web/templates/**.html", "jinja2")]
+    methods = [
+        ("ayni/**.py", "python"),
+        ("models/**.py", "python"),
+        ("ayni/web/templates/**.html", "jinja2"),
+    ]
     options = {"ayni/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
     messages = extract_from_dir(ROOT, methods, options_map=options, keywords=keywords)
