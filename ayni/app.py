@@ -20,6 +20,7 @@ from federation.sender import Connector, network
 from inbox import worker as inbox_worker
 from models.runtime import Runtime
 from models.settings import Settings
+from outbox import alerts as alerts_worker
 from outbox import expiry
 from outbox import mail as mail_worker
 from outbox import worker as outbox_worker
@@ -59,6 +60,7 @@ def create_app(
                 asyncio.create_task(outbox_worker.run(runtime, stop)),
                 asyncio.create_task(expiry.run(runtime, stop)),
                 asyncio.create_task(mail_worker.run(runtime, stop)),
+                asyncio.create_task(alerts_worker.run(runtime, stop)),
             ]
             if workers
             else []

@@ -320,6 +320,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     import signal
 
     from inbox import worker as inbox_worker
+    from outbox import alerts as alerts_worker
     from outbox import expiry
     from outbox import mail as mail_worker
     from outbox import worker as outbox_worker
@@ -334,6 +335,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
         outbox_worker.run(runtime, stop),
         expiry.run(runtime, stop),
         mail_worker.run(runtime, stop),
+        alerts_worker.run(runtime, stop),
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation import calls, itemtext
 from federation.itemterms import Kind, Status
 from federation.visibility import Visibility
-from models import escrow, messages
+from models import alerts, escrow, messages
 from models.actors import LocalActor
 from models.base import utcnow
 from models.calls import Channel, Commitment, CommitmentState
@@ -103,6 +103,7 @@ async def commit(
     elif was_coming:
         await escrow.revoke(session, runtime.uris, item, row, now=now)
     await publish_count(session, runtime, item, now=now)
+    await alerts.response(session, item, person.member_id)
     return row, True
 
 

@@ -28,8 +28,9 @@ from sqlalchemy.orm import aliased
 from federation import calls, itemtext, vocab
 from federation.itemterms import Kind, Status
 from federation.visibility import Visibility
-from models import commitments, items, messages, notices
+from models import alerts, commitments, items, messages, notices
 from models.actors import LocalActor, Membership
+from models.alerts import AlertKind
 from models.calls import Commitment, CommitmentState, Escalation
 from models.follows import Direction, Follow, FollowState
 from models.items import CALL_LEAD, Item
@@ -142,6 +143,9 @@ async def _notify_members(
     if dry_run:
         return f"would notify {_members(len(members))} of @{group.username} in the app"
     sent = await notices.notify(session, members, NoticeKind.CALL_SHORT, item_id=item.id, now=now)
+    await alerts.record(
+        session, AlertKind.CALL_SHORT, members, item_id=item.id, group_id=group.id, now=now
+    )
     return f"notified {_members(sent)} of @{group.username} in the app"
 
 

@@ -6,12 +6,20 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models import alerts
 from models.actors import LocalActor
+from models.alerts import AlertKind
 from models.base import upsert, utcnow
-from models.content import RemoteObject, Tombstone
+from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow, FollowState
 from models.items import RemoteItem
 from models.remote import RemoteActor
+
+# What its moderators are told of when it arrives.
+MODERATORS_TOLD: dict[str, AlertKind] = {
+    RemoteObjectKind.SUBMISSION: AlertKind.SUBMISSION,
+    RemoteObjectKind.REPORT: AlertKind.REPORT,
+}
 
 
 async def inbound_follow(
@@ -39,9 +47,12 @@ async def request_follow(
         session.add(follow)
     follow.activity_uri = activity_uri
     if follow.state != FollowState.ACCEPTED:
+        was = follow.state
         follow.state = (
             FollowState.PENDING if local.manually_approves_followers else FollowState.ACCEPTED
         )
+        if follow.state == FollowState.PENDING and was != FollowState.PENDING:
+            await alerts.for_moderators(session, local, AlertKind.FOLLOW_REQUEST)
     follow.updated_at = utcnow()
     await session.flush()
     return follow
@@ -188,7 +199,13 @@ async def store_object(
     }
     # Another worker may be storing the same object (a reply delivered to two inboxes).
     row_id = await upsert(session, RemoteObject, row, key="uri")
-    return None if row_id is None else await session.get_one(RemoteObject, row_id)
+    if row_id is None:
+        return None
+    told = MODERATORS_TOLD.get(kind)
+    if told is not None and local_actor_id is not None:
+        local = await session.get_one(LocalActor, local_actor_id)
+        await alerts.for_moderators(session, local, told)
+    return await session.get_one(RemoteObject, row_id)
 
 
 async def delete_object(session: AsyncSession, uri: str, actor_uri: str) -> bool:

@@ -29,6 +29,7 @@ from models.actors import LocalActor
 from models.base import Base, UTCDateTime, hash_token, utcnow
 from models.queue import MailMessage
 from models.settings import Settings
+from models.texts import N_, translations
 
 
 class InvalidAddress(ValueError):
@@ -109,17 +110,20 @@ async def set_address(
     row.token_hash = hash_token(token)
     row.unsubscribe_hash = hash_token(unsubscribe_token(settings, member.id, address))
     link = f"{settings.base_url}/email/confirm/{token}"
+    gettext = translations(member.language).gettext
     await enqueue(
         session,
         settings,
         to=address,
-        subject="Confirm your e-mail address",
+        subject=gettext(N_("Confirm your e-mail address")),
         paragraphs=[
-            f"Someone, probably you, gave this address to @{member.username} on {settings.host}.",
-            "Open this link to confirm it; until then nothing else is sent to it:",
+            gettext(N_("Someone, probably you, gave this address to @%(name)s on %(host)s."))
+            % {"name": member.username, "host": settings.host},
+            gettext(N_("Open this link to confirm it; until then nothing else is sent to it:")),
             Link(link),
-            "If it was not you, ignore this message: nothing more will come.",
+            gettext(N_("If it was not you, ignore this message: nothing more will come.")),
         ],
+        lang=member.language,
     )
     await session.flush()
     return row
@@ -201,20 +205,23 @@ async def enqueue(
     paragraphs: list[Paragraph],
     unsubscribe: str | None = None,
     lang: str = "en",
+    not_before: datetime | None = None,
 ) -> MailMessage | None:
     """Queue one message in the caller's transaction; None (and nothing queued) while e-mail is
     off. `unsubscribe` (a notification's: `unsubscribe_url`) adds the RFC 8058 headers and a
-    visible link at the end."""
+    visible link at the end; `not_before` holds it back (the end of her quiet hours)."""
     if not settings.mail_enabled:
         return None
     if unsubscribe is not None:
-        paragraphs = [*paragraphs, "To stop these messages, open:", Link(unsubscribe)]
+        stop = translations(lang).gettext(N_("To stop these messages, open:"))
+        paragraphs = [*paragraphs, stop, Link(unsubscribe)]
     row = MailMessage(
         to=to,
         subject=subject,
         text_body=text_body(paragraphs),
         html_body=html_body(paragraphs, lang),
         headers=headers(settings, unsubscribe),
+        next_attempt_at=not_before or utcnow(),
     )
     session.add(row)
     return row
@@ -227,6 +234,7 @@ async def notify(
     subject: str,
     paragraphs: list[Paragraph],
     lang: str = "en",
+    not_before: datetime | None = None,
 ) -> MailMessage | None:
     """Queue a notification to her address, if it is confirmed and she has not unsubscribed."""
     row = await address_of(session, member)
@@ -240,6 +248,7 @@ async def notify(
         paragraphs=paragraphs,
         unsubscribe=unsubscribe_url(settings, row),
         lang=lang,
+        not_before=not_before,
     )
 
 

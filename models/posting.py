@@ -21,7 +21,7 @@ from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import escrow, intake, items, messages
+from models import alerts, escrow, intake, items, messages
 from models.actors import ActorType, LocalActor, Role, role_in
 from models.base import utcnow
 from models.content import RemoteObject
@@ -190,6 +190,7 @@ async def create_item(
         await intake.store(session, seal, item, draft.requester)
     if item.visibility != Visibility.MEMBERS:
         await _publish_create(session, uris, item, group, author, document)
+    await alerts.new_call(session, item)
     return item
 
 
@@ -477,6 +478,7 @@ async def respond(
     response = ItemResponse(item_id=item.id, kind=kind, member_id=member.id)
     session.add(response)
     await session.flush()
+    await alerts.response(session, item, member.id)
     return response
 
 

@@ -226,7 +226,39 @@ class PushMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-Queue = type[Incoming] | type[Activity] | type[Delivery] | type[MailMessage] | type[PushMessage]
+class Alert(Base):
+    """Something to tell one member outside the site (`models.alerts`), recorded in the
+    transaction that made it happen; the worker in `outbox/alerts.py` turns it into her e-mail
+    and push messages, by her switches and in her language, then deletes it."""
+
+    __tablename__ = "alert_queue"
+    __table_args__ = (Index("ix_alert_queue_due", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), default=None
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), default=None
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+Queue = (
+    type[Incoming]
+    | type[Activity]
+    | type[Delivery]
+    | type[MailMessage]
+    | type[PushMessage]
+    | type[Alert]
+)
 Leased = Row[*tuple[Any, ...]]  # a claimed row: its id, the columns asked for, the order's
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import commitments, escalation, retention
+from models import alerts, commitments, escalation, retention
 from models.base import utcnow
 from models.posting import expire_due
 from models.runtime import Runtime
@@ -26,6 +26,10 @@ async def _forget(session: AsyncSession, runtime: Runtime, now: datetime) -> int
     return len(await retention.forget_due(session, runtime, now))
 
 
+async def _digests(session: AsyncSession, runtime: Runtime, now: datetime) -> int:
+    return await alerts.digests_due(session, runtime.settings, now)
+
+
 async def _expire(session: AsyncSession, runtime: Runtime, now: datetime) -> int:
     return await expire_due(session, runtime.uris, now)
 
@@ -37,6 +41,7 @@ TASKS: dict[str, Task] = {
     "counts published": commitments.counts_due,
     "links revealed": commitments.reveal_due,
     "forgotten (retention)": _forget,
+    "digests sent": _digests,
 }
 
 

@@ -10,7 +10,7 @@ from federation import items as wire
 from federation import vocab
 from federation.errors import InvalidDocument
 from inbox.handlers.context import Context
-from models import items
+from models import alerts, items
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import POLL, ResponseKind
 from models.relays import auto_relay
@@ -51,7 +51,9 @@ async def on_stored(
         kind = (
             ResponseKind.REPLY if stored.kind == RemoteObjectKind.RESPONSE else ResponseKind.MESSAGE
         )
-        await items.link_response(session, items_named(ctx, obj), stored.id, kind)
+        item = await items.link_response(session, items_named(ctx, obj), stored.id, kind)
+        if item is not None:
+            await alerts.response(session, item)
     elif stored.kind == RemoteObjectKind.CONTENT:
         value = as_item(obj)
         if value is not None:

@@ -42,6 +42,36 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_alert_settings")),
     )
     op.create_table(
+        "alert_queue",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=True),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["local_actors.id"],
+            name=op.f("fk_alert_queue_member_id_local_actors"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["items.id"], name=op.f("fk_alert_queue_item_id_items"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["local_actors.id"],
+            name=op.f("fk_alert_queue_group_id_local_actors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_queue")),
+    )
+    op.create_index("ix_alert_queue_due", "alert_queue", ["next_attempt_at"], unique=False)
+    op.create_index(op.f("ix_alert_queue_member_id"), "alert_queue", ["member_id"], unique=False)
+    op.create_table(
         "push_subscriptions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
@@ -94,6 +124,9 @@ def downgrade() -> None:
     op.drop_table("push_queue")
     op.drop_index(op.f("ix_push_subscriptions_member_id"), table_name="push_subscriptions")
     op.drop_table("push_subscriptions")
+    op.drop_index(op.f("ix_alert_queue_member_id"), table_name="alert_queue")
+    op.drop_index("ix_alert_queue_due", table_name="alert_queue")
+    op.drop_table("alert_queue")
     op.drop_table("alert_settings")
     with op.batch_alter_table("instance") as batch_op:
         batch_op.drop_column("vapid_private_key")
