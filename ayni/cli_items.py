@@ -109,6 +109,12 @@ def register(commands: Any) -> None:
                 action="store_false",
                 help="never ask allied groups to relay it when it is short",
             )
+            parser.add_argument(
+                "--not-urgent",
+                dest="urgent",
+                action="store_false",
+                help="members hear of it in their digest, not at once (calls are urgent)",
+            )
         else:
             parser.add_argument(
                 "--place", help="a place name people recognise, never a street address"
@@ -251,6 +257,7 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
             draft,
             capacity=args.capacity,
             ally_relay=args.ally_relay,
+            urgent=args.urgent,
             reveal_inline=args.reveal_inline,
             reveal_before=cli_calls.duration(args.reveal_before) if args.reveal_before else None,
         )

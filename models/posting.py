@@ -73,6 +73,8 @@ class Draft:
     people_wanted: int | None = None
     capacity: int | None = None
     ally_relay: bool = True
+    # Calls: members are told at once, even in their quiet hours (`models.alerts`).
+    urgent: bool = True
     reveal_before: timedelta | None = None
     reveal_inline: bool = False
     # Intake: who a moderator posts it for, sealed for the group's moderators (`models.intake`).
@@ -110,6 +112,7 @@ def _apply(item: Item, draft: Draft, category_id: int) -> None:
         draft.capacity,
         draft.ally_relay,
     )
+    item.urgent = draft.urgent
 
 
 def _check_call(draft: Draft) -> None:
@@ -375,6 +378,7 @@ def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
         people_wanted=item.people_wanted,
         capacity=item.capacity,
         ally_relay=item.ally_relay,
+        urgent=item.urgent,
     )
     return replace(draft, **changes)
 

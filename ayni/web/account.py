@@ -5,13 +5,14 @@ unsubscribing, which works without signing in (RFC 8058's one-click POST has no 
 
 import json
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
-from models import accounts, mail
+from models import accounts, alerts, mail
 from models.runtime import Runtime
 
 NOT_CONFIRMED = N_("Type your username to confirm: the account was not deleted.")
@@ -27,6 +28,10 @@ EMAIL_SET = N_(
     "A confirmation link was sent to %(address)s. Nothing else is sent to it until you open it."
 )
 EMAIL_INVALID = N_("That is not an e-mail address: nothing was changed.")
+ALERTS_SAVED = N_("Your notification settings are saved.")
+QUIET_BOTH = N_("Give both times of your quiet hours, or neither.")
+QUIET_TIME = N_("Give times like 22:00.")
+NO_ZONE = N_("Not a time zone we know: give one like Europe/Madrid or America/Lima.")
 DELETED = N_("Your account is deleted. Other servers were asked to forget it too.")
 
 
@@ -35,11 +40,14 @@ async def _page(
     error: str | None = None,
     status_code: int = 200,
     email_error: str | None = None,
+    alert_errors: dict[str, str] | None = None,
+    switches: alerts.AlertSettings | None = None,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
         who = await access.member(request, session)
         email = await mail.address_of(session, who)
+        switches = switches or await alerts.settings_of(session, who.id)
     response = render(
         request,
         "account.html",
@@ -50,8 +58,11 @@ async def _page(
             "mail_enabled": runtime.settings.mail_enabled,
             "email": email,
             "email_error": email_error,
+            "alerts": switches,
+            "alert_errors": alert_errors or {},
+            "languages": i18n.LANGUAGES,
         },
-        400 if email_error else status_code,
+        400 if email_error or alert_errors else status_code,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -113,6 +124,60 @@ async def set_email(request: Request) -> Response:
     return RedirectResponse("/my/account", status_code=303)
 
 
+def _minutes(text: str) -> int | None:
+    """`HH:MM` (a time input's value) as minutes after midnight; None for an empty field."""
+    if not text:
+        return None
+    hours, _, minutes = text.partition(":")
+    minutes = minutes[:2]  # "22:00:00" from some browsers
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError(text)
+    return int(hours) * 60 + int(minutes)
+
+
+def _read_switches(
+    form: FormData, member_id: int
+) -> tuple[alerts.AlertSettings, str, dict[str, str]]:
+    """Her switches, language and the errors by field, as the form gives them."""
+    errors: dict[str, str] = {}
+    switches = alerts.defaults(member_id)
+    switches.urgent_calls = form.get("urgent_calls") == "on"
+    switches.moderation = form.get("moderation") == "on"
+    responses, digest = str(form.get("responses", "")), str(form.get("digest", ""))
+    if responses in {str(choice) for choice in alerts.Responses}:
+        switches.responses = responses
+    if digest in {str(choice) for choice in alerts.Digest}:
+        switches.digest = digest
+    try:
+        switches.quiet_from = _minutes(str(form.get("quiet_from", "")).strip())
+        switches.quiet_until = _minutes(str(form.get("quiet_until", "")).strip())
+        if (switches.quiet_from is None) != (switches.quiet_until is None):
+            errors["quiet_until"] = QUIET_BOTH
+    except ValueError:
+        errors["quiet_until"] = QUIET_TIME
+    switches.timezone = str(form.get("timezone", "")).strip()[:64] or "UTC"
+    if alerts.zone(switches.timezone).key != switches.timezone:
+        errors["timezone"] = NO_ZONE
+    language = str(form.get("language", ""))
+    return switches, language if language in i18n.LANGUAGES else i18n.SOURCE, errors
+
+
+async def set_alerts(request: Request) -> Response:
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        switches, language, errors = _read_switches(form, who.id)
+        if not errors:
+            await alerts.save(session, switches)
+            who.language = language
+    if errors:
+        shown = {field: i18n.gettext(request, message) for field, message in errors.items()}
+        return await _page(request, alert_errors=shown, switches=switches)
+    flash.flash(request, ALERTS_SAVED)
+    return RedirectResponse("/my/account#alerts-heading", status_code=303)
+
+
 async def confirm_email(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
@@ -168,6 +233,7 @@ routes = [
     Route("/my/account/export", export, methods=["GET"]),
     Route("/my/account/delete", delete, methods=["POST"]),
     Route("/my/account/email", set_email, methods=["POST"]),
+    Route("/my/account/alerts", set_alerts, methods=["POST"]),
     Route("/email/confirm/{token}", confirm_email, methods=["GET"]),
     Route("/email/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
     Route("/email/unsubscribe/{token}", unsubscribe, methods=["POST"]),

@@ -36,6 +36,7 @@ FIELDS = (
     "meeting_point",
     "people_wanted",
     "capacity",
+    "not_urgent",
     "visibility",
     # Intake (moderators): who it is for, sealed, never published (models.intake).
     "for_name",
@@ -92,6 +93,7 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         "meeting_point": "",
         "people_wanted": number(item.people_wanted),
         "capacity": number(item.capacity),
+        "not_urgent": "" if item.urgent else "yes",
         "visibility": item.visibility,
         "as_group": "yes" if item.as_group else "",
         "remove_meeting_point": "",
@@ -248,6 +250,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         meeting_point=meeting_point,
         people_wanted=people_wanted,
         capacity=capacity,
+        urgent=values.get("not_urgent") != "yes",
         requester=requester,
     ), []
 
