@@ -19,7 +19,7 @@ from ayni.web.i18n import N_
 from models import actors
 from models.actors import ActorType, Instance, LocalActor, Role
 from models.base import utcnow
-from models.queue import Delivery, DeliveryState, DomainBlock, Host
+from models.queue import Delivery, DeliveryState, DomainBlock, Host, MailState
 from models.runtime import Runtime
 from outbox import status
 
@@ -329,6 +329,13 @@ STATE_LABELS = {
 }
 
 
+MAIL_LABELS = (
+    (MailState.PENDING, N_("Pending")),
+    (MailState.SENT, N_("Sent")),
+    (MailState.FAILED, N_("Failed")),
+)
+
+
 async def _queue_page(
     request: Request, session: AsyncSession, host: str, error: str | None, status_code: int = 200
 ) -> Response:
@@ -347,6 +354,8 @@ async def _queue_page(
         {
             "queue": queue,
             "deliveries": deliveries,
+            "mail": [(str(label), queue.mail.get(str(state), 0)) for state, label in MAIL_LABELS],
+            "mail_enabled": runtime_of(request).settings.mail_enabled,
             "unavailable": unavailable,
             "host": host,
             "error": error,

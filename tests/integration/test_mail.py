@@ -222,6 +222,16 @@ async def test_a_permanent_refusal_is_recorded_as_failed_with_the_reason(
             [row] = await queued(instance)
             assert row.state == MailState.FAILED
             assert row.last_error == "550 5.1.1 No such mailbox"
+            # and the admin's queue page shows it, with the reason
+            await set_password(instance)
+            async with instance.runtime.sessions() as session, session.begin():
+                ana = await actors.find_actor(session, "ana")
+                assert ana is not None
+                ana.is_admin = True
+            await sign_in(instance.http, "ana", PASSWORD)
+            text = (await instance.http.get("/admin/queue")).text
+            assert "ana@example.org: <code>550 5.1.1 No such mailbox</code>" in text
+            assert "<tr><td>Failed</td><td>1</td></tr>" in text.split('id="mail-heading"')[1]
 
 
 async def test_a_temporary_refusal_is_tried_again(database_url: str) -> None:
