@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, calls, nav, render, security
+from ayni.web import access, calls, i18n, nav, render, security, times
 from ayni.web.i18n import N_
+from models import alerts
 from models.actors import LocalActor
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
@@ -194,11 +195,13 @@ async def notifications_page(request: Request) -> Response:
             reverse=True,
         )[:LIMIT]
         count = await nav.unread(session, member)
+        zone = (await alerts.settings_of(session, member.id)).zone
+    now, language = utcnow(), i18n.language(request)
     return render(
         request,
         "notifications.html",
         {
-            "notifications": listed,
+            "notifications": [(n, times.shown(n.at, now, zone, language)) for n in listed],
             "unread": count,
             "labels": {str(k): v for k, v in RESPONSE_LABELS.items()},
         },

@@ -2,14 +2,16 @@
 first; marking them seen."""
 
 import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from federation.itemterms import Kind
-from models import actors, items, posting
+from models import actors, alerts, items, posting
 from models.actors import LocalActor, Role
 from models.content import RemoteObject, RemoteObjectKind
-from models.items import ResponseKind
+from models.items import ItemResponse, ResponseKind
 from models.posting import Draft
 from models.remote import RemoteActor
 from tests.instances import Instance
@@ -170,3 +172,27 @@ async def test_only_instance_admins_get_the_admin_link(instance: Instance) -> No
 
     assert nav_link(member_page, "/admin") is None
     assert nav_link(admin_page, "/admin") == "Instance administration"
+
+
+async def test_times_are_relative_with_the_local_time_in_her_zone(instance: Instance) -> None:
+    await _story(instance)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    async with instance.runtime.sessions() as session, session.begin():
+        ana = await actors.find_actor(session, "ana")
+        assert ana is not None
+        await session.execute(ItemResponse.__table__.update().values(created_at=at))
+        switches = alerts.defaults(ana.id)
+        switches.timezone = "America/Lima"
+        await alerts.save(session, switches)
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+    lima = at.astimezone(ZoneInfo("America/Lima"))
+
+    english = (await instance.http.get("/notifications")).text
+    instance.http.cookies.set("ayni_lang", "es")
+    spanish = (await instance.http.get("/notifications")).text
+
+    local = f"{lima.day} {lima.strftime('%b %Y, %H:%M')} (America/Lima)"
+    assert f'<time datetime="{at.isoformat()}" title="{local}">3 hours ago</time>' in english
+    assert ">hace 3 horas</time>" in spanish and "(America/Lima)" in spanish
+    assert "UTC</time>" not in english
