@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from federation.itemterms import CLOSED, Kind
 from models import mail
-from models.actors import LocalActor, Membership, Role
+from models.actors import ActorType, LocalActor, Membership, Role
 from models.base import Base, UTCDateTime, utcnow
 from models.calls import Commitment
 from models.follows import Direction, Follow, FollowState
@@ -223,6 +223,20 @@ async def for_moderators(session: AsyncSession, group: LocalActor, kind: AlertKi
     )
 
 
+async def reported(session: AsyncSession, local: LocalActor, targets: list[str]) -> int:
+    """A report received: the moderators of the groups it concerns (the group it was sent to, the
+    groups of the items it names), as their moderation pages list it; the instance's admins for
+    a report about a member alone."""
+    groups = set(await session.scalars(select(Item.group_id).where(Item.uri.in_(targets))))
+    if local.type == ActorType.GROUP:
+        groups.add(local.id)
+    told = 0
+    for group_id in sorted(groups) or [local.id]:
+        group = await session.get_one(LocalActor, group_id)
+        told += await for_moderators(session, group, AlertKind.REPORT)
+    return told
+
+
 @dataclass(frozen=True)
 class Message:
     """One alert as sent: an e-mail's subject and paragraphs, and the push notification."""
@@ -271,6 +285,8 @@ async def compose(
     names = {"group": group.name or f"@{group.username}", "title": item.title if item else ""}
     if item is not None:
         link = f"{settings.base_url}/items/{item.uuid}"
+    elif group.type != ActorType.GROUP:  # a report about a member alone: the admins' pages
+        link = f"{settings.base_url}/admin"
     else:
         link = f"{settings.base_url}/groups/{group.username}/moderation"
     body = gettext(BODIES[kind]) % names

@@ -15,12 +15,6 @@ from models.follows import Direction, Follow, FollowState
 from models.items import RemoteItem
 from models.remote import RemoteActor
 
-# What its moderators are told of when it arrives.
-MODERATORS_TOLD: dict[str, AlertKind] = {
-    RemoteObjectKind.SUBMISSION: AlertKind.SUBMISSION,
-    RemoteObjectKind.REPORT: AlertKind.REPORT,
-}
-
 
 async def inbound_follow(
     session: AsyncSession, local: LocalActor, remote: RemoteActor
@@ -201,10 +195,9 @@ async def store_object(
     row_id = await upsert(session, RemoteObject, row, key="uri")
     if row_id is None:
         return None
-    told = MODERATORS_TOLD.get(kind)
-    if told is not None and local_actor_id is not None:
-        local = await session.get_one(LocalActor, local_actor_id)
-        await alerts.for_moderators(session, local, told)
+    if kind == RemoteObjectKind.SUBMISSION and local_actor_id is not None:
+        group = await session.get_one(LocalActor, local_actor_id)
+        await alerts.for_moderators(session, group, AlertKind.SUBMISSION)
     return await session.get_one(RemoteObject, row_id)
 
 

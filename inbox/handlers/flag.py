@@ -10,7 +10,7 @@ from inbox.handlers.objects import (
     local_owner,
     short,
 )
-from models import inbound
+from models import alerts, inbound
 from models.content import RemoteObjectKind
 from models.group_moderation import blocked_by
 
@@ -51,3 +51,4 @@ async def on_flag(ctx: Context, activity: dict[str, Any]) -> None:
         )
         if stored is None:
             raise Ignored(f"report {report_uri} is stored already")
+        await alerts.reported(session, local, targets)

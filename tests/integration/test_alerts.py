@@ -396,3 +396,50 @@ def test_quiet_hours_across_midnight_end_in_her_time_zone() -> None:
     assert row.quiet_end(datetime(2031, 1, 11, 11, 0, tzinfo=UTC)) is None
     row.quiet_from = row.quiet_until = None
     assert row.quiet_end(datetime(2031, 1, 10, 22, 30, tzinfo=UTC)) is None
+
+
+async def give_ana_an_address(instance: Instance) -> None:
+    async with instance.runtime.sessions() as session, session.begin():
+        ana = await actors.find_actor(session, "ana")
+        assert ana is not None
+        row = await mail.set_address(session, instance.settings, ana, "ana@example.org")
+        row.confirmed_at = utcnow()
+        await session.flush()
+        await session.execute(MailMessage.__table__.delete())
+
+
+async def test_moderators_hear_of_submissions_and_reports_without_their_text(
+    world: World,
+) -> None:
+    instance, peer = world.instance, world.peer
+    await give_ana_an_address(instance)
+    uri = await post_ask(instance, "bea")
+    group = f"{BASE}/actors/food"
+    submission = peer.note(
+        "<p>Please share: my landlord Juan Pérez is evicting us</p>",
+        to=["https://www.w3.org/ns/activitystreams#Public"],
+        cc=[group],
+        mention=group,
+    )
+    flag = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{peer.actor_uri}/flags/1",
+        "type": "Flag",
+        "actor": peer.actor_uri,
+        "object": [uri],
+        "content": "This names a neighbour of mine",
+    }
+    assert (await peer.send(f"{BASE}/inbox", submission)).status_code == 202
+    assert (await peer.send(f"{BASE}/inbox", flag)).status_code == 202
+    assert await inbox_worker.run_once(instance.runtime) == 2
+
+    messages = await tell_and_send(world)
+
+    assert sorted(m["Subject"] for m in messages) == [
+        "A new report for Food Share to look at",
+        "A post submitted to Food Share waits for review",
+    ]
+    assert {m["To"] for m in messages} == {"ana@example.org"}  # bea is no moderator
+    for message in messages:
+        for secret in ("Juan", "landlord", "neighbour", "alice"):
+            assert secret not in everything(message)
