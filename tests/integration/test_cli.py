@@ -403,6 +403,7 @@ async def test_a_call_from_the_command_line_commits_counts_escalates_and_audits(
         "--capacity",
         "5",
         "--no-ally-relay",
+        "--not-urgent",
         "--reveal-inline",
     ]
     # A bad duration is one line; the meeting point (a street address) needs no confirmation
@@ -415,6 +416,7 @@ async def test_a_call_from_the_command_line_commits_counts_escalates_and_audits(
     [listed] = json.loads(run(["items", "--json"], cli_env).stdout)
     key = str(listed["id"])
     assert "Calle Mayor" not in json.dumps(listed)
+    assert listed["urgent"] is False
 
     rsvp = run(["item", "rsvp", key, "--member", "rosa"], cli_env)
     assert rsvp.returncode == 0, rsvp.stderr
