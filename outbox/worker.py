@@ -348,6 +348,7 @@ class DeliveryWorker:
                         self.start(claimed, total)
                         worked += len(claimed)
                 worked += await self.record()
+                self.runtime.heartbeats.beat("outbox")
                 if self._tasks:  # until half the window is free (_finished): a claim worth its cost
                     self._room.clear()
                     await queue.wait_at_most(self._room, 0.05)
