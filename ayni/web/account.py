@@ -1,17 +1,21 @@
-"""A member's own account (`/my/account`): her e-mail address (`models.mail`), what the instance
-holds about her, as a JSON download, and deleting the account for good (`models.accounts`),
+"""A member's own account (`/my/account`): her e-mail address (`models.mail`), her password,
+what the instance holds about her, as a JSON download, and deleting the account for good
+(`models.accounts`),
 after typing her username. Also the links e-mail messages carry: confirming an address, and
 unsubscribing, which works without signing in (RFC 8058's one-click POST has no session)."""
 
 import json
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
-from models import accounts, mail
+from ayni.web.logins import LoginAttempts
+from ayni.web.pages import TOO_MANY
+from models import accounts, mail, member_sessions, passwords
 from models.runtime import Runtime
 
 NOT_CONFIRMED = N_("Type your username to confirm: the account was not deleted.")
@@ -28,6 +32,12 @@ EMAIL_SET = N_(
 )
 EMAIL_INVALID = N_("That is not an e-mail address: nothing was changed.")
 DELETED = N_("Your account is deleted. Other servers were asked to forget it too.")
+NOT_CURRENT = N_("That is not your current password.")
+TOO_SHORT = N_("A password needs at least %(count)s characters.")
+DIFFERENT = N_("The two new passwords differ.")
+PASSWORD_CHANGED = N_(
+    "Your password is changed. Anyone else signed in as you, in another browser, is signed out."
+)
 
 
 async def _page(
@@ -35,6 +45,7 @@ async def _page(
     error: str | None = None,
     status_code: int = 200,
     email_error: str | None = None,
+    password_errors: dict[str, str] | None = None,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
@@ -50,8 +61,10 @@ async def _page(
             "mail_enabled": runtime.settings.mail_enabled,
             "email": email,
             "email_error": email_error,
+            "password_errors": password_errors or {},
+            "password_min_length": passwords.MIN_LENGTH,
         },
-        400 if email_error else status_code,
+        400 if email_error or password_errors else status_code,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -113,6 +126,40 @@ async def set_email(request: Request) -> Response:
     return RedirectResponse("/my/account", status_code=303)
 
 
+async def change_password(request: Request) -> Response:
+    """Her current password, then the new one twice. Wrong current passwords count as failed
+    sign-ins (a borrowed browser is not a way to guess it); every other session ends."""
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    current = str(form.get("current_password", ""))[:1024]
+    new = str(form.get("new_password", ""))[:1024]
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+    attempts: LoginAttempts = request.app.state.login_attempts
+    address = request.client.host if request.client else ""
+    errors = {}
+    if attempts.wait(who.username, address) > 0:
+        errors["current_password"] = i18n.gettext(request, TOO_MANY)
+    elif not await run_in_threadpool(passwords.verify_password, who.password_hash, current):
+        attempts.failed(who.username, address)
+        errors["current_password"] = i18n.gettext(request, NOT_CURRENT)
+    if new != str(form.get("new_password_again", ""))[:1024]:
+        errors["new_password_again"] = i18n.gettext(request, DIFFERENT)
+    if not errors:
+        try:
+            password_hash = await run_in_threadpool(passwords.hash_password, new)
+        except ValueError:  # the one rule, models.passwords's
+            errors["new_password"] = i18n.gettext(request, TOO_SHORT, count=passwords.MIN_LENGTH)
+    if errors:
+        return await _page(request, password_errors=errors)
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        await member_sessions.new_password(session, who, password_hash)
+    await security.sign_in(request, who)  # a session of her own again, the only one
+    flash.flash(request, PASSWORD_CHANGED)
+    return RedirectResponse("/my/account", status_code=303)
+
+
 async def confirm_email(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
@@ -168,6 +215,7 @@ routes = [
     Route("/my/account/export", export, methods=["GET"]),
     Route("/my/account/delete", delete, methods=["POST"]),
     Route("/my/account/email", set_email, methods=["POST"]),
+    Route("/my/account/password", change_password, methods=["POST"]),
     Route("/email/confirm/{token}", confirm_email, methods=["GET"]),
     Route("/email/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
     Route("/email/unsubscribe/{token}", unsubscribe, methods=["POST"]),
