@@ -312,13 +312,26 @@ async def cmd_queue_retry(args: argparse.Namespace, runtime: Runtime, session: A
     return f"{count} deliveries to {args.host} are due now."
 
 
+def started(process: str, runtime: Runtime, revision: str | None) -> None:
+    """The first line of every long-running process: what an operator checks after an upgrade."""
+    workers = ["inbox", "outbox", "expiry"] + (["mail"] if runtime.settings.mail_enabled else [])
+    logging.getLogger("ayni").info(
+        "ayni %s %s: database %s, schema %s, workers %s",
+        __version__,
+        process,
+        "sqlite" if runtime.settings.is_sqlite else "postgresql",
+        revision,
+        ", ".join(workers),
+    )
+
+
 async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from ayni.app import create_app
 
-    async with running(settings):  # fail here, in one line, rather than in the first request
-        pass
+    async with running(settings) as runtime:  # fail here, in one line, not in the first request
+        started("serve", runtime, await db.current_revision(runtime.engine))
     eventloop.tune_gc()
     # Forwarded headers are read by the app itself, from AYNI_TRUSTED_PROXIES only.
     app = create_app(settings, workers=True)
@@ -343,6 +356,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     from outbox import worker as outbox_worker
 
     eventloop.tune_gc()
+    started("worker", runtime, await db.current_revision(runtime.engine))
 
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit

@@ -264,6 +264,16 @@ class DeliveryWorker:
             if state is DeliveryState.SENT and outcome.error is None:
                 sent.setdefault(outcome.status, []).append(item.id)
             else:
+                if state is not DeliveryState.SENT:
+                    log.warning(
+                        "delivery to %s failed: host=%s status=%s reason=%s attempt=%d next=%s",
+                        item.inbox_uri,
+                        item.host,
+                        outcome.status if outcome.status is not None else "-",
+                        outcome.error or "-",
+                        attempts,
+                        state,
+                    )
                 changes.append(
                     {
                         "row_id": item.id,
