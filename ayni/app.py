@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,6 +17,7 @@ from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
 from federation.sender import Connector, network
 from inbox import worker as inbox_worker
+from models import db
 from models.runtime import Runtime
 from models.settings import Settings
 from outbox import alerts as alerts_worker
@@ -29,14 +29,25 @@ log = logging.getLogger("ayni")
 
 
 async def healthz(request: Request) -> Response:
+    """200 when the database answers, its schema is the one this code needs, and every queue
+    worker of this process finished a round lately (`models.heartbeats`); 503 otherwise."""
     runtime: Runtime = request.app.state.runtime
     try:
-        async with runtime.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        revision = await db.current_revision(runtime.engine)
     except Exception as e:  # noqa: BLE001  any database failure means "not healthy", with the reason
         log.warning("health check failed: %s", e)
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    state = db.schema_state(revision)
+    late = runtime.heartbeats.late()
+    healthy = state == "current" and not late
+    body = {
+        "status": "ok" if healthy else "error",
+        "database": "ok",
+        "schema": {"state": state, "revision": revision, "needs": db.revisions()[-1]},
+        # Seconds since each worker's last round, and those past heartbeats.LATE_AFTER.
+        "workers": {"last_round": runtime.heartbeats.ages(), "late": late},
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 def create_app(
@@ -54,17 +65,19 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = (
-            [
-                asyncio.create_task(inbox_worker.run(runtime, stop)),
-                asyncio.create_task(outbox_worker.run(runtime, stop)),
-                asyncio.create_task(expiry.run(runtime, stop)),
-                asyncio.create_task(mail_worker.run(runtime, stop)),
-                asyncio.create_task(alerts_worker.run(runtime, stop)),
-            ]
+        running = (
+            {
+                "inbox": inbox_worker.run,
+                "outbox": outbox_worker.run,
+                "expiry": expiry.run,
+                **({"mail": mail_worker.run} if settings.mail_enabled else {}),
+                "alerts": alerts_worker.run,
+            }
             if workers
-            else []
+            else {}
         )
+        runtime.heartbeats.expect(running)
+        tasks = [asyncio.create_task(run(runtime, stop)) for run in running.values()]
         try:
             yield
         finally:

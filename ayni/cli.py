@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
@@ -11,11 +12,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import (
     __version__,
     cli_accounts,
+    cli_backups,
     cli_calls,
     cli_federation,
     cli_items,
@@ -53,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.INFO if args.run in (cmd_serve, cmd_worker, cmd_demo) else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Whatever a command creates (the SQLite database and its -wal and -shm, ayni.toml, backups)
+    # holds keys: readable by this user only. Put back after, for callers in the same process.
+    umask = os.umask(0o077)
     try:
         eventloop.run(args.run(args))
     except FAILURES as e:
@@ -60,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(umask)
     return 0
 
 
@@ -76,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--base-url", required=True, help="the public origin, e.g. https://aid.example.org"
     )
-    init.add_argument("--database-url", help=f"default {DEFAULT_DATABASE_URL}")
+    init.add_argument(
+        "--database-url",
+        help="default: AYNI_DATABASE_URL, else the config file's database_url, else "
+        f"{DEFAULT_DATABASE_URL}",
+    )
     init.add_argument(
         "--admin", required=True, metavar="USERNAME", help="the first admin's username"
     )
@@ -141,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_moderation.register(commands)
     cli_retention.register(commands)
     cli_mail.register(commands)
+    cli_backups.register(commands)
 
     member = commands.add_parser("member", help="manage members").add_subparsers(
         title="member commands", metavar="COMMAND"
@@ -180,24 +193,16 @@ def read_password(args: argparse.Namespace) -> str | None:
 
 
 async def cmd_init(args: argparse.Namespace) -> None:
-    path = settings_module.config_path(os.environ)
-    existing = settings_module.read_config_file(path)
-    values = {
-        "base_url": settings_module.check_base_url(args.base_url),
-        "database_url": settings_module.check_database_url(
-            args.database_url or existing.get("AYNI_DATABASE_URL") or DEFAULT_DATABASE_URL
-        ),
-        "secret_key": existing.get("AYNI_SECRET_KEY")
-        or os.environ.get("AYNI_SECRET_KEY")
-        or secrets.token_urlsafe(32),
-    }
+    """Settings as every command reads them (`ayni.settings.load`: the environment, then the
+    file), under what the command line says."""
+    given = {"AYNI_BASE_URL": args.base_url}
+    if args.database_url:
+        given["AYNI_DATABASE_URL"] = args.database_url
+    settings = settings_module.load({**os.environ, **given})
+    if not settings.secret_key:
+        settings = dataclasses.replace(settings, secret_key=secrets.token_urlsafe(32))
     actors.validate_name(args.admin)
     password = read_password(args)
-    settings = Settings(
-        base_url=values["base_url"],
-        database_url=values["database_url"],
-        secret_key=values["secret_key"],
-    )
     async with running(settings, initialised=False) as runtime:
         await db.upgrade(runtime.engine)
         async with runtime.sessions() as session, session.begin():
@@ -209,10 +214,23 @@ async def cmd_init(args: argparse.Namespace) -> None:
                 raise CommandError("this database is already initialised")
             await actors.create_instance(session, settings.base_url, settings.host)
             await actors.create_member(session, args.admin, password, is_admin=True)
-    settings_module.write_config_file(
-        path, {**{k[5:].lower(): v for k, v in existing.items()}, **values}
-    )
-    print(f"Initialised {settings.base_url}; settings written to {path}.")
+    path = settings_module.config_path(os.environ)
+    written = {
+        **settings_module.read_config_file(path),
+        "AYNI_BASE_URL": settings.base_url,
+        **({"AYNI_DATABASE_URL": settings.database_url} if args.database_url else {}),
+    }
+    # What the environment sets stays there (a password in AYNI_DATABASE_URL is not copied
+    # into a file); the file holds the rest, a generated secret key included.
+    for key, value in (
+        ("AYNI_DATABASE_URL", settings.database_url),
+        ("AYNI_SECRET_KEY", settings.secret_key),
+    ):
+        if key not in os.environ:
+            written.setdefault(key, value)
+    settings_module.write_config_file(path, {k[5:].lower(): v for k, v in written.items()})
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"Initialised {settings.base_url} in the database {where}; settings written to {path}.")
     print(f"Admin: {args.admin}. Next: ayni group create NAME --title TITLE")
 
 
@@ -294,13 +312,26 @@ async def cmd_queue_retry(args: argparse.Namespace, runtime: Runtime, session: A
     return f"{count} deliveries to {args.host} are due now."
 
 
+def started(process: str, runtime: Runtime, revision: str | None) -> None:
+    """The first line of every long-running process: what an operator checks after an upgrade."""
+    workers = ["inbox", "outbox", "expiry"] + (["mail"] if runtime.settings.mail_enabled else [])
+    logging.getLogger("ayni").info(
+        "ayni %s %s: database %s, schema %s, workers %s",
+        __version__,
+        process,
+        "sqlite" if runtime.settings.is_sqlite else "postgresql",
+        revision,
+        ", ".join(workers),
+    )
+
+
 async def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from ayni.app import create_app
 
-    async with running(settings):  # fail here, in one line, rather than in the first request
-        pass
+    async with running(settings) as runtime:  # fail here, in one line, not in the first request
+        started("serve", runtime, await db.current_revision(runtime.engine))
     eventloop.tune_gc()
     # Forwarded headers are read by the app itself, from AYNI_TRUSTED_PROXIES only.
     app = create_app(settings, workers=True)
@@ -326,6 +357,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     from outbox import worker as outbox_worker
 
     eventloop.tune_gc()
+    started("worker", runtime, await db.current_revision(runtime.engine))
 
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit

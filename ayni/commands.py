@@ -34,9 +34,9 @@ class CommandError(Exception):
 
 
 # What a command may fail with that is the user's to fix: bad input, a refusal (NotAllowed is a
-# PermissionError), a file or server out of reach. One line each; anything else is a bug and
-# keeps its traceback.
-FAILURES = (CommandError, ValueError, LookupError, OSError, FederationError)
+# PermissionError), a file or server out of reach, a migration that would lose rows. One line
+# each; anything else is a bug and keeps its traceback.
+FAILURES = (CommandError, ValueError, LookupError, OSError, FederationError, db.MigrationError)
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
 
@@ -46,35 +46,61 @@ def load_settings() -> Settings:
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, initialised: bool = True) -> AsyncIterator[Runtime]:
-    """A runtime for the length of a command, once the database answered (and, unless
-    `initialised=False` for `init` and `migrate`, has a schema)."""
+async def running(
+    settings: Settings, *, initialised: bool = True, current: bool = True
+) -> AsyncIterator[Runtime]:
+    """A runtime for the length of a command, once the database answered and has a schema
+    (unless `initialised=False`: `init`, `migrate`, `demo`) at the revision this code needs
+    (unless `current=False`: `backup` and `restore` take any)."""
     runtime = Runtime.build(settings, version=__version__)
     try:
         revision = await _revision(runtime)
-        if initialised and revision is None:
-            raise CommandError(
-                "the database is not initialised: run `ayni init` (or `ayni migrate`) first"
-            )
+        if initialised:
+            check_schema(revision, current)
         yield runtime
     finally:
         await runtime.close()
 
 
+def check_schema(revision: str | None, current: bool = True) -> None:
+    state = db.schema_state(revision)
+    if state == "missing":
+        raise CommandError(
+            "the database is not initialised: run `ayni init` (or `ayni migrate`) first"
+        )
+    needs = db.revisions()[-1]
+    if current and state == "behind":
+        raise CommandError(
+            f"the database schema is at {revision}, this version needs {needs}: run `ayni migrate`"
+        )
+    if current and state == "ahead":
+        raise CommandError(
+            f"the database schema is at {revision}, which this version does not know (it "
+            f"needs {needs}): a newer Ayni migrated it; install that version again"
+        )
+
+
 async def _revision(runtime: Runtime) -> str | None:
-    """The first query of every command, so a database out of reach fails here in one line."""
+    """The first query of every command, so a database out of reach fails here in one line
+    that says what to do."""
     url = make_url(runtime.settings.database_url)
     where = url.render_as_string(hide_password=True)
     # SQLite makes a missing file, not a missing directory. Checked first: a failed aiosqlite
     # connect leaves a thread that may outlive the event loop and print a traceback.
     directory = Path(url.database or "").parent
     if url.get_backend_name() == "sqlite" and not directory.is_dir():
-        raise CommandError(f"cannot open the database {where}: there is no directory {directory}")
+        raise CommandError(
+            f"cannot open the database {where}: there is no directory {directory}; "
+            "create it or set AYNI_DATABASE_URL"
+        )
     try:
         return await db.current_revision(runtime.engine)
     except (OSError, DBAPIError) as e:
-        reason = e.orig if isinstance(e, DBAPIError) else e
-        raise CommandError(f"cannot open the database {where}: {reason}") from None
+        reason = " ".join(str(e.orig if isinstance(e, DBAPIError) else e).split())
+        raise CommandError(
+            f"cannot open the database {where}: {reason}; check that the server runs and the "
+            "database exists, or set AYNI_DATABASE_URL"
+        ) from None
 
 
 def command(work: Callable[[argparse.Namespace, Runtime], Awaitable[None]]) -> Command:

@@ -157,6 +157,7 @@ def write_config_file(path: Path, values: Mapping[str, str]) -> None:
     """Written with 0600 permissions: it holds the secret key."""
     lines = [f"{key} = {_toml_string(value)}" for key, value in values.items()]
     path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)  # also a file that was there before
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -1,17 +1,9 @@
 #!/usr/bin/env bash
-# Back up an Ayni instance: the database (which holds every actor's private key) and ayni.toml.
-# Keys must never be lost or regenerated: other servers reject an actor whose key changes.
-# Usage: deploy/backup.sh /srv/ayni /var/backups/ayni
+# A dated `ayni backup` (the database, with every actor's key, the config and a manifest), for
+# cron or a systemd timer. Run it as the instance's user, where `ayni` finds its settings:
+#   sudo -u ayni AYNI_CONFIG=/srv/ayni/ayni.toml deploy/backup.sh /var/backups/ayni
+# Restore with `ayni restore DIR` (README, "Back up and restore").
 set -euo pipefail
-home=${1:?instance directory}; out=${2:?backup directory}
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$out"; chmod 700 "$out"
-config="$home/ayni.toml"
-url=$(grep -E '^database_url' "$config" | sed -E 's/^database_url *= *"(.*)"/\1/' || true)
-cp "$config" "$out/ayni-$stamp.toml"
-case "$url" in
-  postgresql*) pg_dump --format=custom --file="$out/ayni-$stamp.pgdump" "${url/+asyncpg/}" ;;
-  *) db=${url#sqlite+aiosqlite:///}; [ -n "$db" ] || db=ayni.db
-     (cd "$home" && sqlite3 "$db" ".backup '$out/ayni-$stamp.db'") ;;
-esac
-echo "backed up to $out (ayni-$stamp.*)"
+out=${1:?backup directory}
+ayni=${AYNI:-ayni}
+exec "$ayni" backup "$out/$(date -u +%Y%m%dT%H%M%SZ)"

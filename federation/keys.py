@@ -7,6 +7,7 @@ the PEM text: signing and verifying never parse on the hot path.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -60,6 +61,15 @@ def public_key_to_pem(key: PublicKey | PrivateKey) -> str:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode("ascii")
+
+
+def fingerprint(public_key_pem: str) -> str:
+    """`sha256:` and the hex digest of the key's DER form: the same key, however its PEM is
+    wrapped, has one fingerprint (what `ayni backup` records and `ayni restore` checks)."""
+    der = load_public_key(public_key_pem).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 @lru_cache(maxsize=1024)

@@ -204,6 +204,7 @@ class InboxWorker:
                 if room > 0:
                     try:
                         claimed = await self.claim(room)
+                        self.runtime.heartbeats.beat("inbox")
                     except Exception as error:  # noqa: BLE001  the database went away: wait, then try again
                         log.warning("inbox worker: %s", error)
                     self.start(claimed, total)

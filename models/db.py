@@ -1,6 +1,8 @@
 """Engines, sessions and migrations for both databases (SQLite embedded, PostgreSQL when groups
 grow)."""
 
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +73,67 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
+class MigrationError(Exception):
+    """A migration left rows that refer to rows that are not there."""
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _migrate(engine, lambda connection: command.upgrade(alembic_config(connection), revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _migrate(
+        engine, lambda connection: command.downgrade(alembic_config(connection), revision)
+    )
+
+
+async def _migrate(engine: AsyncEngine, run: Callable[[Connection], None]) -> None:
+    """On SQLite a batch migration rebuilds a table (copy, DROP, rename): with foreign keys on,
+    the DROP would delete every row that refers to it (ON DELETE CASCADE), keys included. They
+    are off for the migration (a PRAGMA that only works outside a transaction), checked before
+    the commit, and on again for whoever gets the connection next. The explicit BEGIN makes the
+    DDL part of the transaction: Python's sqlite3 would otherwise commit each CREATE and DROP."""
+    sqlite = engine.dialect.name == "sqlite"
+    async with engine.connect() as connection:
+        if sqlite:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.exec_driver_sql("BEGIN")
+        try:
+            await connection.run_sync(run)
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    tables = sorted({str(row[0]) for row in broken})
+                    raise MigrationError(
+                        f"the migration left {len(broken)} row(s) referring to missing rows "
+                        f"(in {', '.join(tables)}); nothing was changed"
+                    )
+            await connection.commit()
+        finally:
+            if sqlite:
+                await connection.rollback()
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+@cache
+def revisions() -> list[str]:
+    """Every revision of the schema this code knows, oldest first: the last one is what it
+    needs."""
+    from alembic.script import ScriptDirectory
+
+    walked = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    return [script.revision for script in reversed(list(walked))]
+
+
+def schema_state(revision: str | None) -> str:
+    """`missing` (no schema), `behind` (run the migrations), `current`, or `ahead` (a revision
+    this code does not know: the database was migrated by a newer version)."""
+    known = revisions()
+    if revision is None:
+        return "missing"
+    if revision == known[-1]:
+        return "current"
+    return "behind" if revision in known else "ahead"
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -22,6 +22,7 @@ from federation.signatures import SchemeMemory, SigningAuth
 from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
 from models.escrow import Seal
+from models.heartbeats import Heartbeats
 from models.settings import Settings
 from models.uris import Uris
 
@@ -47,6 +48,8 @@ class Runtime:
     # Which signature scheme each origin wants: one memory for every signer of this instance,
     # fetches and deliveries alike.
     schemes: SchemeMemory = field(default_factory=SchemeMemory)
+    # When this process's queue workers last finished a round (`/healthz`).
+    heartbeats: Heartbeats = field(default_factory=Heartbeats)
     _signers: dict[str, SigningAuth] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -71,6 +71,7 @@ async def run(runtime: Runtime, stop: asyncio.Event, interval: float = INTERVAL)
     while not stop.is_set():
         try:
             told = await run_once(runtime)
+            runtime.heartbeats.beat("alerts")
         except Exception:  # one broad except per cycle: log it and try again next time
             log.exception("the alerts worker failed")
             told = 0

@@ -66,6 +66,7 @@ async def run(runtime: Runtime, stop: asyncio.Event, interval: float = INTERVAL)
     while not stop.is_set():
         try:
             expired = await run_once(runtime)
+            runtime.heartbeats.beat("expiry")
             if expired:
                 log.info("%d items expired", expired)
         except Exception:  # one broad except per cycle: log it and try again next time

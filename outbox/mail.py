@@ -152,6 +152,7 @@ async def run(runtime: Runtime, stop: asyncio.Event, interval: float = INTERVAL)
     while not stop.is_set():
         try:
             sent = await run_once(runtime)
+            runtime.heartbeats.beat("mail")
         except Exception:  # one broad except per cycle: log it and try again next time
             log.exception("the mail worker failed")
             sent = 0

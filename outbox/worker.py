@@ -264,6 +264,16 @@ class DeliveryWorker:
             if state is DeliveryState.SENT and outcome.error is None:
                 sent.setdefault(outcome.status, []).append(item.id)
             else:
+                if state is not DeliveryState.SENT:
+                    log.warning(
+                        "delivery to %s failed: host=%s status=%s reason=%s attempt=%d next=%s",
+                        item.inbox_uri,
+                        item.host,
+                        outcome.status if outcome.status is not None else "-",
+                        outcome.error or "-",
+                        attempts,
+                        state,
+                    )
                 changes.append(
                     {
                         "row_id": item.id,
@@ -348,6 +358,7 @@ class DeliveryWorker:
                         self.start(claimed, total)
                         worked += len(claimed)
                 worked += await self.record()
+                self.runtime.heartbeats.beat("outbox")
                 if self._tasks:  # until half the window is free (_finished): a claim worth its cost
                     self._room.clear()
                     await queue.wait_at_most(self._room, 0.05)

@@ -1,10 +1,12 @@
-"""A member's own account (`/my/account`): her e-mail address (`models.mail`), what the instance
-holds about her, as a JSON download, and deleting the account for good (`models.accounts`),
+"""A member's own account (`/my/account`): her e-mail address (`models.mail`), her password,
+what the instance holds about her, as a JSON download, and deleting the account for good
+(`models.accounts`),
 after typing her username. Also the links e-mail messages carry: confirming an address, and
 unsubscribing, which works without signing in (RFC 8058's one-click POST has no session)."""
 
 import json
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -12,7 +14,9 @@ from starlette.routing import Route
 
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
-from models import accounts, alerts, mail
+from ayni.web.logins import LoginAttempts
+from ayni.web.pages import TOO_MANY
+from models import accounts, alerts, mail, member_sessions, passwords
 from models.runtime import Runtime
 
 NOT_CONFIRMED = N_("Type your username to confirm: the account was not deleted.")
@@ -33,6 +37,12 @@ QUIET_BOTH = N_("Give both times of your quiet hours, or neither.")
 QUIET_TIME = N_("Give times like 22:00.")
 NO_ZONE = N_("Not a time zone we know: give one like Europe/Madrid or America/Lima.")
 DELETED = N_("Your account is deleted. Other servers were asked to forget it too.")
+NOT_CURRENT = N_("That is not your current password.")
+TOO_SHORT = N_("A password needs at least %(count)s characters.")
+DIFFERENT = N_("The two new passwords differ.")
+PASSWORD_CHANGED = N_(
+    "Your password is changed. Anyone else signed in as you, in another browser, is signed out."
+)
 
 
 async def _page(
@@ -42,6 +52,7 @@ async def _page(
     email_error: str | None = None,
     alert_errors: dict[str, str] | None = None,
     switches: alerts.AlertSettings | None = None,
+    password_errors: dict[str, str] | None = None,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
@@ -61,8 +72,10 @@ async def _page(
             "alerts": switches,
             "alert_errors": alert_errors or {},
             "languages": i18n.LANGUAGES,
+            "password_errors": password_errors or {},
+            "password_min_length": passwords.MIN_LENGTH,
         },
-        400 if email_error or alert_errors else status_code,
+        400 if email_error or alert_errors or password_errors else status_code,
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -178,6 +191,40 @@ async def set_alerts(request: Request) -> Response:
     return RedirectResponse("/my/account#alerts-heading", status_code=303)
 
 
+async def change_password(request: Request) -> Response:
+    """Her current password, then the new one twice. Wrong current passwords count as failed
+    sign-ins (a borrowed browser is not a way to guess it); every other session ends."""
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    current = str(form.get("current_password", ""))[:1024]
+    new = str(form.get("new_password", ""))[:1024]
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+    attempts: LoginAttempts = request.app.state.login_attempts
+    address = request.client.host if request.client else ""
+    errors = {}
+    if attempts.wait(who.username, address) > 0:
+        errors["current_password"] = i18n.gettext(request, TOO_MANY)
+    elif not await run_in_threadpool(passwords.verify_password, who.password_hash, current):
+        attempts.failed(who.username, address)
+        errors["current_password"] = i18n.gettext(request, NOT_CURRENT)
+    if new != str(form.get("new_password_again", ""))[:1024]:
+        errors["new_password_again"] = i18n.gettext(request, DIFFERENT)
+    if not errors:
+        try:
+            password_hash = await run_in_threadpool(passwords.hash_password, new)
+        except ValueError:  # the one rule, models.passwords's
+            errors["new_password"] = i18n.gettext(request, TOO_SHORT, count=passwords.MIN_LENGTH)
+    if errors:
+        return await _page(request, password_errors=errors)
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        await member_sessions.new_password(session, who, password_hash)
+    await security.sign_in(request, who)  # a session of her own again, the only one
+    flash.flash(request, PASSWORD_CHANGED)
+    return RedirectResponse("/my/account", status_code=303)
+
+
 async def confirm_email(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
@@ -234,6 +281,7 @@ routes = [
     Route("/my/account/delete", delete, methods=["POST"]),
     Route("/my/account/email", set_email, methods=["POST"]),
     Route("/my/account/alerts", set_alerts, methods=["POST"]),
+    Route("/my/account/password", change_password, methods=["POST"]),
     Route("/email/confirm/{token}", confirm_email, methods=["GET"]),
     Route("/email/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
     Route("/email/unsubscribe/{token}", unsubscribe, methods=["POST"]),

@@ -2,7 +2,10 @@
 
 import pytest
 
+from models import db
 from tests.instances import Instance
+
+HEAD = db.revisions()[-1]
 
 AS2 = "application/activity+json"
 
@@ -124,4 +127,9 @@ async def test_healthz_reports_the_database(instance: Instance) -> None:
     response = await instance.http.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "schema": {"state": "current", "revision": HEAD, "needs": HEAD},
+        "workers": {"last_round": {}, "late": []},  # this app runs none
+    }
