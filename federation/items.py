@@ -184,11 +184,12 @@ def item_tombstone(uri: str, deleted_at: datetime) -> dict[str, Any]:
 
 
 def _addressing(item: Item) -> dict[str, list[str]]:
-    # A member's item mentions the group (so replies from Mastodon reach it too): cc it.
-    mention = [] if item.posted_as_group else [item.group_uri]
+    # The group is in cc of every item: a member's item mentions it (so replies from Mastodon
+    # reach it too), and Lemmy and Mbin find an item's community there (FEP-1b12). Mastodon
+    # takes an actor in cc for a silent mention, which it does not show.
     if item.visibility == Visibility.PUBLIC:
-        return {"to": [PUBLIC], "cc": [item.group_followers_uri, *mention]}
-    return {"to": [item.group_followers_uri], "cc": mention}
+        return {"to": [PUBLIC], "cc": [item.group_followers_uri, item.group_uri]}
+    return {"to": [item.group_followers_uri], "cc": [item.group_uri]}
 
 
 def _intent(item: Item) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 A Mastodon boost names the object. A FEP-1b12 group (a Lemmy or Mbin community, a Friendica
 forum) passes on the activity it received instead: `Create`, `Update` or `Delete`, embedded
 (Lemmy) or by its id (Mbin, for activities from other servers); Lemmy also sends its followers the
-bare `Page`. An embedded object is believed only when it lives on the host that signed what
-carried it; anything else is fetched from its origin. Votes, comments and moderation that a
-community passes on are not acted on, and cost no fetch.
+bare `Page`. An embedded object is believed only when it is the signer's own; anything else is
+fetched from its origin. Votes, comments and moderation that a community passes on are not acted
+on, and cost no fetch; nor does a post we hold already.
 """
 
 from typing import Any
@@ -88,17 +88,29 @@ async def _shared(ctx: Context, ref: object, signer_uri: str) -> tuple[str | Non
         return verb, {"id": _usable(ctx, ref)}
     if isinstance(ref, dict):
         _not_a_comment(ctx, ref)
+    if verb != "Update":
+        await _not_known(ctx, _usable(ctx, ref))
     document = await _believed(ctx, ref, signer_uri)
     if verb is None and vocab.has_type(document, *_PASSED_ON):
-        # An activity shared by its id (Mbin): fetched from its origin, which now vouches for
-        # what it embeds from its own host.
+        # An activity shared by its id (Mbin): fetched from its origin, it vouches for the
+        # object its actor wrote there.
         verb = vocab.types_of(document)[0]
-        origin = vocab.id_of(document)
         inner = document.get("object")
         if verb == "Delete":
             return verb, {"id": _usable(ctx, inner)}
-        document = await _believed(ctx, inner, origin or "")
+        actor_uri = vocab.id_of(document.get("actor")) or ""
+        if not vocab.same_origin(actor_uri, vocab.id_of(document)):
+            raise Ignored(f"{vocab.id_of(document)} names an actor on another host")
+        document = await _believed(ctx, inner, actor_uri)
     return verb, document
+
+
+async def _not_known(ctx: Context, uri: str) -> None:
+    """Lemmy sends the same post twice (in its Create, and bare for Mastodon); a group also
+    announces what its members post: once held, it costs no fetch."""
+    async with ctx.runtime.sessions() as session:
+        if await inbound.remote_object(session, uri) is not None:
+            raise Ignored(f"{uri} is stored already")
 
 
 def _usable(ctx: Context, ref: object) -> str:
@@ -111,9 +123,16 @@ def _usable(ctx: Context, ref: object) -> str:
 
 
 async def _believed(ctx: Context, ref: object, signer_uri: str) -> dict[str, Any]:
-    """The embedded copy when the signer's host is the object's; else the object fetched."""
+    """The embedded copy when it is the signer's own (on its host, attributed to it); else the
+    object as its origin serves it: a community's copy of a member's post, or a copy naming
+    another author than the original (our groups pass on what they post as themselves as
+    their Service's), is not what we keep."""
     uri = _usable(ctx, ref)
-    if isinstance(ref, dict) and vocab.same_origin(uri, signer_uri):
+    if (
+        isinstance(ref, dict)
+        and vocab.same_origin(uri, signer_uri)
+        and signer_uri in vocab.attributed_to(ref)
+    ):
         return ref
     document = await ctx.fetch(uri)
     if vocab.id_of(document) != uri:
