@@ -46,7 +46,10 @@ JOINED_ANONYMOUSLY = N_(
 )
 LEFT = N_("Noted: the group that posted the call has been told you can no longer come.")
 # A followed community's plain post (Lemmy, Mbin): on the board beside asks, offers and calls.
-BOARD_KINDS = {**{str(kind): label for kind, label in KIND_LABELS.items()}, POST: N_("Post")}
+BOARD_KINDS = {
+    **{str(kind): label for kind, label in KIND_LABELS.items()},
+    POST: N_("Community post"),
+}
 BAD_POINT = N_("Type the place as latitude, longitude, e.g. -12.05, -77.04.")
 BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
 # The names of models.items.DEFAULT_CATEGORIES, for the catalogues: the pages show category names

@@ -169,7 +169,7 @@ async def test_a_followed_lemmy_communitys_posts_reach_the_board_with_their_edit
     await set_password(a)
     await sign_in(a.http, "ana", PASSWORD)
     html = (await a.http.get("/board")).text
-    assert "Assembly on Thursday" in html and "Tenants Union" in html and "Post" in html
+    assert "Assembly on Thursday" in html and "Tenants Union" in html and "Community post" in html
     assert (await a.http.get("/board?kind=post")).text.count("Assembly on Thursday") == 1
 
     # When a comment on it and a vote on it are announced
