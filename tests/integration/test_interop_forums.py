@@ -584,3 +584,24 @@ async def test_mastodon_still_sees_the_groups_own_create_and_cannot_fetch_the_pa
     assert fetched.status_code == 404
     served = await mastodon.http.get(item.uri, headers={"Accept": vocab.ACTIVITY_JSON})
     assert served.json()["attributedTo"] == GROUP
+
+
+async def test_a_message_to_the_groups_service_reaches_the_group(net: Net) -> None:
+    a, lemmy, _, rosa = await lemmy_world(net)
+    note = {
+        "type": "Note",
+        "id": f"{LEMMY}/private_message/4",
+        "attributedTo": rosa,
+        "to": [f"{GROUP}/service"],
+        "content": "<p>Who posted the nappies ask?</p>",
+        "published": "2026-03-02T18:00:00Z",
+    }
+    create = lemmy_activity("Create", rosa, GROUP, note) | {"to": [f"{GROUP}/service"], "cc": []}
+    assert (await lemmy.send(rosa, INBOX, create)).status_code == 202
+    await settle(a)
+
+    async with a.runtime.sessions() as session:
+        group = await actors.find_actor(session, "food")
+        row = await session.scalar(select(RemoteObject))
+    assert group is not None and row is not None
+    assert (row.kind, row.local_actor_id) == (RemoteObjectKind.PRIVATE, group.id)
