@@ -94,18 +94,36 @@ async def actor_document(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     values = actor_values(runtime, actor)
     if wants_activity_json(request):
-        if actor.type == ActorType.APPLICATION or not runtime.settings.authorized_fetch:
-            return ActivityResponse(ap.actor_to_ap(values), headers={"Vary": "Accept"})
-        headers = {"Vary": "Accept, Signature"}
-        gate = await require_signer(request)
-        if isinstance(gate, Response) and gate.status_code == UNSIGNED:
-            return ActivityResponse(ap.minimal_actor_to_ap(values), headers=headers)
-        if isinstance(gate, Response):
-            return gate
-        return ActivityResponse(ap.actor_to_ap(values), headers=headers)
+        return await _as2(request, actor, ap.actor_to_ap(values))
     response = await _actor_page(request, runtime, actor, values)
     response.headers["Vary"] = "Accept"
     return response
+
+
+async def service_document(request: Request) -> Response:
+    """A group's companion Service; a browser is sent to the group's page."""
+    actor = await _local_actor(request)
+    if actor is None or actor.type != ActorType.GROUP:
+        return Response("Not found", status_code=404)
+    runtime: Runtime = request.app.state.runtime
+    values = actor_values(runtime, actor)
+    if not wants_activity_json(request):
+        return RedirectResponse(values.profile_url, status_code=302)
+    return await _as2(request, actor, ap.service_to_ap(values, runtime.uris.service(values.uri)))
+
+
+async def _as2(request: Request, actor: LocalActor, document: dict[str, Any]) -> Response:
+    """An actor's document; under authorized fetch only its minimal form to an unsigned GET."""
+    runtime: Runtime = request.app.state.runtime
+    if actor.type == ActorType.APPLICATION or not runtime.settings.authorized_fetch:
+        return ActivityResponse(document, headers={"Vary": "Accept"})
+    headers = {"Vary": "Accept, Signature"}
+    gate = await require_signer(request)
+    if isinstance(gate, Response) and gate.status_code == UNSIGNED:
+        return ActivityResponse(ap.minimal(document), headers=headers)
+    if isinstance(gate, Response):
+        return gate
+    return ActivityResponse(document, headers=headers)
 
 
 async def profile_page(request: Request) -> Response:
@@ -248,6 +266,7 @@ routes = [
     Route("/actor/followers", followers),
     Route("/actor/following", following),
     Route("/actors/{name}", actor_document),
+    Route("/actors/{name}/service", service_document),
     Route("/actors/{name}/outbox", outbox),
     Route("/actors/{name}/followers", followers),
     Route("/actors/{name}/following", following),

@@ -68,6 +68,29 @@ def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
     return document
 
 
+def service_to_ap(group: ActorValues, service_uri: str) -> dict[str, Any]:
+    """A group's companion `Service`: the author Lemmy needs for what the group posts as itself
+    (Lemmy takes a post's creator for a Person, Service or Organization, never a Group, and its
+    community from `to`/`cc`/`audience`). It speaks for nobody else: its inbox is the group's,
+    its key the group's under its own key id, and it follows and is followed by no one."""
+    document = {
+        key: value
+        for key, value in actor_to_ap(group).items()
+        if key not in ("followers", "following", "featured", "manuallyApprovesFollowers")
+    }
+    document.update(
+        id=service_uri,
+        type="Service",
+        publicKey={
+            "id": f"{service_uri}#main-key",
+            "owner": service_uri,
+            "publicKeyPem": group.public_key_pem,
+        },
+        discoverable=False,
+    )
+    return document
+
+
 # What a peer needs to verify our signatures and deliver to us, and nothing about the actor
 # itself: served to unsigned GETs under authorized fetch (Mastodon serves the same fields).
 MINIMAL_FIELDS = (
@@ -83,7 +106,10 @@ MINIMAL_FIELDS = (
 
 
 def minimal_actor_to_ap(actor: ActorValues) -> dict[str, Any]:
-    document = actor_to_ap(actor)
+    return minimal(actor_to_ap(actor))
+
+
+def minimal(document: dict[str, Any]) -> dict[str, Any]:
     return {key: document[key] for key in MINIMAL_FIELDS}
 
 

@@ -33,6 +33,7 @@ from federation.vocab import (
     as_list,
     attributed_to,
     audience_of,
+    content_html,
     first,
     has_type,
     id_of,
@@ -42,6 +43,7 @@ from federation.vocab import (
 __all__ = [
     "CLOSED",
     "ITEM_CONTEXT",
+    "POST",
     "Category",
     "Item",
     "Kind",
@@ -51,6 +53,7 @@ __all__ = [
     "action_for",
     "from_ap",
     "item_tombstone",
+    "post_from_ap",
     "to_ap",
 ]
 
@@ -181,11 +184,12 @@ def item_tombstone(uri: str, deleted_at: datetime) -> dict[str, Any]:
 
 
 def _addressing(item: Item) -> dict[str, list[str]]:
-    # A member's item mentions the group (so replies from Mastodon reach it too): cc it.
-    mention = [] if item.posted_as_group else [item.group_uri]
+    # The group is in cc of every item: a member's item mentions it (so replies from Mastodon
+    # reach it too), and Lemmy and Mbin find an item's community there (FEP-1b12). Mastodon
+    # takes an actor in cc for a silent mention, which it does not show.
     if item.visibility == Visibility.PUBLIC:
-        return {"to": [PUBLIC], "cc": [item.group_followers_uri, *mention]}
-    return {"to": [item.group_followers_uri], "cc": mention}
+        return {"to": [PUBLIC], "cc": [item.group_followers_uri, item.group_uri]}
+    return {"to": [item.group_followers_uri], "cc": [item.group_uri]}
 
 
 def _intent(item: Item) -> dict[str, Any]:
@@ -216,10 +220,13 @@ def _iso(moment: datetime) -> str:
 # --- reading other servers' items ---
 
 
+POST = "post"  # the kind of a board entry that is a plain post (a Lemmy or Mbin community's)
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteItem:
     uri: str
-    kind: Kind
+    kind: str  # a Kind, or POST
     title: str
     status: Status
     author_uri: str
@@ -248,6 +255,7 @@ class RemoteItem:
 
 
 _ITEM_TYPES = ("Note", "Article", "Page", "Proposal", "Event")
+_POST_TYPES = ("Note", "Article", "Page")
 _MAX_TITLE = 200
 _MAX_QUANTITY = 1_000_000_000
 _STATUS_LINE = re.compile(r"^\s*(Fulfilled|Withdrawn|Expired|Cancelled|Done)\s*:\s*", re.IGNORECASE)
@@ -277,7 +285,7 @@ def from_ap(document: object) -> RemoteItem | None:
     authors = attributed_to(document)
     if uri is None or not authors:
         raise InvalidDocument("an item has an id and an author")
-    content = _first_text(document.get("content"), document.get("contentMap"))
+    content = content_html(document)
     body_html = sanitize_html(content) if content else ""
     body_text = html_to_text(body_html) if body_html else ""
     summary = _first_text(document.get("summary"), document.get("summaryMap"))
@@ -319,6 +327,42 @@ def from_ap(document: object) -> RemoteItem | None:
         published=_moment(first(document.get("published"))),
         updated=_moment(first(document.get("updated"))),
         in_reply_to=id_of(first(document.get("inReplyTo"))),
+    )
+
+
+def post_from_ap(document: object, group_uri: str | None = None) -> RemoteItem | None:
+    """A plain post (a Page, Article or Note that is not a reply) as a board entry: its title is
+    its `name` or its first line, its link its `url` or its id. None for anything else; raises
+    InvalidDocument for a post without an id or an author. `group_uri`: the group it was
+    shared by, when the post does not name one in `audience`."""
+    if not isinstance(document, dict) or not has_type(document, *_POST_TYPES):
+        return None
+    if id_of(first(document.get("inReplyTo"))) is not None:
+        return None
+    uri = id_of(document)
+    authors = attributed_to(document)
+    if uri is None or not authors:
+        raise InvalidDocument("a post has an id and an author")
+    content = content_html(document)
+    body_html = sanitize_html(content) if content else ""
+    body_text = html_to_text(body_html) if body_html else ""
+    name = _first_text(document.get("name"), document.get("nameMap"))
+    title = _clip(name) or _clip(_first_line(body_text))
+    if not title:
+        raise InvalidDocument("a post has a title or some text")
+    return RemoteItem(
+        uri=uri,
+        kind=POST,
+        title=title,
+        status=Status.OPEN,
+        author_uri=authors[0],
+        visibility=_visibility(document),
+        url=_url(document.get("url")) or (uri if uri.startswith(("https://", "http://")) else None),
+        body_html=body_html,
+        body_text=body_text,
+        group_uri=next(iter(ids_of(document.get("audience"))), group_uri),
+        published=_moment(first(document.get("published"))),
+        updated=_moment(first(document.get("updated"))),
     )
 
 

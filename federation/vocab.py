@@ -4,6 +4,7 @@ AS2 lets almost every property be a string, an object or an array of either; the
 absorb that so handlers can ask plain questions. None of them raises on any JSON value.
 """
 
+import html
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ __all__ = [
     "as_list",
     "attributed_to",
     "audience_of",
+    "content_html",
     "first",
     "has_type",
     "host_of",
@@ -48,6 +50,8 @@ _PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
 _ADDRESSING = ("to", "cc", "bto", "bcc", "audience")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Misskey's quote (also Sharkey, Iceshrimp), Fedibird's, and FEP-044f's.
+_QUOTE_FIELDS = ("quoteUrl", "_misskey_quote", "quoteUri", "quote")
 
 
 def as_list(value: object) -> list[Any]:
@@ -97,6 +101,33 @@ def types_of(obj: object) -> list[str]:
 
 def has_type(obj: object, *names: str) -> bool:
     return not set(types_of(obj)).isdisjoint(names)
+
+
+def content_html(obj: object) -> str:
+    """The object's text as (unsanitised) HTML: `content`, else a `contentMap` entry, else the
+    plain text Misskey and its forks keep beside an empty `content` (`_misskey_content`,
+    `source.content`), else a link to the post it quotes. "" when there is none of these."""
+    if not isinstance(obj, dict):
+        return ""
+    for value in (first(obj.get("content")), *_values(obj.get("contentMap"))):
+        if isinstance(value, str) and value.strip():
+            return value
+    source = obj.get("source")
+    for text in (
+        obj.get("_misskey_content"),
+        source.get("content") if isinstance(source, dict) else None,
+    ):
+        if isinstance(text, str) and text.strip():
+            return "<p>" + html.escape(text.strip()).replace("\n", "<br>") + "</p>"
+    quoted = next((uri for f in _QUOTE_FIELDS if (uri := id_of(first(obj.get(f))))), None)
+    if quoted is not None and quoted.startswith(("https://", "http://")):
+        link = html.escape(quoted)
+        return f'<p>RE: <a href="{link}">{link}</a></p>'
+    return ""
+
+
+def _values(language_map: object) -> list[object]:
+    return list(language_map.values()) if isinstance(language_map, dict) else []
 
 
 def is_public(uri: object) -> bool:

@@ -387,7 +387,8 @@ async def store_remote_item(
         "published_at": value.published,
         "updated_at": value.updated,
     }
-    refreshed = [column for column in row if column not in ("uri", "remote_actor_id")]
+    kept = {"uri", "remote_actor_id"} | ({"group_uri"} if value.group_uri is None else set())
+    refreshed = [column for column in row if column not in kept]
     row_id = await upsert(session, RemoteItem, row, key="uri", update=refreshed)
     return await session.get_one(RemoteItem, row_id, populate_existing=True)
 

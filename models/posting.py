@@ -3,7 +3,9 @@
 A group-authored item goes out as the group's `Create`; a member's as the member's `Create` plus
 the group's `Announce` of the object (FEP-1b12), so the group's followers see it. Updates and
 Deletes come from the author (Mastodon accepts them from no one else) and also reach the group's
-followers. Members-only items are stored and never published.
+followers. The group also passes each Create, Update and Delete on as an Announce of the
+activity (`publish.pass_on`), the form Lemmy and Mbin read. Members-only items are stored and
+never published.
 """
 
 from dataclasses import dataclass, replace
@@ -27,7 +29,7 @@ from models.base import utcnow
 from models.content import RemoteObject
 from models.escrow import Seal
 from models.items import Item, ItemResponse, ResponseKind
-from models.publish import publish
+from models.publish import pass_on, publish
 from models.queue import Activity
 from models.remote import RemoteActor
 from models.uris import Uris
@@ -207,9 +209,10 @@ async def _publish_create(
 ) -> None:
     visibility = Visibility(item.visibility)
     creator = group if item.as_group else author
-    await publish(
+    created = await publish(
         session, creator, _activity(uris, "Create", creator, document), visibility, followers=True
     )
+    await pass_on(session, uris, group, created)
     if not item.as_group:
         announce = {
             "@context": vocab.AS_CONTEXT,
@@ -270,7 +273,7 @@ async def publish_update(
     value = await items.to_wire(session, uris, item)
     document = wire.to_ap(value)
     others = [] if speaker is group else [group]
-    await publish(
+    updated = await publish(
         session,
         speaker,
         _activity(uris, "Update", speaker, document),
@@ -278,6 +281,7 @@ async def publish_update(
         followers=True,
         followers_of=others,
     )
+    await pass_on(session, uris, group, updated)
     if item.kind == Kind.CALL:
         now = now or utcnow()
         item.count_sent, item.count_sent_at = value.people_coming, now
@@ -431,9 +435,7 @@ async def delete_item(
     group_uri = uris.actor(group.username)
     followers = uris.followers(group_uri)
     to = [vocab.PUBLIC] if item.visibility == Visibility.PUBLIC else [followers]
-    cc = ([followers] if item.visibility == Visibility.PUBLIC else []) + (
-        [] if item.as_group else [group_uri]
-    )
+    cc = ([followers] if item.visibility == Visibility.PUBLIC else []) + [group_uri]
     delete = {
         "@context": vocab.AS_CONTEXT,
         "id": uris.activity(uuid4().hex),
@@ -443,7 +445,7 @@ async def delete_item(
         "cc": cc,
         "object": tombstone,
     }
-    await publish(
+    deleted = await publish(
         session,
         speaker,
         delete,
@@ -452,6 +454,7 @@ async def delete_item(
         to_actors=also_to,
         followers_of=[] if speaker is group else [group],
     )
+    await pass_on(session, uris, group, deleted)
 
 
 async def respond(

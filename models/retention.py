@@ -33,7 +33,7 @@ from models.content import RemoteObject, RemoteObjectKind, Tombstone
 from models.follows import Direction, Follow
 from models.items import Item, ItemResponse, RemoteItem
 from models.moderation import Relay
-from models.publish import publish
+from models.publish import pass_on, publish
 from models.queue import Activity, Delivery
 from models.relays import undo_announce
 from models.remote import RemoteActor
@@ -299,12 +299,10 @@ async def _ask_to_delete(
     group_uri = uris.actor(group.username)
     followers = uris.followers(group_uri)
     to = [vocab.PUBLIC] if visibility == Visibility.PUBLIC else [followers]
-    cc = ([followers] if visibility == Visibility.PUBLIC else []) + (
-        [] if speaker is group else [group_uri]
-    )
+    cc = ([followers] if visibility == Visibility.PUBLIC else []) + [group_uri]
     others = [] if speaker is group else [group]
     delete_activity = _delete(uris, speaker, item.uri, now, to=to, cc=cc)
-    await publish(
+    deleted = await publish(
         session,
         speaker,
         delete_activity,
@@ -313,6 +311,7 @@ async def _ask_to_delete(
         followers_of=others,
         to_inboxes=reached.inboxes,
     )
+    await pass_on(session, uris, group, deleted, to_inboxes=reached.inboxes)
     if reached.people:
         await publish(
             session,

@@ -11,6 +11,10 @@ class Uris:
     def actor(self, username: str) -> str:
         return f"{self.base_url}/actors/{username}"
 
+    def service(self, group_uri: str) -> str:
+        """A group's companion Service (federation.actors.service_to_ap)."""
+        return f"{group_uri}/service"
+
     def instance_actor(self) -> str:
         return f"{self.base_url}/actor"
 

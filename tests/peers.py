@@ -224,3 +224,97 @@ class MastodonPeer:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+@dataclass
+class ForumPeer:
+    """A server of several actors at the paths its software uses (Lemmy's `/u/rosa` and
+    `/c/tenants`, Mbin's `/u/rosa` and `/m/tenants`, Misskey's `/users/9abc`), each with its own
+    key, serving the objects and activities a test gives it at their ids, and WebFinger; it
+    signs as any of its actors and keeps what it receives."""
+
+    base_url: str
+    transport: httpx.AsyncBaseTransport
+    actors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.AsyncClient(transport=self.transport)
+        self._keys: dict[str, SigningKey] = {}
+        self.app = Starlette(
+            routes=[
+                Route("/.well-known/webfinger", self._webfinger),
+                Route("/inbox", self._inbox, methods=["POST"]),
+                Route("/{path:path}", self._document),
+            ]
+        )
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[1]
+
+    def actor(self, path: str, actor_type: str, username: str, **fields: Any) -> str:
+        """Add an actor at `path` (e.g. "/c/tenants"); returns its id."""
+        uri = f"{self.base_url}{path}"
+        private_key = keys.generate_private_key()
+        self._keys[uri] = SigningKey(f"{uri}#main-key", private_key)
+        self.actors[uri] = {
+            "@context": [AS, vocab.SECURITY_CONTEXT],
+            "id": uri,
+            "type": actor_type,
+            "preferredUsername": username,
+            "inbox": f"{uri}/inbox",
+            "outbox": f"{uri}/outbox",
+            "followers": f"{uri}/followers",
+            "endpoints": {"sharedInbox": f"{self.base_url}/inbox"},
+            "publicKey": {
+                "id": f"{uri}#main-key",
+                "owner": uri,
+                "publicKeyPem": keys.public_key_to_pem(private_key.public_key()),
+            },
+            **fields,
+        }
+        return uri
+
+    def serve(self, document: dict[str, Any]) -> dict[str, Any]:
+        self.objects[document["id"]] = document
+        return document
+
+    async def send(self, signer: str, inbox: str, activity: dict[str, Any]) -> httpx.Response:
+        body = json.dumps(activity).encode()
+        headers = cavage.sign_cavage("POST", inbox, self._keys[signer], body)
+        headers["Content-Type"] = vocab.ACTIVITY_JSON
+        return await self.http.post(inbox, content=body, headers=headers)
+
+    async def _document(self, request: Request) -> Response:
+        uri = f"{self.base_url}/{request.path_params['path']}"
+        if uri.endswith("/inbox") and request.method == "POST":
+            return await self._inbox(request)
+        found = self.actors.get(uri) or self.objects.get(uri)
+        if found is None:
+            return Response(status_code=404)
+        if found.get("type") == "Tombstone":
+            return ActivityJSON(found, status_code=410)
+        return ActivityJSON(found)
+
+    async def _webfinger(self, request: Request) -> Response:
+        name = request.query_params.get("resource", "").removeprefix("acct:").split("@")[0]
+        found = next(
+            (uri for uri, doc in self.actors.items() if doc["preferredUsername"] == name), None
+        )
+        if found is None:
+            return Response(status_code=404)
+        return JSONResponse(
+            {
+                "subject": f"acct:{name}@{self.host}",
+                "links": [{"rel": "self", "type": vocab.ACTIVITY_JSON, "href": found}],
+            }
+        )
+
+    async def _inbox(self, request: Request) -> Response:
+        self.received.append(vocab.parse_activity(await request.body()))
+        return Response(status_code=202)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

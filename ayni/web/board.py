@@ -20,7 +20,8 @@ from starlette.routing import Route
 from ayni.web import access, flash, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
-from federation.itemterms import CLOSED, Kind
+from federation.items import POST
+from federation.itemterms import CLOSED
 from federation.places import distance_km
 from federation.visibility import Visibility
 from federation.vocab import host_of
@@ -44,6 +45,11 @@ JOINED_ANONYMOUSLY = N_(
     "coming, without your name."
 )
 LEFT = N_("Noted: the group that posted the call has been told you can no longer come.")
+# A followed community's plain post (Lemmy, Mbin): on the board beside asks, offers and calls.
+BOARD_KINDS = {
+    **{str(kind): label for kind, label in KIND_LABELS.items()},
+    POST: N_("Community post"),
+}
 BAD_POINT = N_("Type the place as latitude, longitude, e.g. -12.05, -77.04.")
 BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
 # The names of models.items.DEFAULT_CATEGORIES, for the catalogues: the pages show category names
@@ -100,7 +106,7 @@ def parse_point(text: str) -> tuple[float, float] | None:
 def parse_query(params: Any) -> tuple[Query, list[str]]:
     """Unknown kinds and categories are ignored (old links); a bad place or distance is an error."""
     errors: list[str] = []
-    kind = params.get("kind") if params.get("kind") in {str(k) for k in Kind} else None
+    kind = params.get("kind") if params.get("kind") in BOARD_KINDS else None
     category = (params.get("category") or "").strip()[:64] or None
     # A typed point wins over a chosen place of one's groups.
     near_text = (params.get("near") or params.get("place") or "").strip()[:64]
@@ -326,7 +332,7 @@ async def board(request: Request) -> Response:
             "errors": errors,
             "places": places,
             "categories": categories,
-            "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},
+            "kinds": BOARD_KINDS,
             "near_text": (request.query_params.get("near") or "")[:64],
             "place_chosen": request.query_params.get("place") or "",
             "within_text": (request.query_params.get("within") or "")[:16],

@@ -36,6 +36,7 @@ HANDLERS: dict[str, Handler] = {
     "Delete": on_delete,
     "Announce": on_announce,
     "Like": on_like,
+    "EmojiReact": on_like,
     "Flag": on_flag,
     "Block": on_block,
     "Move": on_move,

@@ -57,6 +57,8 @@ class Context:
             return ""
         prefix = self.runtime.uris.actor("")
         name = uri[len(prefix) :] if uri.startswith(prefix) else ""
+        # A group's companion Service speaks for the group: what is sent to it is the group's.
+        name = name.removesuffix(self.runtime.uris.service(""))
         return name if name and "/" not in name and "#" not in name and "?" not in name else None
 
     async def local_actor(self, session: AsyncSession, uri: object) -> LocalActor | None:
@@ -68,6 +70,8 @@ class Context:
         found = await actors.find_actor(session, name)
         if found is None or found.username != name or found.type == ActorType.APPLICATION:
             return None
+        if isinstance(uri, str) and uri.endswith(self.runtime.uris.service("")):
+            return found if found.type == ActorType.GROUP else None
         return found
 
     async def _not_blocked(self, uri: str) -> None:

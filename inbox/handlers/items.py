@@ -1,9 +1,11 @@
 """What the inbox does with items: replies and DMs about ours become their responses; items of
-groups we follow become remote items on the network board."""
+groups we follow become remote items on the network board, and so do the plain posts a group we
+follow shares (a Lemmy or Mbin community's), as entries of kind `post`."""
 
 import re
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import items as wire
@@ -18,11 +20,15 @@ from models.relays import auto_relay
 _MAX_LINKS = 20
 
 
-def as_item(obj: dict[str, Any]) -> wire.RemoteItem | None:
+def as_item(obj: dict[str, Any], shared_by: str | None = None) -> wire.RemoteItem | None:
+    """An item; or, when a group shared it (`shared_by`), a plain post; None for the rest."""
     try:
-        return wire.from_ap(obj)
+        value = wire.from_ap(obj)
+        if value is None and shared_by is not None:
+            value = wire.post_from_ap(obj, shared_by)
     except InvalidDocument:
         return None
+    return value
 
 
 def items_named(ctx: Context, obj: dict[str, Any]) -> list[str]:
@@ -44,9 +50,14 @@ def items_named(ctx: Context, obj: dict[str, Any]) -> list[str]:
 
 
 async def on_stored(
-    ctx: Context, session: AsyncSession, stored: RemoteObject, obj: dict[str, Any]
+    ctx: Context,
+    session: AsyncSession,
+    stored: RemoteObject,
+    obj: dict[str, Any],
+    shared_by: str | None = None,
 ) -> None:
-    """After a Create or Announce stored an object: link it to our item, or board it."""
+    """After a Create or Announce stored an object: link it to our item, or board it.
+    `shared_by`: the group whose Announce brought it."""
     if stored.kind in (RemoteObjectKind.RESPONSE, RemoteObjectKind.PRIVATE):
         kind = (
             ResponseKind.REPLY if stored.kind == RemoteObjectKind.RESPONSE else ResponseKind.MESSAGE
@@ -55,17 +66,24 @@ async def on_stored(
         if item is not None:
             await alerts.response(session, item)
     elif stored.kind == RemoteObjectKind.CONTENT:
-        value = as_item(obj)
+        value = as_item(obj, shared_by)
         if value is not None:
             row = await items.store_remote_item(
                 session, stored.remote_actor_id, value, stored.document
             )
-            await auto_relay(session, ctx.runtime.uris, row)
+            if value.kind != wire.POST:  # allies relay their items, not every post
+                await auto_relay(session, ctx.runtime.uris, row)
 
 
 async def on_updated(session: AsyncSession, stored: RemoteObject, obj: dict[str, Any]) -> None:
+    """A stored object changed: its board entry, if it has one, changes with it."""
     if stored.kind != RemoteObjectKind.CONTENT:
         return
-    value = as_item(obj)
+    boarded = await session.scalar(
+        select(items.RemoteItem.group_uri).where(
+            items.RemoteItem.uri == stored.uri, items.RemoteItem.kind == wire.POST
+        )
+    )
+    value = as_item(obj, boarded)
     if value is not None:
         await items.store_remote_item(session, stored.remote_actor_id, value, stored.document)

@@ -53,15 +53,7 @@ def clean(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def content_of(document: dict[str, Any]) -> str:
-    content = document.get("content")
-    if not isinstance(content, str):
-        mapped = document.get("contentMap")
-        content = (
-            next((v for v in mapped.values() if isinstance(v, str)), "")
-            if isinstance(mapped, dict)
-            else ""
-        )
-    return sanitize.sanitize_html(content)
+    return sanitize.sanitize_html(vocab.content_html(document))
 
 
 def published(document: dict[str, Any]) -> datetime | None:

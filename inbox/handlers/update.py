@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from federation import vocab
 from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored, actor_of
@@ -12,6 +14,7 @@ from inbox.handlers.objects import (
     published,
 )
 from models import inbound, remote_actors
+from models.remote import RemoteActor
 
 
 async def on_update(ctx: Context, activity: dict[str, Any]) -> None:
@@ -24,13 +27,19 @@ async def on_update(ctx: Context, activity: dict[str, Any]) -> None:
         return
     obj = await own_object(ctx, ref, actor_uri, "Update")
     remote = await ctx.actor(actor_uri)
-    uri = vocab.id_of(obj)
     async with ctx.transaction() as session:
-        existing = await inbound.remote_object(session, uri or "")
-        if existing is None:
-            raise Ignored(f"Update of {uri}, which we do not have")
-        if existing.remote_actor_id != remote.id:
-            raise Ignored(f"Update of {uri} by someone other than its author")
-        existing.content_html, existing.document = content_of(obj), clean(obj)
-        existing.updated_at = published(obj) or existing.published_at
-        await item_inbox.on_updated(session, existing, obj)
+        await refresh(session, remote, obj)
+
+
+async def refresh(session: AsyncSession, author: RemoteActor, obj: dict[str, Any]) -> None:
+    """Replace our copy of an object (already checked to come from `author`) and its board
+    entry; Ignored when we hold none, or hold one by someone else."""
+    uri = vocab.id_of(obj)
+    existing = await inbound.remote_object(session, uri or "")
+    if existing is None:
+        raise Ignored(f"Update of {uri}, which we do not have")
+    if existing.remote_actor_id != author.id:
+        raise Ignored(f"Update of {uri} by someone other than its author")
+    existing.content_html, existing.document = content_of(obj), clean(obj)
+    existing.updated_at = published(obj) or existing.published_at
+    await item_inbox.on_updated(session, existing, obj)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import DatabaseUrls
 from tests.instances import Instance, Loopback, settings_for, start_instance
-from tests.peers import MastodonPeer
+from tests.peers import ForumPeer, MastodonPeer
 
 A = "http://127.0.0.1:8101"
 B = "http://127.0.0.1:8102"
@@ -29,6 +29,13 @@ class Net:
         self.loopback.add(peer.host, peer.app)
         self._stack.push_async_callback(peer.aclose)
         return peer
+
+    def forum(self, base_url: str) -> ForumPeer:
+        """A Lemmy-, Mbin- or Misskey-shaped server: several actors, one host."""
+        forum = ForumPeer(base_url, self.loopback)
+        self.loopback.add(forum.host, forum.app)
+        self._stack.push_async_callback(forum.aclose)
+        return forum
 
     async def instance(self, base_url: str, **settings: Any) -> Instance:
         """A seeded instance (group `food`, member `ana`) on a fresh database; `settings`

@@ -183,11 +183,12 @@ async def test_a_followed_groups_offer_reaches_the_follower_over_real_http(
             # "Posted offer N (public): URI"
             offer_uri = posted.strip().rpartition(" ")[2]
             wait_for("the offer to reach B", lambda: board_rows_titled(b, "Spare bunk beds"))
-            # A's queue settled: one delivery each for the Accept and the Create, all sent (a
-            # duplicate would be a third row); only then is B's board counted.
+            # A's queue settled: one delivery each for the Accept, the Create and the group's
+            # FEP-1b12 Announce of it (for Lemmy and Mbin), all sent (a duplicate would be a
+            # fourth row); only then is B's board counted.
             a_queue = wait_for("A's delivery queue to settle", lambda: settled_queue(a))
             arrived = board_rows_titled(b, "Spare bunk beds") or []
-        assert a_queue == ["fan-out jobs: done 2", "deliveries: sent 2", "mail: none"], a_queue
+        assert a_queue == ["fan-out jobs: done 3", "deliveries: sent 3", "mail: none"], a_queue
         assert len(arrived) == 1, arrived
         assert arrived[0]["origin"] == "remote"
         assert arrived[0]["uri"] == offer_uri

@@ -228,7 +228,7 @@ def test_a_public_item_goes_to_everyone_and_the_group_followers() -> None:
     document = to_ap(CALL)
 
     assert document["to"] == [PUBLIC]
-    assert document["cc"] == [FOLLOWERS]
+    assert document["cc"] == [FOLLOWERS, CALL.group_uri]  # Lemmy finds the community in cc
 
 
 def test_a_followers_only_item_never_addresses_the_public() -> None:

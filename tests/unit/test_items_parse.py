@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from federation.errors import InvalidDocument
-from federation.items import Kind, RemoteItem, Status, Visibility, from_ap, to_ap
+from federation.items import Kind, RemoteItem, Status, Visibility, from_ap, post_from_ap, to_ap
 from federation.privacy import coarsen
 from tests.unit.test_items import ASK, CALL, OFFER
 
@@ -380,3 +380,31 @@ def test_any_intent_gives_an_item_nothing_or_invalid_document(
         "action": conforms,
     }
     _outcome(document)
+
+
+def test_a_community_post_is_a_board_post_and_a_comment_is_not() -> None:
+    page = {
+        "type": "Page",
+        "id": "https://lemmy.example/post/1",
+        "attributedTo": "https://lemmy.example/u/rosa",
+        "to": ["https://lemmy.example/c/tenants", "https://www.w3.org/ns/activitystreams#Public"],
+        "name": "Assembly <b>Thursday</b>",
+        "content": "<p>Bring a chair</p><script>x()</script>",
+        "audience": "https://lemmy.example/c/tenants",
+    }
+    comment = {**page, "type": "Note", "inReplyTo": page["id"]}
+
+    post = post_from_ap(page, "https://elsewhere.example/c/other")
+
+    assert post is not None
+    assert (post.kind, post.title, post.url, post.group_uri) == (
+        "post",
+        "Assembly Thursday",
+        page["id"],
+        "https://lemmy.example/c/tenants",
+    )
+    assert "script" not in post.body_html
+    assert post_from_ap(comment) is None
+    assert post_from_ap({**page, "audience": None}, "https://g.example/c/x").group_uri == (
+        "https://g.example/c/x"
+    )

@@ -492,3 +492,29 @@ def test_url_and_header_helpers_never_raise_on_any_text(text: str) -> None:
     same_origin(text, "https://social.example/")
     accepts_activity_json(text)
     is_activity_media_type(text)
+
+
+def test_content_falls_back_to_misskeys_plain_text_escaped_then_to_the_quoted_link() -> None:
+    mfm = {"content": "", "_misskey_content": "a <b>bold</b>\nline", "source": {"content": "x"}}
+    source_only = {
+        "content": None,
+        "source": {"content": "from *source*", "mediaType": "text/x.misskeymarkdown"},
+    }
+    quote_only = {"content": "", "quoteUrl": "https://misskey.example/notes/9a"}
+
+    assert vocab.content_html(mfm) == "<p>a &lt;b&gt;bold&lt;/b&gt;<br>line</p>"
+    assert vocab.content_html(source_only) == "<p>from *source*</p>"
+    assert 'href="https://misskey.example/notes/9a"' in vocab.content_html(quote_only)
+
+
+def test_content_ignores_what_is_not_text() -> None:
+    odd = {
+        "content": ["", 3],
+        "contentMap": [1],
+        "source": "https://mbin.example/link",
+        "quoteUrl": "javascript:x",
+    }
+
+    assert vocab.content_html(odd) == ""
+    assert vocab.content_html({"contentMap": {"es": "<p>hola</p>"}}) == "<p>hola</p>"
+    assert vocab.content_html("not an object") == ""
