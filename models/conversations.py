@@ -196,7 +196,7 @@ class Shown:
 
 async def history(session: AsyncSession, conversation: Conversation) -> list[Shown]:
     rows = await session.execute(
-        select(ConversationMessage, RemoteObject, Activity, LocalActor)
+        select(ConversationMessage, RemoteObject, Activity, LocalActor.name, LocalActor.username)
         .outerjoin(RemoteObject, RemoteObject.id == ConversationMessage.remote_object_id)
         .outerjoin(Activity, Activity.id == ConversationMessage.activity_id)
         .outerjoin(LocalActor, LocalActor.id == ConversationMessage.member_id)
@@ -204,11 +204,11 @@ async def history(session: AsyncSession, conversation: Conversation) -> list[Sho
         .order_by(ConversationMessage.created_at, ConversationMessage.id)
     )
     shown = []
-    for message, received, sent, member in rows.all():
+    for message, received, sent, name, username in rows.all():
         if received is not None:
             shown.append(Shown(True, received.content_html, received.published_at, ""))
         elif sent is not None and isinstance(note := sent.document.get("object"), dict):
-            who = (member.name or member.username) if member is not None else ""
+            who = name or username or ""
             shown.append(Shown(False, str(note.get("content") or ""), message.created_at, who))
     return shown
 
