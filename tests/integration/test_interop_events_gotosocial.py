@@ -252,3 +252,27 @@ async def test_gotosocial_hs2019_without_created_and_its_signed_get(net: Net) ->
         f"{BASE}/actors/food/outbox", headers={"Accept": vocab.ACTIVITY_JSON}
     )
     assert unsigned.status_code == 401
+
+
+async def test_a_mobilizon_join_with_its_participation_message_is_answered(
+    net: Net, instance: Instance
+) -> None:
+    from tests.calls import post_call
+    from tests.instances import settle
+
+    item = await post_call(instance)
+    peer = net.peer("http://127.0.0.1:8204", "camille", kind=shaped("/@"))
+    # lib/federation/activity_stream/converter/participant.ex: the participant's url as id
+    join = {
+        "@context": [vocab.AS_CONTEXT, {"mz": "https://joinmobilizon.org/ns#"}],
+        "type": "Join",
+        "id": f"{peer.base_url}/join/event/{uuid4()}",
+        "actor": peer.actor_uri,
+        "object": item.uri,
+        "participationMessage": "I can bring a van",
+        "to": [GROUP],
+    }
+    assert (await peer.send(INBOX, join)).status_code == 202
+    await settle(instance)
+    (accept,) = [a for a in peer.received if a["type"] == "Accept"]
+    assert accept["actor"] == GROUP and accept["object"]["id"] == join["id"]
