@@ -276,6 +276,8 @@ def from_ap(document: object) -> RemoteItem | None:
         return None
     purpose = _last_segment(first(document.get("purpose")))
     if has_type(document, "Event"):
+        if _moment(first(document.get("startTime"))) is None:
+            return None  # a call has a start: an Event without one is an ordinary post
         kind = Kind.CALL
     elif purpose in ("request", "offer"):
         kind = Kind.ASK if purpose == "request" else Kind.OFFER
@@ -321,7 +323,9 @@ def from_ap(document: object) -> RemoteItem | None:
         starts_at=_moment(first(document.get("startTime"))),
         ends_at=_moment(first(document.get("endTime"))) or (ends if kind == Kind.CALL else None),
         timezone=_timezone(first(document.get("timezone"))),
-        people_wanted=amount if kind == Kind.CALL else None,
+        people_wanted=(amount or _integer(first(document.get("maximumAttendeeCapacity"))) or None)
+        if kind == Kind.CALL
+        else None,
         people_coming=_integer(first(document.get("participantCount"))),
         group_uri=next(iter(ids_of(document.get("audience"))), None),
         published=_moment(first(document.get("published"))),

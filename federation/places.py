@@ -86,13 +86,19 @@ def _one_place(entry: object) -> Place | None:
         return None
     if entry.get("type") is not None and not has_type(entry, "Place"):
         return None
-    name = _text(first(entry.get("name"))) or ""
+    # Mobilizon names a place in `name`; without one, the town of its PostalAddress (never the
+    # street) is the coarse name. A street address as a string (Gancio) stays unread.
+    name = _text(first(entry.get("name"))) or _locality(entry.get("address")) or ""
     radius = _radius_m(entry.get("radius"), entry.get("units"))
     lat, lon = _number(entry.get("latitude")), _number(entry.get("longitude"))
     if lat is not None and lon is not None and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
         coarse = coarsen(lat, lon, radius)
         return Place(name, coarse[0], coarse[1], radius)
     return Place(name, radius_m=radius) if name else None
+
+
+def _locality(address: object) -> str | None:
+    return _text(address.get("addressLocality")) if isinstance(address, dict) else None
 
 
 def _text(value: object) -> str | None:

@@ -60,10 +60,13 @@ class AlertKind(enum.StrEnum):
     FOLLOW_REQUEST = "follow-request"  # moderators: someone asks to follow the group
     SUBMISSION = "submission"  # moderators: a post submitted to the group waits for review
     REPORT = "report"  # moderators: a report about the group's content
+    MESSAGE = "message"  # moderators: a direct message to the group, about none of its items
 
 
 URGENT = frozenset({AlertKind.CALL, AlertKind.CALL_SHORT})
-MODERATION = frozenset({AlertKind.FOLLOW_REQUEST, AlertKind.SUBMISSION, AlertKind.REPORT})
+MODERATION = frozenset(
+    {AlertKind.FOLLOW_REQUEST, AlertKind.SUBMISSION, AlertKind.REPORT, AlertKind.MESSAGE}
+)
 
 
 class AlertSettings(Base):
@@ -202,7 +205,7 @@ async def response(session: AsyncSession, item: Item, responder_id: int | None =
 
 
 async def for_moderators(session: AsyncSession, group: LocalActor, kind: AlertKind) -> int:
-    """A follow request, submission or report: the group's admins and moderators (or, for a
+    """A follow request, submission, report or message: the group's admins and moderators (or, for a
     group with none, the instance's admins). One alert waiting per moderator is enough: a
     second one before it is sent would say the same."""
     moderators = list(
@@ -254,6 +257,7 @@ SUBJECTS = {
     AlertKind.FOLLOW_REQUEST: N_("%(group)s has a follow request to answer"),
     AlertKind.SUBMISSION: N_("A post submitted to %(group)s waits for review"),
     AlertKind.REPORT: N_("A new report for %(group)s to look at"),
+    AlertKind.MESSAGE: N_("A new message for %(group)s"),
 }
 BODIES = {
     AlertKind.CALL: N_("%(group)s has a new solidarity call."),
@@ -262,6 +266,7 @@ BODIES = {
     AlertKind.FOLLOW_REQUEST: N_("Someone asks to follow %(group)s."),
     AlertKind.SUBMISSION: N_("Someone submitted a post to %(group)s."),
     AlertKind.REPORT: N_("Someone sent %(group)s a report."),
+    AlertKind.MESSAGE: N_("Someone wrote to %(group)s."),
 }
 OPEN_PAGE = N_("Open the page to see it (you may need to sign in):")
 STARTS = N_("Starts: %(when)s")
@@ -287,6 +292,8 @@ async def compose(
         link = f"{settings.base_url}/items/{item.uuid}"
     elif group.type != ActorType.GROUP:  # a report about a member alone: the admins' pages
         link = f"{settings.base_url}/admin"
+    elif kind == AlertKind.MESSAGE:
+        link = f"{settings.base_url}/groups/{group.username}/conversations"
     else:
         link = f"{settings.base_url}/groups/{group.username}/moderation"
     body = gettext(BODIES[kind]) % names

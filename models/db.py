@@ -23,6 +23,7 @@ from models import (  # noqa: F401  imported for that side effect, not used by n
     alerts,
     calls,
     content,
+    conversations,
     escrow,
     follows,
     intake,

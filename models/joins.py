@@ -28,8 +28,17 @@ from models.runtime import Runtime
 PENDING, WITHDRAWN = "pending", "withdrawn"
 
 
+# Mobilizon's `joinMode`: "free" and "restricted" (the organiser accepts each Join) take a Join;
+# "invite" (by the organisers' invitation only) and "external" (registration elsewhere) do not.
+NOT_BY_JOIN = ("invite", "external")
+
+
 def joinable(remote_item: RemoteItem) -> bool:
-    return remote_item.kind == Kind.CALL and remote_item.status == Status.SCHEDULED
+    return (
+        remote_item.kind == Kind.CALL
+        and remote_item.status == Status.SCHEDULED
+        and remote_item.document.get("joinMode") not in NOT_BY_JOIN
+    )
 
 
 async def find(

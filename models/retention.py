@@ -11,7 +11,9 @@ followers now, and the remote people who replied, messaged, voted or joined, by 
 `Delete`. A `Delete` is a request: another server may not honour it, and the pages say so.
 
 Remote items on the network board and remote responses to items already forgotten go on the
-same schedule; a remote item one of our groups relayed gets its `Undo{Announce}`.
+same schedule; a remote item one of our groups relayed gets its `Undo{Announce}`. A group's
+conversations (`models.conversations`) go once quiet longer than its retention and read: the
+messages received, the text of the answers, and the person is asked to delete our answers.
 """
 
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from models.actors import ActorType, LocalActor
 from models.base import upsert
 from models.calls import Commitment
 from models.content import RemoteObject, RemoteObjectKind, Tombstone
+from models.conversations import Conversation, forget
 from models.follows import Direction, Follow
 from models.items import Item, ItemResponse, RemoteItem
 from models.moderation import Relay
@@ -67,6 +70,10 @@ async def forget_due(
         lines.append(f"{verb} remote {response.kind} {response.uri} (its item is gone)")
         if not dry_run:
             await session.delete(response)
+    for conversation in await due_conversations(session, now):
+        lines.append(f"{verb} conversation {conversation.id} (group {conversation.group_id})")
+        if not dry_run:
+            await forget(session, runtime.uris, conversation)
     if not dry_run:
         await session.flush()
     return lines
@@ -153,6 +160,26 @@ async def due_responses(session: AsyncSession, uris: Uris, now: datetime) -> lis
         remote_object
         for remote_object, days in rows.all()
         if remote_object.published_at < now - kept_for(DEFAULT_DAYS if days is None else days)
+    ]
+
+
+async def due_conversations(session: AsyncSession, now: datetime) -> list[Conversation]:
+    """Conversations quiet longer than their group's retention, whose last message a moderator
+    has seen: one nobody has read yet waits for them, as an open item waits."""
+    rows = await session.execute(
+        select(Conversation, LocalActor.retention_days)
+        .join(LocalActor, LocalActor.id == Conversation.group_id)
+        .where(
+            Conversation.read_at.is_not(None),
+            Conversation.read_at >= Conversation.last_received_at,
+        )
+        .order_by(Conversation.last_message_at, Conversation.id)
+        .limit(BATCH)
+    )
+    return [
+        conversation
+        for conversation, days in rows.all()
+        if conversation.last_message_at < now - kept_for(days)
     ]
 
 

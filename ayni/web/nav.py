@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
+from models import conversations
 from models.actors import LocalActor
 from models.calls import Commitment
 from models.items import Item, ItemResponse
@@ -45,7 +46,8 @@ def about_my_items(member: LocalActor) -> tuple[Any, ...]:
 
 
 async def unread(session: AsyncSession, member: LocalActor) -> int:
-    """New responses to her items, answers to her calls, and notices to her."""
+    """New responses to her items, answers to her calls, notices to her, and (for moderators)
+    conversations of her groups with a message nobody has opened."""
     seen = member.notifications_seen_at
     responses = (
         select(func.count())
@@ -68,4 +70,5 @@ async def unread(session: AsyncSession, member: LocalActor) -> int:
         responses = responses.where(ItemResponse.created_at > seen)
         answers = answers.where(Commitment.updated_at > seen)
         told = told.where(Notice.created_at > seen)
-    return sum([(await session.scalar(query)) or 0 for query in (responses, answers, told)])
+    counted = [(await session.scalar(query)) or 0 for query in (responses, answers, told)]
+    return sum(counted) + sum(n for _, n in await conversations.waiting(session, member))

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from ayni.web import access, calls, i18n, nav, render, security, times
 from ayni.web.i18n import N_
-from models import alerts
+from models import alerts, conversations
 from models.actors import LocalActor
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
@@ -195,6 +195,7 @@ async def notifications_page(request: Request) -> Response:
             reverse=True,
         )[:LIMIT]
         count = await nav.unread(session, member)
+        waiting = await conversations.waiting(session, member)
         zone = (await alerts.settings_of(session, member.id)).zone
     now, language = utcnow(), i18n.language(request)
     return render(
@@ -203,6 +204,7 @@ async def notifications_page(request: Request) -> Response:
         {
             "notifications": [(n, times.shown(n.at, now, zone, language)) for n in listed],
             "unread": count,
+            "waiting": [(group.username, group.name, n) for group, n in waiting],
             "labels": {str(k): v for k, v in RESPONSE_LABELS.items()},
         },
     )

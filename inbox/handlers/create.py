@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
-from inbox.handlers import allies, calls, joined
+from inbox.handlers import allies, calls, conversations, joined
 from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored, actor_of
 from inbox.handlers.objects import (
@@ -47,6 +47,7 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         if await blocked_by(session, await _groups_concerned(ctx, session, local, obj), remote):
             raise Ignored(f"{actor_uri} is blocked by the group it writes to")
         private = kind == RemoteObjectKind.PRIVATE
+        noticed = 0
         if private and await calls.on_vote(ctx, session, remote, obj, public):
             return  # a vote is counted, never kept as a message
         stored = await inbound.store_object(
@@ -67,9 +68,11 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
         if private:
             if await calls.on_message(ctx, session, remote, local, stored, obj):
                 return  # understood: a commitment, not a message for people to read
-            await joined.on_message(session, remote, local, stored, obj)
+            noticed = await joined.on_message(session, remote, local, stored, obj)
             await allies.on_message(session, ctx.runtime, remote, local, stored)
         await item_inbox.on_stored(ctx, session, stored, obj)
+        if not noticed and kind in (RemoteObjectKind.PRIVATE, RemoteObjectKind.RESPONSE):
+            await conversations.on_message(session, remote, local, stored)
 
 
 async def _groups_concerned(
@@ -95,6 +98,10 @@ async def _classify(
     obj: dict[str, Any],
 ) -> tuple[RemoteObjectKind, LocalActor | None]:
     addressed = [uri for uri in sorted(audience) if ctx.local_name(uri)]
+    if not public and vocab.has_type(obj, "Event"):  # Gathio sends each follower its Event
+        followed = await inbound.followed_by(session, remote)
+        if followed:
+            return RemoteObjectKind.CONTENT, await session.get(LocalActor, followed[0])
     if not public and addressed and len(addressed) == len(audience):
         return RemoteObjectKind.PRIVATE, await ctx.local_actor(session, addressed[0])
     if in_reply_to is not None and ctx.is_local(in_reply_to):

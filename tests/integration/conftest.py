@@ -23,9 +23,13 @@ class Net:
         self._databases, self._stack = databases, stack
 
     def peer(
-        self, base_url: str, username: str = "alice", actor_type: str = "Person"
+        self,
+        base_url: str,
+        username: str = "alice",
+        actor_type: str = "Person",
+        kind: type[MastodonPeer] = MastodonPeer,
     ) -> MastodonPeer:
-        peer = MastodonPeer(base_url, self.loopback, username=username, actor_type=actor_type)
+        peer = kind(base_url, self.loopback, username=username, actor_type=actor_type)
         self.loopback.add(peer.host, peer.app)
         self._stack.push_async_callback(peer.aclose)
         return peer

@@ -269,12 +269,19 @@ def test_quantities_are_whole_numbers_or_nothing(value: Any, expected: int | Non
 )
 def test_bad_dates_are_left_out(value: Any) -> None:
     document = to_ap(CALL)
-    document["startTime"] = value
     document["published"] = value
 
     remote = from_ap(document)
 
-    assert remote is not None and remote.starts_at is None and remote.published is None
+    assert remote is not None and remote.starts_at is not None and remote.published is None
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "", None, "0001-01-01T00:00:00+14:00"])
+def test_an_event_without_a_usable_start_is_not_a_call(value: Any) -> None:
+    document = to_ap(CALL)
+    document["startTime"] = value
+
+    assert from_ap(document) is None
 
 
 @pytest.mark.parametrize(
