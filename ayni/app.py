@@ -22,6 +22,7 @@ from models.runtime import Runtime
 from models.settings import Settings
 from outbox import expiry
 from outbox import mail as mail_worker
+from outbox import push as push_worker
 from outbox import worker as outbox_worker
 
 log = logging.getLogger("ayni")
@@ -59,6 +60,7 @@ def create_app(
                 asyncio.create_task(outbox_worker.run(runtime, stop)),
                 asyncio.create_task(expiry.run(runtime, stop)),
                 asyncio.create_task(mail_worker.run(runtime, stop)),
+                asyncio.create_task(push_worker.run(runtime, stop)),
             ]
             if workers
             else []
