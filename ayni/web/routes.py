@@ -16,6 +16,7 @@ from ayni.web import (
     notifications,
     pages,
     posting,
+    push,
 )
 
 routes = [
@@ -24,6 +25,7 @@ routes = [
     *posting.routes,
     *my_items.routes,
     *account.routes,
+    *push.routes,
     *item_page.routes,
     *call_links.routes,
     *board.routes,
