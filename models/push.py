@@ -221,15 +221,25 @@ def capped(payload: dict[str, str]) -> dict[str, str]:
     in MAX_PAYLOAD bytes; ValueError when even that is not enough (an overlong url)."""
     capped = dict(payload)
     for field in ("body", "title"):
-        while len(encoded(capped)) > MAX_PAYLOAD and capped.get(field):
-            excess = len(encoded(capped)) - MAX_PAYLOAD
-            text = capped[field].removesuffix(ELLIPSIS).encode()
-            keep = max(len(text) - excess - len(ELLIPSIS.encode()), 0)
-            shorter = text[:keep].decode(errors="ignore").rstrip()
-            capped[field] = shorter + ELLIPSIS if shorter else ""
+        if len(encoded(capped)) <= MAX_PAYLOAD or not capped.get(field):
+            continue
+        # The longest prefix that fits: JSON escapes make bytes and characters differ.
+        low, high = 0, len(capped[field])
+        while low < high:
+            middle = (low + high + 1) // 2
+            if len(encoded(_cut(capped, field, middle))) <= MAX_PAYLOAD:
+                low = middle
+            else:
+                high = middle - 1
+        capped = _cut(capped, field, low)
     if len(encoded(capped)) > MAX_PAYLOAD:
         raise ValueError(f"a push payload must fit in {MAX_PAYLOAD} bytes")
     return capped
+
+
+def _cut(payload: dict[str, str], field: str, length: int) -> dict[str, str]:
+    shorter = payload[field][:length].rstrip()
+    return {**payload, field: shorter + ELLIPSIS if shorter else ""}
 
 
 async def enqueue(
