@@ -55,6 +55,32 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 
+  // The browser's push service usually answers within a second or two; one out of reach can
+  // leave subscribe() waiting for ever. A subscription that comes after we gave up is undone,
+  // so that the browser and the site agree.
+  var WAIT = 10000;
+
+  function subscribeWithin(milliseconds, options) {
+    return new Promise(function (resolve, reject) {
+      var late = false;
+      var timer = window.setTimeout(function () {
+        late = true;
+        reject(new Error("unavailable"));
+      }, milliseconds);
+      registration.pushManager.subscribe(options).then(function (subscription) {
+        window.clearTimeout(timer);
+        if (late) {
+          subscription.unsubscribe().catch(function () {});
+        } else {
+          resolve(subscription);
+        }
+      }, function () {
+        window.clearTimeout(timer);
+        reject(new Error("unavailable"));
+      });
+    });
+  }
+
   // Each failure says what the person can do; none is thrown on to the console.
   function turnOn() {
     return Notification.requestPermission().then(function (permission) {
@@ -70,12 +96,7 @@ document.addEventListener("DOMContentLoaded", function () {
           return response.json();
         })
         .then(function (body) {
-          return registration.pushManager.subscribe({
-            userVisibleOnly: true,
-            applicationServerKey: keyBytes(body.key),
-          }).catch(function () {
-            throw new Error("unavailable");
-          });
+          return subscribeWithin(WAIT, {userVisibleOnly: true, applicationServerKey: keyBytes(body.key)});
         })
         .then(function (subscription) {
           return post("/my/push/subscribe", subscription).then(function () {
