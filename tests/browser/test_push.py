@@ -3,6 +3,7 @@ the page's CSP, the button appears and turns notifications on, or, where the bro
 service cannot be reached (headless Chromium here has none), the page says so plainly; no
 console error either way. Without JavaScript the section stays hidden and the page works."""
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ async def test_the_service_worker_shows_a_message_and_opens_only_pages_of_this_s
     await tab.open("/my/account")
     await page.wait_for_function(READY_OR_FAILED)
     assert await page.evaluate(REGISTERED) is not None
-    await page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
+    assert await page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     [registration] = {r["registrationId"] for r in registrations if not r["isDeleted"]}
 
     # What a push service hands the worker once the browser has decrypted it
@@ -149,15 +150,15 @@ async def test_the_service_worker_shows_a_message_and_opens_only_pages_of_this_s
             "ServiceWorker.deliverPushMessage",
             {"origin": site.base_url, "registrationId": registration, "data": json.dumps(message)},
         )
-    await page.wait_for_function(
-        "() => navigator.serviceWorker.ready.then((r) => r.getNotifications())"
-        ".then((shown) => shown.length === 2)"
-    )
+    shown: list[list[str]] = []
+    async with asyncio.timeout(15):  # the worker shows them in its own time
+        while len(shown) < 2:
+            await asyncio.sleep(0.05)
+            shown = await page.evaluate(
+                "() => navigator.serviceWorker.ready.then((r) => r.getNotifications())"
+                ".then((shown) => shown.map((n) => [n.title, n.body, n.tag, n.data.url]))"
+            )
 
-    shown = await page.evaluate(
-        "() => navigator.serviceWorker.ready.then((r) => r.getNotifications())"
-        ".then((shown) => shown.map((n) => [n.title, n.body, n.tag, n.data.url]))"
-    )
     assert sorted(shown) == [
         ["Elsewhere", "", "b", f"{site.base_url}/"],
         ["Urgent call", "People are needed.", "a", f"{site.base_url}/items/1"],
