@@ -23,6 +23,7 @@ from models.settings import Settings
 from outbox import alerts as alerts_worker
 from outbox import expiry
 from outbox import mail as mail_worker
+from outbox import push as push_worker
 from outbox import worker as outbox_worker
 
 log = logging.getLogger("ayni")
@@ -72,6 +73,7 @@ def create_app(
                 "expiry": expiry.run,
                 **({"mail": mail_worker.run} if settings.mail_enabled else {}),
                 "alerts": alerts_worker.run,
+                "push": push_worker.run,
             }
             if workers
             else {}

@@ -40,7 +40,7 @@ from ayni.commands import (
 )
 from federation import calls
 from federation.visibility import Visibility
-from models import actors, db, invitations, member_sessions, passwords
+from models import actors, db, invitations, member_sessions, passwords, push
 from models.actors import ActorType, Role
 from models.runtime import Runtime
 from models.settings import DEFAULT_DATABASE_URL, Settings
@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         title="queue commands", metavar="COMMAND"
     )
     queue.add_parser(
-        "status", help="counts by state, the oldest due delivery per host, and the mail queue"
+        "status",
+        help="counts by state, the oldest due delivery per host, the mail and push queues",
     ).set_defaults(run=cmd_queue_status)
     retry = queue.add_parser("retry", help="make a host's pending deliveries due now")
     retry.add_argument("host", help="host[:port], as `queue status` shows it")
@@ -213,6 +214,7 @@ async def cmd_init(args: argparse.Namespace) -> None:
             else:
                 raise CommandError("this database is already initialised")
             await actors.create_instance(session, settings.base_url, settings.host)
+            await push.private_key(session)  # the VAPID key, made now rather than on first use
             await actors.create_member(session, args.admin, password, is_admin=True)
     path = settings_module.config_path(os.environ)
     written = {
@@ -354,6 +356,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     from outbox import alerts as alerts_worker
     from outbox import expiry
     from outbox import mail as mail_worker
+    from outbox import push as push_worker
     from outbox import worker as outbox_worker
 
     eventloop.tune_gc()
@@ -368,6 +371,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
         expiry.run(runtime, stop),
         mail_worker.run(runtime, stop),
         alerts_worker.run(runtime, stop),
+        push_worker.run(runtime, stop),
     )
 
 

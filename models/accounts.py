@@ -16,6 +16,7 @@ posted as the group stays with the group, its author then the group itself.
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 from sqlalchemy import delete, func, or_, select, update
@@ -35,6 +36,7 @@ from models.items import POLL, Category, Item, ItemResponse, RemoteItem
 from models.member_sessions import MemberSession
 from models.notices import Notice
 from models.publish import publish
+from models.push import PushSubscription
 from models.queue import Activity
 from models.remote import RemoteActor
 from models.uris import Uris
@@ -123,6 +125,16 @@ async def export(
             )
         ],
         "email": _email(await mail.address_of(session, member)),
+        # Which push service each browser uses, not its address or keys: they would let whoever
+        # holds the file send to it.
+        "push_subscriptions": [
+            {"push_service": urlsplit(row.endpoint).hostname, "created_at": _when(row.created_at)}
+            for row in await session.scalars(
+                select(PushSubscription)
+                .where(PushSubscription.member_id == member.id)
+                .order_by(PushSubscription.id)
+            )
+        ],
         "sessions": [
             {"created_at": _when(row.created_at), "last_seen_at": _when(row.last_seen_at)}
             for row in await session.scalars(

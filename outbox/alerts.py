@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import alerts, mail, queue
+from models import alerts, mail, push, queue
 from models.actors import LocalActor
 from models.base import utcnow
 from models.queue import Alert
@@ -61,6 +61,13 @@ async def tell(session: AsyncSession, runtime: Runtime, alert_id: int, now: date
             message.subject,
             message.paragraphs,
             lang=member.language,
+            not_before=wait,
+        )
+        await push.enqueue(
+            session,
+            member.id,
+            message.push,
+            urgency="high" if message.urgent else "normal",
             not_before=wait,
         )
     await session.execute(delete(Alert).where(Alert.id == alert_id))

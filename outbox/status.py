@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.queue import Activity, Delivery, DeliveryState, Host, MailMessage
+from models.queue import Activity, Delivery, DeliveryState, Host, MailMessage, PushMessage
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class QueueStatus:
     unavailable: list[str]
     mail: dict[str, int]
     mail_failed: list[tuple[int, str, str]]  # the latest failed messages: id, to, reason
+    push: dict[str, int]
+    push_failed: list[tuple[int, str]]  # the latest failed push messages: id, reason
 
     def lines(self) -> list[str]:
         out = [
@@ -40,6 +42,11 @@ class QueueStatus:
             "mail: " + (", ".join(f"{k} {v}" for k, v in sorted(self.mail.items())) or "none")
         )
         out += [f"  failed mail {i} to {to}: {reason}" for i, to, reason in self.mail_failed]
+        out.append(
+            "push: " + (", ".join(f"{k} {v}" for k, v in sorted(self.push.items())) or "none")
+        )
+        # Not the endpoint: whoever holds it can send to that browser.
+        out += [f"  failed push {i}: {reason}" for i, reason in self.push_failed]
         return out
 
 
@@ -79,6 +86,18 @@ async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
         .order_by(MailMessage.id.desc())
         .limit(10)
     )
+    push = {
+        str(k): n
+        for k, n in await session.execute(
+            select(PushMessage.state, func.count()).group_by(PushMessage.state)
+        )
+    }
+    push_failed = await session.execute(
+        select(PushMessage.id, PushMessage.last_error)
+        .where(PushMessage.state == "failed")
+        .order_by(PushMessage.id.desc())
+        .limit(10)
+    )
     return QueueStatus(
         {str(k): v for k, v in fanout.items()},
         {str(k): v for k, v in deliveries.items()},
@@ -86,6 +105,8 @@ async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
         list(unavailable),
         mail,
         [(i, to, reason or "") for i, to, reason in failed],
+        push,
+        [(i, reason or "") for i, reason in push_failed],
     )
 
 

@@ -18,6 +18,7 @@ from ayni.web import (
     notifications,
     pages,
     posting,
+    push,
 )
 
 routes = [
@@ -26,6 +27,7 @@ routes = [
     *posting.routes,
     *my_items.routes,
     *account.routes,
+    *push.routes,
     *item_page.routes,
     *calendar.routes,
     *call_links.routes,

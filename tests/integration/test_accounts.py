@@ -18,6 +18,7 @@ from models.calls import Channel, CommitmentState
 from models.items import Item
 from models.member_sessions import start
 from models.posting import Draft
+from models.push import PushSubscription
 from models.queue import Activity
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
@@ -117,6 +118,14 @@ async def test_the_export_holds_everything_of_hers_and_nothing_of_others(
         )
         await start(session, member)
         await start(session, ana)
+        session.add(
+            PushSubscription(
+                member_id=member.id,
+                endpoint="https://push.example/send/secret-path",
+                p256dh="key",
+                auth="secret",
+            )
+        )
 
     # When she asks for her data
     data = await export_of(a, "rosalind")
@@ -144,6 +153,8 @@ async def test_the_export_holds_everything_of_hers_and_nothing_of_others(
         "created_at",
         "last_seen_at",
     }
+    assert [p["push_service"] for p in data["push_subscriptions"]] == ["push.example"]
+    assert "secret-path" not in json.dumps(data)  # the browser's address is not in the file
     # And nothing of Ana's: not her profile, not her items' text, no token
     text = json.dumps(data)
     assert "Private to Ana" not in text and '"ana"' not in text

@@ -90,7 +90,13 @@ async def test_healthz_is_ok_while_the_workers_of_serve_run_and_503_once_one_is_
         late = await health(app)
 
     assert served.status_code == 200, served.text
-    assert set(served.json()["workers"]["last_round"]) == {"inbox", "outbox", "expiry", "alerts"}
+    assert set(served.json()["workers"]["last_round"]) == {
+        "inbox",
+        "outbox",
+        "expiry",
+        "alerts",
+        "push",
+    }
     assert late.status_code == 503
     assert late.json()["workers"]["late"] == ["expiry"]
 
