@@ -11,7 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ayni import __version__, access_log, actor_documents, inbox_route, wellknown
+from ayni import (
+    __version__,
+    access_log,
+    actor_documents,
+    inbox_route,
+    logs,
+    metrics_route,
+    wellknown,
+)
 from ayni.web import pages, security
 from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
@@ -90,12 +98,17 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
+            *metrics_route.routes,
             *wellknown.routes,
             *inbox_route.routes,
             *actor_documents.routes,
             *web_routes.routes,
         ],
-        middleware=security.middleware(settings),
+        middleware=[
+            logs.middleware(settings.trusted_proxies),  # first: it sees the connection's address
+            metrics_route.middleware,
+            *security.middleware(settings),
+        ],
         exception_handlers=pages.exception_handlers,
         lifespan=lifespan,
     )

@@ -26,6 +26,7 @@ from ayni import (
     cli_moderation,
     cli_retention,
     eventloop,
+    logs,
 )
 from ayni import settings as settings_module
 from ayni.commands import (
@@ -52,10 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    try:
+        log_format, level = settings_module.logging_of(settings_module.values_of(os.environ))
+    except settings_module.SettingsError as e:
+        print(f"ayni: error: {e}", file=sys.stderr)
+        return 1
     # Admin commands print their own results; long-running ones (serve, worker, demo) log.
-    level = logging.INFO if args.run in (cmd_serve, cmd_worker, cmd_demo) else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    long_running = args.run in (cmd_serve, cmd_worker, cmd_demo)
+    logs.configure(log_format, level or ("info" if long_running else "warning"))
     # Whatever a command creates (the SQLite database and its -wal and -shm, ayni.toml, backups)
     # holds keys: readable by this user only. Put back after, for callers in the same process.
     umask = os.umask(0o077)
@@ -338,8 +343,9 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     # Forwarded headers are read by the app itself, from AYNI_TRUSTED_PROXIES only.
     app = create_app(settings, workers=True)
     # No WebSockets are served, and uvicorn's WebSocket road logs the client's address.
+    # Logging as every command logs (`ayni.logs`): no config or level of uvicorn's own.
     config = uvicorn.Config(
-        app, host=host, port=port, proxy_headers=False, ws="none", log_level="info"
+        app, host=host, port=port, proxy_headers=False, ws="none", log_config=None
     )
     await uvicorn.Server(config).serve()
 
@@ -359,6 +365,11 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     from outbox import push as push_worker
     from outbox import worker as outbox_worker
 
+    if runtime.settings.is_sqlite:
+        raise CommandError(
+            "ayni worker needs PostgreSQL: on SQLite, `ayni serve` runs the queue workers itself "
+            "(SQLite has one writer; another process would only wait for it)"
+        )
     eventloop.tune_gc()
     started("worker", runtime, await db.current_revision(runtime.engine))
 

@@ -76,26 +76,33 @@ async def actor_inbox(request: Request) -> Response:
 async def receive(request: Request, recipient_id: int | None) -> Response:
     state = inbox_state(request)
     runtime = state.runtime
+    metrics = runtime.metrics
     body = await _read_capped(request)
     if body is None:
+        metrics.inbox_refused("too_large")
         return PlainTextResponse("body larger than 1 MB", status_code=413)
     try:
         document = vocab.parse_activity(body)
     except InvalidDocument as error:
+        metrics.inbox_refused("bad_activity")
         return PlainTextResponse(f"bad activity: {error}", status_code=400)
     actor_uri = vocab.id_of(document.get("actor"))
     types = vocab.types_of(document)
     if actor_uri is None or len(actor_uri) > MAX_URI or not types:
+        metrics.inbox_refused("bad_activity")
         return PlainTextResponse("bad activity: it needs an actor and a type", status_code=400)
     activity_uri = vocab.id_of(document.get("id"))
     if activity_uri is not None and len(activity_uri) > MAX_URI:
+        metrics.inbox_refused("bad_activity")
         return PlainTextResponse("bad activity: id too long", status_code=400)
 
     key_id = claimed_key_id(request)
     if await runtime.blocklist.blocks(vocab.host_of(actor_uri), vocab.host_of(key_id)):
+        metrics.inbox_refused("blocked")
         return PlainTextResponse("domain blocked", status_code=403)
     if _deletes_itself(document, actor_uri) and not await _knows(runtime, actor_uri):
         # Mastodon sends these to every server it ever saw; fetching the key would only 410.
+        metrics.inbox_refused("unknown_actor_deleted")
         return Response(status_code=202)
 
     try:
@@ -105,12 +112,15 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         owner = runtime.key_resolver.owner_of(signed_by)
     except SignatureError as error:
         log.info("inbox: refused %s from %s: %s", types[0], actor_uri, error)
+        metrics.inbox_refused("signature")
         return PlainTextResponse(f"signature not accepted: {error}", status_code=401)
     except SQLAlchemyError as error:  # the key could not be read or stored: the sender will retry
         log.warning("inbox: could not look up the key for %s: %s", actor_uri, error)
+        metrics.inbox_refused("unavailable")
         return PlainTextResponse("try again later", status_code=503)
     if owner != actor_uri:
         log.info("inbox: refused %s: signed by %s for actor %s", types[0], owner, actor_uri)
+        metrics.inbox_refused("signer_mismatch")
         return PlainTextResponse("signer and actor do not match", status_code=401)
 
     row: dict[str, Any] = {
@@ -125,7 +135,9 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         await state.batcher.add(row)
     except Exception as error:  # noqa: BLE001  the database is down or full: the sender will retry
         log.warning("inbox: could not store %s: %s", row["activity_uri"], error)
+        metrics.inbox_refused("unavailable")
         return PlainTextResponse("try again later", status_code=503)
+    metrics.inbox_received()
     return Response(status_code=202)
 
 

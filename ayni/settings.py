@@ -112,6 +112,33 @@ def check_mail_from(value: str) -> str:
     return value
 
 
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def check_log_format(value: str) -> str:
+    value = value.strip().lower()
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"AYNI_LOG_FORMAT: {value!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
+def check_log_level(value: str) -> str:
+    value = value.strip().lower()
+    if value and value not in LOG_LEVELS:
+        raise SettingsError(f"AYNI_LOG_LEVEL: {value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value
+
+
+def check_metrics_token(value: str) -> str:
+    value = value.strip()
+    if value and len(value) < 16:
+        raise SettingsError(
+            "AYNI_METRICS_TOKEN: use at least 16 characters (e.g. `openssl rand -hex 32`)"
+        )
+    return value
+
+
 def config_path(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("AYNI_CONFIG", DEFAULT_CONFIG))
 
@@ -128,9 +155,24 @@ def read_config_file(path: Path) -> dict[str, str]:
     return {f"AYNI_{key.upper()}": str(value) for key, value in data.items()}
 
 
+def values_of(environ: Mapping[str, str]) -> dict[str, str]:
+    """Every setting's text: the environment over the file."""
+    return {**read_config_file(config_path(environ)), **environ}
+
+
+def logging_of(values: Mapping[str, str]) -> tuple[str, str]:
+    """`AYNI_LOG_FORMAT` and `AYNI_LOG_LEVEL` alone: the CLI sets up its logs from them before
+    it knows whether the rest is valid (`init` has no base URL yet)."""
+    return (
+        check_log_format(values.get("AYNI_LOG_FORMAT", "text")),
+        check_log_level(values.get("AYNI_LOG_LEVEL", "")),
+    )
+
+
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
-    values = {**read_config_file(config_path(environ)), **environ}
+    values = values_of(environ)
+    log_format, log_level = logging_of(values)
     base_url = values.get("AYNI_BASE_URL")
     if not base_url:
         raise SettingsError("AYNI_BASE_URL is not set: run `ayni init --base-url URL` or set it")
@@ -150,6 +192,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         log_ips=parse_bool("AYNI_LOG_IPS", values.get("AYNI_LOG_IPS", "false")),
         smtp_url=check_smtp_url(values.get("AYNI_SMTP_URL", "").strip()),
         mail_from=check_mail_from(values.get("AYNI_MAIL_FROM", "").strip()),
+        log_format=log_format,
+        log_level=log_level,
+        metrics_token=check_metrics_token(values.get("AYNI_METRICS_TOKEN", "")),
     )
 
 

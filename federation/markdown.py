@@ -2,10 +2,12 @@
 
 import re
 from functools import cache
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from federation.sanitize import sanitize_html
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 __all__ = ["render_markdown"]
 
@@ -26,6 +28,8 @@ def render_markdown(text: str) -> str:
 
 
 @cache
-def _renderer() -> MarkdownIt:
+def _renderer() -> "MarkdownIt":
+    from markdown_it import MarkdownIt  # on first use: an idle process need not hold it
+
     options = {"html": False, "breaks": True, "linkify": False}
     return MarkdownIt("commonmark", options).disable("image")

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 __all__ = ["MIN_RADIUS_M", "Finding", "FindingKind", "coarsen", "findings"]
@@ -143,6 +142,8 @@ def _phones(text: str, region: str | None) -> list[Finding]:
     masked = _mask(text)
     if not any(c.isdigit() for c in masked):
         return []
+    import phonenumbers  # on first use: its metadata is a megabyte an idle process need not hold
+
     found = []
     for each in [region.upper()] if region else _UNKNOWN_REGION:
         matcher = phonenumbers.PhoneNumberMatcher(

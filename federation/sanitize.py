@@ -8,8 +8,10 @@ an unsupported or relative href turned into plain text.
 import re
 from functools import cache
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
-import nh3
+if TYPE_CHECKING:
+    import nh3
 
 __all__ = ["LINK_REL", "LINK_SCHEMES", "TAGS", "html_to_text", "sanitize_html"]
 
@@ -114,7 +116,9 @@ def html_to_text(html: str) -> str:
 
 
 @cache
-def _cleaner() -> nh3.Cleaner:
+def _cleaner() -> "nh3.Cleaner":
+    import nh3  # on first use: an idle process need not hold it
+
     return nh3.Cleaner(
         tags=TAGS | _HEADINGS,
         clean_content_tags=_CONTENT_DROPPED,

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     or_,
     select,
     update,
@@ -337,3 +338,33 @@ async def release(session: AsyncSession, queue: Queue, ids: Collection[int], now
     if "locked_until" in table.c:
         values[table.c.locked_until] = None
     await session.execute(update(table).where(table.c.id.in_(list(ids))).values(values))
+
+
+# What each queue holds while it waits: the rows `depths` counts.
+WAITING: dict[str, tuple[Queue, ColumnElement[bool] | None]] = {
+    "incoming": (Incoming, Incoming.state == IncomingState.PENDING),
+    "fanout": (Activity, Activity.fanout_state == FanoutState.PENDING),
+    "deliveries": (Delivery, Delivery.state == DeliveryState.PENDING),
+    "mail": (MailMessage, MailMessage.state == MailState.PENDING),
+    "push": (PushMessage, PushMessage.state == MailState.PENDING),
+    "alerts": (Alert, None),  # told alerts are deleted: every row waits
+}
+
+
+async def depths(session: AsyncSession, now: datetime) -> dict[str, tuple[int, float]]:
+    """Per queue: the rows waiting, and seconds since the oldest due one came due (0 when none
+    is due). Each is one query on the queue's (state, next_attempt_at) index."""
+    found = {}
+    for name, (table, waiting) in WAITING.items():
+        where = [] if waiting is None else [waiting]
+        count, oldest = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.min(table.next_attempt_at).filter(table.next_attempt_at <= now),
+                ).where(*where)
+            )
+        ).one()
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        found[name] = (int(count), max(age, 0.0))
+    return found

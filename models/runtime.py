@@ -23,6 +23,7 @@ from models import actors, db, policy, remote, transactions
 from models.actors import LocalActor
 from models.escrow import Seal
 from models.heartbeats import Heartbeats
+from models.metrics import Metrics
 from models.settings import Settings
 from models.uris import Uris
 
@@ -50,6 +51,8 @@ class Runtime:
     schemes: SchemeMemory = field(default_factory=SchemeMemory)
     # When this process's queue workers last finished a round (`/healthz`).
     heartbeats: Heartbeats = field(default_factory=Heartbeats)
+    # What /metrics serves (a no-op without AYNI_METRICS_TOKEN).
+    metrics: Metrics = field(init=False)
     _signers: dict[str, SigningAuth] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,6 +60,7 @@ class Runtime:
         self.blocklist = policy.Blocklist(self.sessions)
         self.breaker = Breaker(wait=self.settings.fetch_deadline)
         self.seal = Seal(self.settings.secret_key)
+        self.metrics = Metrics(on=bool(self.settings.metrics_token))
 
     @classmethod
     def build(

@@ -34,6 +34,13 @@ class Settings:
     # `smtps://…` (TLS from the start), and the From address. Either empty: e-mail is off.
     smtp_url: str = ""
     mail_from: str = ""
+    # How log lines are written (`ayni.logs`): "text" for people, "json" (one object a line) for a
+    # log collector; and the lowest level written ("" : INFO for serve and worker, WARNING for
+    # the admin commands, which print their own results).
+    log_format: str = "text"
+    log_level: str = ""
+    # The bearer token of `/metrics`; empty, there is no `/metrics` (404).
+    metrics_token: str = ""
 
     @property
     def host(self) -> str:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
@@ -11,10 +11,27 @@ from models.queue import Activity, Delivery, DeliveryState, Host, MailMessage, P
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A host's pending deliveries: the oldest one's due time, how many, the most attempts any
+    has had, and the error of its latest failed attempt (status and reason) if any."""
+
+    host: str
+    due: datetime
+    pending: int
+    attempts: int
+    last_error: str
+
+    def line(self) -> str:
+        due = self.due.isoformat(timespec="seconds")
+        error = f"  last error: {self.last_error}" if self.last_error else ""
+        return f"  {self.host}  due {due}  {self.pending} pending  {self.attempts} attempts{error}"
+
+
+@dataclass(frozen=True)
 class QueueStatus:
     fanout: dict[str, int]
     deliveries: dict[str, int]
-    oldest_due: list[tuple[str, datetime, int]]  # host, oldest pending row's due time, pending rows
+    oldest_due: list[Waiting]
     unavailable: list[str]
     mail: dict[str, int]
     mail_failed: list[tuple[int, str, str]]  # the latest failed messages: id, to, reason
@@ -32,10 +49,7 @@ class QueueStatus:
         )
         if self.oldest_due:
             out.append("pending by host (oldest due first):")
-            out += [
-                f"  {host}  due {due.isoformat(timespec='seconds')}  {n} pending"
-                for host, due, n in self.oldest_due
-            ]
+            out += [w.line() for w in self.oldest_due]
         if self.unavailable:
             out.append("unavailable hosts: " + ", ".join(self.unavailable))
         out.append(
@@ -64,13 +78,16 @@ async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
         )
     }
     oldest = func.min(Delivery.next_attempt_at)
-    rows = await session.execute(
-        select(Delivery.host, oldest, func.count())
-        .where(Delivery.state == DeliveryState.PENDING)
-        .group_by(Delivery.host)
-        .order_by(oldest)
-        .limit(limit)
+    rows = list(
+        await session.execute(
+            select(Delivery.host, oldest, func.count(), func.max(Delivery.attempts))
+            .where(Delivery.state == DeliveryState.PENDING)
+            .group_by(Delivery.host)
+            .order_by(oldest)
+            .limit(limit)
+        )
     )
+    errors = await last_errors(session, [host for host, *_ in rows])
     unavailable = await session.scalars(
         select(Host.host).where(Host.unavailable_since.is_not(None)).order_by(Host.host)
     )
@@ -101,13 +118,46 @@ async def queue_status(session: AsyncSession, limit: int = 50) -> QueueStatus:
     return QueueStatus(
         {str(k): v for k, v in fanout.items()},
         {str(k): v for k, v in deliveries.items()},
-        [(host, due, n) for host, due, n in rows],
+        [Waiting(host, due, n, attempts, errors.get(host, "")) for host, due, n, attempts in rows],
         list(unavailable),
         mail,
         [(i, to, reason or "") for i, to, reason in failed],
         push,
         [(i, reason or "") for i, reason in push_failed],
     )
+
+
+async def last_errors(session: AsyncSession, hosts: list[str]) -> dict[str, str]:
+    """Per host, the error of its pending delivery tried most (the latest of those), as
+    "status: reason"."""
+    if not hosts:
+        return {}
+    ranked = (
+        select(
+            Delivery.host,
+            Delivery.last_status,
+            Delivery.last_error,
+            func.row_number()
+            .over(
+                partition_by=Delivery.host,
+                order_by=(Delivery.attempts.desc(), Delivery.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.host.in_(hosts),
+            or_(Delivery.last_error.is_not(None), Delivery.last_status.is_not(None)),
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.host, ranked.c.last_status, ranked.c.last_error).where(ranked.c.rank == 1)
+    )
+    return {
+        host: ": ".join(str(part) for part in (status, error) if part is not None)
+        for host, status, error in rows
+    }
 
 
 async def retry_host(session: AsyncSession, host: str, now: datetime | None = None) -> int:

@@ -15,6 +15,7 @@ what is still in flight after a grace period is cancelled and its lease released
 import asyncio
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +105,17 @@ def _record_sent(ids: list[int], status: int | None, now: datetime) -> Update:
     )
 
 
+# A delivery attempt's outcome, as `ayni_deliveries_total{outcome}` counts it: the row's state
+# after it, a pending row being one to retry.
+OUTCOMES = {
+    DeliveryState.SENT: "sent",
+    DeliveryState.PENDING: "retry",
+    DeliveryState.GONE: "gone",
+    DeliveryState.REJECTED: "rejected",
+    DeliveryState.FAILED: "failed",
+}
+
+
 @dataclass(frozen=True)
 class Limits:
     total: int = 128  # sends at once
@@ -145,6 +157,7 @@ class DeliveryWorker:
     async def fan_out_due(self) -> int:
         made = 0
         for activity_id in await jobs.claim(self.runtime.sessions, self.now()):
+            started = time.perf_counter()
             try:
                 made += await jobs.expand(
                     self.runtime.sessions,
@@ -154,6 +167,7 @@ class DeliveryWorker:
                     now=self.now(),
                     random_unit=self.random_unit,
                 )
+                self.runtime.metrics.fanned_out(time.perf_counter() - started)
             except Exception as e:  # one broad except per job: counted and recorded on the row
                 log.exception("fan-out of activity %s failed", activity_id)
                 await jobs.fail(
@@ -261,6 +275,7 @@ class DeliveryWorker:
         for item, outcome in results:
             attempts = item.attempts + 1
             state, due = decide(outcome, attempts, now, self.random_unit)
+            self.runtime.metrics.delivered(OUTCOMES[state])
             if state is DeliveryState.SENT and outcome.error is None:
                 sent.setdefault(outcome.status, []).append(item.id)
             else:

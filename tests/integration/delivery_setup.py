@@ -124,7 +124,7 @@ class Sender:
 
 @contextlib.asynccontextmanager
 async def start_sender(
-    database_url: str, *, deadline: float | None = None
+    database_url: str, *, deadline: float | None = None, metrics_token: str = ""
 ) -> AsyncIterator[Sender]:
     receiver = Receiver(StaticKeys())
     settings = Settings(
@@ -132,6 +132,7 @@ async def start_sender(
         database_url=database_url,
         secret_key="test",
         allow_private_addresses=LOOPBACK_NET,
+        metrics_token=metrics_token,
     )
     app = create_app(settings, mounts={"all://": receiver}, connector=InProcess(receiver))
     runtime: Runtime = app.state.runtime

@@ -195,3 +195,36 @@ def test_every_command_naming_an_unknown_group_says_so_the_same_way(
 
     expected = "ayni: error: there is no group named 'nope'\n"
     assert results == {command: (1, "", expected) for command in results}
+
+
+def test_the_worker_refuses_sqlite_in_one_line(
+    settings: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a worker on PostgreSQL runs until stopped")
+    settings.setenv("AYNI_DATABASE_URL", database_url)
+
+    status = main(["worker"])
+
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert err.startswith("ayni: error: ayni worker needs PostgreSQL: on SQLite, `ayni serve` ")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AYNI_LOG_FORMAT", "yaml"),
+        ("AYNI_LOG_LEVEL", "loud"),
+        ("AYNI_METRICS_TOKEN", "short"),
+    ],
+)
+def test_a_bad_logging_or_metrics_setting_is_named_in_one_line(
+    settings: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str, value: str
+) -> None:
+    settings.setenv(name, value)
+
+    status = main(["queue", "status"])
+
+    err = capsys.readouterr().err
+    assert status == 1 and err.startswith(f"ayni: error: {name}: ") and err.count("\n") == 1

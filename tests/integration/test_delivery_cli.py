@@ -41,6 +41,9 @@ async def test_queue_status_shows_counts_and_oldest_due_per_host_and_retry_makes
         status = ayni(["queue", "status"], database_url, tmp_path)
         assert "deliveries: pending 1, sent 1" in status
         assert "127.0.0.2:9000" in status and "127.0.0.3:9000" not in status
+        # Why it waits: its attempts and the error of the last one.
+        waiting = next(line for line in status.splitlines() if "127.0.0.2:9000" in line)
+        assert "1 pending  1 attempts  last error: " in waiting
         async with sender.runtime.sessions() as session:
             backed_off = await session.scalar(
                 select(Delivery.next_attempt_at).where(Delivery.host == "127.0.0.2:9000")

@@ -358,6 +358,9 @@ async def add_queue_rows(instance: Instance) -> None:
                     inbox_uri="https://remote.example/inbox",
                     host="remote.example",
                     next_attempt_at=utcnow() - timedelta(minutes=5),
+                    attempts=3,
+                    last_status=503,
+                    last_error="Service Unavailable",
                 ),
                 Delivery(
                     activity_id=activity.id,
@@ -390,6 +393,7 @@ async def test_the_queue_page_shows_states_waiting_servers_and_unavailable_ones(
 
     assert "<td>Pending</td><td>2</td>" in text and "<td>Failed</td><td>1</td>" in text
     assert "<td>remote.example</td>" in text
+    assert "<td>3</td><td><code>503: Service Unavailable</code></td>" in text  # attempts, error
     assert "7 failures in a row" in text
     assert "Retry remote.example now" in text
 

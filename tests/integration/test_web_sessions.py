@@ -157,6 +157,29 @@ async def test_an_untrusted_client_cannot_pose_as_other_addresses(people: Instan
     assert int(answers[5].headers["Retry-After"]) > 800  # its own address's 15 minutes
 
 
+async def test_a_forged_x_forwarded_for_from_an_untrusted_address_does_not_lock_out_a_member(
+    people: Instance,
+) -> None:
+    # Given ana signs in from 198.51.100.7, through the proxy on loopback (trusted by default),
+    # and an attacker elsewhere who claims that address in a header of his own
+    people.app.state.login_attempts = LoginAttempts(free=1000)  # the address limit alone
+    attacker = [await fail_from(people, "198.51.100.7", client="203.0.113.5") for _ in range(6)]
+
+    # When ana signs in through the proxy, which forwards her real address
+    transport = httpx.ASGITransport(app=people.app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=people.settings.base_url) as http:
+        token = await csrf(http)
+        ana = await http.post(
+            "/login",
+            data={"csrf_token": token, "username": "ana", "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        )
+
+    # Then only the attacker's own address was limited, and she is in
+    assert [a.status_code for a in attacker] == [400] * 5 + [429]
+    assert ana.status_code == 303
+
+
 async def test_a_trusted_proxys_forwarded_address_is_the_one_counted(database_url: str) -> None:
     settings = settings_for(
         "http://127.0.0.1:8101", database_url, trusted_proxies=parse_networks("203.0.113.0/24")

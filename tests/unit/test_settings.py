@@ -146,3 +146,30 @@ def test_bad_mail_settings_are_refused_without_the_password(
     with pytest.raises(SettingsError, match=name) as refused:
         settings.load({"AYNI_BASE_URL": "https://aid.example.org", name: value})
     assert "s3cret" not in str(refused.value)
+
+
+def test_logging_and_metrics_settings_come_from_the_environment_or_the_file(
+    clean_environ: Path,
+) -> None:
+    config = clean_environ / "elsewhere.toml"
+    config.write_text('log_format = "json"\nmetrics_token = "from-the-file-0123456789"\n')
+    base = {"AYNI_BASE_URL": "https://a.org", "AYNI_CONFIG": str(config)}
+
+    from_file = settings.load(base)
+    from_env = settings.load(base | {"AYNI_LOG_FORMAT": "Text", "AYNI_LOG_LEVEL": "DEBUG"})
+    defaults = settings.load({"AYNI_BASE_URL": "https://a.org"})
+
+    assert (from_file.log_format, from_file.metrics_token) == ("json", "from-the-file-0123456789")
+    assert (from_env.log_format, from_env.log_level) == ("text", "debug")
+    assert (defaults.log_format, defaults.log_level, defaults.metrics_token) == ("text", "", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("AYNI_LOG_FORMAT", "xml"), ("AYNI_LOG_LEVEL", "verbose"), ("AYNI_METRICS_TOKEN", "1234")],
+)
+def test_bad_logging_and_metrics_settings_name_the_setting(
+    clean_environ: Path, name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError, match=name):
+        settings.load({"AYNI_BASE_URL": "https://a.org", name: value})
