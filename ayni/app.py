@@ -23,16 +23,11 @@ from ayni import (
 from ayni.web import pages, security
 from ayni.web import routes as web_routes
 from ayni.web.logins import LoginAttempts
+from ayni.workers import queue_workers
 from federation.sender import Connector, network
-from inbox import worker as inbox_worker
 from models import db
 from models.runtime import Runtime
 from models.settings import Settings
-from outbox import alerts as alerts_worker
-from outbox import expiry
-from outbox import mail as mail_worker
-from outbox import push as push_worker
-from outbox import worker as outbox_worker
 
 log = logging.getLogger("ayni")
 
@@ -74,18 +69,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        running = (
-            {
-                "inbox": inbox_worker.run,
-                "outbox": outbox_worker.run,
-                "expiry": expiry.run,
-                **({"mail": mail_worker.run} if settings.mail_enabled else {}),
-                "alerts": alerts_worker.run,
-                "push": push_worker.run,
-            }
-            if workers
-            else {}
-        )
+        running = queue_workers(settings) if workers else {}
         runtime.heartbeats.expect(running)
         tasks = [asyncio.create_task(run(runtime, stop)) for run in running.values()]
         try:

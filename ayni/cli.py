@@ -321,7 +321,9 @@ async def cmd_queue_retry(args: argparse.Namespace, runtime: Runtime, session: A
 
 def started(process: str, runtime: Runtime, revision: str | None) -> None:
     """The first line of every long-running process: what an operator checks after an upgrade."""
-    workers = ["inbox", "outbox", "expiry"] + (["mail"] if runtime.settings.mail_enabled else [])
+    from ayni.workers import queue_workers
+
+    workers = list(queue_workers(runtime.settings))
     logging.getLogger("ayni").info(
         "ayni %s %s: database %s, schema %s, workers %s",
         __version__,
@@ -358,12 +360,7 @@ async def cmd_serve(args: argparse.Namespace) -> None:
 async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     import signal
 
-    from inbox import worker as inbox_worker
-    from outbox import alerts as alerts_worker
-    from outbox import expiry
-    from outbox import mail as mail_worker
-    from outbox import push as push_worker
-    from outbox import worker as outbox_worker
+    from ayni.workers import queue_workers
 
     if runtime.settings.is_sqlite:
         raise CommandError(
@@ -376,14 +373,7 @@ async def cmd_worker(args: argparse.Namespace, runtime: Runtime) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # finish or release in-flight rows, then exit
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    await asyncio.gather(
-        inbox_worker.run(runtime, stop),
-        outbox_worker.run(runtime, stop),
-        expiry.run(runtime, stop),
-        mail_worker.run(runtime, stop),
-        alerts_worker.run(runtime, stop),
-        push_worker.run(runtime, stop),
-    )
+    await asyncio.gather(*(run(runtime, stop) for run in queue_workers(runtime.settings).values()))
 
 
 async def seed_items(

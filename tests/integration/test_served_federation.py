@@ -188,7 +188,12 @@ async def test_a_followed_groups_offer_reaches_the_follower_over_real_http(
             # fourth row); only then is B's board counted.
             a_queue = wait_for("A's delivery queue to settle", lambda: settled_queue(a))
             arrived = board_rows_titled(b, "Spare bunk beds") or []
-        assert a_queue == ["fan-out jobs: done 3", "deliveries: sent 3", "mail: none"], a_queue
+        assert a_queue == [
+            "fan-out jobs: done 3",
+            "deliveries: sent 3",
+            "mail: none",
+            "push: none",
+        ], a_queue
         assert len(arrived) == 1, arrived
         assert arrived[0]["origin"] == "remote"
         assert arrived[0]["uri"] == offer_uri
