@@ -290,7 +290,7 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
     async with a.runtime.sessions() as session, session.begin():
         ana = await actors.find_actor(session, "ana")
         assert ana is not None
-        create = await posting.reply_to_response(
+        answer = await posting.reply_to_response(
             session, a.runtime.uris, seen[0], ana, "Yes, *still free*."
         )
     peer.received.clear()
@@ -303,4 +303,5 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
     )
     assert received["object"]["inReplyTo"] == dm["object"]["id"]
     assert "<em>still free</em>" in received["object"]["content"]
-    assert received["id"] == create["id"] and "ana" not in received["object"]["attributedTo"]
+    assert received["object"]["id"] == answer.note_uri
+    assert "ana" not in received["object"]["attributedTo"]
