@@ -242,9 +242,11 @@ async def visible_item(
     who = await access.optional_member(request, session) if security.viewer(request) else None
     role = await role_in(session, group, who) if who else None
     if item.visibility != Visibility.PUBLIC and role is None:
-        # Whoever has the link may learn that there is something to sign in for; a signed-in
-        # non-member learns nothing she would not from an unknown address.
-        raise HTTPException(404, NO_ITEM) if who is not None else SignInToSee()
+        # Whoever has the link may learn that there is something to sign in for (while it is
+        # there); a signed-in non-member learns nothing she would not from an unknown address.
+        if who is not None or item.deleted_at is not None:
+            raise HTTPException(404, NO_ITEM)
+        raise SignInToSee()
     if item.deleted_at is not None:
         raise HTTPException(410, GONE)
     return item, group, who, role
