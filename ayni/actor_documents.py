@@ -143,10 +143,13 @@ async def _actor_page(
 ) -> Response:
     context: dict[str, Any] = {"actor": actor, "values": values, "host": runtime.settings.host}
     if actor.type == ActorType.GROUP:
-        context.update(await groups.page_context(runtime, actor, request.query_params))
+        context.update(await groups.page_context(request, runtime, actor))
     elif actor.type == ActorType.PERSON:
         context.update(await groups.profile_context(runtime, actor))
-    return render(request, "actor.html", context)
+    response = render(request, "actor.html", context)
+    if context.get("members_view"):  # it lists items that are not public
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _page_number(request: Request) -> int | None:

@@ -99,6 +99,8 @@ async def export(
                 "item": item.uri,
                 "title": item.title,
                 "kind": response.kind,
+                "message": response.message,
+                "withdrawn_at": _when(response.withdrawn_at),
                 "at": _when(response.created_at),
             }
             for response, item in await session.execute(

@@ -1,9 +1,10 @@
 """Alerts: what is told to a member outside the site (e-mail, Web Push), by her own switches.
 
 Her `AlertSettings` (a member without a row has the defaults): urgent calls of her groups at
-once, even in her quiet hours; responses to her items at once, in the digest, or never; the
-digest of new asks, offers and calls (her groups' and her network board's) daily, weekly or
-never; for moderators, follow requests, held submissions and reports. Quiet hours are minutes of
+once, even in her quiet hours; responses to her items at once, in the digest, or never (private
+answers to her own responses follow that switch, told at once or not at all); the digest of new
+asks, offers and calls (her groups' and her network board's) daily, weekly or never; for
+moderators, follow requests, held submissions and reports. Quiet hours are minutes of
 the day in her time zone: what comes in them waits for their end, except urgent calls.
 
 What happens is `record`ed (an `Alert` row) in the transaction that made it happen, so an alert
@@ -31,7 +32,7 @@ from models.actors import ActorType, LocalActor, Membership, Role
 from models.base import Base, UTCDateTime, utcnow
 from models.calls import Commitment
 from models.follows import Direction, Follow, FollowState
-from models.items import Item, ItemResponse, RemoteItem
+from models.items import Item, ItemResponse, RemoteItem, ResponseKind
 from models.mail import Link, Paragraph
 from models.queue import Alert
 from models.settings import Settings
@@ -61,6 +62,7 @@ class AlertKind(enum.StrEnum):
     SUBMISSION = "submission"  # moderators: a post submitted to the group waits for review
     REPORT = "report"  # moderators: a report about the group's content
     MESSAGE = "message"  # moderators: a direct message to the group, about none of its items
+    ANSWER = "answer"  # the author or a moderator answered her response privately
 
 
 URGENT = frozenset({AlertKind.CALL, AlertKind.CALL_SHORT})
@@ -258,6 +260,7 @@ SUBJECTS = {
     AlertKind.SUBMISSION: N_("A post submitted to %(group)s waits for review"),
     AlertKind.REPORT: N_("A new report for %(group)s to look at"),
     AlertKind.MESSAGE: N_("A new message for %(group)s"),
+    AlertKind.ANSWER: N_("An answer to your response to “%(title)s”"),
 }
 BODIES = {
     AlertKind.CALL: N_("%(group)s has a new solidarity call."),
@@ -267,6 +270,7 @@ BODIES = {
     AlertKind.SUBMISSION: N_("Someone submitted a post to %(group)s."),
     AlertKind.REPORT: N_("Someone sent %(group)s a report."),
     AlertKind.MESSAGE: N_("Someone wrote to %(group)s."),
+    AlertKind.ANSWER: N_("Your response to a post in %(group)s has a private answer."),
 }
 OPEN_PAGE = N_("Open the page to see it (you may need to sign in):")
 STARTS = N_("Starts: %(when)s")
@@ -281,7 +285,10 @@ async def compose(
     item = await session.get(Item, alert.item_id) if alert.item_id is not None else None
     group = await session.get(LocalActor, alert.group_id) if alert.group_id is not None else None
     if alert.item_id is not None and (
-        item is None or item.deleted_at is not None or item.status in CLOSED
+        item is None
+        or item.deleted_at is not None
+        # An answer to her response is news even once the item is over.
+        or (item.status in CLOSED and kind != AlertKind.ANSWER)
     ):
         return None
     if group is None:
@@ -488,6 +495,7 @@ async def _responded(
             *mine,
             ItemResponse.created_at > since,
             ItemResponse.created_at <= until,
+            ItemResponse.kind != ResponseKind.COMING,  # counted with the commitments
             or_(ItemResponse.member_id.is_(None), ItemResponse.member_id != member.id),
         )
         .group_by(Item.id)

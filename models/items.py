@@ -53,7 +53,8 @@ DEFAULT_CATEGORIES = (
 
 
 class ResponseKind(enum.StrEnum):
-    HELP = "help"  # a member: "I can help" (coming to a call is a Commitment)
+    HELP = "help"  # a member: "I can help" or "I'm interested" (asks and offers)
+    COMING = "coming"  # a member's "I'm coming": the conversation; the count is a Commitment
     REPLY = "reply"  # a public reply from another server
     MESSAGE = "message"  # a direct message from another server
 
@@ -146,7 +147,9 @@ POLL = "/poll"  # a call's poll is at its uri plus this
 
 
 class ItemResponse(Base):
-    """A local member's "I can help"/"I'm coming", or a remote reply or DM about an item."""
+    """A local member's "I can help"/"I'm coming", or a remote reply or DM about an item.
+
+    A member's `message` is private: her, the item's author and the group's moderators."""
 
     __tablename__ = "item_responses"
     __table_args__ = (
@@ -161,6 +164,26 @@ class ItemResponse(Base):
     remote_object_id: Mapped[int | None] = mapped_column(
         ForeignKey("remote_objects.id", ondelete="CASCADE")
     )
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Answer(Base):
+    """The author's or a moderator's private answer to a response: shown to a member here on the
+    item's page, sent to a remote person as a direct message from the group (`note_uri`)."""
+
+    __tablename__ = "response_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("item_responses.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="SET NULL"), default=None
+    )
+    text: Mapped[str] = mapped_column(Text)
+    note_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

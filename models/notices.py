@@ -1,5 +1,6 @@
 """Notices: what the app tells one member that is not a response to her own item (a call of her
-group still short of people, a meeting-point link another server sent her). Shown on her
+group still short of people, a meeting-point link another server sent her, a private answer to
+her response). Shown on her
 notifications page; they name an item, never what it is about."""
 
 import enum
@@ -16,6 +17,7 @@ from models.base import Base, UTCDateTime, utcnow
 class NoticeKind(enum.StrEnum):
     CALL_SHORT = "call-short"  # a call of her group is still short of people
     MEETING_POINT = "meeting-point"  # another server sent her where to meet
+    ANSWER = "answer"  # the author or a moderator answered her response privately
 
 
 class Notice(Base):

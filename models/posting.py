@@ -23,12 +23,14 @@ from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import alerts, escrow, intake, items, messages
+from models import alerts, escrow, intake, items, messages, notices
 from models.actors import ActorType, LocalActor, Role, role_in
+from models.alerts import AlertKind
 from models.base import utcnow
 from models.content import RemoteObject
 from models.escrow import Seal
-from models.items import Item, ItemResponse, ResponseKind
+from models.items import Answer, Item, ItemResponse, ResponseKind
+from models.notices import NoticeKind
 from models.publish import pass_on, publish
 from models.queue import Activity
 from models.remote import RemoteActor
@@ -410,6 +412,32 @@ async def close_item(
     return item
 
 
+REOPENABLE = frozenset({Status.FULFILLED, Status.WITHDRAWN})
+
+
+async def reopen_item(
+    session: AsyncSession,
+    uris: Uris,
+    item: Item,
+    *,
+    by: LocalActor | None = None,
+    now: datetime | None = None,
+) -> Item:
+    """A fulfilled or withdrawn ask or offer is open again, and its Update says so. A call done or
+    cancelled stays so (its people were told), and an item past its needed-by date is posted
+    again instead: reopened, it would expire at once."""
+    await may_change(session, item, by)
+    now = now or utcnow()
+    if item.deleted_at is not None or item.status not in REOPENABLE:
+        raise ValueError(f"only a fulfilled or withdrawn ask or offer reopens, not a {item.status}")
+    if item.needed_by is not None and item.needed_by <= now:
+        raise ValueError("its needed-by date has passed: post it again with a new date")
+    item.status, item.updated_at = Status.OPEN, now
+    await session.flush()
+    await publish_update(session, uris, item)
+    return item
+
+
 async def delete_item(
     session: AsyncSession,
     uris: Uris,
@@ -457,36 +485,81 @@ async def delete_item(
     await pass_on(session, uris, group, deleted)
 
 
+MAX_MESSAGE = 2000
+
+
 async def respond(
     session: AsyncSession,
     uris: Uris,
     item: Item,
     member: LocalActor,
-    kind: ResponseKind | str | None = None,
+    message: str = "",
+    *,
+    now: datetime | None = None,
 ) -> ItemResponse:
-    """A member's "I can help" with an ask or offer (coming to a call is a commitment:
-    `models.commitments`)."""
-    kind = ResponseKind(kind or ResponseKind.HELP)
-    if kind != ResponseKind.HELP or item.kind == Kind.CALL:
-        raise ValueError("members answer asks and offers with help; calls with a commitment")
+    """A member's "I can help" with an ask or offer, or the conversation of her "I'm coming" to a
+    call (the count is her commitment: `models.commitments`), with an optional private message
+    for the author and the group's moderators. Answering again after taking it back renews it."""
+    kind = ResponseKind.COMING if item.kind == Kind.CALL else ResponseKind.HELP
     group = await session.get(LocalActor, item.group_id)
     assert group is not None
     if await role_in(session, group, member) is None:
         raise NotAllowed(f"@{member.username} is not a member of @{group.username}")
     if item.deleted_at is not None or item.status in CLOSED:
         raise ValueError(f"this {item.kind} is closed")
-    existing = await session.scalar(
+    message = message.replace("\r\n", "\n").strip()[:MAX_MESSAGE]
+    response = await session.scalar(
         select(ItemResponse).where(
             ItemResponse.item_id == item.id, ItemResponse.member_id == member.id
         )
     )
-    if existing is not None:
-        return existing
-    response = ItemResponse(item_id=item.id, kind=kind, member_id=member.id)
-    session.add(response)
+    if response is not None and response.withdrawn_at is None:
+        return response
+    if response is None:
+        response = ItemResponse(item_id=item.id, kind=kind, member_id=member.id)
+        session.add(response)
+    response.message, response.withdrawn_at = message or None, None
+    response.created_at = now or utcnow()
     await session.flush()
-    await alerts.response(session, item, member.id)
+    if kind == ResponseKind.HELP:  # a commitment alerts the author itself
+        await alerts.response(session, item, member.id)
     return response
+
+
+async def withdraw_response(
+    session: AsyncSession, item: Item, member: LocalActor, *, now: datetime | None = None
+) -> bool:
+    """A member takes back her "I can help" (or, with her commitment, her "I'm coming"): it no
+    longer counts, and the conversation stays for those who saw it. Whether there was one."""
+    response = await session.scalar(
+        select(ItemResponse).where(
+            ItemResponse.item_id == item.id,
+            ItemResponse.member_id == member.id,
+            ItemResponse.withdrawn_at.is_(None),
+        )
+    )
+    if response is None:
+        return False
+    response.withdrawn_at = now or utcnow()
+    await session.flush()
+    return True
+
+
+async def mine(session: AsyncSession, item: Item, member: LocalActor) -> ItemResponse | None:
+    return await session.scalar(
+        select(ItemResponse).where(
+            ItemResponse.item_id == item.id, ItemResponse.member_id == member.id
+        )
+    )
+
+
+async def answers(session: AsyncSession, response: ItemResponse) -> list[Answer]:
+    """The private answers to a response, oldest first: for whoever may see the response."""
+    return list(
+        await session.scalars(
+            select(Answer).where(Answer.response_id == response.id).order_by(Answer.id)
+        )
+    )
 
 
 async def responses(session: AsyncSession, item: Item, viewer: LocalActor) -> list[ItemResponse]:
@@ -532,28 +605,41 @@ async def reply_to_response(
     text_markdown: str,
     *,
     confirm: bool = False,
-) -> dict[str, Any]:
-    """Answer a remote reply or message privately: a direct message from the group (never from
-    the member who writes it), in reply to the response, to its author only. It still leaves
-    the instance and is stored on another server, so personal data in it needs `confirm`."""
+) -> Answer:
+    """Answer any response privately. A member here finds it on the item's page, with a notice
+    and an alert (which never hold its text). A remote reply or message is answered by a direct
+    message from the group (never from the member who writes it), in reply to the response, to
+    its author only: it leaves the instance and is stored on another server, so personal data in
+    it needs `confirm`."""
     item = await session.get(Item, response.item_id)
     assert item is not None
     await may_change(session, item, by)
+    if not text_markdown.strip():
+        raise ValueError("a reply says something")
+    answer = Answer(response_id=response.id, author_id=by.id, text=text_markdown.strip())
+    if response.member_id is not None:
+        session.add(answer)
+        await session.flush()
+        await notices.notify(
+            session, [response.member_id], NoticeKind.ANSWER, item_id=item.id, now=answer.created_at
+        )
+        await alerts.record(
+            session, AlertKind.ANSWER, [response.member_id], item_id=item.id, group_id=item.group_id
+        )
+        return answer
     remote_object = (
         await session.get(RemoteObject, response.remote_object_id)
         if response.remote_object_id
         else None
     )
     if remote_object is None:
-        raise ValueError("only responses from other servers are answered by direct message")
+        raise ValueError("this response can no longer be answered")
     recipient = await session.get(RemoteActor, remote_object.remote_actor_id)
     group = await session.get(LocalActor, item.group_id)
     assert recipient is not None and group is not None
-    if not text_markdown.strip():
-        raise ValueError("a reply says something")
     if not confirm:
         check_texts([text_markdown], group.region)
-    return await messages.direct_message(
+    create = await messages.direct_message(
         session,
         uris,
         group,
@@ -561,3 +647,7 @@ async def reply_to_response(
         render_markdown(text_markdown),
         in_reply_to=remote_object.uri,
     )
+    answer.note_uri = create["object"]["id"]
+    session.add(answer)
+    await session.flush()
+    return answer

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ayni import following
-from ayni.web import i18n, security
+from ayni.web import confirmation, i18n, security
 from ayni.web.admin import done, field, page, runtime_of, signed_in_admin
 from ayni.web.i18n import N_
 from federation.errors import FederationError
@@ -294,6 +294,20 @@ async def set_mode(request: Request) -> Response:
         if mode not in (policy.Mode.OPEN, policy.Mode.ALLOWLIST):
             return await _refused(
                 request, session, "mode", N_("Choose open federation or allowlist mode."), {}
+            )
+        empty = await session.scalar(select(DomainAllow.id).limit(1)) is None
+        if mode == policy.Mode.ALLOWLIST and empty and not confirmation.confirmed(form):
+            return confirmation.ask(
+                request,
+                question=N_("Switch to allowlist mode with an empty list?"),
+                explanation=N_(
+                    "No domain is on the allowlist: this instance would stop federating with "
+                    "every other server. Their followers stop receiving your groups' posts, and "
+                    "nothing from them arrives."
+                ),
+                button=N_("Switch to allowlist mode"),
+                back=PAGE + "#mode-heading",
+                fields={"mode": mode},
             )
         await policy.set_mode(session, mode)
     runtime_of(request).blocklist.forget()

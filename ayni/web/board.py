@@ -1,4 +1,5 @@
-"""The network board: open items of the groups our groups follow, and our own groups' public ones.
+"""The network board: open items of the groups our groups follow, our groups' public ones, and the
+followers-only and members-only ones of the member's own groups (with their badge).
 
 Places are coarse everywhere (an item's point is blurred to 500 m or more before it is stored), so
 the distance filter measures from one coarse point to another; the point a member types is used
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from starlette.exceptions import HTTPException
@@ -82,6 +83,7 @@ class Entry:
     posted: datetime
     distance_km: float | None = None
     remote_id: int | None = None  # another server's call a member may say she is coming to
+    visibility: str = Visibility.PUBLIC  # ours: members-only and followers-only for her groups
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,19 @@ async def _followed(session: AsyncSession, groups: list[LocalActor]) -> tuple[se
     return {row.id for row in found}, {row.uri for row in found}
 
 
-async def local_entries(session: AsyncSession, query: Query) -> list[Entry]:
+async def local_entries(
+    session: AsyncSession, query: Query, groups: list[LocalActor]
+) -> list[Entry]:
+    """Our groups' open public items, and all the open items of `groups` (the member's)."""
     statement = (
         select(Item, LocalActor, Category.slug)
         .join(LocalActor, LocalActor.id == Item.group_id)
         .join(Category, Category.id == Item.category_id)
         .where(
-            Item.visibility == Visibility.PUBLIC,
+            or_(
+                Item.visibility == Visibility.PUBLIC,
+                Item.group_id.in_([group.id for group in groups]),
+            ),
             Item.deleted_at.is_(None),
             Item.status.not_in([str(s) for s in CLOSED]),
         )
@@ -171,6 +179,7 @@ async def local_entries(session: AsyncSession, query: Query) -> list[Entry]:
             if item.latitude is not None and item.longitude is not None
             else None,
             posted=item.created_at,
+            visibility=item.visibility,
         )
         for item, group, slug in (await session.execute(statement)).all()
     ]
@@ -302,7 +311,7 @@ async def board(request: Request) -> Response:
         member = await access.member(request, session)
         groups = await access.groups_of(session, member)
         rules = await runtime.blocklist.rules()
-        entries = await local_entries(session, query) + await remote_entries(
+        entries = await local_entries(session, query, groups) + await remote_entries(
             session, member, query, rules
         )
         places = await group_places(session, groups)

@@ -1,22 +1,22 @@
-"""What actor pages list. A group page: the group's open public items, filtered by kind, category
-and status. A member's profile: their own public items, never one posted as the group (those
-name no member anywhere), and not the groups they belong to (membership is not public).
-
-Only public items, whoever asks (members-only and followers-only items have their own pages
-behind a role check).
+"""What actor pages list. A group page: the group's open items, filtered by kind, category and
+status: public ones for everyone, and for a signed-in member of the group its followers-only and
+members-only ones too, each with its badge. A member's profile: their own public items, never
+one posted as the group (those name no member anywhere), and not the groups they belong to
+(membership is not public).
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
+from ayni.web import access, security
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
-from models.actors import LocalActor
+from models.actors import LocalActor, role_in
 from models.items import Category, Item
 from models.runtime import Runtime
 
@@ -31,6 +31,7 @@ class Listed:
     status: str
     place_name: str | None
     author_name: str | None  # None when posted as the group
+    visibility: str = Visibility.PUBLIC
 
 
 @dataclass(frozen=True)
@@ -50,18 +51,19 @@ class Filters:
         )
 
 
-async def public_items(session: AsyncSession, group: LocalActor, filters: Filters) -> list[Listed]:
+async def group_items(
+    session: AsyncSession, group: LocalActor, filters: Filters, *, member: bool = False
+) -> list[Listed]:
+    """The group's items: public ones, and all of them for a `member` of the group."""
     query = (
         select(Item, LocalActor.name)
         .join(LocalActor, LocalActor.id == Item.author_id)
-        .where(
-            Item.group_id == group.id,
-            Item.visibility == Visibility.PUBLIC,
-            Item.deleted_at.is_(None),
-        )
+        .where(Item.group_id == group.id, Item.deleted_at.is_(None))
         .order_by(Item.created_at.desc(), Item.id.desc())
         .limit(LIMIT)
     )
+    if not member:
+        query = query.where(Item.visibility == Visibility.PUBLIC)
     if filters.kind is not None:
         query = query.where(Item.kind == filters.kind)
     if filters.category is not None:
@@ -85,6 +87,7 @@ async def public_items(session: AsyncSession, group: LocalActor, filters: Filter
             status=item.status,
             place_name=item.place_name,
             author_name=None if item.as_group else name,
+            visibility=item.visibility,
         )
         for item, name in rows.all()
     ]
@@ -139,12 +142,15 @@ async def profile_context(runtime: Runtime, member: LocalActor) -> dict[str, Any
     }
 
 
-async def page_context(
-    runtime: Runtime, group: LocalActor, query: Mapping[str, str]
-) -> dict[str, Any]:
+async def page_context(request: Request, runtime: Runtime, group: LocalActor) -> dict[str, Any]:
+    query = request.query_params
     filters = Filters.parse(query.get("kind"), query.get("status"), query.get("category"))
     async with runtime.sessions() as session:
-        listed = await public_items(session, group, filters)
+        # Only look the viewer up when there is one: signing a stranger "out" would drop her
+        # CSRF token.
+        who = await access.optional_member(request, session) if security.viewer(request) else None
+        member = who is not None and await role_in(session, group, who) is not None
+        listed = await group_items(session, group, filters, member=member)
         # Read only: a group that never posted has no category rows yet, and needs no filter.
         categories = list(
             await session.execute(
@@ -155,6 +161,7 @@ async def page_context(
         )
     return {
         "items": listed,
+        "members_view": member,
         "filters": filters,
         "categories": [(row.slug, row.name) for row in categories],
         "kinds": {str(kind): label for kind, label in KIND_LABELS.items()},

@@ -2,9 +2,12 @@
 
 Who sees what: a public item, anyone; a followers-only or members-only item, only signed-in
 members of its group (a browser carries no HTTP signature, so the followers' servers see it
-through ActivityPub, not here); everyone else 404. Public replies from other servers are shown to
-all who see the item; members' offers of help and private messages only to the author and the
-group's moderators, who may answer a remote response privately (as the group).
+through ActivityPub, not here); a signed-out visitor is asked to sign in (403), a signed-in
+non-member gets the 404 of an item that does not exist. Public replies from other servers are
+shown to all who see the item; members' responses, their private messages and the private answers
+to them only to the author and the group's moderators, who may answer every response (a member
+here on this page, a remote person by a direct message from the group); a member sees her own
+response, her message and the answers to it.
 """
 
 from dataclasses import dataclass
@@ -73,6 +76,17 @@ RESPONDED = {
 RESPONSE_LABELS = {
     (Kind.ASK, ResponseKind.HELP): N_("can help"),
     (Kind.OFFER, ResponseKind.HELP): N_("is interested"),
+    (Kind.CALL, ResponseKind.COMING): N_("is coming"),
+}
+TAKEN_BACK_LABELS = {
+    Kind.ASK: N_("can no longer help"),
+    Kind.OFFER: N_("is no longer interested"),
+    Kind.CALL: N_("can no longer come"),
+}
+WITHDRAW_LABELS = {
+    Kind.ASK: N_("I can't help after all"),
+    Kind.OFFER: N_("I'm no longer interested"),
+    Kind.CALL: N_("I can't come after all"),
 }
 REMOTE_LABELS = {
     ResponseKind.REPLY: N_("replied publicly"),
@@ -86,8 +100,27 @@ CALL_FULL = N_(
 )
 CALL_CLOSED = N_("This call is over or cancelled: answers are no longer taken.")
 REPLY_SENT = N_("Your answer was sent privately, from the group.")
+ANSWERED = N_("Answered privately: only this person, the author and the group's moderators see it.")
+TAKEN_BACK = N_("Noted: your answer is taken back. Thank you for saying so.")
+SIGN_IN_TO_SEE = N_("Sign in to see this")
 RESPOND_SENT = N_("Thank you. The author and the group's moderators can see your answer.")
 EMPTY_REPLY = N_("Write something to send.")
+
+
+class SignInToSee(HTTPException):
+    """A followers-only or members-only item asked for by a signed-out visitor."""
+
+    def __init__(self) -> None:
+        super().__init__(403, SIGN_IN_TO_SEE)
+
+
+@dataclass(frozen=True)
+class Said:
+    """One private answer to a response, as the page shows it."""
+
+    who: str
+    text: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -102,6 +135,8 @@ class Shown:
     public: bool
     remote: bool
     at: datetime
+    message: str | None = None  # a member's private message with her response
+    answers: tuple[Said, ...] = ()
 
 
 async def _remote(
@@ -116,8 +151,27 @@ async def _remote(
     return (remote_object, actor) if actor is not None else None
 
 
+async def said(
+    session: AsyncSession, item: Item, response: ItemResponse, *, managers: bool
+) -> tuple[Said, ...]:
+    """The answers to a response. Its author and moderators see who wrote each; the person who
+    responded sees the group's name for an item posted as the group (its author is not named)."""
+    group = await session.get(LocalActor, item.group_id)
+    assert group is not None
+    found = []
+    for answer in await posting.answers(session, response):
+        writer = await session.get(LocalActor, answer.author_id) if answer.author_id else None
+        if item.as_group and not managers:
+            who = group.name or f"@{group.username}"
+        else:
+            who = (writer.name or f"@{writer.username}") if writer else "?"
+        found.append(Said(who, answer.text, answer.created_at))
+    return tuple(found)
+
+
 async def _shown(session: AsyncSession, item: Item, response: ItemResponse) -> Shown:
     kind = ResponseKind(response.kind)
+    answers = await said(session, item, response, managers=True)
     remote = await _remote(session, response)
     if remote is not None:
         remote_object, actor = remote
@@ -131,14 +185,30 @@ async def _shown(session: AsyncSession, item: Item, response: ItemResponse) -> S
             remote_object.public,
             True,
             response.created_at,
+            answers=answers,
         )
     member = await session.get(LocalActor, response.member_id) if response.member_id else None
     name = f"{member.name} (@{member.username})" if member else "?"
     link = f"/@{member.username}" if member else None
-    label = RESPONSE_LABELS.get(
-        (Kind(item.kind), kind), RESPONSE_LABELS[(Kind.ASK, ResponseKind.HELP)]
+    label = (
+        TAKEN_BACK_LABELS[Kind(item.kind)]
+        if response.withdrawn_at is not None
+        else RESPONSE_LABELS.get(
+            (Kind(item.kind), kind), RESPONSE_LABELS[(Kind.ASK, ResponseKind.HELP)]
+        )
     )
-    return Shown(response.id, label, name, link, "", False, False, response.created_at)
+    return Shown(
+        response.id,
+        label,
+        name,
+        link,
+        "",
+        False,
+        False,
+        response.created_at,
+        message=response.message,
+        answers=answers,
+    )
 
 
 async def public_replies(session: AsyncSession, item: Item) -> list[Shown]:
@@ -172,7 +242,11 @@ async def visible_item(
     who = await access.optional_member(request, session) if security.viewer(request) else None
     role = await role_in(session, group, who) if who else None
     if item.visibility != Visibility.PUBLIC and role is None:
-        raise HTTPException(404, NO_ITEM)
+        # Whoever has the link may learn that there is something to sign in for (while it is
+        # there); a signed-in non-member learns nothing she would not from an unknown address.
+        if who is not None or item.deleted_at is not None:
+            raise HTTPException(404, NO_ITEM)
+        raise SignInToSee()
     if item.deleted_at is not None:
         raise HTTPException(410, GONE)
     return item, group, who, role
@@ -215,15 +289,22 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         except NotAllowed:
             pass
     mine = None
+    own = await posting.mine(session, item, who) if who is not None else None
     if who is not None and item.kind == Kind.CALL:
         commitment = await commitments.find(session, item, commitments.Person.member(who))
         mine = commitment.state if commitment and commitment.state == "coming" else None
-    elif who is not None:
-        mine = await session.scalar(
-            select(ItemResponse.kind).where(
-                ItemResponse.item_id == item.id, ItemResponse.member_id == who.id
-            )
-        )
+    elif own is not None and own.withdrawn_at is None:
+        mine = own.kind
+    # Her own response as she sees it: her message and the answers to it.
+    conversation = (
+        {
+            "withdrawn": own.withdrawn_at is not None,
+            "message": own.message,
+            "answers": await said(session, item, own, managers=manages),
+        }
+        if own is not None
+        else None
+    )
     closed = item.status in CLOSED
     count = await items.counts(session, item) if item.kind == Kind.CALL else None
     coming = count[CommitmentState.COMING] if count else 0
@@ -278,7 +359,10 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         and who is not None
         and who.id != item.author_id,
         "respond_label": RESPOND_LABELS[Kind(item.kind)],
+        "withdraw_label": WITHDRAW_LABELS[Kind(item.kind)],
         "my_response": RESPONDED[Kind(item.kind)] if mine else None,
+        "conversation": conversation,
+        "reopenable": manages and item.status in posting.REOPENABLE,
         "manages": manages,
         "viewer_member": who,
         "private": private,  # public replies too: they can be answered privately
@@ -297,9 +381,16 @@ async def seen(session: AsyncSession, page: dict[str, Any], who: LocalActor | No
 
 async def show(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessions() as session, session.begin():
-        page = await context(request, session)
-        await seen(session, page, page["viewer_member"])
+    try:
+        async with runtime.sessions() as session, session.begin():
+            page = await context(request, session)
+            await seen(session, page, page["viewer_member"])
+    except SignInToSee as refused:
+        response = render(
+            request, "sign_in_to_see.html", {"next": request.url.path}, refused.status_code
+        )
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
     response = render(request, "item.html", page)
     response.headers["Vary"] = "Accept, Signature, Cookie"
     if page["item"].visibility != Visibility.PUBLIC or page["meeting_point"] or page["requester"]:
@@ -309,44 +400,47 @@ async def show(request: Request) -> Response:
 
 async def _commit(
     session: AsyncSession, runtime: Runtime, item: Item, who: LocalActor, state: CommitmentState
-) -> str:
-    """A member's "I'm coming" or "I can't come after all": what to tell her (a message id)."""
+) -> tuple[str, bool]:
+    """A member's "I'm coming" or "I can't come after all": what to tell her (a message id), and
+    whether it was taken."""
     person = commitments.Person.member(who)
     if state == CommitmentState.WITHDRAWN and await commitments.find(session, item, person) is None:
-        return WITHDRAWN_SAVED  # nothing to take back
+        return WITHDRAWN_SAVED, True  # nothing to take back
     try:
         await commitments.commit(session, runtime, item, person, state, Channel.WEB)
     except commitments.CallFull:
-        return CALL_FULL
+        return CALL_FULL, False
     except commitments.CallClosed:
-        return CALL_CLOSED
-    return COMING_SAVED if state == CommitmentState.COMING else WITHDRAWN_SAVED
+        return CALL_CLOSED, False
+    return (COMING_SAVED if state == CommitmentState.COMING else WITHDRAWN_SAVED), True
 
 
 async def respond(request: Request) -> Response:
-    await security.checked_form(request)
+    """ "I can help", "I'm interested", "I'm coming", with an optional private message."""
+    form = await security.checked_form(request)
     runtime: Runtime = request.app.state.runtime
+    text = str(form.get("message", ""))
     async with runtime.sessions() as session, session.begin():
         who = await access.member(request, session)
         item, _, _, role = await visible_item(request, session)
         if role is None:
             raise HTTPException(403, N_("Only members of the group can answer here."))
+        message, taken = RESPOND_SENT, True
         if item.kind == Kind.CALL:
-            message = await _commit(session, runtime, item, who, CommitmentState.COMING)
-        else:
+            message, taken = await _commit(session, runtime, item, who, CommitmentState.COMING)
+        if taken:
             try:
-                await posting.respond(session, runtime.uris, item, who)
+                await posting.respond(session, runtime.uris, item, who, text)
             except NotAllowed:
                 raise HTTPException(403, N_("Only members of the group can answer here.")) from None
             except ValueError:
                 raise HTTPException(400, N_("This item is closed.")) from None
-            message = RESPOND_SENT
     flash.flash(request, message)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
 
 
 async def withdraw(request: Request) -> Response:
-    """ "I can't come after all": the member's commitment to a call becomes withdrawn."""
+    """ "I can't help after all", "I'm no longer interested", "I can't come after all"."""
     await security.checked_form(request)
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
@@ -354,9 +448,10 @@ async def withdraw(request: Request) -> Response:
         item, _, _, role = await visible_item(request, session)
         if role is None:
             raise HTTPException(403, N_("Only members of the group can answer here."))
-        if item.kind != Kind.CALL:
-            raise HTTPException(404, NO_ITEM)
-        message = await _commit(session, runtime, item, who, CommitmentState.WITHDRAWN)
+        message = TAKEN_BACK
+        if item.kind == Kind.CALL:
+            message, _ = await _commit(session, runtime, item, who, CommitmentState.WITHDRAWN)
+        await posting.withdraw_response(session, item, who)
     flash.flash(request, message)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
 
@@ -367,7 +462,7 @@ async def reply(request: Request) -> Response:
     text = str(form.get("text", "")).replace("\r\n", "\n").strip()[:5000]
     confirm = form.get("confirm_personal_data") == "yes"
     async with runtime.sessions() as session:
-        problem, personal_data = None, False
+        problem, personal_data, sent = None, False, REPLY_SENT
         async with session.begin():
             who = await access.member(request, session)
             item, _, _, _ = await visible_item(request, session)
@@ -381,6 +476,7 @@ async def reply(request: Request) -> Response:
                     await posting.reply_to_response(
                         session, runtime.uris, response, who, text, confirm=confirm
                     )
+                    sent = ANSWERED if response.member_id is not None else REPLY_SENT
             except PersonalData as e:
                 problem = i18n.gettext(
                     request,
@@ -393,9 +489,7 @@ async def reply(request: Request) -> Response:
                     403, N_("Only the author and the group's moderators can answer.")
                 ) from None
             except ValueError:
-                problem = N_(
-                    "Only responses from other servers can be answered privately from here."
-                )
+                problem = N_("This response can no longer be answered.")
         if problem is not None:
             async with session.begin():
                 page = await context(request, session)
@@ -407,7 +501,7 @@ async def reply(request: Request) -> Response:
                 reply_personal_data=personal_data,
             )
             return render(request, "item.html", page, 400)
-    flash.flash(request, REPLY_SENT)
+    flash.flash(request, sent)
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
 
 

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.following import FollowError, resolve_actor
-from ayni.web import access, flash, render, security
+from ayni.web import access, confirmation, flash, render, security
 from ayni.web.groups import KIND_LABELS
 from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused
@@ -349,7 +349,7 @@ async def unblock(request: Request) -> Response:
 
 async def remove_item(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    await security.checked_form(request)
+    form = await security.checked_form(request)
     async with runtime.sessions() as session, session.begin():
         me, group = await _moderated(request, session)
         item = await session.scalar(
@@ -362,6 +362,18 @@ async def remove_item(request: Request) -> Response:
         if item is None:
             raise HTTPException(404, NO_SUCH_ITEM)
         title = item.title
+        if not confirmation.confirmed(form):
+            return confirmation.ask(
+                request,
+                question=N_("Remove “%(title)s”?"),
+                explanation=N_(
+                    "It is deleted here, and the servers that received it are asked to delete "
+                    "their copies. This cannot be undone."
+                ),
+                button=N_("Remove it"),
+                back=_page_path(group) + "#items",
+                title=title,
+            )
         await delete_item(session, runtime.uris, item, by=me)
     flash.flash(request, N_("“%(title)s” was removed."), title=title)
     return _back(group)

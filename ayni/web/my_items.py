@@ -1,7 +1,8 @@
-"""A member's own items (`/my/items`) and changing an item: edit, close, delete.
+"""A member's own items (`/my/items`) and changing an item: edit, close, reopen, delete.
 
 The author may change an item, and so may the moderators and admins of its group
-(`models.posting.may_change`, asked on every request); everyone else gets 403.
+(`models.posting.may_change`, asked on every request); everyone else gets 403. Closing and
+deleting ask first (`confirmation`); a fulfilled or withdrawn ask or offer can be reopened.
 """
 
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, flash, i18n, item_form, render, security
+from ayni.web import access, confirmation, flash, i18n, item_form, render, security
 from ayni.web.groups import KIND_LABELS, STATUS_LABELS
 from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem
@@ -38,6 +39,27 @@ CLOSE_LABELS = {
     Status.DONE: N_("Mark as done"),
     Status.CANCELLED: N_("Cancel the call"),
 }
+CLOSE_QUESTIONS = {
+    Status.FULFILLED: N_("Mark “%(title)s” as fulfilled?"),
+    Status.WITHDRAWN: N_("Withdraw “%(title)s”?"),
+    Status.DONE: N_("Mark “%(title)s” as done?"),
+    Status.CANCELLED: N_("Cancel the call “%(title)s”?"),
+}
+CLOSE_EXPLAINED = {
+    Kind.ASK: N_(
+        "People will see that it is over and can no longer answer. You can reopen it later, "
+        "from its page or from your items, while its date has not passed."
+    ),
+    Kind.CALL: N_(
+        "Everyone sees that the call is over and can no longer say they are coming; those who "
+        "were coming lose their way to the meeting point. A call cannot be reopened."
+    ),
+}
+REOPENED = N_("“%(title)s” is open again.")
+NOT_REOPENED = N_(
+    "Only a fulfilled or withdrawn ask or offer whose date has not passed can be reopened. "
+    "Post it again instead."
+)
 NOT_YOURS = N_("Only the author and the group's moderators can change this item.")
 NO_ITEM = N_("There is no such item.")
 CLOSED_ALREADY = N_("This item is closed: it can no longer be changed.")
@@ -53,11 +75,13 @@ class Mine:
     group_name: str
     responses: int
     closing: tuple[Status, ...]
+    reopenable: bool
 
 
 async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
     counts = (
         select(ItemResponse.item_id, func.count().label("n"))
+        .where(ItemResponse.withdrawn_at.is_(None))
         .group_by(ItemResponse.item_id)
         .subquery()
     )
@@ -70,7 +94,11 @@ async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
     )
     return [
         Mine(
-            item, group_name, int(count), () if item.status in CLOSED else CLOSING[Kind(item.kind)]
+            item,
+            group_name,
+            int(count),
+            () if item.status in CLOSED else CLOSING[Kind(item.kind)],
+            item.status in posting.REOPENABLE,
         )
         for item, group_name, count in rows.all()
     ]
@@ -236,6 +264,16 @@ async def close(request: Request) -> Response:
             raise HTTPException(400, N_("Choose how the item ends."))
         if item.status in CLOSED:
             raise HTTPException(400, CLOSED_ALREADY)
+        if not confirmation.confirmed(form):
+            return confirmation.ask(
+                request,
+                question=CLOSE_QUESTIONS[status],
+                explanation=CLOSE_EXPLAINED[Kind.CALL if item.kind == Kind.CALL else Kind.ASK],
+                button=CLOSE_LABELS[status],
+                back=f"/items/{item.uuid}",
+                fields={"status": status},
+                title=item.title,
+            )
         await posting.close_item(session, runtime.uris, item, status, by=who)
         title = item.title
     flash.flash(
@@ -244,15 +282,34 @@ async def close(request: Request) -> Response:
     return RedirectResponse("/my/items", status_code=303)
 
 
+async def reopen(request: Request) -> Response:
+    await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
+        item, who = await changeable(request, session)
+        try:
+            await posting.reopen_item(session, runtime.uris, item, by=who)
+        except ValueError:
+            raise HTTPException(400, NOT_REOPENED) from None
+        title = item.title
+    flash.flash(request, REOPENED, title=title)
+    return RedirectResponse(f"/items/{item.uuid}", status_code=303)
+
+
 async def delete_form(request: Request) -> Response:
+    """The confirmation a delete asks for: also what a POST without `confirm=yes` answers."""
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         item, _ = await changeable(request, session)
-    return render(request, "item_delete.html", {"item": item, "kinds": KIND_LABELS})
+    response = render(request, "item_delete.html", {"item": item, "kinds": KIND_LABELS})
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 async def delete(request: Request) -> Response:
-    await security.checked_form(request)
+    form = await security.checked_form(request)
+    if not confirmation.confirmed(form):
+        return await delete_form(request)
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
         item, who = await changeable(request, session)
@@ -267,6 +324,7 @@ routes = [
     Route("/items/{uuid}/edit", edit_form, methods=["GET"]),
     Route("/items/{uuid}/edit", edit, methods=["POST"]),
     Route("/items/{uuid}/close", close, methods=["POST"]),
+    Route("/items/{uuid}/reopen", reopen, methods=["POST"]),
     Route("/items/{uuid}/delete", delete_form, methods=["GET"]),
     Route("/items/{uuid}/delete", delete, methods=["POST"]),
 ]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from models import conversations
 from models.actors import LocalActor
 from models.calls import Commitment
-from models.items import Item, ItemResponse
+from models.items import Item, ItemResponse, ResponseKind
 from models.notices import Notice
 
 
@@ -37,10 +37,12 @@ def of(request: Request) -> Nav | None:
 
 
 def about_my_items(member: LocalActor) -> tuple[Any, ...]:
-    """Responses to the member's live items, not counting their own."""
+    """Responses to the member's live items, not counting their own (nor a member's "I'm
+    coming", counted as her commitment)."""
     return (
         Item.author_id == member.id,
         Item.deleted_at.is_(None),
+        ItemResponse.kind != ResponseKind.COMING,
         or_(ItemResponse.member_id.is_(None), ItemResponse.member_id != member.id),
     )
 

@@ -1,5 +1,6 @@
 """Notifications: new responses to a member's own items, "I can help" and "I'm coming" from
-members here, replies and messages from other servers. Those after the member's
+members here, replies and messages from other servers, and notices to her (among them that her
+own response has a private answer, never what it says). Those after the member's
 `notifications_seen_at` are new until they mark them seen."""
 
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from models.remote import RemoteActor
 from models.runtime import Runtime
 
 LIMIT = 100
+TAKEN_BACK = "taken-back"  # a member's "I can help" she took back
 RESPONSE_LABELS = {
     ResponseKind.HELP: N_("can help with"),
+    TAKEN_BACK: N_("took back their answer to"),
     ResponseKind.REPLY: N_("replied to"),
     ResponseKind.MESSAGE: N_("sent a private message about"),
     CommitmentState.COMING: N_("is coming to"),
@@ -115,6 +118,16 @@ async def notice_notifications(session: AsyncSession, member: LocalActor) -> lis
                     missing=missing,
                 )
             )
+        elif notice.kind == NoticeKind.ANSWER and notice.item_id is not None:
+            # That there is an answer, and where: what it says is on the item's page only.
+            item = await session.get(Item, notice.item_id)
+            if item is None or item.deleted_at is not None:
+                continue
+            found.append(
+                Notification(
+                    notice.kind, "", item.title, f"/items/{item.uuid}", "", notice.created_at, new
+                )
+            )
         elif notice.kind == NoticeKind.MEETING_POINT:
             message = (
                 await session.get(RemoteObject, notice.remote_object_id)
@@ -171,7 +184,7 @@ async def notifications(session: AsyncSession, member: LocalActor) -> list[Notif
             who = name or username or ""
         found.append(
             Notification(
-                kind=response.kind,
+                kind=TAKEN_BACK if response.withdrawn_at is not None else response.kind,
                 who=who,
                 item_title=item.title,
                 item_link=item.uri,

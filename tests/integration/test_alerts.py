@@ -443,3 +443,34 @@ async def test_moderators_hear_of_submissions_and_reports_without_their_text(
     for message in messages:
         for secret in ("Juan", "landlord", "neighbour", "alice"):
             assert secret not in everything(message)
+
+
+async def test_a_private_answer_to_her_response_is_told_without_its_text_or_her_message(
+    world: World,
+) -> None:
+    # Given Bea said she can help with Ana's ask, with a private message
+    uri = await post_ask(world.instance, "ana")
+    async with world.instance.runtime.sessions() as session, session.begin():
+        bea = await actors.find_actor(session, "bea")
+        item = await session.scalar(select(posting.Item).where(posting.Item.uri == uri))
+        assert bea is not None and item is not None
+        response = await posting.respond(
+            session, world.instance.runtime.uris, item, bea, "My van is free on Sunday"
+        )
+    await tell_and_send(world)  # Ana has no address: nothing for her
+
+    # When Ana answers it privately
+    async with world.instance.runtime.sessions() as session, session.begin():
+        ana = await actors.find_actor(session, "ana")
+        assert ana is not None
+        await posting.reply_to_response(
+            session, world.instance.runtime.uris, response, ana, "Lovely, ring 600 111 222"
+        )
+    [message] = await tell_and_send(world)
+
+    # Then Bea is told there is an answer and where, never what it or her message says
+    assert message["To"] == "bea@example.org"
+    assert message["Subject"] == "An answer to your response to “A pram for twins”"
+    assert f"{BASE}/items/" in body(message, "plain")
+    for secret in ("Lovely", "600 111 222", "My van", "Calle Luna"):
+        assert secret not in everything(message)

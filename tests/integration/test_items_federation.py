@@ -290,7 +290,7 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
     async with a.runtime.sessions() as session, session.begin():
         ana = await actors.find_actor(session, "ana")
         assert ana is not None
-        create = await posting.reply_to_response(
+        answer = await posting.reply_to_response(
             session, a.runtime.uris, seen[0], ana, "Yes, *still free*."
         )
     peer.received.clear()
@@ -303,4 +303,43 @@ async def test_a_direct_message_linking_an_item_is_a_response_only_its_author_an
     )
     assert received["object"]["inReplyTo"] == dm["object"]["id"]
     assert "<em>still free</em>" in received["object"]["content"]
-    assert received["id"] == create["id"] and "ana" not in received["object"]["attributedTo"]
+    assert received["object"]["id"] == answer.note_uri
+    assert "ana" not in received["object"]["attributedTo"]
+
+
+async def test_a_reopened_ask_reaches_the_followers_open_again(world: World) -> None:
+    a, b, peer = world.a, world.b, world.peer
+    # Given group B and a Mastodon user follow group A, and Ana's ask was fulfilled
+    remote = await remote_actors.remote_actor(b.runtime, GROUP_A)
+    async with b.runtime.sessions() as session, session.begin():
+        group_b = await actors.find_actor(session, "food")
+        assert group_b is not None
+        await follow(session, b.runtime.uris, group_b, remote)
+    await peer.send(f"{GROUP_A}/inbox", peer.follow(GROUP_A))
+    await settle(a, b)
+    async with a.runtime.sessions() as session, session.begin():
+        group_a = await actors.find_actor(session, "food")
+        ana = await actors.find_actor(session, "ana")
+        assert group_a is not None and ana is not None
+        ask = await posting.create_item(
+            session, a.runtime.uris, group_a, ana, Draft(Kind.ASK, "A pram", category="goods")
+        )
+        await posting.close_item(session, a.runtime.uris, ask, Status.FULFILLED, by=ana)
+    await settle(a, b)
+    assert (await board(b))["A pram"].status == "fulfilled"
+    peer.received.clear()
+
+    # When Ana reopens it
+    async with a.runtime.sessions() as session, session.begin():
+        ana = await actors.find_actor(session, "ana")
+        item = await session.get(Item, ask.id)
+        assert ana is not None and item is not None
+        await posting.reopen_item(session, a.runtime.uris, item, by=ana)
+    await settle(a, b)
+
+    # Then the follower on Mastodon gets her Update, no longer finished, and B's board shows it
+    # open again
+    [update] = [act for act in peer.received if act["type"] == "Update"]
+    assert update["actor"] == f"{A}/actors/ana" and update["object"]["id"] == ask.uri
+    assert update["object"]["publishes"]["finished"] is False
+    assert (await board(b))["A pram"].status == "open"

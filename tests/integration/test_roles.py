@@ -127,7 +127,8 @@ async def test_on_the_pages_an_instance_admin_answers_edits_and_removes_as_the_d
         after = await iris.get(f"/items/{item.uuid}")
         edit_form = await iris.get(f"/items/{item.uuid}/edit")
         removed = await iris.post(
-            f"/groups/food/moderation/items/{other.uuid}/delete", data={"csrf_token": token}
+            f"/groups/food/moderation/items/{other.uuid}/delete",
+            data={"csrf_token": token, "confirm": "yes"},
         )
     async with browser(instance, "dani") as dani:
         refused = await dani.get(f"/items/{item.uuid}/edit")

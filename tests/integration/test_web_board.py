@@ -68,13 +68,14 @@ async def test_the_board_shows_followed_groups_items_and_our_own_public_ones(
     # When Ana on B opens the board
     response = await b.http.get("/board")
 
-    # Then she sees A's ask (linking to its uri on A) and B's own public offer, not the
-    # members-only one
+    # Then she sees A's ask (linking to its uri on A), B's own public offer, and (a member of
+    # B's food) its members-only ask with its badge
     assert response.status_code == 200
     page = response.text
     assert "Blankets for the shelter" in page and f'href="{A}/items/' in page
     assert "Bread on Saturdays" in page and 'href="/@food"' in page
-    assert "Members-only rent fund" not in page
+    assert "Members-only rent fund" in page
+    assert page.count('<span class="badge badge-private">Members only</span>') == 1
     assert page.index("Bread on Saturdays") < page.index("Blankets for the shelter")  # newest first
     html = Page(page)
     assert (

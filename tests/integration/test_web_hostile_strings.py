@@ -129,7 +129,8 @@ async def build(instance: Instance, peer: HostilePeer) -> World:
             ),
             seal=instance.runtime.seal,
         )
-        await posting.respond(session, uris, ask, ana)
+        helped = await posting.respond(session, uris, ask, ana, hostile("response-message"))
+        await posting.reply_to_response(session, uris, helped, ben, hostile("answer"))
         token = await invitations.invite(session, food, Role.MEMBER, ana)
     inbox = f"{BASE}/inbox"
     for activity in (
@@ -233,7 +234,8 @@ async def test_member_pages_show_hostile_fields_escaped(world: World) -> None:
             "remote-place",
         )
         item_page = await ben.get(f"/items/{world.ask.uuid}")
-        assert_safe(item_page, "ask-title", "ana-name", "remote-name")
+        assert_safe(item_page, "ask-title", "ana-name", "remote-name", "response-message")
+        assert_safe(item_page, "answer", "ben-name")
         assert "reply" in item_page.text
         assert_safe(
             await ben.get(f"/authorize_interaction?uri={world.peer.actor_uri}"), "remote-name"
@@ -295,10 +297,12 @@ async def test_flash_messages_echo_hostile_titles_escaped(world: World) -> None:
         assert saved.status_code == 303
         assert_safe(await ben.get("/my/items"), "edited")
     async with browser(world.instance, "ana") as ana:
-        removed = await ana.post(
-            f"/groups/food/moderation/items/{world.ask.uuid}/delete",
-            data={"csrf_token": await csrf(ana, "/groups/food/moderation")},
-        )
+        token = await csrf(ana, "/groups/food/moderation")
+        path = f"/groups/food/moderation/items/{world.ask.uuid}/delete"
+        asked = await ana.post(path, data={"csrf_token": token})
+        assert asked.status_code == 200
+        assert_safe(asked, "ask-title")  # the confirmation names it
+        removed = await ana.post(path, data={"csrf_token": token, "confirm": "yes"})
         assert removed.status_code == 303
         assert_safe(await ana.get("/groups/food/moderation"), "ask-title")
 

@@ -126,6 +126,8 @@ async def test_a_public_item_page_shows_its_facts_and_the_author_only_when_not_p
 async def test_a_non_public_item_page_is_only_for_signed_in_members_of_its_group(
     instance: Instance, visibility: Visibility
 ) -> None:
+    """A signed-out visitor is asked to sign in (403); a signed-in non-member gets the 404 of an
+    unknown item; a member sees it, with its badge."""
     await people(instance)
     item = await posted(
         instance, Draft(Kind.ASK, "Rent support", category="money", visibility=visibility)
@@ -141,12 +143,18 @@ async def test_a_non_public_item_page_is_only_for_signed_in_members_of_its_group
         inside = await member.get(f"/items/{item.uuid}")
 
     assert (
-        anonymous.status_code == 404
+        anonymous.status_code == 403
         and outsider.status_code == 404
         and outsider_answer.status_code == 404
     )
+    assert "Sign in to see this" in anonymous.text and "Sign in to see this" not in outsider.text
+    assert f'href="/login?next=/items/{item.uuid}"' in anonymous.text
+    assert anonymous.headers["cache-control"] == "private, no-store"
+    accessible(anonymous.text)
     assert "Rent support" not in anonymous.text + outsider.text
     assert inside.status_code == 200 and "Rent support" in inside.text
+    badge = "Members only" if visibility == Visibility.MEMBERS else "Followers"
+    assert f'<span class="badge badge-private">{badge}</span>' in inside.text
     assert inside.headers["cache-control"] == "private, no-store"
     async with instance.runtime.sessions() as session:
         assert list(await session.scalars(select(ItemResponse))) == []

@@ -416,11 +416,12 @@ async def test_an_account_that_cannot_be_blocked_is_explained_and_kept_in_the_fo
 async def test_a_moderator_removes_an_item_of_the_group(scene: Scene) -> None:
     async with browser(scene.instance, "mo") as mo:
         token = await csrf(mo, "/groups/food/moderation")
+        confirmed = {"csrf_token": token, "confirm": "yes"}
         response = await mo.post(
-            f"/groups/food/moderation/items/{scene.item_uuid}/delete", data={"csrf_token": token}
+            f"/groups/food/moderation/items/{scene.item_uuid}/delete", data=confirmed
         )
         again = await mo.post(
-            f"/groups/food/moderation/items/{scene.item_uuid}/delete", data={"csrf_token": token}
+            f"/groups/food/moderation/items/{scene.item_uuid}/delete", data=confirmed
         )
 
     assert response.status_code == 303 and again.status_code == 404

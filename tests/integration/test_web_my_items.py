@@ -130,7 +130,8 @@ async def test_a_call_closes_as_done_or_cancelled_and_not_as_fulfilled(instance:
             f"/items/{call.uuid}/close", data={"csrf_token": token, "status": "fulfilled"}
         )
         right = await http.post(
-            f"/items/{call.uuid}/close", data={"csrf_token": token, "status": "cancelled"}
+            f"/items/{call.uuid}/close",
+            data={"csrf_token": token, "status": "cancelled", "confirm": "yes"},
         )
 
     assert (
@@ -162,11 +163,14 @@ async def test_the_author_edits_closes_and_deletes_her_item_and_sees_a_confirmat
         )
         after_edit = await http.get("/my/items")
         closed = await http.post(
-            f"/items/{item.uuid}/close", data={"csrf_token": token, "status": "fulfilled"}
+            f"/items/{item.uuid}/close",
+            data={"csrf_token": token, "status": "fulfilled", "confirm": "yes"},
         )
         after_close = await http.get("/my/items")
         confirm = await http.get(f"/items/{item.uuid}/delete")
-        deleted = await http.post(f"/items/{item.uuid}/delete", data={"csrf_token": token})
+        deleted = await http.post(
+            f"/items/{item.uuid}/delete", data={"csrf_token": token, "confirm": "yes"}
+        )
         after_delete = await http.get("/my/items")
 
     assert form.status_code == 200 and 'value="Nappies"' in form.text
@@ -237,10 +241,13 @@ async def test_only_the_author_and_the_groups_moderators_and_admins_change_an_it
             data={"csrf_token": token, **fields_of(item, title="Changed")},
         )
         closed = await http.post(
-            f"/items/{item.uuid}/close", data={"csrf_token": token, "status": "withdrawn"}
+            f"/items/{item.uuid}/close",
+            data={"csrf_token": token, "status": "withdrawn", "confirm": "yes"},
         )
         confirm = await http.get(f"/items/{item.uuid}/delete")
-        deleted = await http.post(f"/items/{item.uuid}/delete", data={"csrf_token": token})
+        deleted = await http.post(
+            f"/items/{item.uuid}/delete", data={"csrf_token": token, "confirm": "yes"}
+        )
 
     final = await stored(instance, item)
     if allowed:
