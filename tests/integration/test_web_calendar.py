@@ -47,7 +47,8 @@ async def test_members_only_calls_and_asks_have_no_calendar_file_for_strangers(
             session, instance.runtime.uris, group, ana, Draft(Kind.ASK, "Nappies, size 4")
         )
 
-    assert (await instance.http.get(f"/items/{hidden.uuid}/calendar.ics")).status_code == 404
+    # signed out: "Sign in to see this", as on the call's page
+    assert (await instance.http.get(f"/items/{hidden.uuid}/calendar.ics")).status_code == 403
     assert (await instance.http.get(f"/items/{ask.uuid}/calendar.ics")).status_code == 404
     await set_password(instance)
     await sign_in(instance.http, "ana", PASSWORD)
