@@ -605,3 +605,65 @@ async def test_a_message_to_the_groups_service_reaches_the_group(net: Net) -> No
         row = await session.scalar(select(RemoteObject))
     assert group is not None and row is not None
     assert (row.kind, row.local_actor_id) == (RemoteObjectKind.PRIVATE, group.id)
+
+
+# --- Friendica forums ----------------------------------------------------------------------
+
+FRIENDICA = "http://127.0.0.1:8304"
+
+
+async def test_a_followed_friendica_forums_posts_reach_the_board_announced_either_way(
+    net: Net,
+) -> None:
+    """A Friendica forum (a `Group`) passes a member's post on as a boost of the post's id, and
+    (for forum software) as an Announce of her Create: the board holds the post once."""
+    a = await net.instance(A)
+    friendica = net.forum(FRIENDICA)
+    forum = friendica.actor("/profile/tenants", "Group", "tenants", name="Tenants Forum")
+    rosa = friendica.actor("/profile/rosa", "Person", "rosa", name="Rosa")
+    await follow_community(a, friendica, forum, "!tenants@127.0.0.1:8304")
+    note = friendica.serve(
+        {
+            "id": f"{FRIENDICA}/objects/3c4e-1",
+            "type": "Note",
+            "attributedTo": rosa,
+            "name": "Rent strike meeting",
+            "content": "<p>Sunday at the community centre.</p>",
+            "to": [PUBLIC],
+            "cc": [forum, f"{rosa}/followers"],
+            "audience": forum,
+            "published": "2026-03-04T10:00:00Z",
+        }
+    )
+    create = friendica.serve(
+        {
+            "id": f"{FRIENDICA}/objects/3c4e-1/Create",
+            "type": "Create",
+            "actor": rosa,
+            "object": note,
+            "to": [PUBLIC],
+            "cc": [forum],
+        }
+    )
+    boost = {
+        "@context": vocab.AS_CONTEXT,
+        "id": f"{FRIENDICA}/objects/3c4e-1/Announce",
+        "type": "Announce",
+        "actor": forum,
+        "object": note["id"],
+        "to": [PUBLIC],
+        "cc": [f"{forum}/followers"],
+    }
+    passed_on = {**boost, "id": f"{FRIENDICA}/objects/3c4e-1/Announce2", "object": create}
+    for activity in (boost, passed_on):
+        assert (await friendica.send(forum, INBOX, activity)).status_code == 202
+    await settle(a)
+
+    rows = await board_rows(a)
+    assert list(rows) == [note["id"]]
+    assert (rows[note["id"]].kind, rows[note["id"]].title, rows[note["id"]].group_uri) == (
+        "post",
+        "Rent strike meeting",
+        forum,
+    )
+    assert all(state in ("done", "ignored") for _, state, _ in await outcomes(a))
