@@ -127,17 +127,30 @@ async def answer(
     recipient = await session.get_one(RemoteActor, conversation.remote_actor_id)
     content = render_markdown(text_markdown)
     last = await session.scalar(
-        select(RemoteObject.uri)
+        select(RemoteObject)
         .join(ConversationMessage, ConversationMessage.remote_object_id == RemoteObject.id)
         .where(ConversationMessage.conversation_id == conversation.id)
         .order_by(ConversationMessage.id.desc())
         .limit(1)
     )
+    # Whom they wrote to answers: the group, or its companion Service (Lemmy writes to nothing
+    # else, and takes private messages from nothing else).
+    service = uris.service(uris.actor(group.username))
+    written_to = vocab.ids_of(last.document.get("to")) if last is not None else []
+    speaker = service if service in written_to else None
     if conversation.answer_type == CHAT:
-        create = await _chat_message(session, uris, group, recipient, content, text_markdown)
+        create = await _chat_message(
+            session, uris, group, recipient, content, text_markdown, speaker
+        )
     else:
         create = await messages.direct_message(
-            session, uris, group, recipient, content, in_reply_to=last
+            session,
+            uris,
+            group,
+            recipient,
+            content,
+            in_reply_to=last.uri if last is not None else None,
+            speaker=speaker,
         )
     activity_id = await session.scalar(select(Activity.id).where(Activity.uri == create["id"]))
     now = utcnow()
@@ -158,10 +171,12 @@ async def _chat_message(
     recipient: RemoteActor,
     content_html: str,
     source: str,
+    speaker: str | None = None,
 ) -> dict[str, Any]:
-    """Create{ChatMessage} from the group to the recipient alone: Pleroma wants the activity's
-    `to` equal to the object's and `published`; Lemmy wants one `to`, `mediaType`, `source`."""
-    group_uri = uris.actor(group.username)
+    """Create{ChatMessage} from the group (or its Service: `messages.direct_message`) to the
+    recipient alone: Pleroma wants the activity's `to` equal to the object's and `published`;
+    Lemmy wants one `to`, `mediaType`, `source`."""
+    group_uri = speaker or uris.actor(group.username)
     chat = {
         "id": uris.object(uuid4().hex),
         "type": CHAT,
@@ -283,6 +298,9 @@ async def forget(session: AsyncSession, uris: Uris, conversation: Conversation) 
                     "object": note_uri,
                 }
                 if note_uri is not None and not recipient.gone:
-                    await messages.delete_message(session, uris, group, recipient.uri, note_uri)
+                    speaker = vocab.id_of(sent.document.get("actor"))
+                    await messages.delete_message(
+                        session, uris, group, recipient.uri, note_uri, speaker=speaker
+                    )
     await session.delete(conversation)
     await session.flush()

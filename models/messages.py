@@ -31,9 +31,12 @@ async def direct_message(
     content_html: str,
     *,
     in_reply_to: str | None = None,
+    speaker: str | None = None,
 ) -> dict[str, Any]:
-    """Create{Note} from the group to the recipient alone; the Create is returned."""
-    group_uri = uris.actor(group.username)
+    """Create{Note} from the group to the recipient alone; the Create is returned. `speaker`:
+    the group's companion Service instead (for Lemmy, whose private messages never come from
+    or go to a Group); it is signed with the group's key, which the Service shares."""
+    group_uri = speaker or uris.actor(group.username)
     note = {
         "id": uris.object(uuid4().hex),
         "type": "Note",
@@ -59,10 +62,16 @@ async def direct_message(
 
 
 async def delete_message(
-    session: AsyncSession, uris: Uris, group: LocalActor, recipient_uri: str, note_uri: str
+    session: AsyncSession,
+    uris: Uris,
+    group: LocalActor,
+    recipient_uri: str,
+    note_uri: str,
+    speaker: str | None = None,
 ) -> None:
-    """Delete{Tombstone} of a DM, to its recipient; the Note answers 410 from then on."""
-    group_uri = uris.actor(group.username)
+    """Delete{Tombstone} of a DM, to its recipient, from whoever sent it (`speaker`: as in
+    `direct_message`); the Note answers 410 from then on."""
+    group_uri = speaker or uris.actor(group.username)
     tombstone = item_tombstone(note_uri, utcnow())
     tombstone.pop("@context")
     delete = {

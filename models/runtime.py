@@ -101,9 +101,11 @@ class Runtime:
             return self.uris.instance_actor()
         return self.uris.actor(actor.username)
 
-    def signer(self, actor: LocalActor) -> SigningAuth:
-        """The actor's request signer; the private key is parsed once and kept."""
-        key_id = self.uris.key(self.actor_uri(actor))
+    def signer(self, actor: LocalActor, speaker: str | None = None) -> SigningAuth:
+        """The actor's request signer; the private key is parsed once and kept. For what a group
+        says as its companion Service (`speaker`), the same key under the Service's key id."""
+        actor_uri = self.actor_uri(actor)
+        key_id = self.uris.key(speaker if speaker == self.uris.service(actor_uri) else actor_uri)
         auth = self._signers.get(key_id)
         if auth is None:
             private_key = keys.load_private_key(actor.key.private_key_pem)

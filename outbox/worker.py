@@ -25,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, Update, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import retry
+from federation import retry, vocab
 from federation.keys import SigningKey
 from federation.retry import Failure
 from federation.sender import Sender
@@ -231,7 +231,8 @@ class DeliveryWorker:
                 .where(Activity.id.in_(missing))
             )
             for activity_id, document, actor in rows:
-                self._payloads[activity_id] = (Payload.of(document), self.runtime.signer(actor).key)
+                signer = self.runtime.signer(actor, speaker=vocab.id_of(document.get("actor")))
+                self._payloads[activity_id] = (Payload.of(document), signer.key)
 
     async def _send(self, item: Claimed, total: asyncio.Semaphore) -> None:
         async with total:  # a host's own limit was kept by claim(): it never takes more

@@ -56,19 +56,21 @@ async def world(net: Net) -> World:
     )
 
 
-def lemmy_message(peer: MastodonPeer, text: str, kind: str = "ChatMessage") -> dict[str, Any]:
+def lemmy_message(
+    peer: MastodonPeer, text: str, kind: str = "ChatMessage", to: str = GROUP
+) -> dict[str, Any]:
     """Lemmy's Create of a private message: `to` one person in both, `mediaType`, `source`
     (a ChatMessage before 0.20, a Note since)."""
     return {
         "@context": ["https://join-lemmy.org/context.json", vocab.AS_CONTEXT],
         "id": f"{peer.base_url}/activities/create/{uuid4()}",
         "actor": peer.actor_uri,
-        "to": [GROUP],
+        "to": [to],
         "object": {
             "type": kind,
             "id": f"{peer.base_url}/private_message/{uuid4().int % 10_000}",
             "attributedTo": peer.actor_uri,
-            "to": [GROUP],
+            "to": [to],
             "content": f"<p>{text}</p>\n",
             "mediaType": "text/html",
             "source": {"content": text, "mediaType": "text/markdown"},
@@ -229,6 +231,33 @@ async def test_a_lemmy_private_message_is_a_conversation_answered_as_lemmy_takes
     if kind == "ChatMessage":
         assert sent["mediaType"] == "text/html"
         assert sent["source"] == {"content": "Hi *there*", "mediaType": "text/markdown"}
+
+
+async def test_a_lemmy_message_to_the_groups_service_is_answered_by_the_service(
+    world: World,
+) -> None:
+    """Lemmy takes private messages only from a Person, Service or Organization: someone who
+    wrote to the group's companion Service is answered by it, signed under its own key id."""
+    peer, service = world.lemmy, f"{GROUP}/service"
+    await deliver(world, peer, lemmy_message(peer, SECRET, "Note", to=service))
+    (conversation,) = await conversations(world)
+    http = await browser(world.instance)
+    try:
+        await answer(http, conversation, "We will call you")
+    finally:
+        await http.aclose()
+
+    await DeliveryWorker(world.instance.runtime).run_once()
+    # the peer checks, as Mastodon and Lemmy do, that the key's owner is the activity's actor
+    assert peer.refused == []
+    (create,) = [a for a in peer.received if a["type"] == "Create"]
+    assert create["actor"] == create["object"]["attributedTo"] == service
+    assert create["to"] == create["object"]["to"] == [peer.actor_uri]
+    service_document = (
+        await world.instance.http.get(service, headers={"Accept": vocab.ACTIVITY_JSON})
+    ).json()
+    assert service_document["type"] == "Service"
+    assert service_document["publicKey"]["id"] == f"{service}#main-key"
 
 
 async def test_a_pleroma_chat_message_is_answered_by_a_chat_message(world: World) -> None:
