@@ -102,7 +102,11 @@ async def _classify(
         followed = await inbound.followed_by(session, remote)
         if followed:
             return RemoteObjectKind.CONTENT, await session.get(LocalActor, followed[0])
-    if not public and addressed and len(addressed) == len(audience):
+    # Not public, to someone here, and to people only (no followers collection): a private
+    # message, even when others are written to as well; it must reach someone who can read it.
+    collections = {remote.followers_uri} if remote.followers_uri else set()
+    to_people = not any(uri in collections or uri.endswith("/followers") for uri in audience)
+    if not public and addressed and to_people:
         return RemoteObjectKind.PRIVATE, await ctx.local_actor(session, addressed[0])
     if in_reply_to is not None and ctx.is_local(in_reply_to):
         return RemoteObjectKind.RESPONSE, await local_owner(ctx, session, in_reply_to)

@@ -201,6 +201,23 @@ async def test_a_mastodon_dm_about_nothing_is_read_and_answered_with_a_mention(
     assert SECRET not in caplog.text
 
 
+async def test_a_private_message_to_the_group_and_someone_else_is_a_conversation_too(
+    world: World,
+) -> None:
+    peer, other = world.mastodon, "http://127.0.0.1:8209/users/bob"
+    dm = peer.note(f"<p>{SECRET}</p>", to=[GROUP, other], mention=GROUP)
+    await deliver(world, peer, dm)
+    assert len(await conversations(world)) == 1
+    async with world.instance.runtime.sessions() as session:
+        stored = await session.scalar(select(RemoteObject))
+    assert stored is not None and stored.kind == "private" and SECRET in stored.content_html
+
+    # while a followers-only post that mentions the group is no private message
+    post = peer.note("<p>For my followers</p>", to=[f"{peer.actor_uri}/followers"], cc=[GROUP])
+    await deliver(world, peer, post)
+    assert len(await conversations(world)) == 1
+
+
 @pytest.mark.parametrize("kind", ["ChatMessage", "Note"])
 async def test_a_lemmy_private_message_is_a_conversation_answered_as_lemmy_takes_it(
     world: World, kind: str
