@@ -17,7 +17,7 @@ from PIL import Image as Pillow
 from PIL import ImageOps, UnidentifiedImageError
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, undefer
 
 from models.base import Base, UTCDateTime, utcnow
 from models.texts import N_
@@ -134,4 +134,7 @@ async def of(session: AsyncSession, actor_id: int) -> dict[str, Image]:
 
 
 async def find(session: AsyncSession, digest: str) -> Image | None:
-    return await session.scalar(select(Image).where(Image.digest == digest).limit(1))
+    """The image with this digest, its bytes loaded."""
+    return await session.scalar(
+        select(Image).where(Image.digest == digest).options(undefer(Image.data)).limit(1)
+    )

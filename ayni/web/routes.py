@@ -8,6 +8,7 @@ from ayni.web import (
     calendar,
     call_links,
     conversations,
+    images,
     interactions,
     invitations,
     item_page,
@@ -38,6 +39,7 @@ routes = [
     *moderation.routes,
     *conversations.routes,
     *members.routes,
+    *images.routes,
     *admin.routes,
     *admin_federation.routes,
 ]
