@@ -16,7 +16,7 @@ from starlette.routing import Route
 from ayni import documents, item_documents
 from ayni.documents import ActivityResponse
 from ayni.requests import UNSIGNED, require_signer
-from ayni.web import groups, render
+from ayni.web import flash, groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
 from federation.visibility import Visibility
@@ -160,7 +160,12 @@ async def profile_page(request: Request) -> Response:
 async def _actor_page(
     request: Request, runtime: Runtime, actor: LocalActor, values: ap.ActorValues
 ) -> Response:
-    context: dict[str, Any] = {"actor": actor, "values": values, "host": runtime.settings.host}
+    context: dict[str, Any] = {
+        "actor": actor,
+        "values": values,
+        "host": runtime.settings.host,
+        "flash": flash.take(request),
+    }
     if actor.type == ActorType.GROUP:
         context.update(await groups.page_context(request, runtime, actor))
     elif actor.type == ActorType.PERSON:

@@ -92,9 +92,7 @@ class MemberReport(Base):
         ForeignKey("local_actors.id", ondelete="SET NULL")
     )
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
-    member_id: Mapped[int | None] = mapped_column(
-        ForeignKey("local_actors.id", ondelete="CASCADE")
-    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -5,8 +5,8 @@ we read their WebFinger for its OStatus subscribe template (Mastodon:
 `https://server/authorize_interaction?uri={uri}`) and send them there with our group's handle,
 but only once their server has answered WebFinger or NodeInfo as a fediverse server: otherwise
 a link to us would be a redirect to anywhere. "Reply from your server" (`/items/ID/reply`) is the
-same road with a public item's address instead of the handle. The lookups go through the instance's client, so
-the SSRF guard, its limits and the domain blocks apply.
+same road with a public item's address instead of the handle. The lookups go through the
+instance's client, so the SSRF guard, its limits and the domain blocks apply.
 
 `/authorize_interaction?uri=...` is our own subscribe template (see `federation.discovery`): a
 member who found a group elsewhere lands here and, as an admin of one of our groups, makes that

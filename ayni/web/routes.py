@@ -20,6 +20,7 @@ from ayni.web import (
     pages,
     posting,
     push,
+    reports,
 )
 
 routes = [
@@ -37,6 +38,7 @@ routes = [
     *interactions.routes,
     *my_groups.routes,
     *moderation.routes,
+    *reports.routes,
     *conversations.routes,
     *members.routes,
     *images.routes,
