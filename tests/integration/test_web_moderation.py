@@ -267,9 +267,7 @@ async def test_the_moderation_page_lists_what_waits_with_counts(scene: Scene) ->
     assert "Pending follow requests (1)" in page and "@alice@127.0.0.1:8201" in page
     assert "Submissions held for approval (1)" in page and "Free bread at 7" in page
     assert (
-        "Reports (1)" in page
-        and "Spam from this group" in page
-        and "@bob@social.example" in page
+        "Reports (1)" in page and "Spam from this group" in page and "@bob@social.example" in page
     )
     assert (
         f'<a href="{GROUP}" rel="nofollow noopener" dir="auto">Food Share</a>' in page
