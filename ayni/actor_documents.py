@@ -16,11 +16,11 @@ from starlette.routing import Route
 from ayni import documents, item_documents
 from ayni.documents import ActivityResponse
 from ayni.requests import UNSIGNED, require_signer
-from ayni.web import groups, render
+from ayni.web import flash, groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
 from federation.visibility import Visibility
-from models import actors
+from models import actors, images
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
@@ -30,8 +30,18 @@ from models.runtime import Runtime
 PAGE_SIZE = 40
 
 
-def actor_values(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
+def actor_values(
+    runtime: Runtime, actor: LocalActor, pictures: dict[str, images.Image] | None = None
+) -> ap.ActorValues:
+    """The actor's document as values; `pictures` (`models.images.of`) adds its avatar and
+    banner, described by its name."""
     uris = runtime.uris
+    shown = {
+        role: ap.Picture(
+            runtime.settings.base_url + found.path, found.media_type, actor.name or actor.username
+        )
+        for role, found in (pictures or {}).items()
+    }
     is_instance = actor.type == ActorType.APPLICATION
     uri = uris.instance_actor() if is_instance else uris.actor(actor.username)
     return ap.ActorValues(
@@ -52,6 +62,8 @@ def actor_values(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
         public_key_pem=actor.key.public_key_pem,
         manually_approves_followers=actor.manually_approves_followers,
         published=actor.created_at,
+        icon=shown.get(images.Role.AVATAR),
+        image=shown.get(images.Role.BANNER),
     )
 
 
@@ -75,6 +87,13 @@ async def _local_actor(request: Request) -> LocalActor | None:
     return actor
 
 
+async def _pictured(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
+    """The actor's values with its avatar and banner, for its document and its page."""
+    async with runtime.sessions() as session:
+        pictures = await images.of(session, actor.id)
+    return actor_values(runtime, actor, pictures)
+
+
 def _gone(request: Request, actor: LocalActor) -> Response:
     """A deleted member's actor, profile and collections (models.accounts): gone for good."""
     runtime: Runtime = request.app.state.runtime
@@ -92,7 +111,7 @@ async def actor_document(request: Request) -> Response:
     if actor.type == ActorType.GONE:
         return _gone(request, actor)
     runtime: Runtime = request.app.state.runtime
-    values = actor_values(runtime, actor)
+    values = await _pictured(runtime, actor)
     if wants_activity_json(request):
         return await _as2(request, actor, ap.actor_to_ap(values))
     response = await _actor_page(request, runtime, actor, values)
@@ -106,7 +125,7 @@ async def service_document(request: Request) -> Response:
     if actor is None or actor.type != ActorType.GROUP:
         return Response("Not found", status_code=404)
     runtime: Runtime = request.app.state.runtime
-    values = actor_values(runtime, actor)
+    values = await _pictured(runtime, actor)
     if not wants_activity_json(request):
         return RedirectResponse(values.profile_url, status_code=302)
     return await _as2(request, actor, ap.service_to_ap(values, runtime.uris.service(values.uri)))
@@ -135,13 +154,18 @@ async def profile_page(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     if wants_activity_json(request):
         return RedirectResponse(runtime.uris.actor(actor.username), status_code=302)
-    return await _actor_page(request, runtime, actor, actor_values(runtime, actor))
+    return await _actor_page(request, runtime, actor, await _pictured(runtime, actor))
 
 
 async def _actor_page(
     request: Request, runtime: Runtime, actor: LocalActor, values: ap.ActorValues
 ) -> Response:
-    context: dict[str, Any] = {"actor": actor, "values": values, "host": runtime.settings.host}
+    context: dict[str, Any] = {
+        "actor": actor,
+        "values": values,
+        "host": runtime.settings.host,
+        "flash": flash.take(request),
+    }
     if actor.type == ActorType.GROUP:
         context.update(await groups.page_context(request, runtime, actor))
     elif actor.type == ActorType.PERSON:

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +43,7 @@ from ayni.commands import (
 from federation import calls
 from federation.visibility import Visibility
 from models import actors, db, invitations, member_sessions, passwords, push
-from models.actors import ActorType, Role
+from models.actors import ActorType, Instance, Role
 from models.runtime import Runtime
 from models.settings import DEFAULT_DATABASE_URL, Settings
 
@@ -458,6 +459,14 @@ async def cmd_demo(args: argparse.Namespace) -> None:
             await db.upgrade(runtime.engine)
             async with runtime.sessions() as session, session.begin():
                 await actors.create_instance(session, settings.base_url, settings.host)
+                instance = await session.scalar(select(Instance))
+                assert instance is not None
+                instance.name = "Riverside Neighbours"
+                instance.summary = (
+                    "Where Riverside's mutual-aid groups post what their neighbours need and "
+                    "can offer, and call people together: no ads, no tracking, and followable "
+                    "from Mastodon or a similar app."
+                )
                 group = await actors.create_group(
                     session,
                     "mutualaid",

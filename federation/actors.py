@@ -20,6 +20,18 @@ ACTOR_CONTEXT: list[Any] = [
 
 
 @dataclass(frozen=True)
+class Picture:
+    """An avatar (`icon`) or banner (`image`): Mastodon shows an Image with a url and mediaType."""
+
+    url: str
+    media_type: str
+    name: str  # the alt text
+
+    def to_ap(self) -> dict[str, Any]:
+        return {"type": "Image", "mediaType": self.media_type, "url": self.url, "name": self.name}
+
+
+@dataclass(frozen=True)
 class ActorValues:
     uri: str
     type: str  # Group, Person or Application
@@ -36,7 +48,8 @@ class ActorValues:
     public_key_pem: str
     manually_approves_followers: bool
     published: datetime
-    icon_url: str | None = None
+    icon: Picture | None = None
+    image: Picture | None = None
 
 
 def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
@@ -63,8 +76,10 @@ def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
         "discoverable": actor.type != "Application",
         "published": iso(actor.published),
     }
-    if actor.icon_url:
-        document["icon"] = {"type": "Image", "url": actor.icon_url}
+    if actor.icon:
+        document["icon"] = actor.icon.to_ap()
+    if actor.image:
+        document["image"] = actor.image.to_ap()
     return document
 
 

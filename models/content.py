@@ -39,6 +39,8 @@ class RemoteObject(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A report (kind REPORT) a moderator marked resolved: off her list and her badge.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Tombstone(Base):

@@ -25,6 +25,7 @@ from models import (  # noqa: F401  imported for that side effect, not used by n
     conversations,
     escrow,
     follows,
+    images,
     intake,
     invitations,
     items,

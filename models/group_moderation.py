@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation import vocab
 from federation.visibility import Visibility
 from models import escrow, inbound
-from models.actors import ActorType, LocalActor
+from models.actors import ActorType, LocalActor, Membership
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
 from models.content import RemoteObject, RemoteObjectKind
 from models.items import Item
-from models.moderation import ActorBlock, Decision, Relay, Review
+from models.moderation import ActorBlock, Decision, MemberReport, Relay, Review
 from models.publish import publish
 from models.relays import announce
 from models.remote import RemoteActor
@@ -138,11 +138,12 @@ async def report(
 
 
 async def reports(session: AsyncSession, uris: Uris, group: LocalActor) -> list[RemoteObject]:
-    """Reports other servers sent about the group, its members' items posted in it, or its items."""
+    """Reports other servers sent about the group, its members' items posted in it, or its items,
+    that no moderator has marked resolved."""
     rows = list(
         await session.scalars(
             select(RemoteObject)
-            .where(RemoteObject.kind == RemoteObjectKind.REPORT)
+            .where(RemoteObject.kind == RemoteObjectKind.REPORT, RemoteObject.resolved_at.is_(None))
             .order_by(RemoteObject.id.desc())
             .limit(MAX_LISTED)
         )
@@ -163,6 +164,74 @@ async def reports(session: AsyncSession, uris: Uris, group: LocalActor) -> list[
         )
         if owned is not None:
             found.append(row)
+    return found
+
+
+async def resolve_report(
+    session: AsyncSession, uris: Uris, group: LocalActor, report_id: int
+) -> RemoteObject:
+    """Marks a report about the group resolved; LookupError if it is not one."""
+    found = next((row for row in await reports(session, uris, group) if row.id == report_id), None)
+    if found is None:
+        raise LookupError(f"@{group.username} has no open report {report_id}")
+    found.resolved_at = utcnow()
+    return found
+
+
+async def report_to_moderators(
+    session: AsyncSession,
+    reporter: LocalActor,
+    comment: str,
+    *,
+    item: Item | None = None,
+    member: LocalActor | None = None,
+) -> list[MemberReport]:
+    """A member's report, kept here for the moderators: about an item, to its group's; about a
+    member, to those of each group she belongs to. Nothing goes out."""
+    if item is not None:
+        group_ids = [item.group_id]
+    elif member is not None:
+        group_ids = list(
+            await session.scalars(
+                select(Membership.group_id).where(Membership.member_id == member.id)
+            )
+        )
+    else:
+        raise ValueError("a report is about an item or a member")
+    rows = [
+        MemberReport(
+            group_id=group_id,
+            reporter_id=reporter.id,
+            item_id=item.id if item is not None else None,
+            member_id=member.id if member is not None else None,
+            comment=comment,
+        )
+        for group_id in group_ids
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def member_reports(session: AsyncSession, group: LocalActor) -> list[MemberReport]:
+    """Members' reports to the group's moderators that are not resolved, oldest first."""
+    return list(
+        await session.scalars(
+            select(MemberReport)
+            .where(MemberReport.group_id == group.id, MemberReport.resolved_at.is_(None))
+            .order_by(MemberReport.id)
+            .limit(MAX_LISTED)
+        )
+    )
+
+
+async def resolve_member_report(
+    session: AsyncSession, group: LocalActor, report_id: int
+) -> MemberReport:
+    found = await session.get(MemberReport, report_id)
+    if found is None or found.group_id != group.id or found.resolved_at is not None:
+        raise LookupError(f"@{group.username} has no open report {report_id}")
+    found.resolved_at = utcnow()
     return found
 
 

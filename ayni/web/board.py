@@ -27,7 +27,7 @@ from federation.places import distance_km
 from federation.visibility import Visibility
 from federation.vocab import host_of
 from models import joins
-from models.actors import LocalActor
+from models.actors import LocalActor, Role
 from models.base import utcnow
 from models.calls import OutgoingJoin
 from models.follows import Direction, Follow, FollowState
@@ -84,6 +84,7 @@ class Entry:
     distance_km: float | None = None
     remote_id: int | None = None  # another server's call a member may say she is coming to
     visibility: str = Visibility.PUBLIC  # ours: members-only and followers-only for her groups
+    relay_uri: str | None = None  # another server's public item her groups' moderators may relay
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ async def remote_entries(
                 else None,
                 posted=row.published_at or row.received_at,
                 remote_id=row.id if joins.joinable(row) else None,
+                relay_uri=row.uri if row.visibility == Visibility.PUBLIC else None,
             )
         )
     return entries
@@ -310,6 +312,7 @@ async def board(request: Request) -> Response:
     async with runtime.sessions() as session:
         member = await access.member(request, session)
         groups = await access.groups_of(session, member)
+        moderated = await access.groups_of(session, member, Role.MODERATOR)
         rules = await runtime.blocklist.rules()
         entries = await local_entries(session, query, groups) + await remote_entries(
             session, member, query, rules
@@ -335,6 +338,7 @@ async def board(request: Request) -> Response:
             "entries": entries,
             "joined": joined,
             "my_groups": groups,
+            "moderated": moderated,
             "me": member,
             "flash": flash.take(request),
             "query": query,

@@ -4,14 +4,16 @@
 we read their WebFinger for its OStatus subscribe template (Mastodon:
 `https://server/authorize_interaction?uri={uri}`) and send them there with our group's handle,
 but only once their server has answered WebFinger or NodeInfo as a fediverse server: otherwise
-a link to us would be a redirect to anywhere. The lookups go through the instance's client, so
-the SSRF guard, its limits and the domain blocks apply.
+a link to us would be a redirect to anywhere. "Reply from your server" (`/items/ID/reply`) is the
+same road with a public item's address instead of the handle. The lookups go through the
+instance's client, so the SSRF guard, its limits and the domain blocks apply.
 
 `/authorize_interaction?uri=...` is our own subscribe template (see `federation.discovery`): a
 member who found a group elsewhere lands here and, as an admin of one of our groups, makes that
 group follow it.
 """
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -26,10 +28,12 @@ from ayni.web import access, render, security
 from ayni.web.i18n import N_
 from federation import discovery, sanitize
 from federation.errors import FederationError, NotFound, Refused
+from federation.visibility import Visibility
 from federation.vocab import host_of
 from models import actors, following
 from models.actors import ActorType, LocalActor, Role
 from models.follows import Direction, Follow
+from models.items import Item
 from models.remote import RemoteActor
 from models.remote_actors import remote_actor
 from models.runtime import Runtime
@@ -146,13 +150,24 @@ async def _followable(request: Request) -> LocalActor:
     return group
 
 
-async def follow_from_your_server(request: Request) -> Response:
+@dataclass(frozen=True)
+class Interaction:
+    """What the visitor wants to do from her own server, for the page that asks her where it is:
+    follow a group (by its handle) or reply to an item (by its address)."""
+
+    uri: str  # what her server is asked about
+    action: str  # this page's own address
+    back: str
+    group: LocalActor
+    title: str = ""  # an item's, when replying
+
+
+async def _interact(request: Request, interaction: Interaction) -> Response:
     runtime: Runtime = request.app.state.runtime
-    group = await _followable(request)
-    handle = f"{group.username}@{runtime.settings.host}"
     context: dict[str, Any] = {
-        "group": group,
-        "handle": handle,
+        "interaction": interaction,
+        "group": interaction.group,
+        "handle": f"{interaction.group.username}@{runtime.settings.host}",
         "account": "",
         "error": None,
         "unconfirmed": None,
@@ -162,7 +177,7 @@ async def follow_from_your_server(request: Request) -> Response:
         return render(request, "follow.html", context)
     context["account"] = account[:MAX_ACCOUNT]
     try:
-        target = await subscribe_url(runtime, account, handle)
+        target = await subscribe_url(runtime, account, interaction.uri)
     except ValueError:
         return render(request, "follow.html", context | {"error": BAD_ACCOUNT}, status_code=400)
     except Unconfirmed as unconfirmed:
@@ -170,6 +185,36 @@ async def follow_from_your_server(request: Request) -> Response:
     except LookupError as e:
         return render(request, "follow.html", context | {"error": str(e)}, status_code=400)
     return RedirectResponse(target, status_code=303)
+
+
+async def follow_from_your_server(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    group = await _followable(request)
+    path = f"/@{group.username}"
+    return await _interact(
+        request,
+        Interaction(f"{group.username}@{runtime.settings.host}", f"{path}/follow", path, group),
+    )
+
+
+async def reply_from_your_server(request: Request) -> Response:
+    """The same road with a public item's address: her server opens it, to reply or boost."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        item = await session.scalar(select(Item).where(Item.uuid == request.path_params["uuid"]))
+        group = await session.get(LocalActor, item.group_id) if item is not None else None
+    if (
+        item is None
+        or group is None
+        or item.deleted_at is not None
+        or item.visibility != Visibility.PUBLIC
+    ):
+        raise HTTPException(404, N_("There is no such item."))
+    path = f"/items/{item.uuid}"
+    return await _interact(
+        request,
+        Interaction(runtime.uris.item(item.uuid), f"{path}/reply", path, group, item.title),
+    )
 
 
 # --- authorize_interaction: our members follow from here ---
@@ -320,6 +365,7 @@ async def followed(request: Request) -> Response:
 
 routes = [
     Route("/@{name}/follow", follow_from_your_server, methods=["GET"]),
+    Route("/items/{uuid}/reply", reply_from_your_server, methods=["GET"]),
     Route("/authorize_interaction", authorize_form, methods=["GET"]),
     Route("/authorize_interaction", authorize, methods=["POST"]),
     Route("/authorize_interaction/followed", followed, methods=["GET"]),

@@ -20,7 +20,7 @@ from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
 from ayni.web.my_groups import ROLE_LABELS
 from ayni.web.refusals import FormRefused
-from models import group_settings, invitations, member_sessions
+from models import group_settings, images, invitations, member_sessions
 from models.actors import LocalActor, Membership, Role
 from models.runtime import Runtime
 
@@ -103,10 +103,11 @@ async def _context(session: AsyncSession, group: LocalActor) -> dict[str, Any]:
         "members": members,
         "admins": admins or 0,
         "pending": await invitations.pending(session, group),
+        "images": await images.of(session, group.id),
     }
 
 
-async def _render(
+async def show(
     request: Request,
     error: str | None = None,
     status_code: int = 200,
@@ -150,7 +151,7 @@ def _back(group: LocalActor, me: LocalActor | None = None, stays_admin: bool = T
 
 
 async def members_page(request: Request) -> Response:
-    return await _render(request)
+    return await show(request)
 
 
 async def change_role(request: Request) -> Response:
@@ -167,7 +168,7 @@ async def change_role(request: Request) -> Response:
             member = await session.get(LocalActor, membership.member_id)
             username = member.username if member else ""
     except FormRefused as refused:
-        return await _render(request, refused.message, 400)
+        return await show(request, refused.message, 400)
     flash.flash(
         request,
         N_("@%(name)s is now: %(role)s."),
@@ -193,7 +194,7 @@ async def remove_member(request: Request) -> Response:
             ):  # whoever may be using her account loses its pages too
                 await member_sessions.end_all(session, membership.member_id)
     except FormRefused as refused:
-        return await _render(request, refused.message, 400)
+        return await show(request, refused.message, 400)
     flash.flash(request, N_("@%(name)s is no longer a member of the group."), name=username)
     return _back(group, me, stays_admin=membership.member_id != me.id)
 
@@ -207,7 +208,7 @@ async def create_invitation(request: Request) -> Response:
             role = _role(form.get("role"))
             token = await invitations.invite(session, group, role, created_by=me)
     except FormRefused as refused:
-        return await _render(request, refused.message, 400)
+        return await show(request, refused.message, 400)
     # Only the hash is stored: the session carries the link to the one page view that shows it.
     request.session[_INVITATION_KEY] = {
         "group": group.username,
@@ -238,7 +239,7 @@ async def change_settings(request: Request) -> Response:
                 raise FormRefused(BAD_REGION) from None
             group_settings.change(group, retention=typed["retention_days"], country=typed["region"])
     except FormRefused as refused:
-        return await _render(request, refused.message, 400, typed)
+        return await show(request, refused.message, 400, typed)
     flash.flash(request, N_("The group's settings were saved."))
     return _back(group)
 

@@ -31,7 +31,7 @@ from models.actors import LocalActor, Role
 from models.follow_requests import decide, pending_requests
 from models.follows import Direction, Follow, FollowState
 from models.items import Item, RemoteItem
-from models.moderation import Relay
+from models.moderation import MemberReport, Relay
 from models.posting import delete_item
 from models.remote import RemoteActor
 from models.runtime import Runtime
@@ -62,6 +62,7 @@ NOT_RELAYED = N_(
     "or it is for its group's followers only."
 )
 DECIDED_ALREADY = N_("That submission was decided already.")
+NO_SUCH_REPORT = N_("This group has no such open report.")
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,26 @@ class Held:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a report is about: one of the group's items (who posted it, its title and text, and
+    whether it is still there to remove), the group itself, or an address we do not know."""
+
+    uri: str
+    label: str
+    person: str = ""  # the reported person's name: the item's author (or the group)
+    text: str = ""
+    uuid: str | None = None  # an item still there, which the moderators may remove
+
+
+@dataclass(frozen=True)
 class Reported:
+    """A report from another server (`member` False, `reporter` its sender, whom the moderators
+    may block) or from one of our members."""
+
+    id: int
+    member: bool
     reporter: Account
-    targets: list[tuple[str, str]]  # (uri, what it is: the group, an item's title, or the uri)
+    targets: list[Target]
     comment: str
     received: datetime
 
@@ -120,26 +138,59 @@ async def _moderated(request: Request, session: AsyncSession) -> tuple[LocalActo
     return me, await access.group(session, request.path_params["name"], me, Role.MODERATOR)
 
 
+async def _about_item(session: AsyncSession, group: LocalActor, item: Item) -> Target:
+    author = await session.get(LocalActor, item.author_id)
+    person = group.name if item.as_group or author is None else (author.name or author.username)
+    return Target(
+        item.uri,
+        item.title,
+        person,
+        item.body_markdown[:500],
+        item.uuid if item.deleted_at is None else None,
+    )
+
+
 async def _targets(
     session: AsyncSession, runtime: Runtime, group: LocalActor, reported: object
-) -> list[tuple[str, str]]:
-    """What a report is about, named: the group itself, its items by title, anything else by uri."""
+) -> list[Target]:
+    """What a report from another server is about: the group, its items, anything else by uri."""
     uris = [uri for uri in vocab.ids_of(reported) if uri.startswith(("https://", "http://"))]
-    titles = (
-        dict(
-            (
-                await session.execute(
-                    select(Item.uri, Item.title).where(
-                        Item.group_id == group.id, Item.uri.in_(uris)
-                    )
-                )
-            ).all()
-        )
+    items = (
+        {
+            item.uri: item
+            for item in await session.scalars(
+                select(Item).where(Item.group_id == group.id, Item.uri.in_(uris))
+            )
+        }
         if uris
         else {}
     )
-    titles[runtime.uris.actor(group.username)] = group.name
-    return [(uri, titles.get(uri, uri)) for uri in uris]
+    found = []
+    for uri in uris:
+        if uri in items:
+            found.append(await _about_item(session, group, items[uri]))
+        elif uri == runtime.uris.actor(group.username):
+            found.append(Target(uri, group.name, group.name))
+        else:
+            found.append(Target(uri, uri))
+    return found
+
+
+async def _member_report(session: AsyncSession, group: LocalActor, row: MemberReport) -> Reported:
+    reporter = await session.get(LocalActor, row.reporter_id) if row.reporter_id else None
+    targets = []
+    if row.item_id is not None and (item := await session.get(Item, row.item_id)) is not None:
+        targets.append(await _about_item(session, group, item))
+    if row.member_id is not None and (person := await session.get(LocalActor, row.member_id)):
+        targets.append(Target(f"/@{person.username}", person.name, person.name or person.username))
+    who = (
+        Account(
+            0, reporter.name or reporter.username, f"@{reporter.username}", f"/@{reporter.username}"
+        )
+        if reporter is not None
+        else Account.of(None)
+    )
+    return Reported(row.id, True, who, targets, row.comment, row.created_at)
 
 
 async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) -> dict[str, Any]:
@@ -158,12 +209,17 @@ async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) 
     ]
     reports = [
         Reported(
+            row.id,
+            False,
             Account.of(await session.get(RemoteActor, row.remote_actor_id)),
             await _targets(session, runtime, group, row.document.get("object")),
             html_to_text(row.content_html),
             row.published_at,
         )
         for row in await group_moderation.reports(session, runtime.uris, group)
+    ] + [
+        await _member_report(session, group, row)
+        for row in await group_moderation.member_reports(session, group)
     ]
     blocked = [
         Account.of(remote) for remote in await group_moderation.blocked_actors(session, group)
@@ -411,11 +467,65 @@ async def relay(request: Request) -> Response:
             400,
         )
     flash.flash(request, N_("The group shared “%(title)s” with its followers."), title=title)
+    if form.get("back") == "board":  # the one-button relay on the network board
+        return RedirectResponse("/board", status_code=303)
+    return _back(group)
+
+
+async def resolve_report(request: Request) -> Response:
+    """Marks a report resolved: off the list and the badge. `member` says whose: one of our
+    members' (its id in `member_reports`) or another server's."""
+    runtime: Runtime = request.app.state.runtime
+    form = await security.checked_form(request)
+    async with runtime.sessions() as session, session.begin():
+        _, group = await _moderated(request, session)
+        report_id = request.path_params["report_id"]
+        try:
+            if form.get("member") == "yes":
+                await group_moderation.resolve_member_report(session, group, report_id)
+            else:
+                await group_moderation.resolve_report(session, runtime.uris, group, report_id)
+        except LookupError:
+            raise HTTPException(404, NO_SUCH_REPORT) from None
+    flash.flash(request, N_("The report is marked resolved."))
+    return _back(group)
+
+
+async def block_reporter(request: Request) -> Response:
+    """Blocks the account on another server that sent a report, and resolves the report."""
+    runtime: Runtime = request.app.state.runtime
+    await security.checked_form(request)
+    async with runtime.sessions() as session, session.begin():
+        _, group = await _moderated(request, session)
+        try:
+            report = await group_moderation.resolve_report(
+                session, runtime.uris, group, request.path_params["report_id"]
+            )
+        except LookupError:
+            raise HTTPException(404, NO_SUCH_REPORT) from None
+        remote = await session.get(RemoteActor, report.remote_actor_id)
+        if remote is None:
+            raise HTTPException(404, NO_SUCH_REPORT)
+        await group_moderation.block_actor(session, runtime.uris, group, remote)
+        who = Account.of(remote).handle
+    flash.flash(
+        request, N_("%(who)s is blocked: no follows, replies or submissions from it."), who=who
+    )
     return _back(group)
 
 
 routes = [
     Route("/groups/{name}/moderation", moderation_page, methods=["GET"]),
+    Route(
+        "/groups/{name}/moderation/reports/{report_id:int}/resolve",
+        resolve_report,
+        methods=["POST"],
+    ),
+    Route(
+        "/groups/{name}/moderation/reports/{report_id:int}/block",
+        block_reporter,
+        methods=["POST"],
+    ),
     Route("/groups/{name}/moderation/follows/{follow_id:int}", decide_follow, methods=["POST"]),
     Route(
         "/groups/{name}/moderation/submissions/{submission_id:int}",

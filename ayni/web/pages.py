@@ -15,7 +15,7 @@ from ayni.web import access, i18n, render, security, static_directory
 from ayni.web.i18n import N_
 from ayni.web.logins import LoginAttempts
 from models import actors, passwords
-from models.actors import ActorType, Instance, LocalActor
+from models.actors import ActorType, Instance, LocalActor, Membership
 from models.runtime import Runtime
 
 LOGIN_FAILED = N_("That username and password do not match.")
@@ -94,7 +94,25 @@ async def login(request: Request) -> Response:
         return _login_page(request, LOGIN_FAILED, username, 400)
     attempts.succeeded(username, address)
     await security.sign_in(request, member)
-    return RedirectResponse(access.local_path(str(form.get("next", "/"))), status_code=303)
+    return RedirectResponse(await _landing(runtime, member, form.get("next")), status_code=303)
+
+
+async def _landing(runtime: Runtime, member: LocalActor, asked: object) -> str:
+    """Where a member lands after signing in: where she was going, else her (first) group's page,
+    else, for an instance admin with no group, the admin pages."""
+    if isinstance(asked, str) and asked.strip() and asked != "/":
+        return access.local_path(asked)
+    async with runtime.sessions() as session:
+        first = await session.scalar(
+            select(LocalActor.username)
+            .join(Membership, Membership.group_id == LocalActor.id)
+            .where(Membership.member_id == member.id)
+            .order_by(Membership.id)
+            .limit(1)
+        )
+    if first is not None:
+        return f"/@{first}"
+    return "/admin" if member.is_admin else "/"
 
 
 async def logout(request: Request) -> Response:

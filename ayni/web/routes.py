@@ -8,6 +8,7 @@ from ayni.web import (
     calendar,
     call_links,
     conversations,
+    images,
     interactions,
     invitations,
     item_page,
@@ -19,6 +20,7 @@ from ayni.web import (
     pages,
     posting,
     push,
+    reports,
 )
 
 routes = [
@@ -36,8 +38,10 @@ routes = [
     *interactions.routes,
     *my_groups.routes,
     *moderation.routes,
+    *reports.routes,
     *conversations.routes,
     *members.routes,
+    *images.routes,
     *admin.routes,
     *admin_federation.routes,
 ]

@@ -74,17 +74,14 @@ async def test_an_admin_makes_a_group_follow_a_remote_group_whose_ask_then_reach
 async def test_follow_from_your_server_takes_a_visitor_home_to_make_her_group_follow(
     site: Site, other_site: Site, new_tab: Callable[..., Awaitable[Tab]]
 ) -> None:
-    """On the other instance's group page, "Follow from your server" sends the visitor to her own
-    instance, which asks her to sign in and then makes her group follow that group."""
+    """On the other instance's group page, "Follow on Mastodon or a similar app" sends the visitor
+    to her own instance, which asks her to sign in and then makes her group follow that group."""
     await site.set_password("ana")  # an admin of the group `food` on her own instance
     visitor = await new_tab(other_site)
     page = visitor.page
     await visitor.open("/@food")
-    async with page.expect_navigation():
-        await page.get_by_role("link", name="Follow from your server").click()
-    await visitor.check()
-    await page.get_by_label("Your account or your server").fill(f"ana@{site.host}")
-    await visitor.submit(page.get_by_role("button", name="Go to my server"))
+    await page.get_by_label("your account or your server").fill(f"ana@{site.host}")
+    await visitor.submit(page.get_by_role("button", name="Follow on Mastodon or a similar app"))
 
     # Home, on her own instance: sign in first, then back to the follow page
     assert page.url.startswith(f"{site.base_url}/login?next=")

@@ -14,9 +14,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from federation import discovery
-from models import actors, policy
+from federation.itemterms import Kind
+from federation.visibility import Visibility
+from models import actors, policy, posting
 from models.actors import Role
 from models.follows import Direction, Follow
+from models.posting import Draft
 from models.remote import RemoteActor
 from tests.instances import Instance, Loopback, settings_for, settle, start_instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in
@@ -398,3 +401,93 @@ async def test_an_actor_url_works_as_well_as_a_handle(pair: tuple[Instance, Inst
     response = await b.http.get("/authorize_interaction", params={"uri": f"{A}/actors/food"})
 
     assert response.status_code == 200 and "Follow as Food Share" in response.text
+
+
+# --- the group page's form, and "Reply from your server" on items ---
+
+
+EXAMPLE_SOCIAL = {
+    "subject": "acct:you@example.social",
+    "links": [
+        {
+            "rel": "self",
+            "type": "application/activity+json",
+            "href": "https://example.social/users/you",
+        },
+        {
+            "rel": "http://ostatus.org/schema/1.0/subscribe",
+            "template": "https://example.social/authorize_interaction?uri={uri}",
+        },
+    ],
+}
+
+
+@pytest.fixture
+async def beside_example_social(instance: Instance, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """example.social answers you@example.social's WebFinger as Mastodon does (through the
+    instance's safe client, which is asked for nothing else)."""
+    asked: list[str] = []
+
+    async def get_json(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        asked.append(url)
+        assert (
+            url == "https://example.social/.well-known/webfinger?resource=acct:you@example.social"
+        )
+        return EXAMPLE_SOCIAL
+
+    monkeypatch.setattr(instance.runtime.client, "get_json", get_json)
+    return instance
+
+
+async def test_the_group_pages_form_sends_you_to_your_mastodon_to_follow(
+    beside_example_social: Instance,
+) -> None:
+    a = beside_example_social
+    form = Page((await a.http.get("/@food")).text)
+    assert "account" in [c["name"] for c in form.controls]
+
+    response = await a.http.get("/@food/follow", params={"account": "you@example.social"})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "https://example.social/authorize_interaction?uri=" + quote(FOOD_ON_A, safe="")
+    )
+
+
+async def test_reply_from_your_server_sends_you_to_the_item_on_your_mastodon(
+    beside_example_social: Instance,
+) -> None:
+    a = beside_example_social
+    async with a.runtime.sessions() as session, session.begin():
+        food = await actors.find_actor(session, "food")
+        ana = await actors.find_actor(session, "ana")
+        assert food is not None and ana is not None
+        item = await posting.create_item(
+            session, a.runtime.uris, food, ana, Draft(Kind.ASK, "Nappies")
+        )
+        private = await posting.create_item(
+            session,
+            a.runtime.uris,
+            food,
+            ana,
+            Draft(Kind.ASK, "Rent", visibility=Visibility.MEMBERS),
+        )
+    page = (await a.http.get(f"/items/{item.uuid}")).text
+    assert f'href="/items/{item.uuid}/reply"' in page
+    assert "Reply from Mastodon or a similar app" in page
+    asking = await a.http.get(f"/items/{item.uuid}/reply")
+    assert asking.status_code == 200 and "Reply to “Nappies”" in asking.text
+
+    response = await a.http.get(
+        f"/items/{item.uuid}/reply", params={"account": "you@example.social"}
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        "https://example.social/authorize_interaction?uri=" + quote(item.uri, safe="")
+    )
+    refused = await a.http.get(f"/items/{private.uuid}/reply", params={"account": "x.social"})
+    assert refused.status_code == 404
+    assert (await a.http.get("/items/nothing/reply")).status_code == 404
+    bad = await a.http.get(f"/items/{item.uuid}/reply", params={"account": "not an account!"})
+    assert bad.status_code == 400

@@ -5,6 +5,7 @@ import html
 import re
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
@@ -144,3 +145,28 @@ async def test_the_language_links_come_back_to_the_same_page_and_query(instance:
     chosen = await instance.http.get(html.unescape(link.group(1)))
 
     assert chosen.headers["location"] == "/@food?kind=ask"
+
+
+async def test_after_signing_in_a_member_lands_on_her_group(instance: Instance) -> None:
+    await set_password(instance)  # ana, admin of food
+    token = await csrf(instance.http)
+
+    response = await instance.http.post(
+        "/login", data={"csrf_token": token, "username": "ana", "password": PASSWORD}
+    )
+
+    assert response.status_code == 303 and response.headers["location"] == "/@food"
+
+
+async def test_an_instance_admin_with_no_group_lands_on_the_admin_pages(instance: Instance) -> None:
+    async with instance.runtime.sessions() as session, session.begin():
+        await actors.create_member(session, "root", PASSWORD, is_admin=True)
+        await actors.create_member(session, "newcomer", PASSWORD)
+    landings = []
+    for name in ("root", "newcomer"):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=instance.app), base_url=instance.settings.base_url
+        ) as http:
+            landings.append((await sign_in(http, name, PASSWORD)).headers["location"])
+
+    assert landings == ["/admin", "/"]

@@ -267,14 +267,12 @@ async def test_the_moderation_page_lists_what_waits_with_counts(scene: Scene) ->
     assert "Pending follow requests (1)" in page and "@alice@127.0.0.1:8201" in page
     assert "Submissions held for approval (1)" in page and "Free bread at 7" in page
     assert (
-        "Reports received (1)" in page
-        and "Spam from this group" in page
-        and "@bob@social.example" in page
+        "Reports (1)" in page and "Spam from this group" in page and "@bob@social.example" in page
     )
     assert (
-        f'<a href="{GROUP}" rel="nofollow noopener">Food Share</a>' in page
+        f'<a href="{GROUP}" rel="nofollow noopener" dir="auto">Food Share</a>' in page
     )  # what was reported, named
-    assert f'<a href="{scene.item_uri}" rel="nofollow noopener">Nappies</a>' in page
+    assert f'<a href="{scene.item_uri}" rel="nofollow noopener" dir="auto">Nappies</a>' in page
     assert "Blocked accounts (1)" in page
     assert "Nappies" in page and "Soup for all" in page
     assert "javascript:" not in page  # a remote document's url never becomes a link

@@ -18,7 +18,7 @@ async def test_signing_in_sets_an_httponly_lax_session_cookie_and_signs_the_memb
 
     response = await sign_in(instance.http, "ana", PASSWORD)
 
-    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert response.status_code == 303 and response.headers["location"] == "/@food"  # her group
     cookie = response.headers["set-cookie"].lower()
     assert cookie.startswith("ayni_session=") and "httponly" in cookie and "samesite=lax" in cookie
     assert "secure" not in cookie  # served over http in this test

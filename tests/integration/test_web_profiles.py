@@ -75,7 +75,7 @@ async def test_the_group_page_names_no_member_on_group_items(instance: Instance)
     assert "Nappies for a newborn" in page and "Ana Quispe" not in page
 
 
-async def test_the_group_page_has_a_copyable_handle_and_a_follow_from_your_server_link(
+async def test_the_group_page_has_a_copyable_handle_and_a_follow_on_mastodon_form(
     instance: Instance,
 ) -> None:
     page = (await instance.http.get("/@food")).text
@@ -85,7 +85,8 @@ async def test_the_group_page_has_a_copyable_handle_and_a_follow_from_your_serve
     )  # selectable text without JavaScript
     assert 'data-copy-target="handle"' in page and " hidden>" in page  # the script shows the button
     assert '<script src="/static/copy.js" defer></script>' in page
-    assert 'href="/@food/follow"' in page
+    assert '<form method="get" action="/@food/follow" class="remote-follow">' in page
+    assert 'name="account"' in page and "Follow on Mastodon or a similar app" in page
     script = await instance.http.get("/static/copy.js")
     assert script.status_code == 200 and "navigator.clipboard" in script.text
 

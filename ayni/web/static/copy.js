@@ -1,5 +1,5 @@
-// Progressive enhancement: a "Copy handle" button where the Clipboard API exists. Without
-// JavaScript (or without the API) the handle stays plain, selectable text.
+// Progressive enhancement: a "Copy" button (the group's handle, an invitation link) where the
+// Clipboard API exists. Without JavaScript (or without the API) the text stays selectable.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
   if (!navigator.clipboard || !window.isSecureContext) {
@@ -13,7 +13,8 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     button.hidden = false;
     button.addEventListener("click", function () {
-      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var text = "value" in source ? source.value : source.textContent;
+      navigator.clipboard.writeText(text.trim()).then(function () {
         if (status) {
           status.textContent = button.dataset.copied || "";
         }
