@@ -20,7 +20,7 @@ from ayni.web import groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
 from federation.visibility import Visibility
-from models import actors
+from models import actors, group_settings
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
@@ -52,6 +52,7 @@ def actor_values(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
         public_key_pem=actor.key.public_key_pem,
         manually_approves_followers=actor.manually_approves_followers,
         published=actor.created_at,
+        area=group_settings.area_of(actor),
     )
 
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from federation.places import Area, area_to_ap
 from federation.vocab import AS_CONTEXT, SECURITY_CONTEXT
 
 # Mastodon reads these terms by their compacted names; it does not fetch contexts.
@@ -37,6 +38,7 @@ class ActorValues:
     manually_approves_followers: bool
     published: datetime
     icon_url: str | None = None
+    area: Area | None = None  # a group's service area, published as its `location`
 
 
 def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
@@ -65,6 +67,8 @@ def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
     }
     if actor.icon_url:
         document["icon"] = {"type": "Image", "url": actor.icon_url}
+    if actor.area is not None:
+        document["location"] = area_to_ap(actor.area)
     return document
 
 
