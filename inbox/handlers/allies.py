@@ -1,8 +1,8 @@
 """A relay request: an allied group, short of people for one of its calls, asks ours to share
 it (the last step of its escalation ladder). Allied is `models.alliances`' one definition
-(mutual follows, or our explicit mark); the call must be that group's own, public and still scheduled, and on our
-network board. It is shared once (`models.relays.announce` keeps that rule), one hop only:
-we never pass the request on."""
+(mutual follows, or our explicit mark); the call must be that group's own, public and still
+scheduled, and on our network board. It is shared once (`models.relays.announce` keeps that
+rule), one hop only: we never pass the request on."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
