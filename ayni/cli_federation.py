@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni import following
-from ayni.commands import CommandError, command, find_group, transaction
-from models import alliances, policy
+from ayni.commands import CommandError, command, transaction
+from models import policy
 from models.runtime import Runtime
 
 
@@ -93,12 +93,7 @@ async def cmd_unfollow(args: argparse.Namespace, runtime: Runtime) -> None:
 
 @command
 async def cmd_ally(args: argparse.Namespace, runtime: Runtime) -> None:
-    async with runtime.sessions() as session:
-        await find_group(session, args.group)  # a mistyped group costs no request
-    remote = await following.resolve_actor(runtime, args.handle)
-    async with runtime.sessions() as session, session.begin():
-        group = await find_group(session, args.group)
-        await alliances.mark(session, group, remote, not args.off)
+    remote = await following.ally_handle(runtime, args.group, args.handle, not args.off)
     if args.off:
         print(
             f"@{args.group} does not count {remote.uri} as an ally, even if they follow each other."
