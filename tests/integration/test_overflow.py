@@ -179,7 +179,7 @@ async def test_an_item_outside_the_allys_area_is_not_shared_nor_passed_on(net: N
     await settle(a, b, d)
     await set_area(b, MADRID, 15)
 
-    uri = await post_ask(a, at=BARCELONA, hops=2)
+    await post_ask(a, at=BARCELONA, hops=2)
     await expiry.run_once(a.runtime)
     await settle(a, b, d)
 
