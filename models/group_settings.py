@@ -83,11 +83,9 @@ def change(
 def describe(group: LocalActor) -> str:
     found = area_of(group)
     where = (
-        f"area {found.latitude},{found.longitude} within {found.radius_km:g} km"
-        if found
-        else "no area"
+        f"; area {found.latitude},{found.longitude} within {found.radius_km:g} km" if found else ""
     )
     return (
         f"@{group.username}: retention {group.retention_days} days after closing; "
-        f"region {group.region or 'none'}; {where}"
+        f"region {group.region or 'none'}{where}"
     )
