@@ -13,7 +13,7 @@ from federation import vocab
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors, group_settings, posting
+from models import actors, alliances, group_settings, posting, remote_actors
 from models.items import Item, ItemResponse, RemoteItem
 from models.moderation import Overflow, Relay
 from models.remote import RemoteActor
@@ -268,3 +268,19 @@ async def test_a_reply_to_the_item_shared_by_an_ally_reaches_its_origin(net: Net
         )
     assert [r.kind for r in responses] == ["reply"]
     assert item.visibility == Visibility.PUBLIC
+
+
+async def test_a_groups_area_is_on_its_actor_and_stored_by_the_groups_that_fetch_it(
+    net: Net,
+) -> None:
+    a, b = [await net.instance(url) for url in (A, B)]
+    await set_area(b, MADRID, 12)
+
+    document = (
+        await b.http.get(f"{B}/actors/food", headers={"Accept": "application/activity+json"})
+    ).json()
+    remote = await remote_actors.remote_actor(a.runtime, f"{B}/actors/food", refresh=True)
+
+    assert document["location"]["type"] == "Place"
+    assert (document["location"]["radius"], document["location"]["units"]) == (12, "km")
+    assert alliances.area_of(remote) == group_settings.service_area("40.4168,-3.7038", 12)
