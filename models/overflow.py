@@ -245,7 +245,8 @@ async def receive(
     await items.store_remote_item(session, received.author.id, value, received.document)
     try:
         relay = await relays.announce(session, uris, group, value.uri, automatic=True)
-    except relays.NotRelayed as e:
+    except relays.NotRelayed as e:  # its author's policy: boarded for nothing, so unboarded
+        await _unboard(session, value.uri)
         return str(e)
     relay.overflow_uri = received.activity_uri
     onward = route.onward(group_uri)
