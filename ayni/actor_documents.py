@@ -20,7 +20,7 @@ from ayni.web import flash, groups, render
 from federation import actors as ap
 from federation import sanitize, vocab
 from federation.visibility import Visibility
-from models import actors, images
+from models import actors, group_settings, images
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
@@ -64,6 +64,7 @@ def actor_values(
         published=actor.created_at,
         icon=shown.get(images.Role.AVATAR),
         image=shown.get(images.Role.BANNER),
+        area=group_settings.area_of(actor),
     )
 
 

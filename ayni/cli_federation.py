@@ -32,6 +32,15 @@ def register(commands: Any) -> None:
     )
     listing.add_argument("group")
     listing.set_defaults(run=cmd_list)
+    ally = federation.add_parser(
+        "ally",
+        help="count a group as an ally (or, --off, never), whatever the follows say; "
+        "without a mark, groups that follow each other are allies",
+    )
+    ally.add_argument("group", help="our group's name")
+    ally.add_argument("handle", help="the other group's @name@host")
+    ally.add_argument("--off", action="store_true", help="not an ally, even with mutual follows")
+    ally.set_defaults(run=cmd_ally)
     mode = federation.add_parser(
         "mode", help="open: all but blocked domains; allowlist: only allowed ones"
     )
@@ -80,6 +89,17 @@ async def cmd_follow(args: argparse.Namespace, runtime: Runtime) -> None:
 async def cmd_unfollow(args: argparse.Namespace, runtime: Runtime) -> None:
     remote = await following.unfollow_handle(runtime, args.group, args.handle)
     print(f"@{args.group} no longer follows {remote.uri}.")
+
+
+@command
+async def cmd_ally(args: argparse.Namespace, runtime: Runtime) -> None:
+    remote = await following.ally_handle(runtime, args.group, args.handle, not args.off)
+    if args.off:
+        print(
+            f"@{args.group} does not count {remote.uri} as an ally, even if they follow each other."
+        )
+    else:
+        print(f"@{args.group} counts {remote.uri} as an ally.")
 
 
 @command

@@ -4,7 +4,7 @@ call subcommands of `ayni item` are in `ayni.cli_calls`)."""
 import argparse
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -121,6 +121,24 @@ def register(commands: Any) -> None:
             )
             parser.add_argument("--needed-by", help="ISO date (and time): when it expires")
             parser.add_argument("--quantity", type=int)
+            parser.add_argument(
+                "--overflow",
+                action="store_true",
+                help="if still open after --after, the group sends it to its allied groups, "
+                "which share it with their followers when it is inside their area (public "
+                "items only: followers-only and members-only ones never overflow)",
+            )
+            parser.add_argument(
+                "--after",
+                metavar="DURATION",
+                help="with --overflow: how long it waits, like 90m, 2h, 1d, or 0 (default 1d)",
+            )
+            parser.add_argument(
+                "--hops",
+                type=int,
+                choices=(1, 2),
+                help="with --overflow: 1, the group's allies (default); 2, their allies too",
+            )
         parser.set_defaults(run=cmd_post, kind=kind)
 
     item = commands.add_parser("item", help="change an item").add_subparsers(
@@ -223,6 +241,16 @@ def _requester(args: argparse.Namespace) -> intake.Requester | None:
     return found
 
 
+def _overflow(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.overflow:
+        if args.after is not None or args.hops is not None:
+            raise CommandError("--after and --hops go with --overflow")
+        return {}
+    after = args.after or "1d"
+    delay = timedelta(0) if after.strip() == "0" else cli_calls.duration(after, "--after")
+    return {"overflow_after": delay, "overflow_hops": args.hops or 1}
+
+
 @transaction
 async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     # The server's admin runs this: without --member, the safe default is the group's name.
@@ -250,6 +278,8 @@ async def cmd_post(args: argparse.Namespace, runtime: Runtime, session: AsyncSes
         people_wanted=getattr(args, "people", None),
         requester=requester,
     )
+    if kind != Kind.CALL:
+        draft = replace(draft, **_overflow(args))
     if kind == Kind.CALL:
         if args.people < 1:
             raise CommandError("--people: a call needs at least 1 person")

@@ -1,12 +1,12 @@
 """`ayni retention run` and `ayni group set`: forgetting closed items now, and a group's
-retention and country."""
+retention, country and service area."""
 
 import argparse
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ayni.commands import find_group, transaction
+from ayni.commands import CommandError, find_group, transaction
 from models import group_settings
 from models.base import utcnow
 from models.retention import forget_due
@@ -37,6 +37,15 @@ def register_group(group: Any) -> None:
     change.add_argument(
         "--region", metavar="CC", help="its country (ISO 3166, e.g. ES), for phone numbers"
     )
+    change.add_argument(
+        "--area",
+        metavar="LAT,LON",
+        help="the centre of its service area, published on its actor (rounded to ~500 m); "
+        '"" for none',
+    )
+    change.add_argument(
+        "--radius", metavar="KM", help="with --area: the area's radius in km (default 10)"
+    )
     change.set_defaults(run=cmd_group_set)
 
 
@@ -52,5 +61,10 @@ async def cmd_retention_run(
 @transaction
 async def cmd_group_set(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
     group = await find_group(session, args.group)
-    group_settings.change(group, retention=args.retention_days, country=args.region)
+    if args.radius is not None and args.area is None:
+        raise CommandError("--radius goes with --area LAT,LON")
+    service = None if args.area is None else (args.area, args.radius or 10)
+    group_settings.change(
+        group, retention=args.retention_days, country=args.region, service=service
+    )
     return group_settings.describe(group)

@@ -3,7 +3,7 @@ outside any transaction, and the Follow is delivered later by the workers."""
 
 from ayni.commands import CommandError, find_group
 from federation import addresses, discovery
-from models import following
+from models import alliances, following
 from models.actors import LocalActor
 from models.remote import RemoteActor
 from models.remote_actors import remote_actor
@@ -57,6 +57,15 @@ async def unfollow_handle(runtime: Runtime, group_name: str, handle: str) -> Rem
     async with runtime.sessions() as session, session.begin():
         if not await following.unfollow(session, runtime.uris, group, remote):
             raise FollowError(f"@{group_name} does not follow {handle}")
+    return remote
+
+
+async def ally_handle(runtime: Runtime, group_name: str, handle: str, on: bool) -> RemoteActor:
+    """The group's own mark on another group: an ally (`on`) or never one."""
+    group = await _group(runtime, group_name)
+    remote = await resolve_actor(runtime, handle)
+    async with runtime.sessions() as session, session.begin():
+        await alliances.mark(session, group, remote, on)
     return remote
 
 

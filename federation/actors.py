@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from federation.places import Area, area_to_ap
 from federation.vocab import AS_CONTEXT, SECURITY_CONTEXT
 
 # Mastodon reads these terms by their compacted names; it does not fetch contexts.
@@ -50,6 +51,7 @@ class ActorValues:
     published: datetime
     icon: Picture | None = None
     image: Picture | None = None
+    area: Area | None = None  # a group's service area, published as its `location`
 
 
 def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
@@ -80,6 +82,8 @@ def actor_to_ap(actor: ActorValues) -> dict[str, Any]:
         document["icon"] = actor.icon.to_ap()
     if actor.image:
         document["image"] = actor.image.to_ap()
+    if actor.area is not None:
+        document["location"] = area_to_ap(actor.area)
     return document
 
 

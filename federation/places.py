@@ -11,7 +11,16 @@ from typing import Any
 from federation.privacy import MIN_RADIUS_M, coarsen
 from federation.vocab import first, has_type
 
-__all__ = ["Place", "distance_km", "place_from_ap", "place_to_ap"]
+__all__ = [
+    "Area",
+    "Place",
+    "area",
+    "area_from_ap",
+    "area_to_ap",
+    "distance_km",
+    "place_from_ap",
+    "place_to_ap",
+]
 
 _MAX_NAME = 200
 _MAX_RADIUS_M = 20_000_000  # half the Earth's circumference: anything larger says nothing
@@ -131,3 +140,57 @@ def _radius_m(radius: object, units: object) -> int:
     if number is None or number <= 0:
         return MIN_RADIUS_M
     return int(max(MIN_RADIUS_M, min(number * factor, _MAX_RADIUS_M)))
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A group's coarse service area: a centre on the same grid as an item's place, a radius."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.radius_km <= _MAX_RADIUS_M / 1000:
+            raise ValueError(
+                f"an area's radius is more than 0 and at most {_MAX_RADIUS_M // 1000} km"
+            )
+        coarsen(self.latitude, self.longitude)  # validates the ranges
+
+    def covers(self, point: tuple[float, float] | None) -> bool:
+        """Whether a (coarse) point is inside; an item with no point is not known to be."""
+        if point is None:
+            return False
+        return distance_km((self.latitude, self.longitude), point) <= self.radius_km
+
+
+def area(latitude: float, longitude: float, radius_km: float) -> Area:
+    """The area as it is stored and published: its centre coarsened like an item's place."""
+    lat, lon = coarsen(latitude, longitude)
+    return Area(lat, lon, round(float(radius_km), 1))
+
+
+def area_to_ap(value: Area) -> dict[str, Any]:
+    """AS2's own `Place` with `radius` and `units`, as a Group's `location` (Mobilizon's term)."""
+    return {
+        "type": "Place",
+        "latitude": value.latitude,
+        "longitude": value.longitude,
+        "radius": value.radius_km,
+        "units": "km",
+    }
+
+
+def area_from_ap(value: object) -> Area | None:
+    """The first Place in a `location` with a point and a radius; a place without a radius (a
+    Mobilizon group's address) is no service area."""
+    for entry in (value if isinstance(value, list) else [value])[:8]:
+        if not isinstance(entry, dict) or not has_type(entry, "Place"):
+            continue
+        lat, lon = _number(entry.get("latitude")), _number(entry.get("longitude"))
+        if _number(first(entry.get("radius"))) is None or lat is None or lon is None:
+            continue
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            continue
+        return area(lat, lon, _radius_m(entry.get("radius"), entry.get("units")) / 1000)
+    return None

@@ -5,6 +5,7 @@ from typing import Any
 
 from federation import vocab
 from federation.errors import InvalidDocument
+from federation.places import Area, area_from_ap
 
 _MAX_FIELD = 2048
 
@@ -20,6 +21,7 @@ class RemoteActorValues:
     shared_inbox_uri: str | None
     followers_uri: str | None
     also_known_as: list[str] = field(default_factory=list)
+    area: Area | None = None  # a Group's service area (its `location`)
 
 
 def actor_from_ap(document: dict[str, Any]) -> RemoteActorValues:
@@ -52,6 +54,7 @@ def actor_from_ap(document: dict[str, Any]) -> RemoteActorValues:
         shared_inbox_uri=shared if shared and len(shared) <= _MAX_FIELD else None,
         followers_uri=followers if followers and len(followers) <= _MAX_FIELD else None,
         also_known_as=vocab.ids_of(document.get("alsoKnownAs")),
+        area=area_from_ap(document.get("location")) if types[0] == "Group" else None,
     )
 
 

@@ -7,7 +7,17 @@ import enum
 import re
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,6 +82,10 @@ class LocalActor(Base):
     retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     # A group's country (ISO 3166 alpha-2): the default region of phone numbers it checks.
     region: Mapped[str | None] = mapped_column(String(2), default=None)
+    # A group's coarse service area (centre coarsened like an item's place), on its actor.
+    area_latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    area_longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    area_radius_km: Mapped[float | None] = mapped_column(Float, default=None)
     # Responses newer than this are a member's unread notifications.
     notifications_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,9 +21,8 @@ from html import escape
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from federation import calls, itemtext, vocab
 from federation.itemterms import Kind, Status
@@ -31,12 +30,11 @@ from federation.visibility import Visibility
 from models import alerts, commitments, items, messages, notices
 from models.actors import LocalActor, Membership
 from models.alerts import AlertKind
+from models.alliances import allies
 from models.calls import Commitment, CommitmentState, Escalation
-from models.follows import Direction, Follow, FollowState
 from models.items import CALL_LEAD, Item
 from models.notices import NoticeKind
 from models.publish import publish
-from models.remote import RemoteActor
 from models.runtime import Runtime
 
 STEPS = (1, 2, 3)
@@ -211,31 +209,6 @@ async def _note_to_followers(
     }
     await publish(session, group, create, Visibility(item.visibility), followers=True)
     return f"published a Note from @{group.username} ({audience}): {note['id']}"
-
-
-async def allies(session: AsyncSession, group: LocalActor) -> list[RemoteActor]:
-    """Remote groups this group follows that follow it back, both accepted."""
-    back = aliased(Follow)
-    return list(
-        await session.scalars(
-            select(RemoteActor)
-            .join(Follow, Follow.remote_actor_id == RemoteActor.id)
-            .where(
-                Follow.local_actor_id == group.id,
-                Follow.direction == Direction.OUTBOUND,
-                Follow.state == FollowState.ACCEPTED,
-                RemoteActor.type == "Group",
-                RemoteActor.gone.is_(False),
-                exists().where(
-                    back.local_actor_id == group.id,
-                    back.remote_actor_id == RemoteActor.id,
-                    back.direction == Direction.INBOUND,
-                    back.state == FollowState.ACCEPTED,
-                ),
-            )
-            .order_by(RemoteActor.id)
-        )
-    )
 
 
 async def _ask_allies(

@@ -1,8 +1,10 @@
 """A group's settings that its admins change after creating it: how long it keeps closed items
-(`models.retention`) and its country (the default region of the phone numbers it checks)."""
+(`models.retention`), its country (the default region of the phone numbers it checks) and its
+coarse service area (published on its actor; allies pass on only what falls inside theirs)."""
 
 from babel import Locale
 
+from federation.places import Area, area
 from models.actors import ActorType, LocalActor
 
 MAX_RETENTION_DAYS = 3650
@@ -35,22 +37,55 @@ def region(value: str) -> str | None:
     return code
 
 
+def service_area(centre: str, radius_km: str | float) -> Area | None:
+    """`LAT,LON` and a radius in km; an empty centre means no area."""
+    if not centre.strip():
+        return None
+    try:
+        lat, lon = (float(part) for part in centre.split(","))
+        radius = float(radius_km)
+        return area(lat, lon, radius)
+    except ValueError:
+        raise ValueError(
+            f"an area is LAT,LON (like 40.42,-3.70) with a radius in km over 0, not {centre!r}"
+        ) from None
+
+
+def area_of(actor: LocalActor) -> Area | None:
+    if actor.area_latitude is None or actor.area_longitude is None or not actor.area_radius_km:
+        return None
+    return Area(actor.area_latitude, actor.area_longitude, actor.area_radius_km)
+
+
 def change(
-    group: LocalActor, *, retention: int | str | None = None, country: str | None = None
+    group: LocalActor,
+    *,
+    retention: int | str | None = None,
+    country: str | None = None,
+    service: tuple[str, str | float] | None = None,
 ) -> None:
-    """Validates everything before changing anything."""
+    """Validates everything before changing anything. `service`: (centre, radius in km)."""
     if group.type != ActorType.GROUP:
         raise ValueError(f"{group.username!r} is not a group")
     days = None if retention is None else retention_days(retention)
     code = None if country is None else region(country)
+    found = None if service is None else service_area(*service)
     if days is not None:
         group.retention_days = days
     if country is not None:
         group.region = code
+    if service is not None:
+        group.area_latitude = found.latitude if found else None
+        group.area_longitude = found.longitude if found else None
+        group.area_radius_km = found.radius_km if found else None
 
 
 def describe(group: LocalActor) -> str:
+    found = area_of(group)
+    where = (
+        f"; area {found.latitude},{found.longitude} within {found.radius_km:g} km" if found else ""
+    )
     return (
         f"@{group.username}: retention {group.retention_days} days after closing; "
-        f"region {group.region or 'none'}"
+        f"region {group.region or 'none'}{where}"
     )

@@ -109,6 +109,11 @@ class Item(Base):
     ally_relay: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Calls: members are told at once, even in their quiet hours, unless the poster says not.
     urgent: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Asks and offers: when it goes to the group's allies if still open (None: it never does),
+    # how far it may travel (1: allies; 2: their allies too), and when it went.
+    overflow_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    overflow_hops: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    overflowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     escalation_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Calls: the coming count last published, and when (Updates go out at most once a minute).
     count_sent: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -57,11 +57,35 @@ class Relay(Base):
     object_uri: Mapped[str] = mapped_column(String(2048))
     activity_uri: Mapped[str] = mapped_column(String(2048))
     automatic: Mapped[bool] = mapped_column(default=False)
+    # An item that overflowed to the group: the ally's Announce that brought it, whose Undo
+    # takes this relay back (`models.overflow`).
+    overflow_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Overflow(Base):
+    """An item a group sent on to one of its allies (an Announce addressed to it), once per
+    item and ally; withdrawn by an Undo of `activity_uri` when the item closes."""
+
+    __tablename__ = "overflows"
+    __table_args__ = (UniqueConstraint("group_id", "object_uri", "ally_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("local_actors.id", ondelete="CASCADE"), index=True
+    )
+    object_uri: Mapped[str] = mapped_column(String(2048))
+    ally_id: Mapped[int] = mapped_column(
+        ForeignKey("remote_actors.id", ondelete="CASCADE"), index=True
+    )
+    activity_uri: Mapped[str] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Ally(Base):
-    """A followed actor whose items a group relays automatically, all or one category's."""
+    """A followed actor whose items a group relays automatically, all or one category's; or,
+    when `allied` is set, the group's explicit word on whether the actor is its ally
+    (`models.alliances`): one such row per pair, never a relay rule."""
 
     __tablename__ = "relay_allies"
 
@@ -75,6 +99,7 @@ class Ally(Base):
     category_uri: Mapped[str | None] = mapped_column(
         String(2048), default=None
     )  # None: every category
+    allied: Mapped[bool | None] = mapped_column(default=None)  # None: a relay rule
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -23,7 +23,7 @@ from federation.markdown import render_markdown
 from federation.places import Place
 from federation.privacy import findings
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import alerts, escrow, intake, items, messages, notices
+from models import alerts, escrow, intake, items, messages, notices, overflow
 from models.actors import ActorType, LocalActor, Role, role_in
 from models.alerts import AlertKind
 from models.base import utcnow
@@ -84,6 +84,10 @@ class Draft:
     # Intake: who a moderator posts it for, sealed for the group's moderators (`models.intake`).
     # None keeps what is stored. Such an item is always posted as the group.
     requester: intake.Requester | None = None
+    # Asks and offers: go to the group's allies when still open this long after posting (None:
+    # never), as far as `overflow_hops` (`models.overflow`). Public items only.
+    overflow_after: timedelta | None = None
+    overflow_hops: int = 1
 
     def __post_init__(self) -> None:
         if self.visibility not in ITEM_VISIBILITIES:
@@ -117,6 +121,12 @@ def _apply(item: Item, draft: Draft, category_id: int) -> None:
         draft.ally_relay,
     )
     item.urgent = draft.urgent
+    if item.overflowed_at is None:  # once sent, withdrawn only by closing it
+        if draft.overflow_after is not None:
+            overflow.check(draft.kind, draft.visibility, draft.overflow_hops)
+        created = item.created_at or utcnow()
+        item.overflow_at = None if draft.overflow_after is None else created + draft.overflow_after
+        item.overflow_hops = draft.overflow_hops
 
 
 def _check_call(draft: Draft) -> None:
@@ -268,7 +278,9 @@ async def _author_actor(session: AsyncSession, item: Item) -> tuple[LocalActor, 
 async def publish_update(
     session: AsyncSession, uris: Uris, item: Item, *, now: datetime | None = None
 ) -> None:
-    """The item's Update from its author; for a call also its poll's, both with the count."""
+    """The item's Update from its author; for a call also its poll's, both with the count. What
+    overflowed to allies is taken back when it closed or stopped being public."""
+    await overflow.item_changed(session, uris, item)
     if item.visibility == Visibility.MEMBERS:
         return
     speaker, group = await _author_actor(session, item)
@@ -385,6 +397,8 @@ def draft_of(item: Item, category_slug: str, **changes: Any) -> Draft:
         capacity=item.capacity,
         ally_relay=item.ally_relay,
         urgent=item.urgent,
+        overflow_after=overflow.delay(item),
+        overflow_hops=item.overflow_hops,
     )
     return replace(draft, **changes)
 
@@ -454,6 +468,7 @@ async def delete_item(
         return
     item.deleted_at = now or utcnow()
     await escrow.revoke(session, uris, item, now=item.deleted_at)
+    await overflow.item_changed(session, uris, item)
     if item.visibility == Visibility.MEMBERS:
         return
     speaker, group = await _author_actor(session, item)

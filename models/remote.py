@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, select
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +27,10 @@ class RemoteActor(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     gone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A group's service area as its actor publishes it (`location`), coarsened.
+    area_latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    area_longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    area_radius_km: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class RemoteKey(Base):

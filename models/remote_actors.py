@@ -65,6 +65,9 @@ async def upsert(
         "document": document,
         "fetched_at": utcnow(),
         "gone": False,
+        "area_latitude": values.area.latitude if values.area else None,
+        "area_longitude": values.area.longitude if values.area else None,
+        "area_radius_km": values.area.radius_km if values.area else None,
     }
     actor_id = await base.upsert(
         session, RemoteActor, row, key="uri", update=[c for c in row if c != "uri"]

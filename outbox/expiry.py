@@ -1,6 +1,6 @@
-"""The periodic job of items: it closes those past their end, and for calls takes the escalation
-steps that are due, publishes counts that had to wait, and sends meeting-point links whose time
-has come."""
+"""The periodic job of items: it closes those past their end, sends asks and offers still open
+after their overflow delay to the group's allies, and for calls takes the escalation steps that
+are due, publishes counts that had to wait, and sends meeting-point links whose time has come."""
 
 import asyncio
 import contextlib
@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import alerts, commitments, escalation, retention
+from models import alerts, commitments, escalation, overflow, retention
 from models.base import utcnow
 from models.posting import expire_due
 from models.runtime import Runtime
@@ -38,6 +38,7 @@ async def _expire(session: AsyncSession, runtime: Runtime, now: datetime) -> int
 TASKS: dict[str, Task] = {
     "expired": _expire,
     "escalated": escalation.escalate_due,
+    "overflowed to allies": overflow.due,
     "counts published": commitments.counts_due,
     "links revealed": commitments.reveal_due,
     "forgotten (retention)": _forget,

@@ -1,5 +1,5 @@
-"""The admins' federation page: which remote groups our groups follow, domain blocks (with
-Mastodon CSV import and export) and allowlist mode.
+"""The admins' federation page: which remote groups our groups follow and which are their allies,
+domain blocks (with Mastodon CSV import and export) and allowlist mode.
 
 Every change to blocks, allowed domains or the mode is followed by `runtime.blocklist.forget()`:
 the inbox keeps the rules in memory for a few seconds, and this process just changed them. (The
@@ -20,8 +20,8 @@ from ayni.web import confirmation, i18n, security
 from ayni.web.admin import done, field, page, runtime_of, signed_in_admin
 from ayni.web.i18n import N_
 from federation.errors import FederationError
+from models import alliances, policy
 from models import following as follows
-from models import policy
 from models.actors import ActorType, Instance, LocalActor
 from models.queue import DomainAllow
 from models.remote import RemoteActor
@@ -44,6 +44,7 @@ async def _context(session: AsyncSession) -> dict[str, Any]:
     return {
         "groups": groups,
         "relations": {group.username: await follows.relations(session, group) for group in groups},
+        "allies": {group.username: await alliances.allies(session, group) for group in groups},
         "blocks": await policy.blocked_domains(session),
         "allowed": list(await session.scalars(select(DomainAllow).order_by(DomainAllow.domain))),
         "mode": await session.scalar(select(Instance.federation_mode)) or policy.Mode.OPEN,
@@ -131,6 +132,54 @@ async def follow(request: Request) -> Response:
         group=group.username,
         actor=remote.uri,
     )
+
+
+async def ally(request: Request) -> Response:
+    """The group's own mark: another group is its ally (or never is), whatever the follows say."""
+    form = await security.checked_form(request)
+    values = {"group": field(form, "group"), "handle": field(form, "handle")}
+    on = field(form, "allied") != "no"
+    runtime = runtime_of(request)
+    async with runtime.sessions() as session:
+        await signed_in_admin(request, session)
+        group = await _local_group(session, values["group"])
+        if group is None or not values["handle"] or len(values["handle"]) > HANDLE_MAX:
+            return await _refused(
+                request,
+                session,
+                "ally",
+                N_("Choose one of this instance's groups and a handle."),
+                values,
+            )
+    try:
+        remote = await _resolve(request, values["handle"])
+        async with runtime.sessions() as session, session.begin():
+            await signed_in_admin(request, session)
+            await alliances.mark(session, group, remote, on)
+    except alliances.NotAGroup:
+        async with runtime.sessions() as session:
+            return await _refused(
+                request, session, "ally", N_("Only a group can be an ally."), values
+            )
+    except (following.FollowError, FederationError, ValueError, LookupError):
+        async with runtime.sessions() as session:
+            return await _refused(
+                request,
+                session,
+                "ally",
+                N_(
+                    "%(handle)s could not be found: check the handle "
+                    "and that its server is reachable."
+                ),
+                values,
+                handle=values["handle"],
+            )
+    message = (
+        N_("%(group)s counts %(actor)s as an ally.")
+        if on
+        else N_("%(group)s does not count %(actor)s as an ally, even if they follow each other.")
+    )
+    return done(request, PAGE, message, group=group.username, actor=remote.uri)
 
 
 async def _local_group(session: AsyncSession, name: str) -> LocalActor | None:
@@ -371,6 +420,7 @@ routes = [
     Route(PAGE, federation, methods=["GET"]),
     Route(f"{PAGE}/follows", follow, methods=["POST"]),
     Route(f"{PAGE}/follows/delete", unfollow, methods=["POST"]),
+    Route(f"{PAGE}/allies", ally, methods=["POST"]),
     Route(f"{PAGE}/blocks", block, methods=["POST"]),
     Route(f"{PAGE}/blocks/delete", unblock, methods=["POST"]),
     Route(f"{PAGE}/blocks/import", import_blocks, methods=["POST"]),

@@ -17,6 +17,7 @@ from federation.places import Place
 from federation.visibility import ITEM_VISIBILITIES, Visibility
 from models import intake
 from models.items import Item
+from models.overflow import DEFAULT_DELAY
 from models.posting import MAX_TITLE, Draft
 
 FIELDS = (
@@ -62,6 +63,7 @@ def values_of(form: FormData) -> dict[str, str]:
     values["body"] = str(form.get("body", "")).replace("\r\n", "\n").strip()
     values["as_group"] = "yes" if form.get("as_group") else ""
     values["remove_meeting_point"] = "yes" if form.get("remove_meeting_point") else ""
+    values["overflow"] = "yes" if form.get("overflow") else ""
     return values
 
 
@@ -94,6 +96,7 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         "people_wanted": number(item.people_wanted),
         "capacity": number(item.capacity),
         "not_urgent": "" if item.urgent else "yes",
+        "overflow": "" if item.overflow_at is None else "yes",
         "visibility": item.visibility,
         "as_group": "yes" if item.as_group else "",
         "remove_meeting_point": "",
@@ -220,6 +223,9 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
             values["quantity"], problems, N_("The quantity is a whole number from 1 up.")
         )
         needed_by = _moment(values["needed_by"], zone, problems, end_of_day=True)
+    overflow = values.get("overflow") == "yes" and kind != Kind.CALL
+    if overflow and visibility not in (None, Visibility.PUBLIC):
+        problems.append(Problem(N_("Only public items go to allied groups.")))
     requester = None
     try:
         requester = intake.requester(values.get("for_name"), values.get("for_contact"))
@@ -252,6 +258,7 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
         capacity=capacity,
         urgent=values.get("not_urgent") != "yes",
         requester=requester,
+        overflow_after=DEFAULT_DELAY if overflow else None,
     ), []
 
 

@@ -1,16 +1,16 @@
 """A relay request: an allied group, short of people for one of its calls, asks ours to share
-it (the last step of its escalation ladder). Allied means the two groups follow each other,
-both accepted; the call must be that group's own, public and still scheduled, and on our
-network board. It is shared once (`models.relays.announce` keeps that rule), one hop only:
-we never pass the request on."""
+it (the last step of its escalation ladder). Allied is `models.alliances`' one definition
+(mutual follows, or our explicit mark); the call must be that group's own, public and still
+scheduled, and on our network board. It is shared once (`models.relays.announce` keeps that
+rule), one hop only: we never pass the request on."""
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.itemterms import Kind, Status
 from models.actors import ActorType, LocalActor
+from models.alliances import is_ally
 from models.content import RemoteObject
-from models.follows import Direction, Follow, FollowState
 from models.items import RemoteItem
 from models.relays import NotRelayed, announce
 from models.remote import RemoteActor
@@ -34,22 +34,10 @@ async def on_message(
         return False
     if item.kind != Kind.CALL or item.status != Status.SCHEDULED or item.visibility != "public":
         return False
-    if not await _mutual(session, local, remote):
+    if not await is_ally(session, local, remote):
         return False
     try:
         await announce(session, runtime.uris, local, item.uri, automatic=True)
     except NotRelayed:
         return False  # shared already: once is the rule
     return True
-
-
-async def _mutual(session: AsyncSession, local: LocalActor, remote: RemoteActor) -> bool:
-    directions = await session.scalar(
-        select(func.count(func.distinct(Follow.direction))).where(
-            Follow.local_actor_id == local.id,
-            Follow.remote_actor_id == remote.id,
-            Follow.state == FollowState.ACCEPTED,
-            Follow.direction.in_([Direction.INBOUND, Direction.OUTBOUND]),
-        )
-    )
-    return directions == 2

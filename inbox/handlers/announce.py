@@ -10,8 +10,9 @@ on, and cost no fetch; nor does a post we hold already.
 
 from typing import Any
 
+from federation import overflow as overflow_terms
 from federation import vocab
-from federation.errors import Gone, NotFound
+from federation.errors import Gone, InvalidDocument, NotFound
 from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored, actor_of
 from inbox.handlers.objects import (
@@ -22,6 +23,7 @@ from inbox.handlers.objects import (
     published,
     short,
 )
+from inbox.handlers.overflow import on_overflow
 from inbox.handlers.update import refresh
 from models import inbound, items
 from models.content import RemoteObjectKind
@@ -31,6 +33,13 @@ _PASSED_ON = ("Create", "Update", "Delete")
 
 
 async def on_announce(ctx: Context, activity: dict[str, Any]) -> None:
+    try:
+        route = overflow_terms.route_of(activity)
+    except InvalidDocument as e:
+        raise Ignored(f"an overflow Announce with a bad route: {e}") from None
+    if route is not None:
+        await on_overflow(ctx, activity, route)
+        return
     actor_uri = actor_of(activity)
     remote = await ctx.actor(actor_uri)
     async with ctx.runtime.sessions() as session:

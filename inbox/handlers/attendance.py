@@ -19,6 +19,7 @@ from federation.visibility import Visibility
 from inbox.handlers import follow, joined
 from inbox.handlers.context import Context, Ignored, actor_of
 from inbox.handlers.objects import MAX_URI
+from inbox.handlers.overflow import on_undo_announce
 from models.actors import LocalActor
 from models.calls import Channel, Commitment, CommitmentState
 from models.commitments import CallClosed, CallFull, Person, commit, find
@@ -66,8 +67,11 @@ async def on_leave(ctx: Context, activity: dict[str, Any]) -> None:
 
 
 async def on_undo(ctx: Context, activity: dict[str, Any]) -> None:
-    """Undo of a Join withdraws; any other Undo is follow's."""
+    """Undo of a Join withdraws; of an Announce, is overflow's; any other Undo is follow's."""
     obj = activity.get("object")
+    if vocab.has_type(obj, "Announce"):
+        await on_undo_announce(ctx, activity)
+        return
     join_uri = vocab.id_of(obj)
     if not vocab.has_type(obj, "Join"):
         if isinstance(obj, dict) or join_uri is None or len(join_uri) > MAX_URI:

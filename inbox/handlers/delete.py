@@ -7,7 +7,7 @@ from inbox.handlers.context import Context, Ignored, actor_of
 from inbox.handlers.objects import (
     MAX_URI,
 )
-from models import inbound, items, remote_actors
+from models import inbound, items, overflow, remote_actors
 
 
 async def on_delete(ctx: Context, activity: dict[str, Any]) -> None:
@@ -32,5 +32,6 @@ async def on_delete(ctx: Context, activity: dict[str, Any]) -> None:
                 raise Ignored(f"Delete of {uri} by someone other than its author")
         await inbound.delete_object(session, uri, actor_uri)
         author = await remote_actors.cached(session, actor_uri)
+        await overflow.withdraw_everywhere(session, ctx.runtime.uris, uri)
         if author is not None:
             await items.forget_remote_item(session, uri, author.id)

@@ -1,10 +1,13 @@
-"""Update: a remote actor's profile, or an object of theirs we hold."""
+"""Update: a remote actor's profile, or an object of theirs we hold. An item that overflowed to
+our groups and is now closed (or no longer public) is taken back (`models.overflow`)."""
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
+from federation.itemterms import CLOSED
 from inbox.handlers import items as item_inbox
 from inbox.handlers.context import Context, Ignored, actor_of
 from inbox.handlers.objects import (
@@ -13,7 +16,8 @@ from inbox.handlers.objects import (
     own_object,
     published,
 )
-from models import inbound, remote_actors
+from models import inbound, overflow, remote_actors
+from models.items import RemoteItem
 from models.remote import RemoteActor
 
 
@@ -29,6 +33,9 @@ async def on_update(ctx: Context, activity: dict[str, Any]) -> None:
     remote = await ctx.actor(actor_uri)
     async with ctx.transaction() as session:
         await refresh(session, remote, obj)
+        board = await session.scalar(select(RemoteItem).where(RemoteItem.uri == vocab.id_of(obj)))
+        if board is not None and (board.status in CLOSED or board.visibility != "public"):
+            await overflow.withdraw_everywhere(session, ctx.runtime.uris, board.uri)
 
 
 async def refresh(session: AsyncSession, author: RemoteActor, obj: dict[str, Any]) -> None:

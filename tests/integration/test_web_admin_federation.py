@@ -36,6 +36,7 @@ FORMS = [
     ("/admin/federation/mode", {"mode": "allowlist"}),
     ("/admin/federation/allowed", {"domain": "evil.example"}),
     ("/admin/federation/allowed/delete", {"domain": "kept.example"}),
+    ("/admin/federation/allies", {"group": "food", "handle": "@food@127.0.0.1:8102"}),
 ]
 
 
@@ -475,3 +476,33 @@ async def test_unfollowing_what_is_not_followed_is_refused(
     )
 
     assert response.status_code == 404 and "That group does not follow that actor." in response.text
+
+
+async def test_an_admin_marks_a_mutual_follower_as_no_ally_and_back_on_the_page(
+    pair_admin: tuple[Instance, Instance, httpx.AsyncClient],
+) -> None:
+    a, b, admin = pair_admin
+    await following.follow_handle(a.runtime, "food", "@food@127.0.0.1:8102")
+    await post(admin, f"{PAGE}/follows", {"group": "food", "handle": "@food@127.0.0.1:8101"}, PAGE)
+    await settle(a, b)
+    mutual = (await admin.get(PAGE)).text
+
+    off = await post(
+        admin,
+        f"{PAGE}/allies",
+        {"group": "food", "handle": "@food@127.0.0.1:8101", "allied": "no"},
+        PAGE,
+    )
+    after_off = (await admin.get(PAGE)).text
+    on = await post(admin, f"{PAGE}/allies", {"group": "food", "handle": f"{A}/actors/food"}, PAGE)
+    after_on = (await admin.get(PAGE)).text
+    missing = await post(
+        admin, f"{PAGE}/allies", {"group": "food", "handle": "@nobody@127.0.0.1:8109"}, PAGE
+    )
+
+    assert f'Allies: <a href="{A}/actors/food">' in mutual
+    assert off.status_code == 303 and on.status_code == 303
+    assert "does not count http://127.0.0.1:8101/actors/food as an ally" in after_off
+    assert "Allies: none" in after_off
+    assert f'Allies: <a href="{A}/actors/food">' in after_on
+    assert missing.status_code == 400 and "could not be found" in missing.text
