@@ -1,7 +1,7 @@
 """From an invitation link to a published ask: joining with a password, the post form and what it
 refuses (personal data, groups one is not in, forged forms)."""
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ from tests.instances import Instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in, signed_in_as
 
 NEW_PASSWORD = "lentils and rice for all"
-NEEDED_BY = (date.today() + timedelta(days=14)).isoformat()  # a past date is refused
+NEEDED_BY = (datetime.now(UTC).date() + timedelta(days=14)).isoformat()  # a past date is refused
 
 
 async def invitation(
@@ -327,10 +327,10 @@ async def test_a_needed_by_date_in_the_past_is_refused_in_its_opened_disclosure(
     instance: Instance,
 ) -> None:
     http = await signed_in_ana(instance)
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
     refused = await post(http, ask(needed_by=yesterday, quantity=""))
-    today = await post(http, ask(needed_by=date.today().isoformat(), timezone="UTC"))
+    today = await post(http, ask(needed_by=datetime.now(UTC).date().isoformat(), timezone="UTC"))
 
     assert refused.status_code == 400
     page = refused.text
