@@ -429,3 +429,21 @@ async def test_retrying_needs_a_host(
 
     assert response.status_code == 400
     assert 'role="alert"' in response.text and "Enter a host" in response.text
+
+
+async def test_a_refused_group_is_marked_on_its_field_and_the_page_returns_to_the_form(
+    admin: httpx.AsyncClient,
+) -> None:
+    page = (await admin.get("/admin/groups")).text
+    response = await post(
+        admin, "/admin/groups", {"name": "tools", "title": "", "admin": ""}, "/admin/groups"
+    )
+
+    # the form posts to its own section, so the answer opens scrolled to it
+    assert 'action="/admin/groups#create-heading"' in page
+    assert response.status_code == 400
+    assert '<p class="error" role="alert" id="create-error">A group needs a title.</p>' in (
+        response.text
+    )
+    assert 'name="title" value="" required' in response.text
+    assert 'aria-invalid="true" aria-describedby="create-error"' in response.text

@@ -485,3 +485,18 @@ async def test_nonsense_in_any_field_is_a_clear_400_never_a_server_error(
 
     assert response.status_code == 400 and 'role="alert"' in response.text
     assert await item_count(instance) == 0
+
+
+async def test_a_refused_invitation_marks_each_field_and_links_to_it(
+    instance: Instance,
+) -> None:
+    token = await invitation(instance)
+
+    response = await join(instance.http, token, username="Carla!", password_again="different")
+
+    assert response.status_code == 400
+    page = response.text
+    assert '<a href="#username">' in page
+    assert 'aria-describedby="username-hint username-error" aria-invalid="true"' in page
+    assert '<a href="#password_again">' in page and 'id="password_again-error"' in page
+    assert "display_name-error" not in page  # only the fields at fault
