@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from ayni.web import access, confirmation, flash, i18n, item_form, render, security
 from ayni.web.board import group_places
-from ayni.web.groups import KIND_LABELS, STATUS_LABELS
+from ayni.web.groups import KIND_LABELS, STATUS_LABELS, coming_counts
 from ayni.web.i18n import N_
 from ayni.web.refusals import FormRefused, Problem, Said, by_field, said
 from federation.itemterms import CLOSED, Kind, Status
@@ -78,6 +78,7 @@ class Mine:
     responses: int
     closing: tuple[Status, ...]
     reopenable: bool
+    coming: int = 0  # for calls
 
 
 async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
@@ -94,6 +95,10 @@ async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
         .where(Item.author_id == who.id, Item.deleted_at.is_(None))
         .order_by(Item.created_at.desc(), Item.id.desc())
     )
+    found = rows.all()
+    coming = await coming_counts(
+        session, [item.id for item, _, _ in found if item.kind == Kind.CALL]
+    )
     return [
         Mine(
             item,
@@ -101,8 +106,9 @@ async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
             int(count),
             () if item.status in CLOSED else CLOSING[Kind(item.kind)],
             item.status in posting.REOPENABLE,
+            coming.get(item.id, 0),
         )
-        for item, group_name, count in rows.all()
+        for item, group_name, count in found
     ]
 
 

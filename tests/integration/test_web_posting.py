@@ -500,3 +500,36 @@ async def test_a_refused_invitation_marks_each_field_and_links_to_it(
     assert 'aria-describedby="username-hint username-error" aria-invalid="true"' in page
     assert '<a href="#password_again">' in page and 'id="password_again-error"' in page
     assert "display_name-error" not in page  # only the fields at fault
+
+
+async def test_the_group_page_lists_each_item_with_what_people_scan_for(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+    call = ask(
+        kind="call",
+        title="Unload the van",
+        category="other",
+        starts_at=(datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT10:00"),
+        people_wanted="20",
+        place_name="Market hall",
+    )
+    assert (await post(http, ask())).status_code == 303
+    assert (await post(http, call)).status_code == 303
+
+    page = (await anonymous_client(instance).get("/@food")).text
+
+    # the kind in words and a sign, not colour alone; the rest of the line
+    assert '<span class="kind kind-ask"><span class="sign" aria-hidden="true">?</span> Ask' in page
+    assert (
+        '<span class="kind kind-call"><span class="sign" aria-hidden="true">!</span> Call' in page
+    )
+    assert '<a href="' in page and 'class="title" dir="auto">Nappies, size 4</a>' in page
+    assert '<span class="category">Goods</span>' in page
+    assert '<span class="place"><bdi>Lavapiés</bdi></span>' in page
+    assert "posted <time" in page and ("second ago</time>" in page or "seconds ago</time>" in page)
+    assert "needed by <time" in page and "starts <time" in page
+    assert '<span class="coming">0 of 20 coming</span>' in page
+    assert " UTC</" not in page
+    # the filters wait behind a disclosure, so the items come first on a phone
+    assert '<details class="filtering">' in page and "<summary>Filters</summary>" in page
