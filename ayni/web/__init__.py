@@ -45,7 +45,7 @@ def _translated(context: jinja2.runtime.Context, text: str) -> str:
 
 
 @jinja2.pass_context
-def _when(context: jinja2.runtime.Context, at: datetime) -> times.Shown:
+def _shown(context: jinja2.runtime.Context, at: datetime) -> times.Shown:
     """A moment as people read it ("2 days ago", the local time in the title): in the member's
     time zone where the page knows it (`request.state.zone`), else UTC, named."""
     request = context["request"]
@@ -65,7 +65,7 @@ def environment() -> jinja2.Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["tr"] = _translated
-    env.globals["when"] = _when
+    env.globals["shown"] = _shown
     env.filters["sanitized"] = _sanitized
     return env
 

@@ -533,3 +533,29 @@ async def test_the_group_page_lists_each_item_with_what_people_scan_for(
     assert " UTC</" not in page
     # the filters wait behind a disclosure, so the items come first on a phone
     assert '<details class="filtering">' in page and "<summary>Filters</summary>" in page
+
+
+async def test_unknown_groups_and_deleted_items_get_styled_404_and_410_pages(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+    location = (await post(http, ask())).headers["location"]
+    async with instance.runtime.sessions() as session, session.begin():
+        item = await session.scalar(select(Item))
+        assert item is not None
+        item.deleted_at = item.created_at
+    html = {"accept": "text/html"}
+
+    async with anonymous_client(instance) as anonymous:
+        unknown = await anonymous.get("/@nobody", headers=html)
+        gone = await anonymous.get(location, headers=html)
+        plain = await anonymous.get("/@nobody")
+
+    assert unknown.status_code == 404 and gone.status_code == 410
+    for response, heading in ((unknown, "Not found"), (gone, "Gone: deleted")):
+        page = Page(response.text)
+        assert page.h1 == 1 and page.landmarks == {"header", "nav", "main", "footer"}
+        assert '<html lang="en">' in response.text and f"<h1>{heading}</h1>" in response.text
+    assert "There is no such group or member here." in unknown.text
+    assert "This item was deleted." in gone.text
+    assert plain.text == "There is no such group or member here."  # not a page for a program
