@@ -2,7 +2,8 @@
 
 The browser is Debian's `chromium` (/usr/bin/chromium, or AYNI_TEST_CHROMIUM), not Playwright's own
 download. Without it the browser tests skip locally; under CI (CI=true) they fail instead, the way
-the PostgreSQL tests do; the same for axe-core (from npm, see tabs.py). One browser per session, a fresh context (no cookies) per test.
+the PostgreSQL tests do; the same for axe-core (from npm, see tabs.py). One browser per session,
+a fresh context (no cookies) per test.
 """
 
 import os
