@@ -46,9 +46,11 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
 
 
 def done(request: Request, path: str, message: str, **variables: str | int) -> Response:
-    """Post/Redirect/Get: the confirmation `message` (an N_ id) is shown once on `path`."""
+    """Post/Redirect/Get: the confirmation `message` (an N_ id) is shown once on `path`, at the
+    top of `#main`: the forms post to their own section (`#blocks-heading`), which a redirect
+    without a fragment of its own would keep, scrolling past the confirmation."""
     flash.flash(request, message, **variables)
-    return RedirectResponse(path, status_code=303)
+    return RedirectResponse(f"{path}#main", status_code=303)
 
 
 def field(form: FormData, name: str) -> str:
