@@ -5,6 +5,7 @@ opens it, chooses a username and a password, and posts an ask as the group, whic
 the group page without her name."""
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from tests.browser.served import BROWSER_LOOP, Site
 from tests.browser.tabs import Tab
@@ -154,3 +155,26 @@ async def test_a_404_and_a_410_page_pass_the_accessibility_check(site: Site, tab
     await tab.submit(page.get_by_role("button", name="Delete it"))
     await tab.open(item.replace(site.base_url, ""), status=410)
     assert await page.get_by_role("heading", level=1).inner_text() == "Gone: deleted"
+
+
+async def test_a_call_opens_its_own_fields_and_shows_its_time_zone(site: Site, tab: Tab) -> None:
+    await site.set_password("ana")
+    await tab.sign_in("ana", PASSWORD)
+    page = tab.page
+    await tab.open("/post")
+
+    await page.get_by_label("Call", exact=True).check()  # item-form.js opens what a call needs
+    await page.get_by_label("Title").fill("Unload the food bank van")
+    await page.get_by_label("Members only").check()
+    starts = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT10:00")
+    await page.get_by_label("Starts").fill(starts)
+    await page.get_by_label("People wanted").fill("6")
+    await page.get_by_label("Area name (optional for asks and offers)").fill("Market hall")
+    assert await page.get_by_text("Times are in the time zone").is_visible()
+    assert not await page.get_by_label(
+        "Needed by (asks) or available until (offers), optional"
+    ).is_visible()
+    await tab.submit(page.get_by_role("button", name="Post", exact=True))
+
+    assert "/items/" in page.url
+    await tab.screenshot("call")
