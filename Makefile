@@ -6,13 +6,21 @@ PORT ?= 8000
 
 .PHONY: run test bench lint messages clean
 
+# The tests' venv: Ayni and the test extras (pytest, Playwright...).
 $(BIN)/ayni: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.demo
+
+# The demo needs Ayni only, not the test extras. Another port: PORT=8001 make run
+$(VENV)/.demo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-run: $(BIN)/ayni
+run: $(VENV)/.demo
 	$(BIN)/ayni demo --port $(PORT)
 
 test: $(BIN)/ayni

@@ -9,6 +9,7 @@ a refused server's signed GET gets 403. The instance actor and the HTML pages st
 from typing import Any
 
 from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from ayni import documents, item_documents
 from ayni.documents import ActivityResponse
 from ayni.requests import UNSIGNED, require_signer
 from ayni.web import flash, groups, render
+from ayni.web.i18n import N_
 from federation import actors as ap
 from federation import sanitize, vocab
 from federation.visibility import Visibility
@@ -95,6 +97,10 @@ async def _pictured(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
     return actor_values(runtime, actor, pictures)
 
 
+NO_SUCH_ACTOR = N_("There is no such group or member here.")
+ACCOUNT_GONE = N_("This account was deleted.")
+
+
 def _gone(request: Request, actor: LocalActor) -> Response:
     """A deleted member's actor, profile and collections (models.accounts): gone for good."""
     runtime: Runtime = request.app.state.runtime
@@ -102,7 +108,7 @@ def _gone(request: Request, actor: LocalActor) -> Response:
         uri = runtime.uris.actor(actor.username)
         tombstone = {"@context": vocab.AS_CONTEXT, "id": uri, "type": "Tombstone"}
         return ActivityResponse(tombstone, status_code=410)
-    return Response("Gone", status_code=410)
+    raise HTTPException(410, ACCOUNT_GONE)  # the error page for a browser, "…" for others
 
 
 async def actor_document(request: Request) -> Response:
@@ -149,7 +155,7 @@ async def _as2(request: Request, actor: LocalActor, document: dict[str, Any]) ->
 async def profile_page(request: Request) -> Response:
     actor = await _local_actor(request)
     if actor is None:
-        return Response("Not found", status_code=404)
+        raise HTTPException(404, NO_SUCH_ACTOR)
     if actor.type == ActorType.GONE:
         return _gone(request, actor)
     runtime: Runtime = request.app.state.runtime

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -446,7 +447,20 @@ async def seed_items(
         await create_item(session, runtime.uris, group, author, draft, seal=runtime.seal)
 
 
+def _port_free(port: int) -> None:
+    """Say how to choose another port before anything is made, not in uvicorn's bind error."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise CommandError(
+                f"port {port} is in use; choose another: PORT={port + 1} make run "
+                f"(or ayni demo --port {port + 1})"
+            ) from None
+
+
 async def cmd_demo(args: argparse.Namespace) -> None:
+    _port_free(args.port)
     directory = Path(tempfile.mkdtemp(prefix="ayni-demo-"))
     settings = Settings(
         base_url=f"http://127.0.0.1:{args.port}",
@@ -480,8 +494,9 @@ async def cmd_demo(args: argparse.Namespace) -> None:
                 await actors.join_group(session, group, ana, Role.ADMIN)
                 await actors.join_group(session, group, ben, Role.MEMBER)
                 await seed_items(runtime, session, group, ana, ben)
+        print(f"Open the demo group's page: {settings.base_url}/@mutualaid", flush=True)
         print(
-            f"Group: @mutualaid@{settings.host}  ->  {settings.base_url}/actors/mutualaid",
+            f"Follow it from Mastodon or a similar app as @mutualaid@{settings.host}",
             flush=True,
         )
         print(

@@ -9,8 +9,10 @@ name, an error) goes through `tr()`, plain text that autoescape escapes. HTML fr
 tests/unit/test_templates.py holds every template to this.
 """
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from markupsafe import Markup
@@ -18,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from ayni.web import i18n, nav, security
+from ayni.web import i18n, nav, security, times
 from federation.sanitize import sanitize_html
+from models.base import utcnow
 
 
 @jinja2.pass_context
@@ -41,6 +44,15 @@ def _translated(context: jinja2.runtime.Context, text: str) -> str:
     return str(i18n.translator(context["request"]).gettext(str(text)))
 
 
+@jinja2.pass_context
+def _shown(context: jinja2.runtime.Context, at: datetime) -> times.Shown:
+    """A moment as people read it ("2 days ago", the local time in the title): in the member's
+    time zone where the page knows it (`request.state.zone`), else UTC, named."""
+    request = context["request"]
+    zone = getattr(request.state, "zone", None) or ZoneInfo("UTC")
+    return times.shown(at, utcnow(), zone, i18n.language(request))
+
+
 def _sanitized(html: str) -> Markup:
     return Markup(sanitize_html(html))
 
@@ -53,6 +65,7 @@ def environment() -> jinja2.Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["tr"] = _translated
+    env.globals["shown"] = _shown
     env.filters["sanitized"] = _sanitized
     return env
 

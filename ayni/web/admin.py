@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ayni.web import access, flash, i18n, render, security
 from ayni.web.i18n import N_
+from ayni.web.refusals import Said
 from models import actors
 from models.actors import ActorType, Instance, LocalActor, Role
 from models.base import utcnow
@@ -45,9 +46,11 @@ def page(request: Request, name: str, context: dict[str, Any], status_code: int 
 
 
 def done(request: Request, path: str, message: str, **variables: str | int) -> Response:
-    """Post/Redirect/Get: the confirmation `message` (an N_ id) is shown once on `path`."""
+    """Post/Redirect/Get: the confirmation `message` (an N_ id) is shown once on `path`, at the
+    top of `#main`: the forms post to their own section (`#blocks-heading`), which a redirect
+    without a fragment of its own would keep, scrolling past the confirmation."""
     flash.flash(request, message, **variables)
-    return RedirectResponse(path, status_code=303)
+    return RedirectResponse(f"{path}#main", status_code=303)
 
 
 def field(form: FormData, name: str) -> str:
@@ -162,7 +165,7 @@ async def _groups_page(
     request: Request,
     session: AsyncSession,
     values: dict[str, str],
-    error: str | None,
+    error: Said | None,
     status_code: int = 200,
 ) -> Response:
     groups = list(
@@ -178,7 +181,8 @@ async def _groups_page(
         {
             "groups": groups,
             "values": values,
-            "error": error,
+            "error": error.text if error else None,
+            "error_field": error.field if error else "",
             "host": runtime_of(request).settings.host,
             "name_max": NAME_MAX,
             "summary_max": SUMMARY_MAX,
@@ -195,33 +199,49 @@ async def groups(request: Request) -> Response:
 
 async def _new_group_error(
     request: Request, session: AsyncSession, values: dict[str, str]
-) -> str | None:
-    """Why the form cannot create a group, in the reader's language, or None."""
+) -> Said | None:
+    """Why the form cannot create a group, in the reader's language and on which field, or None."""
     try:
         actors.validate_name(values["name"])
     except actors.InvalidName:
-        return i18n.gettext(
-            request,
-            N_(
-                "A group's name is 1 to 30 lowercase letters, digits or _ (it is "
-                "part of its handle and cannot change)."
+        return Said(
+            i18n.gettext(
+                request,
+                N_(
+                    "A group's name is 1 to 30 lowercase letters, digits or _ (it is "
+                    "part of its handle and cannot change)."
+                ),
             ),
+            "name",
         )
     if await actors.find_actor(session, values["name"]) is not None:
-        return i18n.gettext(
-            request,
-            N_("The name %(name)s is already taken by a group or member."),
-            name=values["name"],
+        return Said(
+            i18n.gettext(
+                request,
+                N_("The name %(name)s is already taken by a group or member."),
+                name=values["name"],
+            ),
+            "name",
         )
     if not values["title"]:
-        return i18n.gettext(request, N_("A group needs a title."))
+        return Said(i18n.gettext(request, N_("A group needs a title.")), "title")
     if len(values["title"]) > NAME_MAX or not _control_free(values["title"], allow_newlines=False):
-        return i18n.gettext(
-            request, N_("The title must be one line of at most %(max)s characters."), max=NAME_MAX
+        return Said(
+            i18n.gettext(
+                request,
+                N_("The title must be one line of at most %(max)s characters."),
+                max=NAME_MAX,
+            ),
+            "title",
         )
     if len(values["summary"]) > SUMMARY_MAX:
-        return i18n.gettext(
-            request, N_("The summary is too long: at most %(max)s characters."), max=SUMMARY_MAX
+        return Said(
+            i18n.gettext(
+                request,
+                N_("The summary is too long: at most %(max)s characters."),
+                max=SUMMARY_MAX,
+            ),
+            "summary",
         )
     return None
 
@@ -242,8 +262,11 @@ async def group_create(request: Request) -> Response:
         if error is None and values["admin"]:
             admin = await actors.find_actor(session, values["admin"])
             if admin is None or admin.type != ActorType.PERSON:
-                error = i18n.gettext(
-                    request, N_("There is no member named %(name)s."), name=values["admin"]
+                error = Said(
+                    i18n.gettext(
+                        request, N_("There is no member named %(name)s."), name=values["admin"]
+                    ),
+                    "admin",
                 )
         if error is not None:
             return await _groups_page(request, session, values, error, 400)

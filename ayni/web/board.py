@@ -85,6 +85,7 @@ class Entry:
     remote_id: int | None = None  # another server's call a member may say she is coming to
     visibility: str = Visibility.PUBLIC  # ours: members-only and followers-only for her groups
     relay_uri: str | None = None  # another server's public item her groups' moderators may relay
+    due: datetime | None = None  # an ask's or offer's needed-by date, a call's start
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ async def local_entries(
             else None,
             posted=item.created_at,
             visibility=item.visibility,
+            due=item.starts_at if item.kind == "call" else item.needed_by,
         )
         for item, group, slug in (await session.execute(statement)).all()
     ]
@@ -345,6 +347,7 @@ async def board(request: Request) -> Response:
             "errors": errors,
             "places": places,
             "categories": categories,
+            "category_names": dict(categories),
             "kinds": BOARD_KINDS,
             "near_text": (request.query_params.get("near") or "")[:64],
             "place_chosen": request.query_params.get("place") or "",

@@ -6,9 +6,10 @@ one posted as the group (those name no member anywhere), and not the groups they
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -17,6 +18,7 @@ from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
 from models.actors import LocalActor, role_in
+from models.calls import Commitment, CommitmentState
 from models.items import Category, Item
 from models.runtime import Runtime
 
@@ -32,6 +34,23 @@ class Listed:
     place_name: str | None
     author_name: str | None  # None when posted as the group
     visibility: str = Visibility.PUBLIC
+    category: str = ""  # its name, a message id for the default categories
+    posted: datetime | None = None
+    due: datetime | None = None  # an ask's or offer's needed-by date, a call's start
+    people_wanted: int | None = None
+    coming: int = 0  # for calls
+
+
+async def coming_counts(session: AsyncSession, item_ids: list[int]) -> dict[int, int]:
+    """How many are coming to each call, in one query."""
+    if not item_ids:
+        return {}
+    rows = await session.execute(
+        select(Commitment.item_id, func.count())
+        .where(Commitment.item_id.in_(item_ids), Commitment.state == CommitmentState.COMING)
+        .group_by(Commitment.item_id)
+    )
+    return {item_id: count for item_id, count in rows.all()}
 
 
 @dataclass(frozen=True)
@@ -56,8 +75,9 @@ async def group_items(
 ) -> list[Listed]:
     """The group's items: public ones, and all of them for a `member` of the group."""
     query = (
-        select(Item, LocalActor.name)
+        select(Item, LocalActor.name, Category.name)
         .join(LocalActor, LocalActor.id == Item.author_id)
+        .outerjoin(Category, Category.id == Item.category_id)
         .where(Item.group_id == group.id, Item.deleted_at.is_(None))
         .order_by(Item.created_at.desc(), Item.id.desc())
         .limit(LIMIT)
@@ -78,7 +98,10 @@ async def group_items(
         query = query.where(Item.status == filters.status)
     else:
         query = query.where(Item.status.not_in([str(status) for status in CLOSED]))
-    rows = await session.execute(query)
+    rows = (await session.execute(query)).all()
+    coming = await coming_counts(
+        session, [item.id for item, _, _ in rows if item.kind == Kind.CALL]
+    )
     return [
         Listed(
             uri=item.uri,
@@ -88,8 +111,13 @@ async def group_items(
             place_name=item.place_name,
             author_name=None if item.as_group else name,
             visibility=item.visibility,
+            category=category or "",
+            posted=item.created_at,
+            due=item.starts_at if item.kind == Kind.CALL else item.needed_by,
+            people_wanted=item.people_wanted,
+            coming=coming.get(item.id, 0),
         )
-        for item, name in rows.all()
+        for item, name, category in rows
     ]
 
 

@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import render, security
+from ayni.web import i18n, render, security
 from ayni.web.i18n import N_
+from ayni.web.refusals import Problem, by_field, said
 from models import actors, invitations, passwords
 from models.actors import LocalActor, Role
 from models.invitations import Invitation, InvitationInvalid
@@ -46,10 +47,11 @@ def _page(
     invitation: Invitation,
     group: LocalActor,
     values: dict[str, str],
-    errors: list[str],
+    errors: list[Problem],
     status_code: int = 200,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
+    shown = said(errors, lambda message, **v: i18n.gettext(request, message, **v))
     return render(
         request,
         "invite.html",
@@ -58,7 +60,8 @@ def _page(
             "role": ROLE_LABELS[Role(invitation.role)],
             "host": runtime.settings.host,
             "values": values,
-            "errors": errors,
+            "errors": shown,
+            "field_errors": by_field(shown),
             "token": request.path_params["token"],
         },
         status_code,
@@ -71,18 +74,18 @@ async def invitation_form(request: Request) -> Response:
     return _page(request, invitation, group, {"username": "", "display_name": ""}, [])
 
 
-def _problems(username: str, display_name: str, password: str, again: str) -> list[str]:
+def _problems(username: str, display_name: str, password: str, again: str) -> list[Problem]:
     errors = []
     if not actors.NAME_PATTERN.fullmatch(username):
-        errors.append(NAME_INVALID)
+        errors.append(Problem(NAME_INVALID, field="username"))
     if len(display_name) > MAX_DISPLAY_NAME:
-        errors.append(DISPLAY_NAME_LONG)
+        errors.append(Problem(DISPLAY_NAME_LONG, field="display_name"))
     if len(password) < MIN_PASSWORD:
-        errors.append(PASSWORD_SHORT)
+        errors.append(Problem(PASSWORD_SHORT, field="password"))
     elif len(password) > MAX_PASSWORD:
-        errors.append(PASSWORD_LONG)
+        errors.append(Problem(PASSWORD_LONG, field="password"))
     elif password != again:
-        errors.append(PASSWORDS_DIFFER)
+        errors.append(Problem(PASSWORDS_DIFFER, field="password_again"))
     return errors
 
 
@@ -107,9 +110,13 @@ async def accept_invitation(request: Request) -> Response:
     except InvitationInvalid:  # used by someone else since the page was shown
         raise HTTPException(404, LINK_INVALID) from None
     except actors.NameTaken:
-        return _page(request, invitation, group, values, [NAME_TAKEN], 400)
+        return _page(
+            request, invitation, group, values, [Problem(NAME_TAKEN, field="username")], 400
+        )
     except actors.InvalidName:
-        return _page(request, invitation, group, values, [NAME_INVALID], 400)
+        return _page(
+            request, invitation, group, values, [Problem(NAME_INVALID, field="username")], 400
+        )
     await security.sign_in(request, member)
     return RedirectResponse("/post", status_code=303)
 

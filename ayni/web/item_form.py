@@ -27,6 +27,7 @@ FIELDS = (
     "body",
     "category",
     "place_name",
+    "area",  # one of the group's known places (board.group_places), by name
     "latitude",
     "longitude",
     "quantity",
@@ -84,6 +85,7 @@ def values_of_item(item: Item, category_slug: str, group_name: str) -> dict[str,
         "body": item.body_markdown,
         "category": category_slug,
         "place_name": item.place_name or "",
+        "area": "",
         "latitude": number(item.latitude),
         "longitude": number(item.longitude),
         "quantity": number(item.quantity),
@@ -113,11 +115,11 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _whole(text: str, problems: list[Problem], message: str) -> int | None:
+def _whole(text: str, problems: list[Problem], message: str, field: str) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
-        problems.append(Problem(message))
+        problems.append(Problem(message, field=field))
         return None
     return int(text)
 
@@ -125,7 +127,7 @@ def _whole(text: str, problems: list[Problem], message: str) -> int | None:
 def _place(values: Mapping[str, str], problems: list[Problem]) -> Place | None:
     name, lat, lon = values["place_name"], values["latitude"], values["longitude"]
     if len(name) > MAX_SHORT:
-        problems.append(Problem(N_("A place name has at most 200 characters.")))
+        problems.append(Problem(N_("A place name has at most 200 characters."), field="place_name"))
         return None
     if not (lat or lon):
         return Place(name) if name else None
@@ -139,21 +141,30 @@ def _place(values: Mapping[str, str], problems: list[Problem]) -> Place | None:
                 N_(
                     "The approximate location needs both a latitude (-90 to 90) "
                     "and a longitude (-180 to 180), or neither."
-                )
+                ),
+                field="place_name",
             )
         )
         return None
     if not name:
         problems.append(
-            Problem(N_("Give the area a name people recognise, such as a neighbourhood."))
+            Problem(
+                N_("Give the area a name people recognise, such as a neighbourhood."),
+                field="place_name",
+            )
         )
         return None
     return Place(name, latitude, longitude)
 
 
 def _moment(
-    text: str, zone: ZoneInfo | None, problems: list[Problem], end_of_day: bool = False
+    values: Mapping[str, str],
+    field: str,
+    zone: ZoneInfo | None,
+    problems: list[Problem],
+    end_of_day: bool = False,
 ) -> datetime | None:
+    text = values[field]
     if not text or zone is None:
         return None
     try:
@@ -163,69 +174,112 @@ def _moment(
             moment = datetime.fromisoformat(text)
     except ValueError:
         problems.append(
-            Problem(N_("“%(text)s” is not a date this form understands."), {"text": text[:40]})
+            Problem(
+                N_("“%(text)s” is not a date this form understands."),
+                {"text": text[:40]},
+                field=field,
+            )
         )
         return None
     return moment.replace(tzinfo=zone)
 
 
-def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, list[Problem]]:
+def with_area(values: dict[str, str], places: list[tuple[str, str]]) -> None:
+    """A known area chosen from the list stands for its name and coarse point; there are no
+    latitude and longitude boxes to type into."""
+    point = dict(places).get(values["area"])
+    if point is None:
+        values["area"] = ""
+        return
+    values["place_name"] = values["area"]
+    values["latitude"], _, values["longitude"] = point.partition(",")
+
+
+def draft_from(
+    values: Mapping[str, str], kind: Kind, now: datetime
+) -> tuple[Draft | None, list[Problem]]:
     """The Draft the form describes, or the problems that stop it (all of them at once)."""
     problems: list[Problem] = []
     title = values["title"]
     if not title:
-        problems.append(Problem(N_("Give it a short title.")))
+        problems.append(Problem(N_("Give it a short title."), field="title"))
     elif len(title) > MAX_TITLE or "\n" in title:
-        problems.append(Problem(N_("A title is one line of at most 200 characters.")))
+        problems.append(
+            Problem(N_("A title is one line of at most 200 characters."), field="title")
+        )
     if len(values["body"]) > MAX_BODY:
-        problems.append(Problem(N_("The details have at most 5000 characters.")))
+        problems.append(Problem(N_("The details have at most 5000 characters."), field="body"))
     visibility = next((v for v in ITEM_VISIBILITIES if v == values["visibility"]), None)
     if visibility is None:
-        problems.append(Problem(N_("Choose who can see it.")))
+        # No default: who sees it is the member's choice, made on purpose.
+        problems.append(Problem(N_("Choose who can see it."), field="visibility"))
     zone = _zone(values["timezone"] or "UTC")
     if zone is None:
         problems.append(
             Problem(
                 N_("“%(text)s” is not a time zone this server knows, such as Europe/Madrid."),
                 {"text": values["timezone"][:60]},
+                field="timezone",
             )
         )
     place = _place(values, problems)
     quantity = needed_by = starts_at = ends_at = people_wanted = capacity = None
     meeting_point = None
     if kind == Kind.CALL:
-        starts_at = _moment(values["starts_at"], zone, problems)
-        ends_at = _moment(values["ends_at"], zone, problems)
+        starts_at = _moment(values, "starts_at", zone, problems)
+        ends_at = _moment(values, "ends_at", zone, problems)
         people_wanted = _whole(
-            values["people_wanted"], problems, N_("People wanted is a whole number from 1 up.")
+            values["people_wanted"],
+            problems,
+            N_("People wanted is a whole number from 1 up."),
+            "people_wanted",
         )
         capacity = _whole(
-            values.get("capacity", ""), problems, N_("People at most is a whole number from 1 up.")
+            values.get("capacity", ""),
+            problems,
+            N_("People at most is a whole number from 1 up."),
+            "capacity",
         )
         # Left empty, the sealed meeting point stays as it is; only the checkbox removes it.
         meeting_point = (
             "" if values.get("remove_meeting_point") == "yes" else values["meeting_point"] or None
         )
         if not values["starts_at"]:
-            problems.append(Problem(N_("A call needs a start date and time.")))
+            problems.append(Problem(N_("A call needs a start date and time."), field="starts_at"))
         if not values["people_wanted"]:
-            problems.append(Problem(N_("A call says how many people are wanted.")))
+            problems.append(
+                Problem(N_("A call says how many people are wanted."), field="people_wanted")
+            )
         if not values["place_name"]:
             problems.append(
-                Problem(N_("A call needs a place name, so people know roughly where it is."))
+                Problem(
+                    N_("A call needs a place name, so people know roughly where it is."),
+                    field="place_name",
+                )
             )
         if starts_at and ends_at and ends_at < starts_at:
-            problems.append(Problem(N_("A call ends after it starts.")))
+            problems.append(Problem(N_("A call ends after it starts."), field="ends_at"))
         if meeting_point and len(meeting_point) > MAX_SHORT:
-            problems.append(Problem(N_("A meeting point has at most 200 characters.")))
+            problems.append(
+                Problem(N_("A meeting point has at most 200 characters."), field="meeting_point")
+            )
     else:
         quantity = _whole(
-            values["quantity"], problems, N_("The quantity is a whole number from 1 up.")
+            values["quantity"],
+            problems,
+            N_("The quantity is a whole number from 1 up."),
+            "quantity",
         )
-        needed_by = _moment(values["needed_by"], zone, problems, end_of_day=True)
+        needed_by = _moment(values, "needed_by", zone, problems, end_of_day=True)
+        if needed_by is not None and needed_by < now:
+            problems.append(
+                Problem(
+                    N_("The needed-by date has passed: choose today or later."), field="needed_by"
+                )
+            )
     overflow = values.get("overflow") == "yes" and kind != Kind.CALL
     if overflow and visibility not in (None, Visibility.PUBLIC):
-        problems.append(Problem(N_("Only public items go to allied groups.")))
+        problems.append(Problem(N_("Only public items go to allied groups."), field="overflow"))
     requester = None
     try:
         requester = intake.requester(values.get("for_name"), values.get("for_contact"))
@@ -235,7 +289,8 @@ def draft_from(values: Mapping[str, str], kind: Kind) -> tuple[Draft | None, lis
                 N_(
                     "On behalf of someone: give her name (at most 200 characters) "
                     "and, if you like, a contact (at most 500)."
-                )
+                ),
+                field="for_name",
             )
         )
     if problems or visibility is None:
@@ -280,4 +335,5 @@ def personal_data_problem(found: list[str], translate: Callable[[str], str]) -> 
             "those posts never leave this server."
         ),
         {"found": described(found, translate)},
+        field="body",
     )

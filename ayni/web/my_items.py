@@ -16,13 +16,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.web import access, confirmation, flash, i18n, item_form, render, security
-from ayni.web.groups import KIND_LABELS, STATUS_LABELS
+from ayni.web.board import group_places
+from ayni.web.groups import KIND_LABELS, STATUS_LABELS, coming_counts
 from ayni.web.i18n import N_
-from ayni.web.refusals import FormRefused, Problem
+from ayni.web.refusals import FormRefused, Problem, Said, by_field, said
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
 from models import escrow, intake, items, posting
 from models.actors import LocalActor, Role, role_in
+from models.base import utcnow
 from models.items import Category, Item, ItemResponse
 from models.posting import NotAllowed, PersonalData
 from models.runtime import Runtime
@@ -76,6 +78,7 @@ class Mine:
     responses: int
     closing: tuple[Status, ...]
     reopenable: bool
+    coming: int = 0  # for calls
 
 
 async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
@@ -92,6 +95,10 @@ async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
         .where(Item.author_id == who.id, Item.deleted_at.is_(None))
         .order_by(Item.created_at.desc(), Item.id.desc())
     )
+    found = rows.all()
+    coming = await coming_counts(
+        session, [item.id for item, _, _ in found if item.kind == Kind.CALL]
+    )
     return [
         Mine(
             item,
@@ -99,8 +106,9 @@ async def my_items(session: AsyncSession, who: LocalActor) -> list[Mine]:
             int(count),
             () if item.status in CLOSED else CLOSING[Kind(item.kind)],
             item.status in posting.REOPENABLE,
+            coming.get(item.id, 0),
         )
-        for item, group_name, count in rows.all()
+        for item, group_name, count in found
     ]
 
 
@@ -149,7 +157,7 @@ async def _edit_page(
     session: AsyncSession,
     item: Item,
     values: dict[str, str],
-    errors: list[str],
+    errors: list[Said],
     status_code: int = 200,
 ) -> Response:
     runtime: Runtime = request.app.state.runtime
@@ -165,7 +173,9 @@ async def _edit_page(
             "group": group,
             "values": values,
             "errors": errors,
+            "field_errors": by_field(errors),
             "categories": await items.categories(session, runtime.uris, group),
+            "places": await group_places(session, [group]),
             "kinds": KIND_LABELS,
             "visibilities": item_form.VISIBILITY_LABELS,
             "visibility_choices": ["members"] if members_only else ["public", "followers"],
@@ -227,7 +237,10 @@ async def edit(request: Request) -> Response:
                     values["visibility"] = item.visibility
                 if not await may_intake(session, item, who):
                     values["for_name"] = values["for_contact"] = ""
-                draft, problems = item_form.draft_from(values, Kind(item.kind))
+                group = await session.get(LocalActor, item.group_id)
+                assert group is not None
+                item_form.with_area(values, await group_places(session, [group]))
+                draft, problems = item_form.draft_from(values, Kind(item.kind), utcnow())
                 if draft is None:
                     raise FormRefused(*problems)
                 draft = await _keep_reveal(session, item, draft)
@@ -242,13 +255,13 @@ async def edit(request: Request) -> Response:
                 item_form.personal_data_problem(e.found, lambda m: i18n.gettext(request, m))
             ]
         except LookupError:
-            problems = [Problem(N_("Choose one of this group's categories."))]
+            problems = [Problem(N_("Choose one of this group's categories."), field="category")]
         except ValueError as e:
             problems = [Problem(NOT_SAVED, {"reason": str(e)})]
         if problems:
             async with session.begin():
                 item, _ = await changeable(request, session)
-                errors = [i18n.gettext(request, p.message, **p.variables) for p in problems]
+                errors = said(problems, lambda m, **v: i18n.gettext(request, m, **v))
                 return await _edit_page(request, session, item, values, errors, 400)
     flash.flash(request, SAVED, title=title)
     return RedirectResponse("/my/items", status_code=303)

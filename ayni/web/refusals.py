@@ -6,6 +6,7 @@ with the problems and status 400. (`federation.errors.Refused` is another thing:
 delivery we would not make.)
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -13,6 +14,29 @@ from dataclasses import dataclass, field
 class Problem:
     message: str  # a message id (N_), translated for the reader when shown
     variables: dict[str, str] = field(default_factory=dict)
+    field: str = ""  # the id of the form field it is about, marked and linked; "" for the form
+
+
+@dataclass(frozen=True)
+class Said:
+    """A problem as the page shows it: translated, next to its field and linked from the
+    summary (`href="#field"`)."""
+
+    text: str
+    field: str = ""
+
+
+def said(problems: list[Problem], translate: Callable[..., str]) -> list[Said]:
+    return [Said(translate(p.message, **p.variables), p.field) for p in problems]
+
+
+def by_field(errors: list[Said]) -> dict[str, str]:
+    """The first problem of each field, for the message beside it."""
+    marked: dict[str, str] = {}
+    for error in errors:
+        if error.field:
+            marked.setdefault(error.field, error.text)
+    return marked
 
 
 class FormRefused(Exception):

@@ -2,7 +2,8 @@
 
 The browser is Debian's `chromium` (/usr/bin/chromium, or AYNI_TEST_CHROMIUM), not Playwright's own
 download. Without it the browser tests skip locally; under CI (CI=true) they fail instead, the way
-the PostgreSQL tests do. One browser per session, a fresh context (no cookies) per test.
+the PostgreSQL tests do; the same for axe-core (from npm, see tabs.py). One browser per session,
+a fresh context (no cookies) per test.
 """
 
 import os
@@ -14,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from tests.browser.served import Site, network_with_peer, served
-from tests.browser.tabs import SCREENSHOTS, Tab
+from tests.browser.tabs import AXE, SCREENSHOTS, Tab
 
 CHROMIUM = os.environ.get("AYNI_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,6 +32,8 @@ def require_browser() -> None:
     missing = None
     if not Path(CHROMIUM).exists():
         missing = f"{CHROMIUM} is missing (apt-get install chromium)"
+    elif not AXE.exists():
+        missing = f"axe-core is missing at {AXE} (npm install --prefix test-output axe-core)"
     else:
         try:
             import playwright.async_api  # noqa: F401  only whether it imports

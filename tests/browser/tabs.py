@@ -6,10 +6,23 @@ it if a page was loaded but never checked, or if the browser logged an error (a 
 a failed script or stylesheet, a JavaScript exception).
 """
 
+import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCREENSHOT_DIRECTORY = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+SCREENSHOT_DIRECTORY = OUTPUT / "screenshots"
+# axe-core, from npm (`.ci/run`: npm install --prefix test-output axe-core), or AYNI_TEST_AXE.
+AXE = Path(os.environ.get("AYNI_TEST_AXE", OUTPUT / "node_modules" / "axe-core" / "axe.min.js"))
+# Run in the page through the browser's DevTools protocol, which the page's CSP does not govern.
+AXE_RUN = """async () => {
+  const results = await axe.run(document, { resultTypes: ["violations"] });
+  return results.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.impact} ${violation.id}: ${violation.help} at `
+      + violation.nodes.slice(0, 3).map((node) => node.target.join(" ")).join("; "));
+}"""
 SCREENSHOTS: set[Path] = set()  # listed at the end of the run
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
@@ -72,14 +85,24 @@ FOCUSED = """() => {
 MAX_TABS = 150
 
 
+@cache
+def axe_source() -> str:
+    # Ends in an expression, so that `evaluate` runs it as a script (defining window.axe).
+    return AXE.read_text(encoding="utf-8") + "\n;void 0;"
+
+
 def _page_of(url: str) -> str:
     """A URL without its #fragment: following an in-page link does not load another page."""
     return url.split("#", 1)[0]
 
 
 class Tab:
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, *, scripts: bool = True) -> None:
+        """`scripts=False` for a context without JavaScript: axe-core needs the page's timers
+        there, so such a tab gets our own checks only (the same pages are axe-checked with
+        JavaScript in the other flows)."""
         self.page = page
+        self.scripts = scripts
         self.errors: list[str] = []
         self.loaded: list[str] = []
         self.checked: set[str] = set()
@@ -126,8 +149,14 @@ class Tab:
         await self.check()
 
     async def check(self) -> None:
+        """Our own checks, then axe-core's: no serious or critical violation."""
         problems = await self.page.evaluate(ACCESSIBILITY)
         assert problems == [], f"accessibility of {self.page.url}: {problems}"
+        if self.scripts:
+            if not await self.page.evaluate("() => typeof axe !== 'undefined'"):
+                await self.page.evaluate(axe_source())
+            violations = await self.page.evaluate(AXE_RUN)
+            assert violations == [], f"axe-core on {self.page.url}: {violations}"
         self.checked.add(_page_of(self.page.url))
 
     async def keyboard_walk(self) -> list[str]:

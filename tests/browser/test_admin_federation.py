@@ -42,7 +42,7 @@ async def test_an_admin_blocks_a_domain_and_the_block_is_in_force(site: Site, ta
     await tab.submit(blocks.get_by_role("button", name="Block", exact=True))
 
     # The page confirms it and lists the block, with a way back out and the CSV export
-    assert page.url == f"{site.base_url}/admin/federation"
+    assert page.url == f"{site.base_url}/admin/federation#main"  # the confirmation in view
     assert BLOCKED in await page.get_by_role("status").inner_text()
     listed = blocks.get_by_role("listitem").filter(has_text=BLOCKED)
     assert re.sub(r"\s+", " ", await listed.inner_text()).startswith(f"{BLOCKED} spam waves")

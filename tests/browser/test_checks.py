@@ -3,6 +3,8 @@ nothing."""
 
 from typing import Any
 
+import pytest
+
 from tests.browser.served import BROWSER_LOOP
 from tests.browser.tabs import ACCESSIBILITY, Tab
 
@@ -73,3 +75,18 @@ async def test_the_keyboard_walk_finds_stops_without_a_focus_ring_or_off_screen(
 
     # the date field's calendar button is the browser's own: not reported
     assert problems == ["no focus ring: button bare", "focused off screen: a gone"]
+
+
+async def test_axe_core_fails_a_page_with_a_serious_violation(browser: Any) -> None:
+    context = await browser.new_context()
+    try:
+        tab = Tab(await context.new_page())
+        await tab.page.set_content(GOOD)
+        await tab.check()  # passes ours and axe-core's
+        await tab.page.set_content(GOOD.replace("</form>", "<button></button></form>"))
+        with pytest.raises(AssertionError) as failed:
+            await tab.check()
+    finally:
+        await context.close()
+
+    assert "axe-core" in str(failed.value) and "button-name" in str(failed.value)

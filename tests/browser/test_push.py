@@ -110,7 +110,7 @@ async def test_without_javascript_the_section_stays_hidden(site: Site, browser: 
     await site.set_password("ana")
     context = await browser.new_context(base_url=site.base_url, java_script_enabled=False)
     try:
-        tab = Tab(await context.new_page())
+        tab = Tab(await context.new_page(), scripts=False)
         await tab.sign_in("ana", PASSWORD)
         await tab.open("/my/account")
 

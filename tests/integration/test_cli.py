@@ -186,6 +186,27 @@ async def test_demo_serves_its_group_actor(clean_environ: Path) -> None:
     assert actor is not None and actor.status_code == 200, output
     assert actor.json()["type"] == "Group"
     assert f"@mutualaid@127.0.0.1:{port}" in output
+    assert f"http://127.0.0.1:{port}/@mutualaid" in output  # the group's page, for a person
+
+
+def test_demo_on_a_taken_port_says_how_to_choose_another(clean_environ: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AYNI_")}
+        result = subprocess.run(
+            [*AYNI, "demo", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 1
+    assert f"port {port} is in use" in result.stderr
+    assert f"PORT={port + 1} make run" in result.stderr
 
 
 async def test_ask_offer_call_items_and_close_from_the_command_line(

@@ -185,7 +185,7 @@ async def test_an_admin_names_the_instance_and_the_home_page_shows_it(
     home = (await instance.http.get("/")).text
 
     assert "<h1>127.0.0.1:8101</h1>" in home_before
-    assert saved.status_code == 303 and saved.headers["location"] == "/admin/instance"
+    assert saved.status_code == 303 and saved.headers["location"] == "/admin/instance#main"
     assert (
         "The instance settings were saved." in after.text
         and 'value="Barrio Solidario"' in after.text
@@ -237,7 +237,7 @@ async def test_an_admin_creates_a_group_with_its_own_admin(
     listing = (await admin.get("/admin/groups")).text
     public = await instance.http.get("/@tools")
 
-    assert response.status_code == 303 and response.headers["location"] == "/admin/groups"
+    assert response.status_code == 303 and response.headers["location"] == "/admin/groups#main"
     assert "The group tools was created." in listing
     assert (
         'href="/groups/tools/moderation"' in listing and 'href="/groups/tools/members"' in listing
@@ -406,7 +406,7 @@ async def test_retrying_a_host_makes_its_deliveries_due_and_forgets_its_failures
     response = await post(admin, "/admin/queue/retry", {"host": "Remote.Example"}, "/admin/queue")
     page = (await admin.get("/admin/queue")).text
 
-    assert response.status_code == 303 and response.headers["location"] == "/admin/queue"
+    assert response.status_code == 303 and response.headers["location"] == "/admin/queue#main"
     assert "2 deliveries to remote.example are due now." in page
     async with instance.runtime.sessions() as session:
         host = await session.scalar(select(Host).where(Host.host == "remote.example"))
@@ -429,3 +429,21 @@ async def test_retrying_needs_a_host(
 
     assert response.status_code == 400
     assert 'role="alert"' in response.text and "Enter a host" in response.text
+
+
+async def test_a_refused_group_is_marked_on_its_field_and_the_page_returns_to_the_form(
+    admin: httpx.AsyncClient,
+) -> None:
+    page = (await admin.get("/admin/groups")).text
+    response = await post(
+        admin, "/admin/groups", {"name": "tools", "title": "", "admin": ""}, "/admin/groups"
+    )
+
+    # the form posts to its own section, so the answer opens scrolled to it
+    assert 'action="/admin/groups#create-heading"' in page
+    assert response.status_code == 400
+    assert '<p class="error" role="alert" id="create-error">A group needs a title.</p>' in (
+        response.text
+    )
+    assert 'name="title" value="" required' in response.text
+    assert 'aria-invalid="true" aria-describedby="create-error"' in response.text

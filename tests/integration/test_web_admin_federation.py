@@ -149,7 +149,7 @@ async def test_blocking_a_domain_on_the_page_refuses_its_traffic_at_once(
     )
     inbox = await peer.send(f"{BASE}/inbox", peer.follow(f"{BASE}/actors/food"))
 
-    assert response.status_code == 303 and response.headers["location"] == PAGE
+    assert response.status_code == 303 and response.headers["location"] == f"{PAGE}#main"
     assert inbox.status_code == 403
     assert await instance.runtime.blocklist.blocks(peer.host)
     async with instance.runtime.sessions() as session:
@@ -382,7 +382,7 @@ async def test_an_admin_makes_a_group_follow_a_group_on_another_instance_by_hand
     on_a = await following.relations(a.runtime, "food")
     accepted = (await admin.get(PAGE)).text
 
-    assert response.status_code == 303 and response.headers["location"] == PAGE
+    assert response.status_code == 303 and response.headers["location"] == f"{PAGE}#main"
     assert (
         "food asked to follow http://127.0.0.1:8101/actors/food" in pending and "pending" in pending
     )

@@ -1,7 +1,7 @@
 """From an invitation link to a published ask: joining with a password, the post form and what it
 refuses (personal data, groups one is not in, forged forms)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from tests.instances import Instance
 from tests.web import PASSWORD, Page, csrf, set_password, sign_in, signed_in_as
 
 NEW_PASSWORD = "lentils and rice for all"
+NEEDED_BY = (datetime.now(UTC).date() + timedelta(days=14)).isoformat()  # a past date is refused
 
 
 async def invitation(
@@ -180,7 +181,7 @@ def ask(**fields: str) -> dict[str, str]:
         "latitude": "40.40871",
         "longitude": "-3.70114",
         "quantity": "2",
-        "needed_by": "2026-12-20",
+        "needed_by": NEEDED_BY,
         "timezone": "Europe/Madrid",
         "visibility": "public",
         "as_group": "yes",
@@ -253,7 +254,7 @@ async def test_personal_data_is_refused_and_every_field_is_kept(instance: Instan
         'value="Nappies, size 4"',
         ">Call me on 0612 345 678 after six</textarea>",
         'value="Lavapiés"',
-        'value="2026-12-20"',
+        f'value="{NEEDED_BY}"',
         'value="Europe/Madrid"',
         'value="40.40871"',
     ):
@@ -299,6 +300,68 @@ async def test_a_member_cannot_post_into_a_group_she_is_not_in(instance: Instanc
     assert await item_count(instance) == 0
 
 
+async def test_the_form_chooses_no_visibility_and_asks_for_one_marked_on_the_field(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+
+    form = await http.get("/post")
+    response = await post(http, ask(visibility=""))
+
+    # Given nothing chosen for her
+    assert 'name="visibility" value="public" checked' not in form.text
+    assert 'name="visibility" value="members" checked' not in form.text
+    # Then the form comes back asking, the summary linking to the marked choice
+    assert response.status_code == 400 and await item_count(instance) == 0
+    page = response.text
+    assert '<a href="#visibility">Choose who can see it.</a>' in page
+    assert 'id="visibility-error">Choose who can see it.</p>' in page
+    assert (
+        'id="visibility-members" name="visibility" value="members" required '
+        'aria-describedby="visibility-members-hint visibility-error" aria-invalid="true"'
+    ) in page
+    assert 'id="title" name="title" value="Nappies, size 4"' in page  # what was typed is kept
+
+
+async def test_a_needed_by_date_in_the_past_is_refused_in_its_opened_disclosure(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+    refused = await post(http, ask(needed_by=yesterday, quantity=""))
+    today = await post(http, ask(needed_by=datetime.now(UTC).date().isoformat(), timezone="UTC"))
+
+    assert refused.status_code == 400
+    page = refused.text
+    assert '<a href="#needed_by">The needed-by date has passed' in page
+    assert f'value="{yesterday}" aria-describedby="needed_by-hint needed_by-error"' in page
+    assert 'aria-invalid="true"' in page
+    # its "Add a quantity or a date" disclosure is open, the others with nothing in them closed
+    assert '<details class="more" data-kinds="ask offer" open>' in page
+    assert '<details class="more" data-kinds="call" data-open-for="call">' in page
+    assert today.status_code == 303 and await item_count(instance) == 1
+
+
+async def test_an_area_is_chosen_from_the_groups_known_places_never_typed_as_numbers(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+    assert (await post(http, ask())).status_code == 303  # Lavapiés, with a point
+
+    form = await http.get("/post")
+    chosen = await post(
+        http, ask(title="Rice", place_name="", latitude="", longitude="", area="Lavapiés")
+    )
+
+    assert '<option value="Lavapiés">Lavapiés</option>' in form.text
+    assert chosen.status_code == 303
+    async with instance.runtime.sessions() as session:
+        rice = await session.scalar(select(Item).where(Item.title == "Rice"))
+    assert rice is not None and rice.place_name == "Lavapiés"
+    assert rice.latitude is not None and rice.latitude != 40.40871  # the coarse point
+
+
 async def test_posting_needs_the_csrf_token(instance: Instance) -> None:
     http = await signed_in_ana(instance)
     await http.get("/post")
@@ -321,13 +384,18 @@ async def test_the_post_form_is_accessible_and_explains_each_privacy_choice(
     assert page.h1 == 1 and page.landmarks == {"header", "nav", "main", "footer"}
     assert page.unlabelled() == [] and len(page.controls) >= 15
     for explanation in (
-        "can be copied and kept by other servers",
+        "Other servers can keep a copy",
+        "The safest choice",
         "never leaves this server",
-        "Your name is not shown anywhere",
+        "Your name is shown nowhere",
         "never an address",
         "Don't write names, addresses, phone numbers, health or immigration details",
     ):
         assert explanation in response.text
+    assert "Markdown" not in response.text
+    # No latitude or longitude boxes to type into: a known area, or the browser's location
+    assert 'type="hidden" name="latitude"' in response.text
+    assert 'id="latitude"' not in response.text
     assert 'id="kind-call" name="kind" value="call" checked' in response.text
     assert '<script src="/static/item-form.js" defer>' in response.text
     assert (await http.get("/static/item-form.js")).status_code == 200
@@ -417,3 +485,77 @@ async def test_nonsense_in_any_field_is_a_clear_400_never_a_server_error(
 
     assert response.status_code == 400 and 'role="alert"' in response.text
     assert await item_count(instance) == 0
+
+
+async def test_a_refused_invitation_marks_each_field_and_links_to_it(
+    instance: Instance,
+) -> None:
+    token = await invitation(instance)
+
+    response = await join(instance.http, token, username="Carla!", password_again="different")
+
+    assert response.status_code == 400
+    page = response.text
+    assert '<a href="#username">' in page
+    assert 'aria-describedby="username-hint username-error" aria-invalid="true"' in page
+    assert '<a href="#password_again">' in page and 'id="password_again-error"' in page
+    assert "display_name-error" not in page  # only the fields at fault
+
+
+async def test_the_group_page_lists_each_item_with_what_people_scan_for(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+    call = ask(
+        kind="call",
+        title="Unload the van",
+        category="other",
+        starts_at=(datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT10:00"),
+        people_wanted="20",
+        place_name="Market hall",
+    )
+    assert (await post(http, ask())).status_code == 303
+    assert (await post(http, call)).status_code == 303
+
+    page = (await anonymous_client(instance).get("/@food")).text
+
+    # the kind in words and a sign, not colour alone; the rest of the line
+    assert '<span class="kind kind-ask"><span class="sign" aria-hidden="true">?</span> Ask' in page
+    assert (
+        '<span class="kind kind-call"><span class="sign" aria-hidden="true">!</span> Call' in page
+    )
+    assert '<a href="' in page and 'class="title" dir="auto">Nappies, size 4</a>' in page
+    assert '<span class="category">Goods</span>' in page
+    assert '<span class="place"><bdi>Lavapiés</bdi></span>' in page
+    assert "posted <time" in page and ("second ago</time>" in page or "seconds ago</time>" in page)
+    assert "needed by <time" in page and "starts <time" in page
+    assert '<span class="coming">0 of 20 coming</span>' in page
+    assert " UTC</" not in page
+    # the filters wait behind a disclosure, so the items come first on a phone
+    assert '<details class="filtering">' in page and "<summary>Filters</summary>" in page
+
+
+async def test_unknown_groups_and_deleted_items_get_styled_404_and_410_pages(
+    instance: Instance,
+) -> None:
+    http = await signed_in_ana(instance)
+    location = (await post(http, ask())).headers["location"]
+    async with instance.runtime.sessions() as session, session.begin():
+        item = await session.scalar(select(Item))
+        assert item is not None
+        item.deleted_at = item.created_at
+    html = {"accept": "text/html"}
+
+    async with anonymous_client(instance) as anonymous:
+        unknown = await anonymous.get("/@nobody", headers=html)
+        gone = await anonymous.get(location, headers=html)
+        plain = await anonymous.get("/@nobody")
+
+    assert unknown.status_code == 404 and gone.status_code == 410
+    for response, heading in ((unknown, "Not found"), (gone, "Gone: deleted")):
+        page = Page(response.text)
+        assert page.h1 == 1 and page.landmarks == {"header", "nav", "main", "footer"}
+        assert '<html lang="en">' in response.text and f"<h1>{heading}</h1>" in response.text
+    assert "There is no such group or member here." in unknown.text
+    assert "This item was deleted." in gone.text
+    assert plain.text == "There is no such group or member here."  # not a page for a program
