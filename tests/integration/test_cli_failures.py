@@ -58,6 +58,7 @@ MINIMAL = {
     "items": ["items"],
     "federation follow": ["federation", "follow", "nope", HANDLE],
     "federation unfollow": ["federation", "unfollow", "nope", HANDLE],
+    "federation ally": ["federation", "ally", "nope", HANDLE],
     "federation list": ["federation", "list", "nope"],
     "federation mode": ["federation", "mode", "open"],
     "federation allow": ["federation", "allow", "example.invalid"],
