@@ -12,7 +12,7 @@ the road.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from sqlalchemy import or_, select
@@ -32,8 +32,10 @@ from models.items import Item, RemoteItem
 from models.moderation import Overflow, Relay
 from models.publish import publish
 from models.remote import RemoteActor
-from models.runtime import Runtime
 from models.uris import Uris
+
+if TYPE_CHECKING:  # models.runtime imports every table module, this one included
+    from models.runtime import Runtime
 
 DEFAULT_DELAY = timedelta(hours=24)
 
@@ -56,7 +58,7 @@ def check(kind: str, visibility: str, hops: int) -> None:
 # --- the origin ---
 
 
-async def due(session: AsyncSession, runtime: Runtime, now: datetime) -> int:
+async def due(session: AsyncSession, runtime: "Runtime", now: datetime) -> int:
     """For the periodic job: items still open past their overflow moment go to the allies."""
     found = list(
         await session.scalars(

@@ -97,6 +97,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(database_url: str) -> 
             assert worker.stdout is not None
             line = await asyncio.to_thread(worker.stdout.readline)
             while not line.startswith("claimed"):
+                assert line, "the worker process ended before it claimed anything"
                 line = await asyncio.to_thread(worker.stdout.readline)
 
             async def sending() -> bool:

@@ -103,3 +103,20 @@ def test_an_offence_is_named() -> None:
     assert offence("inbox.worker", "models.queue") is None
     assert offence("models.runtime", "federation.client") is None
     assert offence("federation.client", "httpx") is None
+
+
+def test_the_process_entry_modules_import_first_in_a_fresh_interpreter() -> None:
+    """A worker process imports `models.runtime` before anything else: an import cycle through
+    the table modules shows only then (a worker that cannot start is a silent outage)."""
+    import subprocess
+    import sys
+
+    for module in ("models.runtime", "outbox.worker", "inbox.worker", "ayni.workers"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"import {module}: {done.stderr[-500:]}"
