@@ -181,7 +181,20 @@ class MailState(enum.StrEnum):
     FAILED = "failed"
 
 
-class MailMessage(Base):
+class Message:
+    """What a message to a person has as it waits, is sent, or fails: the mail and push queues'
+    shared columns (pending, sent or failed; the lease; the retries)."""
+
+    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class MailMessage(Message, Base):
     """One e-mail message to one address, as built (`models.mail`): the worker in
     `outbox/mail.py` sends it, and retries it while the SMTP server is out of reach."""
 
@@ -195,16 +208,9 @@ class MailMessage(Base):
     html_body: Mapped[str] = mapped_column(Text)
     # Message-ID, List-Unsubscribe…: fixed when queued, so a retry is the same message.
     headers: Mapped[dict[str, str]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
-class PushMessage(Base):
+class PushMessage(Message, Base):
     """One Web Push message to one subscription (`models.push`): its payload before encryption,
     sent and retried by the worker in `outbox/push.py`."""
 
@@ -218,13 +224,6 @@ class PushMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     # RFC 8030 Urgency: "high" for urgent calls, else "normal".
     urgency: Mapped[str] = mapped_column(String(16), default="normal")
-    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Alert(Base):
