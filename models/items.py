@@ -71,6 +71,9 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(200))
     uri: Mapped[str] = mapped_column(String(2048), unique=True)
     action: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The default concept (a slug of DEFAULT_CATEGORIES) a group's own category narrows;
+    # None for the default categories themselves (see models.taxonomy).
+    broader: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -206,6 +209,8 @@ class RemoteItem(Base):
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
     category_uri: Mapped[str | None] = mapped_column(String(2048), default=None)
+    # The shared concept (models.taxonomy.canonical) its category maps to, once known.
+    concept: Mapped[str | None] = mapped_column(String(2048), default=None)
     status: Mapped[str] = mapped_column(String(16))
     visibility: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[int | None] = mapped_column(Integer, default=None)
