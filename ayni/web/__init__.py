@@ -12,7 +12,6 @@ tests/unit/test_templates.py holds every template to this.
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from markupsafe import Markup
@@ -47,10 +46,9 @@ def _translated(context: jinja2.runtime.Context, text: str) -> str:
 @jinja2.pass_context
 def _shown(context: jinja2.runtime.Context, at: datetime) -> times.Shown:
     """A moment as people read it ("2 days ago", the local time in the title): in the member's
-    time zone where the page knows it (`request.state.zone`), else UTC, named."""
+    time zone when she is signed in, else UTC, named."""
     request = context["request"]
-    zone = getattr(request.state, "zone", None) or ZoneInfo("UTC")
-    return times.shown(at, utcnow(), zone, i18n.language(request))
+    return times.shown(at, utcnow(), security.zone(request), i18n.language(request))
 
 
 def _sanitized(html: str) -> Markup:

@@ -184,6 +184,7 @@ async def set_alerts(request: Request) -> Response:
         if not errors:
             await alerts.save(session, switches)
             who.language = language
+            security.remember_zone(request, switches.timezone)
     if errors:
         shown = {field: i18n.gettext(request, message) for field, message in errors.items()}
         return await _page(request, alert_errors=shown, switches=switches)

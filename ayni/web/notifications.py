@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from ayni.web import access, calls, i18n, nav, render, security, times
 from ayni.web.i18n import N_
-from models import alerts, conversations
+from models import conversations
 from models.actors import LocalActor
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
@@ -209,8 +209,7 @@ async def notifications_page(request: Request) -> Response:
         )[:LIMIT]
         count = await nav.unread(session, member)
         waiting = await conversations.waiting(session, member)
-        zone = (await alerts.settings_of(session, member.id)).zone
-    now, language = utcnow(), i18n.language(request)
+    now, zone, language = utcnow(), security.zone(request), i18n.language(request)
     return render(
         request,
         "notifications.html",

@@ -10,6 +10,7 @@ the session's CSRF token; `checked_form` refuses a missing or wrong one with 403
 import hmac
 import secrets
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ayni.web.i18n import N_
-from models import member_sessions
+from models import alerts, member_sessions
 from models.actors import LocalActor
 from models.runtime import Runtime
 from models.settings import Settings
@@ -31,6 +32,7 @@ UPLOAD_TOO_LARGE = N_("That is too large to send here.")
 SESSION_COOKIE = "ayni_session"
 SESSION_MAX_AGE = int(member_sessions.IDLE.total_seconds())
 _TOKEN = "session_token"
+_ZONE = "zone"
 
 # No inline script or style anywhere; no framing (clickjacking); no plugins; no <base> rewriting.
 # Workers only from this site: default-src says so already; said outright for the one worker,
@@ -66,8 +68,22 @@ async def sign_in(request: Request, member: LocalActor) -> None:
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
         token = await member_sessions.start(session, member)
+        zone = (await alerts.settings_of(session, member.id)).timezone
     request.session.clear()  # a fresh session, with a fresh CSRF token, for the signed-in member
-    request.session.update({"member_id": member.id, "username": member.username, _TOKEN: token})
+    request.session.update(
+        {"member_id": member.id, "username": member.username, _TOKEN: token, _ZONE: zone}
+    )
+
+
+def zone(request: Request) -> ZoneInfo:
+    """The signed-in member's time zone (her alert settings), else UTC: kept in the session so
+    that showing a time costs no query."""
+    name = request.session.get(_ZONE) if "session" in request.scope else None
+    return alerts.zone(name) if isinstance(name, str) else ZoneInfo("UTC")
+
+
+def remember_zone(request: Request, name: str) -> None:
+    request.session[_ZONE] = name
 
 
 async def sign_out(request: Request) -> None:
@@ -94,6 +110,8 @@ class LiveSessions:
             if isinstance(token, str):
                 async with runtime.sessions() as session, session.begin():
                     member_id = await member_sessions.member_id_of(session, token)
+                    if member_id is not None and _ZONE not in cookie:  # signed in before zones
+                        cookie[_ZONE] = (await alerts.settings_of(session, member_id)).timezone
             if member_id is None or member_id != cookie.get("member_id"):
                 cookie.clear()
         await self.app(scope, receive, send)

@@ -196,3 +196,25 @@ async def test_times_are_relative_with_the_local_time_in_her_zone(instance: Inst
     assert f'<time datetime="{at.isoformat()}" title="{local}">3 hours ago</time>' in english
     assert ">hace 3 horas</time>" in spanish and "(America/Lima)" in spanish
     assert "UTC</time>" not in english
+
+
+async def test_every_page_shows_times_in_her_zone_as_soon_as_she_changes_it(
+    instance: Instance,
+) -> None:
+    await _story(instance)
+    await set_password(instance)
+    await sign_in(instance.http, "ana", PASSWORD)
+    before = (await instance.http.get("/my/items")).text
+    page = Page((await instance.http.get("/my/account")).text)
+    form = {"csrf_token": page.csrf or "", "responses": "now", "digest": "weekly"}
+    saved = await instance.http.post(
+        "/my/account/alerts", data={**form, "timezone": "America/Lima", "language": "en"}
+    )
+    assert saved.status_code == 303
+
+    after = (await instance.http.get("/my/items")).text
+    assert "A pram for twins" in before and "(UTC)" in before and "(America/Lima)" not in before
+    assert "(America/Lima)" in after and "(UTC)" not in after
+    await instance.http.post("/logout", data={"csrf_token": await csrf(instance.http, "/groups")})
+    await sign_in(instance.http, "ana", PASSWORD)  # and from her next sign-in on
+    assert "(America/Lima)" in (await instance.http.get("/my/items")).text
