@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ayni.web import access, flash, render, security
-from ayni.web.groups import KIND_LABELS
+from ayni.web.groups import KIND_LABELS, coming_counts
 from ayni.web.i18n import N_
 from federation.items import POST
 from federation.itemterms import CLOSED
@@ -86,6 +86,8 @@ class Entry:
     visibility: str = Visibility.PUBLIC  # ours: members-only and followers-only for her groups
     relay_uri: str | None = None  # another server's public item her groups' moderators may relay
     due: datetime | None = None  # an ask's or offer's needed-by date, a call's start
+    coming: int | None = None  # for calls: how many are coming, of how many wanted
+    wanted: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,8 @@ async def local_entries(
         statement = statement.where(Item.kind == query.kind)
     if query.category:
         statement = statement.where(Category.slug == query.category)
+    found = (await session.execute(statement)).all()
+    coming = await coming_counts(session, [item.id for item, _, _ in found if item.kind == "call"])
     return [
         Entry(
             link=item.uri,
@@ -183,8 +187,10 @@ async def local_entries(
             posted=item.created_at,
             visibility=item.visibility,
             due=item.starts_at if item.kind == "call" else item.needed_by,
+            coming=coming.get(item.id, 0),
+            wanted=item.people_wanted,
         )
-        for item, group, slug in (await session.execute(statement)).all()
+        for item, group, slug in found
     ]
 
 
@@ -235,6 +241,9 @@ async def remote_entries(
                 posted=row.published_at or row.received_at,
                 remote_id=row.id if joins.joinable(row) else None,
                 relay_uri=row.uri if row.visibility == Visibility.PUBLIC else None,
+                due=row.starts_at if row.kind == "call" else row.needed_by,
+                coming=row.people_coming,
+                wanted=row.people_wanted,
             )
         )
     return entries

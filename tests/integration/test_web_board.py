@@ -1,6 +1,8 @@
 """The network board: our groups' public items and the items of groups they follow elsewhere,
 delivered over real signed HTTP between two instances; filters by kind, category and distance."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -8,9 +10,12 @@ from ayni import following
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors, policy, posting
+from models import actors, commitments, policy, posting
 from models.actors import Role
-from models.items import RemoteItem
+from models.base import utcnow
+from models.calls import Channel, CommitmentState
+from models.commitments import Person
+from models.items import Item, RemoteItem
 from models.posting import Draft
 from tests.instances import Instance, settle
 from tests.web import PASSWORD, Page, set_password, sign_in
@@ -190,3 +195,43 @@ async def test_a_bad_place_or_distance_is_a_clear_error_not_a_crash(
     assert response.status_code == 400
     assert 'role="alert"' in response.text
     assert Page(response.text).h1 == 1
+
+
+async def test_calls_on_the_board_say_how_many_are_coming_here_and_from_elsewhere(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
+    await settle(a, b)
+    starts = utcnow() + timedelta(hours=3)
+    call = Draft(
+        Kind.CALL,
+        "Picket at the landlord's office",
+        category="housing",
+        as_group=True,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+        people_wanted=5,
+        place=LIMA,
+    )
+    await _post(a, call)
+    async with a.runtime.sessions() as session, session.begin():
+        item = await session.scalar(select(Item).where(Item.kind == Kind.CALL))
+        ana = await actors.find_actor(session, "ana")
+        assert item is not None and ana is not None
+        await commitments.commit(
+            session, a.runtime, item, Person.member(ana), CommitmentState.COMING, Channel.WEB
+        )
+    await settle(a, b)
+    for instance in (a, b):
+        await set_password(instance)
+        await sign_in(instance.http, "ana", PASSWORD)
+
+    here = (await a.http.get("/board")).text
+    there = (await b.http.get("/board")).text
+
+    for page in (here, there):
+        entry = page[page.index("Picket at the landlord") :]
+        entry = entry[: entry.index("</li>")]
+        assert '<span class="coming">1 of 5 coming</span>' in entry
+        assert '<span class="due">starts <time' in entry
