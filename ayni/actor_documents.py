@@ -20,9 +20,9 @@ from ayni.requests import UNSIGNED, require_signer
 from ayni.web import flash, groups, render
 from ayni.web.i18n import N_
 from federation import actors as ap
-from federation import sanitize, vocab
+from federation import vocab
 from federation.visibility import Visibility
-from models import actors, group_settings, images
+from models import actors, profiles
 from models.actors import ActorType, LocalActor
 from models.follows import Direction, Follow, FollowState
 from models.queue import Activity
@@ -30,48 +30,6 @@ from models.remote import RemoteActor
 from models.runtime import Runtime
 
 PAGE_SIZE = 40
-
-
-def actor_values(
-    runtime: Runtime, actor: LocalActor, pictures: dict[str, images.Image] | None = None
-) -> ap.ActorValues:
-    """The actor's document as values; `pictures` (`models.images.of`) adds its avatar and
-    banner, described by its name."""
-    uris = runtime.uris
-    shown = {
-        role: ap.Picture(
-            runtime.settings.base_url + found.path, found.media_type, actor.name or actor.username
-        )
-        for role, found in (pictures or {}).items()
-    }
-    is_instance = actor.type == ActorType.APPLICATION
-    uri = uris.instance_actor() if is_instance else uris.actor(actor.username)
-    return ap.ActorValues(
-        uri=uri,
-        type=actor.type,
-        username=actor.username,
-        name=actor.name,
-        summary_html=sanitize.sanitize_html(f"<p>{_escape(actor.summary)}</p>")
-        if actor.summary
-        else "",
-        profile_url=runtime.settings.base_url if is_instance else uris.profile(actor.username),
-        inbox_uri=uris.inbox(uri),
-        outbox_uri=uris.outbox(uri),
-        followers_uri=uris.followers(uri),
-        following_uri=uris.following(uri),
-        featured_uri=uris.featured(uri),
-        shared_inbox_uri=uris.shared_inbox(),
-        public_key_pem=actor.key.public_key_pem,
-        manually_approves_followers=actor.manually_approves_followers,
-        published=actor.created_at,
-        icon=shown.get(images.Role.AVATAR),
-        image=shown.get(images.Role.BANNER),
-        area=group_settings.area_of(actor),
-    )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def wants_activity_json(request: Request) -> bool:
@@ -91,10 +49,8 @@ async def _local_actor(request: Request) -> LocalActor | None:
 
 
 async def _pictured(runtime: Runtime, actor: LocalActor) -> ap.ActorValues:
-    """The actor's values with its avatar and banner, for its document and its page."""
     async with runtime.sessions() as session:
-        pictures = await images.of(session, actor.id)
-    return actor_values(runtime, actor, pictures)
+        return await profiles.pictured(session, runtime, actor)
 
 
 NO_SUCH_ACTOR = N_("There is no such group or member here.")
@@ -222,7 +178,7 @@ async def outbox(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     runtime: Runtime = request.app.state.runtime
-    uri = runtime.uris.outbox(actor_values(runtime, actor).uri)
+    uri = runtime.uris.outbox(profiles.actor_values(runtime, actor).uri)
     public = (Activity.actor_id == actor.id, Activity.visibility == Visibility.PUBLIC)
     page = _page_number(request)
     async with runtime.sessions() as session:
@@ -260,7 +216,7 @@ async def followers(request: Request) -> Response:
                 Follow.state == FollowState.ACCEPTED,
             )
         )
-    uri = runtime.uris.followers(actor_values(runtime, actor).uri)
+    uri = runtime.uris.followers(profiles.actor_values(runtime, actor).uri)
     return await _collection(request, uri, total or 0, None)
 
 
@@ -281,7 +237,7 @@ async def following(request: Request) -> Response:
             .order_by(Follow.id.desc())
         )
         items: list[Any] = list(rows)
-    uri = runtime.uris.following(actor_values(runtime, actor).uri)
+    uri = runtime.uris.following(profiles.actor_values(runtime, actor).uri)
     return await _collection(request, uri, len(items), items)
 
 
@@ -290,7 +246,7 @@ async def featured(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     runtime: Runtime = request.app.state.runtime
-    uri = runtime.uris.featured(actor_values(runtime, actor).uri)
+    uri = runtime.uris.featured(profiles.actor_values(runtime, actor).uri)
     return ActivityResponse({**ap.collection(uri, 0, None), "orderedItems": []})
 
 

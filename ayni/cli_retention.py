@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ayni.commands import CommandError, find_group, transaction
-from models import group_settings
+from models import group_settings, profiles
 from models.base import utcnow
 from models.retention import forget_due
 from models.runtime import Runtime
@@ -67,4 +67,6 @@ async def cmd_group_set(args: argparse.Namespace, runtime: Runtime, session: Asy
     group_settings.change(
         group, retention=args.retention_days, country=args.region, service=service
     )
+    if service is not None:  # the area is on the group's document: allies read it there
+        await profiles.announce(session, runtime, group)
     return group_settings.describe(group)

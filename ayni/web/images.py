@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ayni.web import access, flash, members, security
 from ayni.web.i18n import N_
-from models import images
+from models import images, profiles
 from models.actors import Role
 from models.runtime import Runtime
 
@@ -54,6 +54,7 @@ async def upload(request: Request) -> Response:
         me = await access.member(request, session)
         group = await access.group(session, request.path_params["name"], me, Role.ADMIN)
         await images.put(session, group.id, role, prepared)
+        await profiles.announce(session, runtime, group)
     flash.flash(request, SAVED[role])
     return RedirectResponse(f"/groups/{group.username}/members#images", status_code=303)
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from models import actors, db
 from models.items import Item
+from models.queue import Activity
 from tests.integration.test_cli import cli_env, free_port, init, run
 
 __all__ = ["cli_env"]
@@ -45,6 +46,23 @@ async def test_group_area_is_set_shown_and_removed(
     one_line_error(run(["group", "set", "food", "--radius", "3"], cli_env), "--area")
     cleared = run(["group", "set", "food", "--area", ""], cli_env)
     assert cleared.returncode == 0 and "area" not in cleared.stdout
+    assert run(["group", "set", "food", "--retention-days", "30"], cli_env).returncode == 0
+
+    # Each change of area, and only those, tells the group's followers (Update of the Group)
+    engine = db.create_engine(database_url)
+    try:
+        async with db.sessionmaker(engine)() as session:
+            updates = list(
+                await session.scalars(
+                    select(Activity).where(Activity.type == "Update").order_by(Activity.id)
+                )
+            )
+    finally:
+        await engine.dispose()
+    sent = [update.document["object"] for update in updates]
+    assert [document["type"] for document in sent] == ["Group", "Group"]
+    assert sent[0]["location"]["latitude"] == 40.415 and "location" not in sent[1]
+    assert all(update.audience["followers"] for update in updates)
 
 
 async def test_ask_overflow_options_are_stored_and_checked(

@@ -11,8 +11,12 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
-from tests.instances import Instance
+from ayni import following
+from models import actors, group_settings, profiles
+from models.remote import RemoteActor
+from tests.instances import Instance, settle
 from tests.integration.test_web_moderation import add_people, browser
 from tests.web import csrf
 
@@ -160,3 +164,36 @@ async def test_an_upload_without_the_forms_token_is_refused(food: Instance) -> N
 
     assert response.status_code == 403
     assert "icon" not in (await food.http.get("/actors/food", headers=AS2)).json()
+
+
+async def test_a_new_avatar_and_area_reach_the_servers_that_follow_the_group(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    await add_people(a)
+    await following.follow_handle(b.runtime, "food", "@food@127.0.0.1:8101")
+    await settle(a, b)
+
+    async with browser(a, "ana") as ana:
+        assert (await upload(ana, "avatar", photo_with_gps())).status_code == 303
+    await settle(a, b)
+    icon = (await a.http.get("/actors/food", headers=AS2)).json()["icon"]["url"]
+    assert (await copy_at(b)).document["icon"]["url"] == icon
+
+    async with a.runtime.sessions() as session, session.begin():
+        food = await actors.find_actor(session, "food")
+        assert food is not None
+        group_settings.change(food, service=("40.4168,-3.7038", 12))
+        await profiles.announce(session, a.runtime, food)
+    await settle(a, b)
+
+    copy = await copy_at(b)
+    assert (copy.area_latitude, copy.area_longitude, copy.area_radius_km) == (40.415, -3.7, 12)
+
+
+async def copy_at(instance: Instance) -> RemoteActor:
+    """The instance's copy of A's food group."""
+    async with instance.runtime.sessions() as session:
+        copy = await session.scalar(select(RemoteActor).where(RemoteActor.uri == GROUP))
+    assert copy is not None
+    return copy
