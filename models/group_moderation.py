@@ -4,17 +4,18 @@ servers sent, and the public posts held because they mention the group (submissi
 from collections.abc import Iterable
 from uuid import uuid4
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
 from federation.visibility import Visibility
-from models import escrow, inbound
+from models import alerts, escrow, inbound
 from models.actors import ActorType, LocalActor, Membership
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
 from models.content import RemoteObject, RemoteObjectKind
-from models.items import Item
+from models.follows import Direction, Follow, FollowState
+from models.items import Item, RemoteItem
 from models.moderation import ActorBlock, Decision, MemberReport, Relay, Review
 from models.publish import publish
 from models.relays import announce
@@ -185,32 +186,85 @@ async def report_to_moderators(
     *,
     item: Item | None = None,
     member: LocalActor | None = None,
+    remote_item: RemoteItem | None = None,
 ) -> list[MemberReport]:
     """A member's report, kept here for the moderators: about an item, to its group's; about a
-    member, to those of each group she belongs to. Nothing goes out."""
+    member, to those of each group she belongs to; about another server's item on her board, to
+    those of her groups that follow its author or group (all her groups when none does: it
+    reached her some other way). Nothing goes out until a moderator passes it on."""
     if item is not None:
         group_ids = [item.group_id]
     elif member is not None:
-        group_ids = list(
-            await session.scalars(
-                select(Membership.group_id).where(Membership.member_id == member.id)
-            )
-        )
+        group_ids = await _groups_of(session, member)
+    elif remote_item is not None:
+        mine = await _groups_of(session, reporter)
+        following = await _following(session, mine, remote_item)
+        group_ids = [group_id for group_id in mine if group_id in following] or mine
     else:
-        raise ValueError("a report is about an item or a member")
+        raise ValueError("a report is about an item, a member or another server's item")
+    if not group_ids:
+        raise LookupError("no group's moderators to report to")
     rows = [
         MemberReport(
             group_id=group_id,
             reporter_id=reporter.id,
             item_id=item.id if item is not None else None,
             member_id=member.id if member is not None else None,
+            remote_item_id=remote_item.id if remote_item is not None else None,
             comment=comment,
         )
         for group_id in group_ids
     ]
     session.add_all(rows)
     await session.flush()
+    for group_id in group_ids:
+        group = await session.get_one(LocalActor, group_id)
+        await alerts.for_moderators(session, group, alerts.AlertKind.REPORT)
     return rows
+
+
+async def _groups_of(session: AsyncSession, member: LocalActor) -> list[int]:
+    return list(
+        await session.scalars(
+            select(Membership.group_id)
+            .where(Membership.member_id == member.id)
+            .order_by(Membership.group_id)
+        )
+    )
+
+
+async def _following(session: AsyncSession, group_ids: list[int], item: RemoteItem) -> set[int]:
+    """Which of these groups follow the item's author or its group."""
+    followed = select(RemoteActor.id).where(
+        RemoteActor.uri.in_([uri for uri in (item.group_uri,) if uri])
+    )
+    return set(
+        await session.scalars(
+            select(Follow.local_actor_id).where(
+                Follow.local_actor_id.in_(group_ids),
+                Follow.direction == Direction.OUTBOUND,
+                Follow.state == FollowState.ACCEPTED,
+                or_(
+                    Follow.remote_actor_id == item.remote_actor_id,
+                    Follow.remote_actor_id.in_(followed),
+                ),
+            )
+        )
+    )
+
+
+async def pass_on_report(
+    session: AsyncSession, uris: Uris, group: LocalActor, report_id: int
+) -> dict[str, object]:
+    """A member's report about another server's item, sent there as the group's `Flag` (her
+    comment, never her name), and marked resolved. LookupError if it is not such a report."""
+    found = await session.get(MemberReport, report_id)
+    item = await session.get(RemoteItem, found.remote_item_id) if found is not None else None
+    if found is None or item is None:
+        raise LookupError(f"@{group.username} has no open report {report_id} about another server")
+    await resolve_member_report(session, group, report_id)
+    author = await session.get_one(RemoteActor, item.remote_actor_id)
+    return await report(session, uris, group, author, [item.uri], found.comment)
 
 
 async def member_reports(session: AsyncSession, group: LocalActor) -> list[MemberReport]:

@@ -104,8 +104,9 @@ class Ally(Base):
 
 
 class MemberReport(Base):
-    """A member's report to her group's moderators about one of the group's items or one of its
-    members. It stays here: the moderators read it on their page and mark it resolved."""
+    """A member's report to her group's moderators about one of the group's items, one of its
+    members, or another server's item on her board. It stays here: the moderators read it on
+    their page and mark it resolved (or pass one about another server's item on to it)."""
 
     __tablename__ = "member_reports"
 
@@ -118,6 +119,10 @@ class MemberReport(Base):
     )
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("local_actors.id", ondelete="CASCADE"))
+    # Another server's item on her board: the moderators may pass the report on to its server.
+    remote_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("remote_items.id", ondelete="CASCADE")
+    )
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

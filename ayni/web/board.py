@@ -88,6 +88,7 @@ class Entry:
     due: datetime | None = None  # an ask's or offer's needed-by date, a call's start
     coming: int | None = None  # for calls: how many are coming, of how many wanted
     wanted: int | None = None
+    reported_as: int | None = None  # another server's item: `/report?remote=` it
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ async def remote_entries(
                 due=row.starts_at if row.kind == "call" else row.needed_by,
                 coming=row.people_coming,
                 wanted=row.people_wanted,
+                reported_as=row.id,
             )
         )
     return entries
@@ -265,19 +267,24 @@ def _shown(
     return not rules.refuses(actor.host)
 
 
+async def visible_remote(
+    session: AsyncSession, member: LocalActor, remote_id: int, rules: Rules
+) -> RemoteItem | None:
+    """Another server's item, if this member's board shows it."""
+    row = await session.get(RemoteItem, remote_id)
+    actor = await session.get(RemoteActor, row.remote_actor_id) if row is not None else None
+    if row is None or actor is None:
+        return None
+    followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
+    return row if _shown(row, actor, followed_ids, followed_uris, rules) else None
+
+
 async def visible_remote_call(
     session: AsyncSession, member: LocalActor, remote_id: int, rules: Rules
 ) -> RemoteItem:
     """Another server's scheduled call that this member's board shows, or 404."""
-    row = await session.get(RemoteItem, remote_id)
-    actor = await session.get(RemoteActor, row.remote_actor_id) if row is not None else None
-    followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
-    if (
-        row is None
-        or actor is None
-        or not joins.joinable(row)
-        or not _shown(row, actor, followed_ids, followed_uris, rules)
-    ):
+    row = await visible_remote(session, member, remote_id, rules)
+    if row is None or not joins.joinable(row):
         raise HTTPException(404, NO_CALL)
     return row
 

@@ -63,6 +63,9 @@ NOT_RELAYED = N_(
 )
 DECIDED_ALREADY = N_("That submission was decided already.")
 NO_SUCH_REPORT = N_("This group has no such open report.")
+CANNOT_PASS_ON = N_(
+    "This report cannot be sent on: the item and its author are on different servers."
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Reported:
     targets: list[Target]
     comment: str
     received: datetime
+    passable: bool = False  # a member's, about another server's item: may be passed on there
 
 
 def _page_path(group: LocalActor | str) -> str:
@@ -183,6 +187,12 @@ async def _member_report(session: AsyncSession, group: LocalActor, row: MemberRe
         targets.append(await _about_item(session, group, item))
     if row.member_id is not None and (person := await session.get(LocalActor, row.member_id)):
         targets.append(Target(f"/@{person.username}", person.name, person.name or person.username))
+    remote = await session.get(RemoteItem, row.remote_item_id) if row.remote_item_id else None
+    if remote is not None:
+        author = Account.of(await session.get(RemoteActor, remote.remote_actor_id))
+        content = remote.document.get("content")
+        text = html_to_text(content)[:500] if isinstance(content, str) else ""
+        targets.append(Target(remote.url or remote.uri, remote.title, author.handle, text))
     who = (
         Account(
             0, reporter.name or reporter.username, f"@{reporter.username}", f"/@{reporter.username}"
@@ -190,7 +200,9 @@ async def _member_report(session: AsyncSession, group: LocalActor, row: MemberRe
         if reporter is not None
         else Account.of(None)
     )
-    return Reported(row.id, True, who, targets, row.comment, row.created_at)
+    return Reported(
+        row.id, True, who, targets, row.comment, row.created_at, passable=remote is not None
+    )
 
 
 async def _overview(session: AsyncSession, runtime: Runtime, group: LocalActor) -> dict[str, Any]:
@@ -514,8 +526,31 @@ async def block_reporter(request: Request) -> Response:
     return _back(group)
 
 
+async def pass_on_report(request: Request) -> Response:
+    """Sends a member's report about another server's item there, as the group's Flag."""
+    runtime: Runtime = request.app.state.runtime
+    await security.checked_form(request)
+    async with runtime.sessions() as session, session.begin():
+        _, group = await _moderated(request, session)
+        try:
+            await group_moderation.pass_on_report(
+                session, runtime.uris, group, request.path_params["report_id"]
+            )
+        except LookupError:
+            raise HTTPException(404, NO_SUCH_REPORT) from None
+        except ValueError:  # its author is on another server than the item: nowhere to send
+            raise HTTPException(400, CANNOT_PASS_ON) from None
+    flash.flash(request, N_("The report was sent to the item's server, in the group's name."))
+    return _back(group)
+
+
 routes = [
     Route("/groups/{name}/moderation", moderation_page, methods=["GET"]),
+    Route(
+        "/groups/{name}/moderation/reports/{report_id:int}/pass-on",
+        pass_on_report,
+        methods=["POST"],
+    ),
     Route(
         "/groups/{name}/moderation/reports/{report_id:int}/resolve",
         resolve_report,
