@@ -166,7 +166,7 @@ async def world(net: Net) -> tuple[Instance, Instance, dict[str, Item]]:
 async def test_matches_are_shown_to_the_author_and_moderators_only_and_nowhere_public(
     net: Net, tmp_path: Path
 ) -> None:
-    a, b, posted = await world(net)
+    a, _, posted = await world(net)
     ask = posted["ask"]
 
     for who in ("ben", "carol"):  # the author, the group's moderator
