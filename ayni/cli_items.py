@@ -1,4 +1,4 @@
-"""`ayni ask|offer|call|item close|items`: asks, offers and calls from the command line (the
+"""`ayni ask|offer|call|item close|items|match`: asks, offers and calls from the command line (the
 call subcommands of `ayni item` are in `ayni.cli_calls`)."""
 
 import argparse
@@ -16,7 +16,7 @@ from ayni.commands import CommandError, find_group, find_member, transaction
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import intake, items, posting
+from models import intake, items, matching, posting
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
 from models.posting import Draft
@@ -182,6 +182,13 @@ def register(commands: Any) -> None:
     )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(run=cmd_items)
+
+    match = commands.add_parser(
+        "match", help="a group's open asks and offers, each with its possible matches (private)"
+    )
+    match.add_argument("group")
+    match.add_argument("--json", action="store_true")
+    match.set_defaults(run=cmd_match)
 
 
 def _point(text: str, option: str) -> tuple[float, float]:
@@ -410,6 +417,46 @@ async def cmd_items(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
     if args.json:
         return json.dumps(rows, indent=2, ensure_ascii=False)
     return "\n".join(_line(row) for row in rows)
+
+
+@transaction
+async def cmd_match(args: argparse.Namespace, runtime: Runtime, session: AsyncSession) -> str:
+    group = await find_group(session, args.group)
+    rules = await runtime.blocklist.rules()
+    rows: list[dict[str, Any]] = []
+    for item in await session.scalars(
+        select(Item).where(Item.group_id == group.id).order_by(Item.id)
+    ):
+        if not matching.open_to_matching(item):
+            continue
+        rows.append(
+            {
+                "uuid": item.uuid,
+                "uri": item.uri,
+                "title": item.title,
+                "kind": item.kind,
+                "matches": [
+                    {
+                        "uri": c.uri,
+                        "title": c.title,
+                        "kind": c.kind,
+                        "group": c.group,
+                        "distance_km": c.distance_km,
+                        "origin": "local" if c.local else "remote",
+                    }
+                    for c in await matching.matches(session, item, rules)
+                ],
+            }
+        )
+    if args.json:
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    lines = []
+    for row in rows:
+        lines.append(f"{row['kind']}\t{row['title']}\t{row['uri']}")
+        for m in row["matches"]:
+            far = f"{m['distance_km']} km" if m["distance_km"] is not None else "? km"
+            lines.append(f"  {m['kind']}\t{m['title']}\t{m['group']}\t{far}\t{m['origin']}")
+    return "\n".join(lines) or f"@{group.username} has no open asks or offers."
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -63,6 +63,7 @@ class AlertKind(enum.StrEnum):
     REPORT = "report"  # moderators: a report about the group's content
     MESSAGE = "message"  # moderators: a direct message to the group, about none of its items
     ANSWER = "answer"  # the author or a moderator answered her response privately
+    INTRODUCTION = "introduction"  # the other side of a match said yes to being put in touch
 
 
 URGENT = frozenset({AlertKind.CALL, AlertKind.CALL_SHORT})
@@ -261,6 +262,7 @@ SUBJECTS = {
     AlertKind.REPORT: N_("A new report for %(group)s to look at"),
     AlertKind.MESSAGE: N_("A new message for %(group)s"),
     AlertKind.ANSWER: N_("An answer to your response to “%(title)s”"),
+    AlertKind.INTRODUCTION: N_("Someone would like to be put in touch about “%(title)s”"),
 }
 BODIES = {
     AlertKind.CALL: N_("%(group)s has a new solidarity call."),
@@ -271,6 +273,9 @@ BODIES = {
     AlertKind.REPORT: N_("Someone sent %(group)s a report."),
     AlertKind.MESSAGE: N_("Someone wrote to %(group)s."),
     AlertKind.ANSWER: N_("Your response to a post in %(group)s has a private answer."),
+    AlertKind.INTRODUCTION: N_(
+        "The other side of a match with your post in %(group)s would like to be put in touch."
+    ),
 }
 OPEN_PAGE = N_("Open the page to see it (you may need to sign in):")
 STARTS = N_("Starts: %(when)s")

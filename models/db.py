@@ -27,6 +27,7 @@ from models import (  # noqa: F401  imported for that side effect, not used by n
     follows,
     images,
     intake,
+    introductions,
     invitations,
     items,
     mail,

@@ -1,5 +1,5 @@
 """The network board: open items of the groups our groups follow, our groups' public ones, and the
-followers-only and members-only ones of the member's own groups (with their badge).
+followers-only and members-only ones of the member's own groups (with their badge): `models.board`.
 
 Places are coarse everywhere (an item's point is blurred to 500 m or more before it is stored), so
 the distance filter measures from one coarse point to another; the point a member types is used
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from starlette.exceptions import HTTPException
@@ -29,8 +29,8 @@ from federation.vocab import host_of
 from models import joins
 from models.actors import LocalActor, Role
 from models.base import utcnow
+from models.board import followed, shows_local, shows_remote
 from models.calls import OutgoingJoin
-from models.follows import Direction, Follow, FollowState
 from models.items import DEFAULT_CATEGORIES, Category, Item, RemoteItem
 from models.policy import Rules
 from models.remote import RemoteActor
@@ -131,23 +131,6 @@ def parse_query(params: Any) -> tuple[Query, list[str]]:
     return Query(kind, category, near, within), errors
 
 
-async def _followed(session: AsyncSession, groups: list[LocalActor]) -> tuple[set[int], set[str]]:
-    """Ids and uris of the remote actors that the member's groups follow (accepted)."""
-    if not groups:
-        return set(), set()
-    rows = await session.execute(
-        select(RemoteActor.id, RemoteActor.uri)
-        .join(Follow, Follow.remote_actor_id == RemoteActor.id)
-        .where(
-            Follow.local_actor_id.in_([g.id for g in groups]),
-            Follow.direction == Direction.OUTBOUND,
-            Follow.state == FollowState.ACCEPTED,
-        )
-    )
-    found = rows.all()
-    return {row.id for row in found}, {row.uri for row in found}
-
-
 async def local_entries(
     session: AsyncSession, query: Query, groups: list[LocalActor]
 ) -> list[Entry]:
@@ -157,10 +140,7 @@ async def local_entries(
         .join(LocalActor, LocalActor.id == Item.group_id)
         .join(Category, Category.id == Item.category_id)
         .where(
-            or_(
-                Item.visibility == Visibility.PUBLIC,
-                Item.group_id.in_([group.id for group in groups]),
-            ),
+            shows_local(groups),
             Item.deleted_at.is_(None),
             Item.status.not_in([str(s) for s in CLOSED]),
         )
@@ -205,7 +185,7 @@ async def remote_entries(
     """Public items of followed groups; followers-only ones only for members of a group that
     follows their group (it is to that group that they were delivered). Nothing from a server
     the instance has since blocked (or, in allowlist mode, not allowed)."""
-    followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
+    followed_ids, followed_uris = await followed(session, await access.groups_of(session, member))
     group_actor = aliased(RemoteActor)  # the author may be a member: the board names her group
     statement = (
         select(RemoteItem, RemoteActor, group_actor)
@@ -219,7 +199,7 @@ async def remote_entries(
         statement = statement.where(RemoteItem.kind == query.kind)
     entries = []
     for row, actor, group in (await session.execute(statement)).all():
-        if not _shown(row, actor, followed_ids, followed_uris, rules):
+        if not shows_remote(row, actor, followed_ids, followed_uris, rules):
             continue
         slug = _category_slug(row.category_uri)
         if query.category and slug != query.category:
@@ -251,22 +231,6 @@ async def remote_entries(
     return entries
 
 
-def _shown(
-    row: RemoteItem,
-    actor: RemoteActor,
-    followed_ids: set[int],
-    followed_uris: set[str],
-    rules: Rules,
-) -> bool:
-    if (
-        row.visibility != "public"
-        and row.remote_actor_id not in followed_ids
-        and row.group_uri not in followed_uris
-    ):
-        return False
-    return not rules.refuses(actor.host)
-
-
 async def visible_remote(
     session: AsyncSession, member: LocalActor, remote_id: int, rules: Rules
 ) -> RemoteItem | None:
@@ -275,8 +239,8 @@ async def visible_remote(
     actor = await session.get(RemoteActor, row.remote_actor_id) if row is not None else None
     if row is None or actor is None:
         return None
-    followed_ids, followed_uris = await _followed(session, await access.groups_of(session, member))
-    return row if _shown(row, actor, followed_ids, followed_uris, rules) else None
+    followed_ids, followed_uris = await followed(session, await access.groups_of(session, member))
+    return row if shows_remote(row, actor, followed_ids, followed_uris, rules) else None
 
 
 async def visible_remote_call(

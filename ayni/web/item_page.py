@@ -29,7 +29,7 @@ from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
-from models import commitments, escrow, intake, items, posting
+from models import commitments, escrow, intake, introductions, items, matching, messages, posting
 from models.actors import LocalActor, Role, role_in
 from models.calls import Channel, CommitmentState
 from models.content import RemoteObject, Tombstone
@@ -105,6 +105,16 @@ TAKEN_BACK = N_("Noted: your answer is taken back. Thank you for saying so.")
 SIGN_IN_TO_SEE = N_("Sign in to see this")
 RESPOND_SENT = N_("Thank you. The author and the group's moderators can see your answer.")
 EMPTY_REPLY = N_("Write something to send.")
+INTRODUCED = N_(
+    "Sent: they were asked whether they want to be put in touch. Their answer comes to the "
+    "group's messages."
+)
+INTRODUCED_ALREADY = N_("They were asked already: nothing was sent again.")
+NO_MATCH = N_("This is no longer one of the item's possible matches.")
+NOT_INTRODUCIBLE = N_(
+    "This match cannot be introduced from here: it is on this server, or this item may not be "
+    "named to them."
+)
 
 
 class SignInToSee(HTTPException):
@@ -137,6 +147,39 @@ class Shown:
     at: datetime
     message: str | None = None  # a member's private message with her response
     answers: tuple[Said, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """A possible match as its managers see it: the candidate, and how far introducing it went."""
+
+    candidate: matching.Candidate
+    introducible: bool
+    state: str | None = None  # of its introduction, once there is one
+    contact: str | None = None  # the other side's handle, once they said yes
+
+
+async def possible_matches(session: AsyncSession, runtime: Runtime, item: Item) -> list[Match]:
+    rules = await runtime.blocklist.rules()
+    introduced = await introductions.of_item(session, item)
+    found = []
+    for candidate in await matching.matches(session, item, rules):
+        row = introduced.get(candidate.uri)
+        contact = None
+        if row is not None and row.state == introductions.State.ACCEPTED:
+            other = await session.scalar(
+                select(RemoteActor).where(RemoteActor.uri == row.recipient_uri)
+            )
+            contact = messages.handle_of(other) if other is not None else row.recipient_uri
+        found.append(
+            Match(
+                candidate,
+                row is None and await introductions.may_introduce(session, item, candidate),
+                row.state if row is not None else None,
+                contact,
+            )
+        )
+    return found
 
 
 async def _remote(
@@ -338,6 +381,7 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "requester": requester,
         "category": category,
         "kind_label": KIND_LABELS[Kind(item.kind)],
+        "kind_labels": {str(kind): label for kind, label in KIND_LABELS.items()},
         "status_label": STATUS_LABELS[Status(item.status)],
         "closed": closed,
         "dates": formatted(request, item),
@@ -364,6 +408,8 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "conversation": conversation,
         "reopenable": manages and item.status in posting.REOPENABLE,
         "manages": manages,
+        # Matching is for the item's managers only, and never leaves this page.
+        "matches": await possible_matches(session, runtime, item) if manages else [],
         "viewer_member": who,
         "private": private,  # public replies too: they can be answered privately
         "flash": flash.take(request),
@@ -505,7 +551,34 @@ async def reply(request: Request) -> Response:
     return RedirectResponse(f"/items/{item.uuid}", status_code=303)
 
 
+async def introduce(request: Request) -> Response:
+    """ "Introduce": ask a possible match's side whether they want to be put in touch."""
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    uri = str(form.get("candidate", ""))[:2048]
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        item, _, _, _ = await visible_item(request, session)
+        try:
+            await posting.may_change(session, item, who)
+        except NotAllowed:
+            raise HTTPException(
+                403, N_("Only the author and the group's moderators can do that.")
+            ) from None
+        rules = await runtime.blocklist.rules()
+        candidate = await matching.candidate(session, item, uri, rules)
+        if candidate is None:
+            raise HTTPException(404, NO_MATCH)
+        try:
+            _, sent = await introductions.introduce(session, runtime.uris, item, candidate)
+        except introductions.NotIntroduced:
+            raise HTTPException(400, NOT_INTRODUCIBLE) from None
+    flash.flash(request, INTRODUCED if sent else INTRODUCED_ALREADY)
+    return RedirectResponse(f"/items/{item.uuid}#matches", status_code=303)
+
+
 routes = [
+    Route("/items/{uuid}/introduce", introduce, methods=["POST"]),
     Route("/items/{uuid}/respond", respond, methods=["POST"]),
     Route("/items/{uuid}/withdraw", withdraw, methods=["POST"]),
     Route("/items/{uuid}/responses/{response_id:int}/reply", reply, methods=["POST"]),

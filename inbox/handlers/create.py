@@ -19,7 +19,7 @@ from inbox.handlers.objects import (
     published,
     short,
 )
-from models import inbound, items
+from models import inbound, introductions, items
 from models.actors import ActorType, LocalActor
 from models.content import RemoteObjectKind
 from models.group_moderation import blocked_by
@@ -71,6 +71,9 @@ async def on_create(ctx: Context, activity: dict[str, Any]) -> None:
             noticed = await joined.on_message(session, remote, local, stored, obj)
             await allies.on_message(session, ctx.runtime, remote, local, stored)
         await item_inbox.on_stored(ctx, session, stored, obj)
+        if kind in (RemoteObjectKind.PRIVATE, RemoteObjectKind.RESPONSE):
+            # An answer to an introduction is also a message: it still lands below.
+            await introductions.answered(session, ctx.runtime.uris, remote, stored)
         if not noticed and kind in (RemoteObjectKind.PRIVATE, RemoteObjectKind.RESPONSE):
             await conversations.on_message(session, remote, local, stored)
 

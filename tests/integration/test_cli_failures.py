@@ -56,6 +56,7 @@ MINIMAL = {
     "category add": ["category", "add", "nope", "legal", "--name", "Legal"],
     "category list": ["category", "list", "nope"],
     "items": ["items"],
+    "match": ["match", "nope"],
     "federation follow": ["federation", "follow", "nope", HANDLE],
     "federation unfollow": ["federation", "unfollow", "nope", HANDLE],
     "federation ally": ["federation", "ally", "nope", HANDLE],
