@@ -73,18 +73,23 @@ async def test_skos_prefixed_and_full_iri_terms_and_graphs_are_read() -> None:
     assert await resolve(f"{B}/a", fetch) == canonical("health")
 
 
+def at(path: str, **terms: Any) -> dict[str, dict[str, Any]]:
+    """One document at B's `path`, whose node is itself unless `id` says otherwise."""
+    return {f"{B}{path}": {"id": f"{B}{path}", **terms}}
+
+
 @pytest.mark.parametrize(
     ("documents", "reason"),
     [
-        ({f"{B}/a": {"id": f"{B}/a", "broader": f"{B}/b"}, f"{B}/b": {"id": f"{B}/b", "broader": f"{B}/a"}}, "loop"),
-        ({f"{B}/a": {"id": f"{B}/a", "broader": "ftp://b.example/food"}}, r"not an http\(s\) URI"),
-        ({f"{B}/a": {"id": f"{B}/a"}}, "no broader"),
-        ({f"{B}/a": {"id": f"{B}/elsewhere", "exactMatch": canonical("food")}}, "not in the document"),
+        (at("/a", broader=f"{B}/b") | at("/b", broader=f"{B}/a"), "loop"),
+        (at("/a", broader="ftp://b.example/food"), r"not an http\(s\) URI"),
+        (at("/a"), "no broader"),
+        (at("/a", id=f"{B}/elsewhere", exactMatch=canonical("food")), "not in the document"),
         # An exact match of something that is not a default concept is no match
-        ({f"{B}/a": {"id": f"{B}/a", "exactMatch": canonical("weapons")}}, "no broader"),
-        ({f"{B}/a": {"id": f"{B}/a", "broader": {"nested": ["junk"]}}}, "no broader"),
+        (at("/a", exactMatch=canonical("weapons")), "no broader"),
+        (at("/a", broader={"nested": ["junk"]}), "no broader"),
     ],
-)  # fmt: skip
+)
 async def test_chains_that_lead_nowhere_are_unmapped(
     documents: dict[str, dict[str, Any]], reason: str
 ) -> None:
