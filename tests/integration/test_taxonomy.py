@@ -141,6 +141,13 @@ async def test_a_groups_category_is_a_concept_at_its_uri(instance: Instance) -> 
         assert (await instance.http.get(missing)).status_code == 404
     page = await instance.http.get("/actors/food/categories/baby_food")
     assert page.status_code == 302 and page.headers["location"] == "/@food?category=baby_food"
+    # where, as on the board, a default category lists the group's narrower ones too
+    await _offer(instance, "Puree jars", "baby_food")
+    await _offer(instance, "A spare room", "housing")
+    narrow = (await instance.http.get("/@food?category=baby_food")).text
+    general = (await instance.http.get("/@food?category=food")).text
+    assert "Puree jars" in narrow and "A spare room" not in narrow
+    assert "Puree jars" in general and "A spare room" not in general
 
 
 async def _offer(instance: Instance, title: str, category: str) -> None:
