@@ -18,6 +18,7 @@ from ayni import (
     inbox_route,
     logs,
     metrics_route,
+    taxonomy_route,
     wellknown,
 )
 from ayni.web import pages, security
@@ -86,6 +87,7 @@ def create_app(
             *wellknown.routes,
             *inbox_route.routes,
             *actor_documents.routes,
+            *taxonomy_route.routes,
             *web_routes.routes,
         ],
         middleware=[

@@ -16,7 +16,7 @@ from ayni.commands import CommandError, find_group, find_member, transaction
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import intake, items, matching, posting
+from models import intake, items, matching, posting, taxonomy
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
 from models.posting import Draft
@@ -164,8 +164,18 @@ def register(commands: Any) -> None:
     add.add_argument(
         "--action", help="the ValueFlows action for its asks and offers (default: by kind)"
     )
+    add.add_argument(
+        "--broader",
+        default="other",
+        metavar="DEFAULT_SLUG",
+        help="the default category it narrows, which other servers map it to (default other)",
+    )
     add.set_defaults(run=cmd_category_add)
-    shown = category.add_parser("list", help="list a group's categories with their URIs")
+    shown = category.add_parser(
+        "list",
+        help="list a group's categories: slug, name, the default category it narrows (- for a "
+        "default one), URI",
+    )
     shown.add_argument("group")
     shown.set_defaults(run=cmd_category_list)
 
@@ -174,7 +184,11 @@ def register(commands: Any) -> None:
     )
     listing.add_argument("--group", help="only this local group's items (and none from elsewhere)")
     listing.add_argument("--kind", choices=[k.value for k in Kind])
-    listing.add_argument("--category", help="a category slug")
+    listing.add_argument(
+        "--category",
+        help="a category slug: a default one lists the items of every category narrowing it, "
+        "here and on other servers",
+    )
     listing.add_argument("--status", choices=[s.value for s in Status])
     listing.add_argument("--near", metavar="LAT,LON")
     listing.add_argument(
@@ -318,9 +332,9 @@ async def cmd_category_add(
 ) -> str:
     group = await find_group(session, args.group)
     category = await items.add_category(
-        session, runtime.uris, group, args.slug, args.name, args.action
+        session, runtime.uris, group, args.slug, args.name, args.action, args.broader
     )
-    return f"Added {category.slug} ({category.name}): {category.uri}"
+    return f"Added {category.slug} ({category.name}, narrows {category.broader}): {category.uri}"
 
 
 @transaction
@@ -330,7 +344,10 @@ async def cmd_category_list(
     categories = await items.categories(
         session, runtime.uris, await find_group(session, args.group)
     )
-    return "\n".join(f"{category.slug}\t{category.name}\t{category.uri}" for category in categories)
+    return "\n".join(
+        f"{category.slug}\t{category.name}\t{category.broader or '-'}\t{category.uri}"
+        for category in categories
+    )
 
 
 @transaction
@@ -345,7 +362,7 @@ async def cmd_close(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
 async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> list[dict[str, Any]]:
     """Local items (not deleted) and, unless --group, remote ones: plain rows, filtered."""
     query = (
-        select(Item, LocalActor.username, Category.slug)
+        select(Item, LocalActor.username, Category)
         .join(LocalActor, LocalActor.id == Item.group_id)
         .join(Category, Category.id == Item.category_id)
     )
@@ -361,7 +378,8 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
             "group": f"@{group}@{host}",
             "kind": item.kind,
             "title": item.title,
-            "category": slug,
+            "category": category.slug,
+            "concept": taxonomy.concept_of(category),
             "status": item.status,
             "visibility": item.visibility,
             "as_group": item.as_group,
@@ -371,7 +389,7 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
             "longitude": item.longitude,
             "end": item.end.isoformat() if item.end else None,
         }
-        for item, group, slug in await session.execute(query)
+        for item, group, category in await session.execute(query)
     ]
     if not args.group:
         rows += [
@@ -382,7 +400,8 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
                 "group": r.group_uri,
                 "kind": r.kind,
                 "title": r.title,
-                "category": (r.category_uri or "").rstrip("/").rsplit("/", 1)[-1] or None,
+                "category": taxonomy.slug_of(r.category_uri),
+                "concept": r.concept,
                 "status": r.status,
                 "visibility": r.visibility,
                 "as_group": None,
@@ -397,8 +416,10 @@ async def board(session: AsyncSession, args: argparse.Namespace, host: str) -> l
     near = _point(args.near, "--near") if args.near else None
 
     def keep(row: dict[str, Any]) -> bool:
-        if any(
-            getattr(args, f) and row[f] != getattr(args, f) for f in ("kind", "category", "status")
+        if any(getattr(args, f) and row[f] != getattr(args, f) for f in ("kind", "status")):
+            return False
+        if args.category and not taxonomy.listed_under(
+            args.category, row["category"], row["concept"]
         ):
             return False
         if near is None:

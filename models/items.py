@@ -230,6 +230,21 @@ class RemoteItem(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RemoteCategory(Base):
+    """Another server's category (or concept) URI and the shared concept it maps to, so that
+    every item of one category costs one fetch (models.taxonomy.map_due). A failed fetch keeps
+    the concept found before, and is tried again at `next_attempt_at`."""
+
+    __tablename__ = "remote_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(2048), unique=True)
+    concept: Mapped[str | None] = mapped_column(String(2048), default=None)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
 # --- the taxonomy ---
 
 
@@ -260,11 +275,19 @@ async def add_category(
     slug: str,
     name: str,
     action: str | None = None,
+    broader: str = "other",
 ) -> Category:
+    """A group's own category; `broader` is the default category it narrows, which is what
+    other servers map it to (models.taxonomy)."""
     if not actors.NAME_PATTERN.fullmatch(slug):
         raise ValueError(f"invalid category {slug!r}: use 1-30 lowercase letters, digits or _")
     if not name.strip():
         raise ValueError("a category needs a name")
+    defaults = [default for default, _ in DEFAULT_CATEGORIES]
+    if broader not in defaults:
+        raise ValueError(
+            f"broader must be a default category ({', '.join(defaults)}), not {broader!r}"
+        )
     existing = {c.slug for c in await categories(session, uris, group)}
     if slug in existing:
         raise ValueError(f"the group already has a category {slug!r}")
@@ -273,6 +296,7 @@ async def add_category(
         slug=slug,
         name=name,
         action=action,
+        broader=broader,
         uri=uris.category(uris.actor(group.username), slug),
     )
     session.add(category)
@@ -394,8 +418,16 @@ async def store_remote_item(
     session: AsyncSession, remote_actor_id: int, value: wire.RemoteItem, document: dict[str, Any]
 ) -> RemoteItem:
     """Insert or refresh the structured copy of a remote item (Create, Update, Announce); the
-    first to store it stays its author."""
+    first to store it stays its author. Its concept is its category's, when already mapped;
+    otherwise the periodic job maps it (models.taxonomy.map_due)."""
     point = value.place.point if value.place else None
+    concept = (
+        await session.scalar(
+            select(RemoteCategory.concept).where(RemoteCategory.uri == value.category_uri)
+        )
+        if value.category_uri
+        else None
+    )
     row = {
         "uri": value.uri,
         "remote_actor_id": remote_actor_id,
@@ -403,6 +435,7 @@ async def store_remote_item(
         "kind": value.kind,
         "title": value.title[:200],
         "category_uri": value.category_uri,
+        "concept": concept,
         "status": value.status,
         "visibility": value.visibility,
         "quantity": value.quantity,

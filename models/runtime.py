@@ -126,8 +126,17 @@ class Runtime:
         Nothing is ever fetched from a blocked domain, nor from a host in backoff (`breaker`), nor
         while this task holds a transaction (NetworkInTransaction): every fetch, inbound or
         outbound, comes through here."""
+        await self._may_fetch(url)
+        auth = await self.instance_signer()
+        return await self.breaker.call(url, lambda: self.client.fetch(url, auth=auth))
+
+    async def fetch_json(self, url: str, accept: str) -> dict[str, Any]:
+        """A public JSON document that is not AS2 (another server's taxonomy, in JSON-LD),
+        unsigned, under the same guards as `fetch`."""
+        await self._may_fetch(url)
+        return await self.breaker.call(url, lambda: self.client.get_json(url, accept))
+
+    async def _may_fetch(self, url: str) -> None:
         transactions.outside_transaction(f"fetching {url}")
         if await self.blocklist.blocks(vocab.host_of(url)):
             raise Refused(f"{vocab.host_of(url)} is a blocked domain", url=url)
-        auth = await self.instance_signer()
-        return await self.breaker.call(url, lambda: self.client.fetch(url, auth=auth))

@@ -55,6 +55,14 @@ class Uris:
     def category(self, group_uri: str, slug: str) -> str:
         return f"{group_uri}/categories/{slug}"
 
+    def taxonomy(self) -> str:
+        """The default categories as a SKOS concept scheme (models.taxonomy)."""
+        return f"{self.base_url}/taxonomy"
+
+    def concept(self, slug: str) -> str:
+        """A default category's concept in this instance's scheme."""
+        return f"{self.taxonomy()}#{slug}"
+
     @property
     def host(self) -> str:
         return urlsplit(self.base_url).netloc

@@ -1,6 +1,8 @@
 """The periodic job of items: it closes those past their end, sends asks and offers still open
 after their overflow delay to the group's allies, and for calls takes the escalation steps that
-are due, publishes counts that had to wait, and sends meeting-point links whose time has come."""
+are due, publishes counts that had to wait, and sends meeting-point links whose time has come.
+It also maps the categories of other servers' items to shared concepts (models.taxonomy), the
+one step that fetches, so it runs outside the tasks' transactions."""
 
 import asyncio
 import contextlib
@@ -10,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import alerts, commitments, escalation, overflow, retention
+from models import alerts, commitments, escalation, overflow, retention, taxonomy
 from models.base import utcnow
 from models.posting import expire_due
 from models.runtime import Runtime
@@ -57,6 +59,10 @@ async def run_once(runtime: Runtime, now: datetime | None = None) -> int:
                 done[name] = await task(session, runtime, now)
         except Exception:  # one task's failure must not stop the others: logged, retried next time
             log.exception("the periodic job failed at: %s", name)
+    try:
+        done["categories mapped"] = await taxonomy.map_due(runtime, now)
+    except Exception:  # as a task's: logged, retried next time
+        log.exception("the periodic job failed at: mapping categories")
     for name, count in done.items():
         if count and name != "expired":
             log.info("%d %s", count, name)

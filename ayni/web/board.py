@@ -26,7 +26,7 @@ from federation.itemterms import CLOSED
 from federation.places import distance_km
 from federation.visibility import Visibility
 from federation.vocab import host_of
-from models import joins
+from models import joins, taxonomy
 from models.actors import LocalActor, Role
 from models.base import utcnow
 from models.board import followed, shows_local, shows_remote
@@ -54,7 +54,7 @@ BOARD_KINDS = {
 BAD_POINT = N_("Type the place as latitude, longitude, e.g. -12.05, -77.04.")
 BAD_WITHIN = N_("Type the distance as a number of kilometres, e.g. 10.")
 # The names of models.items.DEFAULT_CATEGORIES, for the catalogues: the pages show category names
-# through tr(), so the default ones appear translated.
+# through tr(), so the default ones appear translated, and /taxonomy labels them in each language.
 DEFAULT_CATEGORY_NAMES = (
     N_("Food"),
     N_("Housing"),
@@ -150,7 +150,7 @@ async def local_entries(
     if query.kind:
         statement = statement.where(Item.kind == query.kind)
     if query.category:
-        statement = statement.where(Category.slug == query.category)
+        statement = statement.where(taxonomy.local_listed_under(query.category))
     found = (await session.execute(statement)).all()
     coming = await coming_counts(session, [item.id for item, _, _ in found if item.kind == "call"])
     return [
@@ -175,10 +175,6 @@ async def local_entries(
     ]
 
 
-def _category_slug(uri: str | None) -> str | None:
-    return (uri or "").rstrip("/").rsplit("/", 1)[-1] or None
-
-
 async def remote_entries(
     session: AsyncSession, member: LocalActor, query: Query, rules: Rules
 ) -> list[Entry]:
@@ -201,8 +197,8 @@ async def remote_entries(
     for row, actor, group in (await session.execute(statement)).all():
         if not shows_remote(row, actor, followed_ids, followed_uris, rules):
             continue
-        slug = _category_slug(row.category_uri)
-        if query.category and slug != query.category:
+        slug = taxonomy.slug_of(row.category_uri)
+        if query.category and not taxonomy.listed_under(query.category, slug, row.concept):
             continue
         link = row.url if row.url and row.url.startswith(("https://", "http://")) else row.uri
         entries.append(

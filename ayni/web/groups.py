@@ -17,6 +17,7 @@ from ayni.web import access, security
 from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.visibility import Visibility
+from models import taxonomy
 from models.actors import LocalActor, role_in
 from models.calls import Commitment, CommitmentState
 from models.items import Category, Item
@@ -90,7 +91,7 @@ async def group_items(
         query = query.where(
             Item.category_id.in_(
                 select(Category.id).where(
-                    Category.group_id == group.id, Category.slug == filters.category
+                    Category.group_id == group.id, taxonomy.local_listed_under(filters.category)
                 )
             )
         )

@@ -322,6 +322,13 @@ async def test_admins_add_categories_with_stable_uris(
     )
     again = run(["category", "add", "food", "immigration", "--name", "Again"], cli_env)
     invalid = run(["category", "add", "food", "Bad Slug", "--name", "X"], cli_env)
+    narrower = run(
+        ["category", "add", "food", "baby_food", "--name", "Baby food", "--broader", "food"],
+        cli_env,
+    )
+    not_default = run(
+        ["category", "add", "food", "jars", "--name", "Jars", "--broader", "baby_food"], cli_env
+    )
     listed = run(["category", "list", "food"], cli_env).stdout.splitlines()
     posted = run(
         [
@@ -340,7 +347,19 @@ async def test_admins_add_categories_with_stable_uris(
     assert added.returncode == 0 and uri in added.stdout
     assert again.returncode == 1 and "already has a category" in again.stderr
     assert invalid.returncode == 1 and "invalid category" in invalid.stderr
-    assert len(listed) == 12 and listed[-1] == f"immigration\tImmigration support\t{uri}"
+    # Without --broader a group's own category narrows "other"; --broader names a default one
+    assert "narrows other" in added.stdout and "narrows food" in narrower.stdout
+    assert not_default.returncode == 1
+    assert not_default.stderr.strip().splitlines() == [
+        (
+            "ayni: error: broader must be a default category (food, housing, transport, "
+            "childcare, health, money, goods, skills, care, legal, other), not 'baby_food'"
+        )
+    ]
+    assert len(listed) == 13 and listed[0] == f"food\tFood\t-\t{uri[: -len('immigration')]}food"
+    assert listed[-2] == f"immigration\tImmigration support\tother\t{uri}"
+    assert listed[-1].startswith("baby_food\tBaby food\tfood\t")
+    assert not any(line.startswith("jars") for line in listed)  # nothing half-written
     assert posted.returncode == 0, posted.stderr
     assert json.loads(run(["items", "--json"], cli_env).stdout)[0]["category"] == "immigration"
 

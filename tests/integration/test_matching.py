@@ -18,15 +18,14 @@ from ayni import following
 from federation.itemterms import Kind
 from federation.places import Place
 from federation.visibility import Visibility
-from models import actors, conversations, posting
+from models import actors, conversations, posting, taxonomy
 from models.actors import Role
 from models.content import RemoteObject
 from models.conversations import Conversation, ConversationMessage
 from models.introductions import Introduction
-from models.items import Item, RemoteItem
+from models.items import Item
 from models.posting import Draft
 from models.queue import Activity, Alert
-from models.taxonomy import DEFAULTS, canonical
 from tests.instances import Instance, settle
 from tests.integration.conftest import Net
 from tests.integration.test_web_my_items import browser
@@ -84,16 +83,6 @@ async def people(a: Instance) -> None:
         ):
             member = await actors.create_member(session, name, PASSWORD, name.title())
             await actors.join_group(session, group, member, role)
-
-
-async def stand_in_for_the_resolver(instance: Instance) -> None:
-    """Item 3's resolver maps a remote item's category to its shared concept as it arrives;
-    until it is merged, map default categories (`…/categories/<slug>`) the way it will."""
-    async with instance.runtime.sessions() as session, session.begin():
-        for row in await session.scalars(select(RemoteItem).where(RemoteItem.concept.is_(None))):
-            slug = (row.category_uri or "").rsplit("/", 1)[-1]
-            if slug in DEFAULTS:
-                row.concept = canonical(slug)
 
 
 def match_cli(instance: Instance, group: str, tmp: Path) -> subprocess.CompletedProcess[str]:
@@ -154,7 +143,7 @@ async def world(net: Net) -> tuple[Instance, Instance, dict[str, Item]]:
         ),
     }
     await settle(a, b)
-    await stand_in_for_the_resolver(a)
+    assert await taxonomy.map_due(a.runtime)  # B's categories, read once, as the job does
     posted["ask"] = await post(a, Kind.ASK, "Need soup for ten", author="ben", at=LAVAPIES)
     posted["tools_ask"] = await post(
         a, Kind.ASK, "Tools need soup too", group="tools", author="tess", at=LAVAPIES
