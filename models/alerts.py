@@ -64,6 +64,7 @@ class AlertKind(enum.StrEnum):
     MESSAGE = "message"  # moderators: a direct message to the group, about none of its items
     ANSWER = "answer"  # the author or a moderator answered her response privately
     INTRODUCTION = "introduction"  # the other side of a match said yes to being put in touch
+    INTRODUCTION_ASKED = "introduction-asked"  # a group here asks whether to put her in touch
 
 
 URGENT = frozenset({AlertKind.CALL, AlertKind.CALL_SHORT})
@@ -207,10 +208,13 @@ async def response(session: AsyncSession, item: Item, responder_id: int | None =
     )
 
 
-async def for_moderators(session: AsyncSession, group: LocalActor, kind: AlertKind) -> int:
-    """A follow request, submission, report or message: the group's admins and moderators (or, for a
-    group with none, the instance's admins). One alert waiting per moderator is enough: a
-    second one before it is sent would say the same."""
+async def for_moderators(
+    session: AsyncSession, group: LocalActor, kind: AlertKind, *, item_id: int | None = None
+) -> int:
+    """A follow request, submission, report or message (or news about one of the group's items):
+    the group's admins and moderators (or, for a group with none, the instance's admins). One
+    alert waiting per moderator (and item) is enough: a second one before it is sent would say
+    the same."""
     moderators = list(
         await session.scalars(
             select(Membership.member_id).where(
@@ -219,13 +223,16 @@ async def for_moderators(session: AsyncSession, group: LocalActor, kind: AlertKi
             )
         )
     ) or list(await session.scalars(select(LocalActor.id).where(LocalActor.is_admin)))
-    waiting = set(
-        await session.scalars(
-            select(Alert.member_id).where(Alert.kind == kind, Alert.group_id == group.id)
-        )
-    )
+    waiting_query = select(Alert.member_id).where(Alert.kind == kind, Alert.group_id == group.id)
+    if item_id is not None:
+        waiting_query = waiting_query.where(Alert.item_id == item_id)
+    waiting = set(await session.scalars(waiting_query))
     return await record(
-        session, kind, [m for m in moderators if m not in waiting], group_id=group.id
+        session,
+        kind,
+        [m for m in moderators if m not in waiting],
+        item_id=item_id,
+        group_id=group.id,
     )
 
 
@@ -263,6 +270,7 @@ SUBJECTS = {
     AlertKind.MESSAGE: N_("A new message for %(group)s"),
     AlertKind.ANSWER: N_("An answer to your response to “%(title)s”"),
     AlertKind.INTRODUCTION: N_("Someone would like to be put in touch about “%(title)s”"),
+    AlertKind.INTRODUCTION_ASKED: N_("Would you like to be put in touch about “%(title)s”?"),
 }
 BODIES = {
     AlertKind.CALL: N_("%(group)s has a new solidarity call."),
@@ -275,6 +283,10 @@ BODIES = {
     AlertKind.ANSWER: N_("Your response to a post in %(group)s has a private answer."),
     AlertKind.INTRODUCTION: N_(
         "The other side of a match with your post in %(group)s would like to be put in touch."
+    ),
+    AlertKind.INTRODUCTION_ASKED: N_(
+        "Another group here thinks your post in %(group)s might meet one of theirs, and asks "
+        "whether you would like to be put in touch. Answer on the page."
     ),
 }
 OPEN_PAGE = N_("Open the page to see it (you may need to sign in):")

@@ -29,7 +29,7 @@ from ayni.web.i18n import N_
 from federation.itemterms import CLOSED, Kind, Status
 from federation.markdown import render_markdown
 from federation.visibility import Visibility
-from models import commitments, escrow, intake, introductions, items, matching, messages, posting
+from models import commitments, escrow, intake, introductions, items, matching, posting
 from models.actors import LocalActor, Role, role_in
 from models.calls import Channel, CommitmentState
 from models.content import RemoteObject, Tombstone
@@ -109,12 +109,19 @@ INTRODUCED = N_(
     "Sent: they were asked whether they want to be put in touch. Their answer comes to the "
     "group's messages."
 )
+INTRODUCED_HERE = N_(
+    "Asked: they will see the question on their post's page, and their answer will show here."
+)
 INTRODUCED_ALREADY = N_("They were asked already: nothing was sent again.")
 NO_MATCH = N_("This is no longer one of the item's possible matches.")
 NOT_INTRODUCIBLE = N_(
-    "This match cannot be introduced from here: it is on this server, or this item may not be "
-    "named to them."
+    "This match cannot be introduced from here: it is in this item's own group, or this item "
+    "may not be named to them."
 )
+NO_QUESTION = N_("There is no such question for this item, or it can no longer be answered.")
+SAID_YES = N_("Thank you: each side can now see whom to write to.")
+SAID_NO = N_("Noted: they will see that you said no, thanks. Nothing was shared.")
+ANSWERED_ALREADY = N_("This was answered already: nothing changed.")
 
 
 class SignInToSee(HTTPException):
@@ -165,18 +172,12 @@ async def possible_matches(session: AsyncSession, runtime: Runtime, item: Item) 
     found = []
     for candidate in await matching.matches(session, item, rules):
         row = introduced.get(candidate.uri)
-        contact = None
-        if row is not None and row.state == introductions.State.ACCEPTED:
-            other = await session.scalar(
-                select(RemoteActor).where(RemoteActor.uri == row.recipient_uri)
-            )
-            contact = messages.handle_of(other) if other is not None else row.recipient_uri
         found.append(
             Match(
                 candidate,
                 row is None and await introductions.may_introduce(session, item, candidate),
                 row.state if row is not None else None,
-                contact,
+                await introductions.contact(session, runtime.uris, row) if row else None,
             )
         )
     return found
@@ -410,6 +411,8 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "manages": manages,
         # Matching is for the item's managers only, and never leaves this page.
         "matches": await possible_matches(session, runtime, item) if manages else [],
+        # Other groups here asking whether to put this item's side in touch: managers only too.
+        "questions": await introductions.questions(session, runtime.uris, item) if manages else [],
         "viewer_member": who,
         "private": private,  # public replies too: they can be answered privately
         "flash": flash.take(request),
@@ -573,12 +576,43 @@ async def introduce(request: Request) -> Response:
             _, sent = await introductions.introduce(session, runtime.uris, item, candidate)
         except introductions.NotIntroduced:
             raise HTTPException(400, NOT_INTRODUCIBLE) from None
-    flash.flash(request, INTRODUCED if sent else INTRODUCED_ALREADY)
+    done = INTRODUCED_HERE if candidate.local else INTRODUCED
+    flash.flash(request, done if sent else INTRODUCED_ALREADY)
     return RedirectResponse(f"/items/{item.uuid}#matches", status_code=303)
+
+
+async def answer_introduction(request: Request) -> Response:
+    """ "Yes" or "No" to another group here asking whether to put this item's side in touch."""
+    form = await security.checked_form(request)
+    runtime: Runtime = request.app.state.runtime
+    said = form.get("answer")
+    if said not in ("yes", "no"):
+        raise HTTPException(400, N_("Answer yes or no."))
+    async with runtime.sessions() as session, session.begin():
+        who = await access.member(request, session)
+        item, _, _, _ = await visible_item(request, session)
+        try:
+            await posting.may_change(session, item, who)
+        except NotAllowed:
+            raise HTTPException(
+                403, N_("Only the author and the group's moderators can do that.")
+            ) from None
+        changed = await introductions.answer(
+            session, runtime.uris, item, request.path_params["introduction_id"], said == "yes"
+        )
+        if changed is None:
+            raise HTTPException(404, NO_QUESTION)
+    flash.flash(request, (SAID_YES if said == "yes" else SAID_NO) if changed else ANSWERED_ALREADY)
+    return RedirectResponse(f"/items/{item.uuid}#introductions", status_code=303)
 
 
 routes = [
     Route("/items/{uuid}/introduce", introduce, methods=["POST"]),
+    Route(
+        "/items/{uuid}/introductions/{introduction_id:int}",
+        answer_introduction,
+        methods=["POST"],
+    ),
     Route("/items/{uuid}/respond", respond, methods=["POST"]),
     Route("/items/{uuid}/withdraw", withdraw, methods=["POST"]),
     Route("/items/{uuid}/responses/{response_id:int}/reply", reply, methods=["POST"]),
