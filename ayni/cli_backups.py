@@ -14,7 +14,6 @@ instance actor's key is the manifest's: other servers refuse an actor whose key 
 import asyncio
 import json
 import os
-import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,12 +184,16 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
 
 def _copy_sqlite(source: Path, target: Path) -> None:
     """SQLite's online backup: a consistent copy while the server and workers keep writing."""
+    import sqlite3  # here, not at the top: a server on PostgreSQL never loads SQLite
+
     with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(target)) as copy:
         live.backup(copy)
         copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
 
 
 def _restore_sqlite(dump: Path, target: Path) -> None:
+    import sqlite3
+
     if not target.exists():
         _private(target)
     with closing(sqlite3.connect(dump)) as saved, closing(sqlite3.connect(target)) as live:

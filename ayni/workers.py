@@ -8,18 +8,23 @@ from typing import Any
 from inbox import worker as inbox_worker
 from models.runtime import Runtime
 from models.settings import Settings
-from outbox import alerts, expiry, mail, push
+from outbox import alerts, expiry, push
 from outbox import worker as outbox_worker
 
 Worker = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def queue_workers(settings: Settings) -> dict[str, Worker]:
+    mail: dict[str, Worker] = {}
+    if settings.mail_enabled:  # aiosmtplib is loaded only where mail is configured
+        from outbox import mail as sending
+
+        mail["mail"] = sending.run
     return {
         "inbox": inbox_worker.run,
         "outbox": outbox_worker.run,
         "expiry": expiry.run,
-        **({"mail": mail.run} if settings.mail_enabled else {}),
+        **mail,
         "alerts": alerts.run,
         "push": push.run,
     }

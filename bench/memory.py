@@ -2,18 +2,22 @@
 
     .venv/bin/python bench/memory.py [--postgres URL] [--settle 8]
 
-Prints, in MB of resident memory (VmRSS):
+Prints, in MB of resident memory (VmRSS, with its anonymous and file-backed parts):
 
-  imports         a fresh interpreter importing, in turn, what a process needs: the database
-                  layer, the web framework, everything `ayni serve` imports; then each heavy
-                  library on its own (what it would add if it were imported at start-up), and
-                  which of them an idle `serve` has loaded
+  imports         for `serve` on SQLite and `worker` on PostgreSQL, a fresh interpreter
+                  importing in turn what that process needs: first the libraries every process
+                  needs (asyncio, SQLAlchemy, the database's driver, cryptography, httpx: the
+                  floor), then the tables, then the rest of the process's own imports, and which
+                  heavy libraries that leaves loaded; then each heavy library on its own (what it
+                  would add if it were imported at start-up)
   serve           `ayni serve` (its queue workers included) once /healthz answers and it has
-                  settled; again after 50 requests (pages, an actor, WebFinger)
+                  settled; again after 50 requests (pages, an actor, WebFinger), with their
+                  median time
   worker          `ayni worker` (PostgreSQL only: it refuses SQLite) once it has settled
 
 on SQLite and, when --postgres or AYNI_TEST_POSTGRES_URL is given, on PostgreSQL (a fresh
-database, dropped afterwards). Targets: idle `serve` under 75 MB, idle `worker` under 60 MB.
+database, dropped afterwards). Targets: idle `serve` under 75 MB, idle `worker` under 60 MB;
+each figure is printed with its ratio to the target and PASS or FAIL.
 """
 
 import argparse
@@ -21,11 +25,13 @@ import asyncio
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,15 +44,24 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 SERVE_TARGET = 75.0
 WORKER_TARGET = 60.0
-# Imported one after the other in one interpreter: each figure is what that step added.
-STAGES = (
-    ("python", ""),
-    ("sqlalchemy + drivers", "import sqlalchemy.ext.asyncio, aiosqlite, asyncpg"),
-    ("starlette + uvicorn + httpx", "import starlette.applications, uvicorn, httpx"),
-    ("the tables (models.db)", "import models.db"),
-    ("everything serve imports", "import ayni.cli, ayni.app"),
+# What every process needs, imported in this order; the driver step opens no connection, but
+# loads the dialect and driver of the URL, as the process's engine does.
+FLOOR = (
+    ("asyncio (and ssl)", "import asyncio"),
+    ("sqlalchemy (core, orm, asyncio)", "import sqlalchemy.ext.asyncio, sqlalchemy.orm"),
+    ("the driver and its dialect", "sqlalchemy.ext.asyncio.create_async_engine(URL)"),
+    ("cryptography (RSA)", "import cryptography.hazmat.primitives.asymmetric.rsa"),
+    ("httpx", "import httpx"),
 )
-# Each on its own, after everything serve imports: what importing it at start-up would cost.
+PROCESSES = (
+    ("serve on SQLite", "sqlite+aiosqlite:///ayni.db", "import ayni.cli, ayni.app"),
+    (
+        "worker on PostgreSQL",
+        "postgresql+asyncpg://ayni@127.0.0.1/ayni",
+        "import ayni.cli, ayni.workers",
+    ),
+)
+# Each on its own, after the floor: what importing it at start-up would cost.
 HEAVY = (
     "alembic.command",
     "babel.dates",
@@ -54,39 +69,59 @@ HEAVY = (
     "markdown_it",
     "nh3",
     "jinja2",
+    "starlette.routing",
+    "icalendar",
+    "PIL.Image",
     "email_validator",
     "aiosmtplib",
+    "py_vapid",
+    "pywebpush",
     "prometheus_client",
-    "cryptography.hazmat.primitives.asymmetric.rsa",
     "argon2",
     "http_sf",
 )
-PROBE = """
-import sys, importlib
+RSS = """
 def rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return " ".join(str(int(fields[k].split()[0]) / 1024) for k in ("VmRSS", "RssAnon", "RssFile"))
+"""
+PROBE = """
+import sys
 print("python", rss())
-for name, statement in STAGES[1:]:
+for name, statement in FLOOR:
     exec(statement)
     print(name, rss())
-base = rss()
-loaded = [m for m in HEAVY if m in sys.modules]
-print("loaded", ",".join(loaded))
-"""
-WORKER_PROBE = """
-import sys
-import ayni.cli
-print(",".join(m for m in HEAVY + ("starlette", "jinja2", "uvicorn") if m in sys.modules))
+import models.db
+print("the tables (models.db)", rss())
+exec(OWN)
+print("the rest of its own imports", rss())
+print("loaded", ",".join(m for m in HEAVY if m in sys.modules))
 """
 
 
-def rss_of(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise LookupError(pid)
+@dataclass(frozen=True)
+class Rss:
+    total: float
+    anon: float
+    files: float
+
+    def __str__(self) -> str:
+        return f"{self.total:.1f} MB ({self.anon:.1f} anon + {self.files:.1f} files)"
+
+
+def rss_of(pid: int) -> Rss:
+    """The process's resident memory: anonymous (its heap, Python's objects) and file-backed
+    (the shared libraries' pages it has touched, shared with other processes)."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    mb = {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile")}
+    return Rss(mb["VmRSS"], mb["RssAnon"], mb["RssFile"])
+
+
+def verdict(figure: Rss, target: float) -> str:
+    ratio = figure.total / target
+    return f"target < {target:.0f}: {ratio:.2f} of it, {'PASS' if ratio < 1 else 'FAIL'}"
 
 
 def free_port() -> int:
@@ -103,30 +138,24 @@ def probe(code: str) -> list[str]:
 
 
 def imports() -> None:
-    print("imports (MB of RSS added by each step, in one interpreter):")
-    lines = probe(f"STAGES = {STAGES!r}\nHEAVY = {HEAVY!r}\n{PROBE}")
-    previous = 0.0
-    for line in lines:
-        name, _, value = line.rpartition(" ")
-        if name == "loaded" or line.startswith("loaded"):
-            loaded = line.partition(" ")[2]
-            print(f"  heavy modules loaded by serve's imports: {loaded or 'none'}")
-            continue
-        figure = float(value)
-        print(f"  {name:<32} {figure - previous:6.1f}  (total {figure:.1f})")
-        previous = figure
-    worker = probe(f"HEAVY = {HEAVY!r}\n{WORKER_PROBE}")[-1]
-    print(f"  heavy modules loaded by the worker's imports: {worker or 'none'}")
-    print("each heavy library alone, on top of the database layer and the web framework:")
+    print("imports (MB of RSS added by each step, in one interpreter; anon + files):")
+    for process, url, own in PROCESSES:
+        print(f"  {process}:")
+        code = f"FLOOR = {FLOOR!r}\nHEAVY = {HEAVY!r}\nURL = {url!r}\nOWN = {own!r}\n{RSS}{PROBE}"
+        previous = 0.0
+        for line in probe(code):
+            if line.startswith("loaded"):
+                print(f"    heavy libraries it has loaded: {line.partition(' ')[2] or 'none'}")
+                continue
+            name, total, anon, files = line.rsplit(" ", 3)
+            added, split = float(total) - previous, f"{float(anon):.1f} + {float(files):.1f}"
+            print(f"    {name:<34} {added:5.1f}  (total {float(total):5.1f}: {split})")
+            previous = float(total)
+    print("each heavy library alone, on top of the floor:")
+    floor = "\n".join(statement for _, statement in FLOOR[:2] + FLOOR[3:])
     for module in HEAVY:
-        code = (
-            f"{STAGES[1][1]}\n{STAGES[2][1]}\n"
-            "def rss():\n"
-            "    for line in open('/proc/self/status'):\n"
-            "        if line.startswith('VmRSS:'):\n"
-            "            return int(line.split()[1]) / 1024\n"
-            f"before = rss()\nimport {module}\nprint(rss() - before)"
-        )
+        code = f"{floor}\n{RSS}before = float(rss().split()[0])\nimport {module}\n"
+        code += "print(float(rss().split()[0]) - before)"
         print(f"  {module:<48} {float(probe(code)[-1]):5.1f}")
 
 
@@ -159,7 +188,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def measure_serve(env: dict[str, str], settle: float) -> tuple[float, float]:
+def measure_serve(env: dict[str, str], settle: float) -> tuple[Rss, Rss, float]:
+    """Idle RSS, RSS after 50 requests, and those requests' median time in ms."""
     port = int(env["AYNI_BASE_URL"].rpartition(":")[2])
     process = ayni(
         ["serve", "--port", str(port)], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -178,18 +208,21 @@ def measure_serve(env: dict[str, str], settle: float) -> tuple[float, float]:
             time.sleep(0.2)
         time.sleep(settle)
         idle = rss_of(process.pid)
+        times = []
         with httpx.Client(base_url=base) as http:
             for n in range(50):
                 path = ("/", "/login", "/actor", "/.well-known/nodeinfo", "/healthz")[n % 5]
+                began = time.perf_counter()
                 http.get(path, headers={"Accept": "text/html"})
+                times.append(time.perf_counter() - began)
             http.get("/.well-known/webfinger", params={"resource": "acct:rosa@127.0.0.1"})
         time.sleep(settle / 2)
-        return idle, rss_of(process.pid)
+        return idle, rss_of(process.pid), statistics.median(times) * 1000
     finally:
         stop(process)
 
 
-def measure_worker(env: dict[str, str], settle: float) -> float:
+def measure_worker(env: dict[str, str], settle: float) -> Rss:
     process = ayni(["worker"], env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(settle + 2)
@@ -219,12 +252,15 @@ def run(kind: str, database_url: str | None, settle: float) -> None:
             "PYTHONPATH": str(ROOT),
         }
         init(env)
-        idle, used = measure_serve(env, settle)
-        print(f"{kind}: serve idle {idle:.1f} MB, after 50 requests {used:.1f} MB", end="")
-        print(f" (target < {SERVE_TARGET:.0f})")
+        idle, used, median = measure_serve(env, settle)
+        print(f"{kind}: serve idle {idle}; {verdict(idle, SERVE_TARGET)}")
+        print(
+            f"{kind}: serve after 50 requests {used.total:.1f} MB "
+            f"(+{used.total - idle.total:.1f}; median request {median:.1f} ms)"
+        )
         if database_url:
             worker = measure_worker(env, settle)
-            print(f"{kind}: worker idle {worker:.1f} MB (target < {WORKER_TARGET:.0f})")
+            print(f"{kind}: worker idle {worker}; {verdict(worker, WORKER_TARGET)}")
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.base import insert_for
 from models.queue import Incoming
 
 MAX_BATCH = 500
@@ -20,7 +20,7 @@ MAX_BATCH = 500
 class Batcher:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, postgres: bool) -> None:
         self._sessions = sessions
-        self._insert = postgresql.insert if postgres else sqlite.insert
+        self._insert = insert_for("postgresql" if postgres else "sqlite")
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 

@@ -1,12 +1,12 @@
 """The declarative base, shared column types and naming conventions, and the one upsert."""
 
 import hashlib
+import importlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -55,6 +55,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def insert_for(dialect: str) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT. Its module is the one the engine loaded for
+    the database URL: a process on SQLite never loads PostgreSQL's dialect, nor the reverse."""
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+
+
 async def upsert(
     session: AsyncSession,
     table: type[Base],
@@ -70,8 +76,7 @@ async def upsert(
 
     The session's copy of the row, if it holds one, is not refreshed: load it again with
     `populate_existing=True`."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(dict(values))
+    statement = insert_for(session.get_bind().dialect.name)(table).values(dict(values))
     if update:
         statement = statement.on_conflict_do_update(
             index_elements=[key], set_={column: statement.excluded[column] for column in update}

@@ -2,6 +2,8 @@
 (`models.retention`), its country (the default region of the phone numbers it checks) and its
 coarse service area (published on its actor; allies pass on only what falls inside theirs)."""
 
+from functools import cache
+
 from babel import Locale
 
 from federation.places import Area, area
@@ -10,11 +12,17 @@ from models.actors import ActorType, LocalActor
 MAX_RETENTION_DAYS = 3650
 # CLDR's two-letter territories that are no country: groupings, pseudo-locales, "unknown".
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "XA", "XB", "ZZ"})
-COUNTRIES = frozenset(
-    code
-    for code in map(str, Locale("en").territories)
-    if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
-)
+
+
+@cache
+def countries() -> frozenset[str]:
+    # Read when a region is first checked, not at import: CLDR's English names for them are
+    # 5 MB that a process which never changes a group's settings need not hold.
+    return frozenset(
+        code
+        for code in map(str, Locale("en").territories)
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    )
 
 
 def retention_days(value: int | str) -> int:
@@ -32,7 +40,7 @@ def region(value: str) -> str | None:
     code = value.strip().upper()
     if not code:
         return None
-    if code not in COUNTRIES:
+    if code not in countries():
         raise ValueError(f"{value!r} is not a two-letter country code (ISO 3166), like ES or MX")
     return code
 

@@ -13,8 +13,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
-from PIL import Image as Pillow
-from PIL import ImageOps, UnidentifiedImageError
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, undefer
@@ -24,9 +22,8 @@ from models.texts import N_
 
 MAX_BYTES = 8 * 1024 * 1024
 # 24 megapixels is a phone's photo; more is refused before decoding. Pillow's own guard is set
-# to the same number, so a file that lies in its header is stopped by Pillow too.
+# to the same number (in `prepare`), so a file that lies in its header is stopped by Pillow too.
 MAX_PIXELS = 24_000_000
-Pillow.MAX_IMAGE_PIXELS = MAX_PIXELS
 FORMATS = ["JPEG", "PNG", "WEBP", "GIF"]
 
 
@@ -83,6 +80,11 @@ def prepare(data: bytes, role: Role) -> Prepared:
     """The upload decoded, upright, cropped to the role's size and re-encoded (PNG if it has
     transparency, JPEG otherwise). Refused for anything that is not a JPEG, PNG, WebP or GIF
     image within the limits."""
+    # Pillow is loaded by the first upload, not by every process that reads the table (2 MB).
+    from PIL import Image as Pillow
+    from PIL import ImageOps, UnidentifiedImageError
+
+    Pillow.MAX_IMAGE_PIXELS = MAX_PIXELS
     if len(data) > MAX_BYTES:
         raise Refused(TOO_LARGE)
     with warnings.catch_warnings():

@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid02
 from sqlalchemy import select, update
 
 from federation import retry
@@ -43,6 +42,9 @@ from models.runtime import Runtime
 from models.settings import Settings
 from outbox.deliver import Outcome
 from outbox.worker import sender as new_sender
+
+if TYPE_CHECKING:
+    from py_vapid import Vapid02
 
 log = logging.getLogger("ayni.push")
 
@@ -78,11 +80,13 @@ class Claimed:
 class Signer:
     """The instance's VAPID key, parsed once per pass, and the contact it names (`sub`)."""
 
-    vapid: Vapid02
+    vapid: "Vapid02"
     subject: str
 
     @classmethod
     def of(cls, pem: str, settings: Settings) -> "Signer":
+        from py_vapid import Vapid02  # loaded by the first message to send, like pywebpush
+
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         # Our own subject, so py_vapid's check (a mailto: or an https origin) is not needed.

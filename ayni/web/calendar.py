@@ -5,7 +5,6 @@ Visible to whoever may see the call."""
 
 from datetime import timedelta
 
-from icalendar import Calendar, Event
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +20,9 @@ from models.runtime import Runtime
 
 
 async def calendar(request: Request) -> Response:
+    # icalendar (and dateutil) are loaded by the first calendar file asked for: 3 MB.
+    from icalendar import Calendar, Event
+
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session:
         item, _, _, _ = await item_page.visible_item(request, session)
