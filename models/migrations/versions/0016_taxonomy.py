@@ -18,6 +18,16 @@ def upgrade() -> None:
     # Plain ADD COLUMNs: SQLite adds them in place, no table is rebuilt.
     op.add_column("categories", sa.Column("broader", sa.String(length=64), nullable=True))
     op.add_column("remote_items", sa.Column("concept", sa.String(length=2048), nullable=True))
+    # A group's own categories made before now narrow "other", as new ones do by default: every
+    # category then names a shared concept. The default slugs are written out: a migration
+    # does not import the code it migrates.
+    op.execute(
+        sa.text(
+            "UPDATE categories SET broader = 'other' WHERE slug NOT IN "
+            "('food', 'housing', 'transport', 'childcare', 'health', 'money', 'goods', "
+            "'skills', 'care', 'legal', 'other')"
+        )
+    )
 
 
 def downgrade() -> None:
