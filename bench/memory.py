@@ -75,7 +75,7 @@ HEAVY = (
     "email_validator",
     "aiosmtplib",
     "py_vapid",
-    "pywebpush",
+    "http_ece",
     "prometheus_client",
     "argon2",
     "http_sf",

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OCCASIONAL = ["PIL", "icalendar", "aiosmtplib", "py_vapid", "pywebpush", "alembic"]
+OCCASIONAL = ["PIL", "icalendar", "aiosmtplib", "py_vapid", "http_ece", "alembic"]
 
 
 def loaded_after(code: str) -> set[str]:
