@@ -16,7 +16,7 @@ from ayni.commands import CommandError, find_group, find_member, transaction
 from federation.itemterms import Kind, Status
 from federation.places import Place, distance_km
 from federation.visibility import ITEM_VISIBILITIES, Visibility
-from models import intake, items, matching, posting, taxonomy
+from models import intake, introductions, items, matching, posting, taxonomy
 from models.actors import LocalActor, Membership, Role
 from models.items import Category, Item, RemoteItem
 from models.posting import Draft
@@ -450,6 +450,7 @@ async def cmd_match(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
     ):
         if not matching.open_to_matching(item):
             continue
+        introduced = await introductions.of_item(session, item)
         rows.append(
             {
                 "uuid": item.uuid,
@@ -464,6 +465,10 @@ async def cmd_match(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
                         "group": c.group,
                         "distance_km": c.distance_km,
                         "origin": "local" if c.local else "remote",
+                        # pending, accepted or declined once introduced, else None
+                        "introduction": row.state
+                        if (row := introduced.get(c.uri)) is not None
+                        else None,
                     }
                     for c in await matching.matches(session, item, rules)
                 ],
@@ -476,7 +481,8 @@ async def cmd_match(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
         lines.append(f"{row['kind']}\t{row['title']}\t{row['uri']}")
         for m in row["matches"]:
             far = f"{m['distance_km']} km" if m["distance_km"] is not None else "? km"
-            lines.append(f"  {m['kind']}\t{m['title']}\t{m['group']}\t{far}\t{m['origin']}")
+            said = f"\tintroduced: {m['introduction']}" if m["introduction"] else ""
+            lines.append(f"  {m['kind']}\t{m['title']}\t{m['group']}\t{far}\t{m['origin']}{said}")
     return "\n".join(lines) or f"@{group.username} has no open asks or offers."
 
 

@@ -190,6 +190,7 @@ async def test_matches_are_shown_to_the_author_and_moderators_only_and_nowhere_p
     pot = next(m for m in matches if m["title"] == "Soup pot to lend")
     assert pot["uri"] == posted["pot"].uri and pot["kind"] == "offer"
     assert pot["origin"] == "remote" and 2 < pot["distance_km"] < 4
+    assert pot["introduction"] is None
     assert next(m for m in matches if m["title"] == "Public lentils")["origin"] == "local"
 
     # Nothing public or federated names a match.
@@ -235,7 +236,7 @@ async def direct_messages(a: Instance) -> int:
 
 
 async def test_introduce_sends_one_message_and_the_contact_only_after_the_answer(
-    net: Net,
+    net: Net, tmp_path: Path
 ) -> None:
     a, b, posted = await world(net)
     ask, pot = posted["ask"], posted["pot"]
@@ -259,6 +260,10 @@ async def test_introduce_sends_one_message_and_the_contact_only_after_the_answer
         assert (row.state, row.contact_note_uri) == ("pending", None)
         assert row.recipient_uri == f"{B}/actors/food"
     assert "Introduced: waiting for their answer." in await page(a, ask, "ben")
+    listed = await asyncio.to_thread(match_cli, a, "food", tmp_path)
+    [row] = json.loads(listed.stdout)
+    introduced = {m["title"]: m["introduction"] for m in row["matches"]}
+    assert introduced["Soup pot to lend"] == "pending" and introduced["Public lentils"] is None
 
     # B's moderator answers the message: a signed Create{Note} in reply to it, from B's group.
     async with b.runtime.sessions() as session, session.begin():
