@@ -208,14 +208,9 @@ async def response(session: AsyncSession, item: Item, responder_id: int | None =
     )
 
 
-async def for_moderators(
-    session: AsyncSession, group: LocalActor, kind: AlertKind, *, item_id: int | None = None
-) -> int:
-    """A follow request, submission, report or message (or news about one of the group's items):
-    the group's admins and moderators (or, for a group with none, the instance's admins). One
-    alert waiting per moderator (and item) is enough: a second one before it is sent would say
-    the same."""
-    moderators = list(
+async def moderators_of(session: AsyncSession, group: LocalActor) -> list[int]:
+    """Who answers for a group: its admins and moderators, or the instance's admins."""
+    return list(
         await session.scalars(
             select(Membership.member_id).where(
                 Membership.group_id == group.id,
@@ -223,6 +218,16 @@ async def for_moderators(
             )
         )
     ) or list(await session.scalars(select(LocalActor.id).where(LocalActor.is_admin)))
+
+
+async def for_moderators(
+    session: AsyncSession, group: LocalActor, kind: AlertKind, *, item_id: int | None = None
+) -> int:
+    """A follow request, submission, report or message (or news about one of the group's items):
+    the group's admins and moderators (or, for a group with none, the instance's admins). One
+    alert waiting per moderator (and item) is enough: a second one before it is sent would say
+    the same."""
+    moderators = await moderators_of(session, group)
     waiting_query = select(Alert.member_id).where(Alert.kind == kind, Alert.group_id == group.id)
     if item_id is not None:
         waiting_query = waiting_query.where(Alert.item_id == item_id)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from federation.itemterms import Kind
 from federation.visibility import Visibility
-from models import alerts, messages
+from models import alerts, messages, notices
 from models.actors import LocalActor
 from models.alerts import AlertKind
 from models.base import Base, UTCDateTime, utcnow
@@ -238,16 +238,26 @@ async def contact(session: AsyncSession, uris: Uris, row: Introduction) -> str |
     return await _contact(session, uris, other) if other is not None else None
 
 
+NOTICE_OF = {
+    AlertKind.INTRODUCTION_ASKED: notices.NoticeKind.INTRODUCTION_ASKED,
+    AlertKind.INTRODUCTION: notices.NoticeKind.INTRODUCTION,
+}
+
+
 async def _alert(session: AsyncSession, kind: AlertKind, item: Item, *, moderators: bool) -> None:
     """Tell the item's author, or its group's moderators (an item posted as the group, when they
-    answer for it; or one whose author left)."""
+    answer for it; or one whose author left): by e-mail or push as they chose, and on their
+    notifications page."""
     if moderators or item.author_id == item.group_id:
         group = await session.get_one(LocalActor, item.group_id)
         await alerts.for_moderators(session, group, kind, item_id=item.id)
+        told = await alerts.moderators_of(session, group)
     else:
         await alerts.record(
             session, kind, [item.author_id], item_id=item.id, group_id=item.group_id
         )
+        told = [item.author_id]
+    await notices.notify(session, told, NOTICE_OF[kind], item_id=item.id)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Notices: what the app tells one member that is not a response to her own item (a call of her
 group still short of people, a meeting-point link another server sent her, a private answer to
-her response). Shown on her
-notifications page; they name an item, never what it is about."""
+her response, an introduction asked or accepted). Shown on her notifications page; they name an
+item, never what it is about."""
 
 import enum
 from collections.abc import Iterable
@@ -18,6 +18,8 @@ class NoticeKind(enum.StrEnum):
     CALL_SHORT = "call-short"  # a call of her group is still short of people
     MEETING_POINT = "meeting-point"  # another server sent her where to meet
     ANSWER = "answer"  # the author or a moderator answered her response privately
+    INTRODUCTION_ASKED = "introduction-asked"  # a group here asks to put her item in touch
+    INTRODUCTION = "introduction"  # the other side of her item's match said yes
 
 
 class Notice(Base):

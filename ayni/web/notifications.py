@@ -26,6 +26,7 @@ from models.remote import RemoteActor
 from models.runtime import Runtime
 
 LIMIT = 100
+INTRODUCTIONS = (NoticeKind.INTRODUCTION_ASKED, NoticeKind.INTRODUCTION)
 TAKEN_BACK = "taken-back"  # a member's "I can help" she took back
 RESPONSE_LABELS = {
     ResponseKind.HELP: N_("can help with"),
@@ -116,6 +117,25 @@ async def notice_notifications(session: AsyncSession, member: LocalActor) -> lis
                     notice.created_at,
                     new,
                     missing=missing,
+                )
+            )
+        elif notice.kind in INTRODUCTIONS and notice.item_id is not None:
+            # Which of her items, and where to answer or to see whom to write to: on its page.
+            item = await session.get(Item, notice.item_id)
+            if item is None or item.deleted_at is not None:
+                continue
+            anchor = (
+                "#introductions" if notice.kind == NoticeKind.INTRODUCTION_ASKED else "#matches"
+            )
+            found.append(
+                Notification(
+                    notice.kind,
+                    "",
+                    item.title,
+                    f"/items/{item.uuid}{anchor}",
+                    "",
+                    notice.created_at,
+                    new,
                 )
             )
         elif notice.kind == NoticeKind.ANSWER and notice.item_id is not None:

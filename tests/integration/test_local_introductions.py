@@ -87,6 +87,12 @@ async def signed_out_page(a: Instance, item: Item) -> str:
 QUESTION = "Food Share's ask “Need soup for ten” might meet this offer"
 
 
+async def notifications_of(a: Instance, who: str) -> str:
+    """Her notifications page."""
+    async with browser(a, who) as http:
+        return (await http.get("/notifications")).text
+
+
 async def test_yes_to_an_offer_in_her_own_name_shows_each_side_the_other(
     instance: Instance,
 ) -> None:
@@ -121,6 +127,11 @@ async def test_yes_to_an_offer_in_her_own_name_shows_each_side_the_other(
         assert QUESTION in shown and f"/items/{pot.uuid}/introductions/{row.id}" in shown
     for who in ("tom", "ben", "dani"):  # a plain member of tools, the ask's own side
         assert "Need soup for ten" not in await page(a, pot, who)
+    told = await notifications_of(a, "uma")
+    assert "asks whether you would like to be put in touch about" in told
+    assert f'href="/items/{pot.uuid}#introductions"' in told and "Need soup" not in told
+    assert "1 new notification." in told
+    assert "put in touch" not in await notifications_of(a, "tom")
     assert "Need soup for ten" not in await signed_out_page(a, pot)
 
     # A stranger cannot answer; the ask's managers cannot answer a question put to the offer
@@ -142,6 +153,9 @@ async def test_yes_to_an_offer_in_her_own_name_shows_each_side_the_other(
     assert f"You said yes: write to @food@{HOST}" in offer_side
     assert "@ben" not in offer_side and "Ben" not in offer_side
     assert await alerted(a, "introduction") == [("ben", ask.id)]  # the ask's author
+    told = await notifications_of(a, "ben")
+    assert "Someone would like to be put in touch about" in told
+    assert f'href="/items/{ask.uuid}#matches"' in told and "uma" not in told
 
     # A second answer changes nothing
     assert await answer(a, pot, row.id, "no", "tess") == 303
