@@ -466,8 +466,8 @@ async def cmd_match(args: argparse.Namespace, runtime: Runtime, session: AsyncSe
                         "distance_km": c.distance_km,
                         "origin": "local" if c.local else "remote",
                         # pending, accepted or declined once introduced, else None
-                        "introduction": row.state
-                        if (row := introduced.get(c.uri)) is not None
+                        "introduction": asked.state
+                        if (asked := introduced.get(c.uri)) is not None
                         else None,
                     }
                     for c in await matching.matches(session, item, rules)
