@@ -114,6 +114,9 @@ class Sender:
                 followers=visibility in (Visibility.PUBLIC, Visibility.FOLLOWERS),
                 to_actors=to_actors,
             )
+        # Its fan-out job is due at the real moment it was published: the worker's clock must
+        # not be behind it (a slow setup on a loaded machine once left it so, and nothing went).
+        self.clock.moment = max(self.clock.moment, datetime.now(UTC) + timedelta(seconds=1))
         return activity
 
     async def drain(self, passes: int = 10) -> None:
