@@ -265,7 +265,8 @@ class Question:
     """An introduction to a local item, as its side sees it on the item's page."""
 
     id: int
-    kind: str  # of the item introduced to it
+    uri: str  # of the item introduced to it
+    kind: str
     title: str
     link: str
     group: str
@@ -292,6 +293,7 @@ async def questions(session: AsyncSession, uris: Uris, item: Item) -> list[Quest
     return [
         Question(
             row.id,
+            theirs.uri,
             theirs.kind,
             theirs.title,
             f"/items/{theirs.uuid}",

@@ -166,11 +166,17 @@ class Match:
     contact: str | None = None  # the other side's handle, once they said yes
 
 
-async def possible_matches(session: AsyncSession, runtime: Runtime, item: Item) -> list[Match]:
+async def possible_matches(
+    session: AsyncSession, runtime: Runtime, item: Item, asked: set[str]
+) -> list[Match]:
+    """Its matches, but those whose side introduced itself to this item already (`asked`):
+    they are in the page's own section of questions (`introductions.questions`)."""
     rules = await runtime.blocklist.rules()
     introduced = await introductions.of_item(session, item)
     found = []
     for candidate in await matching.matches(session, item, rules):
+        if candidate.uri in asked:
+            continue
         row = introduced.get(candidate.uri)
         found.append(
             Match(
@@ -334,6 +340,14 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
             pass
     mine = None
     own = await posting.mine(session, item, who) if who is not None else None
+    # Matching, and other groups here asking whether to put this item's side in touch: for the
+    # item's managers only, and never beyond this page.
+    questions = await introductions.questions(session, runtime.uris, item) if manages else []
+    matches = (
+        await possible_matches(session, runtime, item, {q.uri for q in questions})
+        if manages
+        else []
+    )
     if who is not None and item.kind == Kind.CALL:
         commitment = await commitments.find(session, item, commitments.Person.member(who))
         mine = commitment.state if commitment and commitment.state == "coming" else None
@@ -409,10 +423,8 @@ async def context(request: Request, session: AsyncSession) -> dict[str, Any]:
         "conversation": conversation,
         "reopenable": manages and item.status in posting.REOPENABLE,
         "manages": manages,
-        # Matching is for the item's managers only, and never leaves this page.
-        "matches": await possible_matches(session, runtime, item) if manages else [],
-        # Other groups here asking whether to put this item's side in touch: managers only too.
-        "questions": await introductions.questions(session, runtime.uris, item) if manages else [],
+        "matches": matches,
+        "questions": questions,
         "viewer_member": who,
         "private": private,  # public replies too: they can be answered privately
         "flash": flash.take(request),
