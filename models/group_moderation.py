@@ -4,7 +4,7 @@ servers sent, and the public posts held because they mention the group (submissi
 from collections.abc import Iterable
 from uuid import uuid4
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import vocab
@@ -14,7 +14,6 @@ from models.actors import ActorType, LocalActor, Membership
 from models.base import utcnow
 from models.calls import Commitment, CommitmentState
 from models.content import RemoteObject, RemoteObjectKind
-from models.follows import Direction, Follow, FollowState
 from models.items import Item, RemoteItem
 from models.moderation import ActorBlock, Decision, MemberReport, Relay, Review
 from models.publish import publish
@@ -235,22 +234,12 @@ async def _groups_of(session: AsyncSession, member: LocalActor) -> list[int]:
 
 async def _following(session: AsyncSession, group_ids: list[int], item: RemoteItem) -> set[int]:
     """Which of these groups follow the item's author or its group."""
-    followed = select(RemoteActor.id).where(
-        RemoteActor.uri.in_([uri for uri in (item.group_uri,) if uri])
-    )
-    return set(
-        await session.scalars(
-            select(Follow.local_actor_id).where(
-                Follow.local_actor_id.in_(group_ids),
-                Follow.direction == Direction.OUTBOUND,
-                Follow.state == FollowState.ACCEPTED,
-                or_(
-                    Follow.remote_actor_id == item.remote_actor_id,
-                    Follow.remote_actor_id.in_(followed),
-                ),
-            )
-        )
-    )
+    group = await session.scalar(select(RemoteActor).where(RemoteActor.uri == item.group_uri))
+    following: set[int] = set()
+    for actor in (await session.get(RemoteActor, item.remote_actor_id), group):
+        if actor is not None:
+            following.update(await inbound.followed_by(session, actor))
+    return following & set(group_ids)
 
 
 async def pass_on_report(

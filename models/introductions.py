@@ -36,13 +36,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from federation.itemterms import Kind
 from federation.visibility import Visibility
-from models import alerts, messages, notices
+from models import alerts, inbound, messages, notices
 from models.actors import LocalActor
 from models.alerts import AlertKind
 from models.base import Base, UTCDateTime, utcnow
 from models.board import shows_local
 from models.content import RemoteObject
-from models.follows import Direction, Follow, FollowState
+from models.follows import FollowState
 from models.items import Item, ItemResponse
 from models.matching import Candidate, open_to_matching
 from models.remote import RemoteActor
@@ -105,15 +105,9 @@ async def _may_name(session: AsyncSession, item: Item, recipient: RemoteActor) -
         return True
     if item.visibility != Visibility.FOLLOWERS:
         return False
-    follows = await session.scalar(
-        select(Follow.id).where(
-            Follow.local_actor_id == item.group_id,
-            Follow.remote_actor_id == recipient.id,
-            Follow.direction == Direction.INBOUND,
-            Follow.state == FollowState.ACCEPTED,
-        )
-    )
-    return follows is not None
+    group = await session.get_one(LocalActor, item.group_id)
+    follow = await inbound.inbound_follow(session, group, recipient)
+    return follow is not None and follow.state == FollowState.ACCEPTED
 
 
 async def _local_side(session: AsyncSession, item: Item, candidate: Candidate) -> Item | None:
