@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ayni.web import access, flash, i18n, item_form, render, security
+from ayni.web import access, flash, render, security
 from ayni.web.i18n import N_
-from ayni.web.item_page import EMPTY_REPLY, REPLY_PERSONAL_DATA
+from ayni.web.item_page import EMPTY_REPLY, reply_refused
 from ayni.web.moderation import Account
 from models import conversations
 from models.actors import LocalActor, Role
@@ -110,11 +110,7 @@ async def answer(request: Request) -> Response:
                 )
                 problem, personal_data = None, False
             except PersonalData as e:
-                problem = i18n.gettext(
-                    request,
-                    REPLY_PERSONAL_DATA,
-                    found=item_form.described(e.found, lambda m: i18n.gettext(request, m)),
-                )
+                problem = reply_refused(request, e.found)
                 personal_data = True
         path = f"/groups/{group.username}/conversations/{conversation.id}"
     if problem is not None:

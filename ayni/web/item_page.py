@@ -42,6 +42,14 @@ REPLY_PERSONAL_DATA = N_(
     "This looks like personal data: %(found)s. A private answer still goes to another server "
     "and is kept there. Remove it, or tick “Send it anyway” if this person should have it."
 )
+
+
+def reply_refused(request: Request, found: list[str]) -> str:
+    """Why a private answer was held back (`PersonalData.found`), in the page's language."""
+    said = item_form.described(found, lambda message: i18n.gettext(request, message))
+    return i18n.gettext(request, REPLY_PERSONAL_DATA, found=said)
+
+
 NO_ITEM = N_("There is no such item, or you cannot see it.")
 GONE = N_("This item was deleted.")
 HOW_TO_HELP = {
@@ -539,11 +547,7 @@ async def reply(request: Request) -> Response:
                     )
                     sent = ANSWERED if response.member_id is not None else REPLY_SENT
             except PersonalData as e:
-                problem = i18n.gettext(
-                    request,
-                    REPLY_PERSONAL_DATA,
-                    found=item_form.described(e.found, lambda m: i18n.gettext(request, m)),
-                )
+                problem = reply_refused(request, e.found)
                 personal_data = True
             except NotAllowed:
                 raise HTTPException(
